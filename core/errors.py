@@ -1,0 +1,58 @@
+"""Error categories the user can act on, and the one exception type the engine deals in.
+
+Every transport or API failure is mapped to a `Category` at the client boundary; the faces
+render categories and messages, never tracebacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Category(str, Enum):
+    AUTH = "auth"                      # 401/403: bad, missing or suspended key
+    BALANCE = "balance"                # not enough credit (422 errors.balance, 402)
+    VALIDATION = "validation"          # 422/400/413: the request itself is wrong
+    RATE_LIMITED = "rate-limited"      # 429
+    SERVER = "server"                  # 5xx, HTML gateway pages, unreadable answers
+    NETWORK = "network"                # connect/read errors and timeouts
+    JOB_FAILED = "job-failed"          # the job ended in `error` on deAPI's side
+    RESULT_EXPIRED = "result-expired"  # the pre-signed result link answered 403/404
+    NOT_FOUND = "not-found"            # unknown request id (404 on a job)
+    INPUT = "input"                    # a bad batch line or an unsupported URL
+    SOURCE = "source"                  # expansion/metadata failures (yt-dlp)
+    TIMEOUT = "wait-limit"             # our own per-video wait limit ran out (job kept)
+    DISK = "disk"                      # could not write an output or the session
+    INTERNAL = "internal"              # a bug: reported, never fatal to the batch
+
+
+# Categories worth another attempt of the same call after a pause.
+TRANSIENT = frozenset({Category.RATE_LIMITED, Category.SERVER, Category.NETWORK})
+
+
+@dataclass(eq=False)
+class DeapiError(Exception):
+    """A failed call or job, already classified.
+
+    `retryable` says whether the same step may be tried again; for JOB_FAILED it is
+    deAPI's own `retryable` field. `retry_after` is seconds to wait (429 and some 503s).
+    """
+
+    category: Category
+    message: str
+    status: int | None = None
+    retryable: bool = False
+    retry_after: float | None = None
+    request_id: str | None = None
+    error_reason: str | None = None   # deAPI's error_reason on failed jobs
+    rate_limit_type: str | None = None  # "minute" | "daily" from X-RateLimit-Type
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        bits = [self.category.value]
+        if self.status is not None:
+            bits.append(str(self.status))
+        return f"[{' '.join(bits)}] {self.message}"

@@ -1,0 +1,134 @@
+"""The engine's typed event stream: small frozen records of what happened.
+
+Both faces (the headless printer and the Textual app) consume exactly these; neither
+holds behaviour of its own. Events are named for what happened, not for what a UI
+should do with it. Times are `time.monotonic()` unless the field name says `wall`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable, Union
+
+from .model import VideoState
+
+
+class Activity(str, Enum):
+    IDLE = "idle"
+    SUBMITTING = "submitting"
+    WAITING_RATE = "waiting for the rate limit"
+    WAITING_SLOT = "waiting for a slot"       # adaptive concurrency holds it back
+    PAUSED = "paused"
+    TRANSCRIBING = "transcribing"
+    DOWNLOADING = "downloading"
+    BACKING_OFF = "backing off"
+    WRITING = "writing"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerChanged:
+    """A worker slot started doing something else.
+
+    `detail` is the human reason ("429 from submit", "503 Service Unavailable"),
+    `until` a monotonic deadline for countdowns (rate waits, backoff), `progress` 0-100.
+    """
+
+    worker: int
+    activity: Activity
+    video_key: str = ""
+    label: str = ""
+    detail: str = ""
+    progress: float | None = None
+    until: float | None = None
+    since: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class VideoChanged:
+    key: str
+    index: int
+    state: VideoState
+    label: str
+    request_id: str = ""
+    attempts: int = 0
+    category: str = ""
+    message: str = ""
+    outputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorLogged:
+    """One failure worth showing in the error log (also retried ones: `will_retry`)."""
+
+    wall: float
+    key: str
+    label: str
+    category: str
+    message: str
+    status: int | None = None
+    request_id: str = ""
+    will_retry: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BucketUsage:
+    name: str                  # "submit", "status" or "account" (shared mode)
+    used_60s: int
+    per_minute: int
+    used_today: int = 0
+    per_day: int | None = None
+    paused_for: float = 0.0    # seconds left of a Retry-After / daily pause
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A periodic snapshot of the whole batch (a few per second at most)."""
+
+    total: int
+    done: int
+    failed: int
+    in_flight: int
+    queued: int
+    elapsed: float
+    videos_per_min: float
+    eta_seconds: float | None
+    buckets: tuple[BucketUsage, ...]
+    concurrency: int           # current adaptive level
+    max_concurrency: int
+    submitting_paused: bool = False
+    stopping: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConcurrencyChanged:
+    level: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the user should read that belongs to no single video
+    (a daily limit reached, a bad batch line, the session saved)."""
+
+    wall: float
+    level: str   # "info" | "warning" | "error"
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFinished:
+    total: int
+    done: int
+    failed: int
+    remaining: int
+    possibly_paid: int
+    failures_by_category: tuple[tuple[str, int], ...]
+    report_path: str
+    output_dir: str
+    session_path: str
+    stopped: bool   # ended by a stop or quit, not by running out of work
+
+
+Event = Union[WorkerChanged, VideoChanged, ErrorLogged, Progress, ConcurrencyChanged, Notice, BatchFinished]
+EventSink = Callable[[Event], None]

@@ -1,0 +1,53 @@
+"""The batch's vocabulary: a video and the states it moves through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class VideoState(str, Enum):
+    QUEUED = "queued"
+    SUBMITTING = "submitting"      # a submit is on the wire: the video is "in doubt" until it answers
+    SUBMITTED = "submitted"        # request id known and on disk
+    TRANSCRIBING = "transcribing"  # deAPI reports pending/processing
+    DOWNLOADING = "downloading"    # fetching the result
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (VideoState.DONE, VideoState.FAILED)
+
+
+@dataclass
+class Video:
+    """One distinct video of a batch, as the engine and the session file know it.
+
+    `key` is the dedupe key (e.g. ``youtube:dQw4w9WgXcQ``), `vid` the short id used in names.
+    """
+
+    key: str
+    url: str
+    vid: str
+    line: int = 0                    # first input line it came from (1-based; 0 = expanded)
+    source: str = ""                 # the input line it was expanded from, when different
+    title: str = ""
+    duration: float | None = None    # seconds, when known
+    channel: str = ""
+    upload_date: str = ""
+    state: VideoState = VideoState.QUEUED
+    request_id: str = ""
+    attempts: int = 0                # submits sent (paid or possibly paid)
+    polls: int = 0
+    category: str = ""               # last error category, "" if none
+    message: str = ""                # last error message
+    retryable: bool = False          # whether the last failure may be retried on resume
+    possibly_paid: bool = False      # a submit was sent whose answer was never recorded
+    outputs: list[str] = field(default_factory=list)
+    submitted_at: float = 0.0        # wall clock (time.time()) of the accepted submit
+    finished_at: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return self.title or self.vid

@@ -1,0 +1,132 @@
+"""Run settings: one frozen record, validated in one place.
+
+Precedence (config file < environment < command line) is applied by `config.py`;
+this module only knows what a valid setting is. The API key is deliberately not a
+field here: it travels separately so nothing that serialises settings can leak it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+FORMATS = ("txt", "json", "srt", "vtt", "md")
+MODELS = ("WhisperLargeV3", "WhisperLargeV3Ct2")
+LIMIT_MODES = ("shared", "per-endpoint")
+ORDERS = ("shortest", "input")
+
+# deAPI's published limits per plan: (submit/min, submit/day, status/min, status/day).
+PLANS: dict[str, tuple[int, int | None, int, int | None]] = {
+    "premium": (300, None, 300, None),
+    "basic": (1, 10, 50, 200),
+}
+
+DEFAULT_API_BASE = "https://api.deapi.ai"
+DEFAULT_TEMPLATE = "{title} [{id}]"
+
+
+class SettingsError(ValueError):
+    """A setting is out of range or unknown; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    output_dir: str = "transcripts"
+    concurrency: int = 5
+    plan: str = "premium"
+    limit_mode: str = "shared"
+    rpm: int = 0                      # submit (or account, in shared mode) per minute; 0 = plan's
+    status_rpm: int = 0               # status per minute in per-endpoint mode; 0 = plan's
+    submit_per_day: int = -1          # -1 = plan's; 0 = no daily limit
+    status_per_day: int = -1
+    api_base: str = DEFAULT_API_BASE
+    model: str = "WhisperLargeV3"
+    timestamps: bool = False
+    lang: str = ""
+    formats: tuple[str, ...] = ("txt",)
+    template: str = DEFAULT_TEMPLATE
+    max_attempts: int = 3
+    retry_failed: bool = False
+    wait_limit: float = 3 * 3600.0    # per-video wait before giving up waiting (job kept)
+    order: str = "shortest"
+    metadata: bool = True
+    cookies: str = ""
+    limit_margin: float = 0.5         # seconds added to every 60 s window (clock skew, latency jitter)
+    adaptive: bool = True
+
+    # -- derived limits -------------------------------------------------------------
+    @property
+    def submit_rpm(self) -> int:
+        return self.rpm or PLANS[self.plan][0]
+
+    @property
+    def effective_status_rpm(self) -> int:
+        return self.status_rpm or PLANS[self.plan][2]
+
+    @property
+    def submit_daily(self) -> int | None:
+        return PLANS[self.plan][1] if self.submit_per_day == -1 else (self.submit_per_day or None)
+
+    @property
+    def status_daily(self) -> int | None:
+        return PLANS[self.plan][3] if self.status_per_day == -1 else (self.status_per_day or None)
+
+    def validate(self) -> "Settings":
+        """Return self, or raise SettingsError naming the bad value and the fix."""
+        if not 1 <= self.concurrency <= 50:
+            raise SettingsError(f"--concurrency must be 1 to 50 (got {self.concurrency})")
+        if self.plan not in PLANS:
+            raise SettingsError(f"--plan must be one of {', '.join(PLANS)} (got {self.plan!r})")
+        if self.limit_mode not in LIMIT_MODES:
+            raise SettingsError(f"--limit-mode must be shared or per-endpoint (got {self.limit_mode!r})")
+        for name, value in (("--rpm", self.rpm), ("--status-rpm", self.status_rpm)):
+            if not 0 <= value <= 100_000:
+                raise SettingsError(f"{name} must be a whole number from 1 to 100000, or 0 for the plan's (got {value})")
+        for name, value in (("submit per day", self.submit_per_day), ("status per day", self.status_per_day)):
+            if value < -1:
+                raise SettingsError(f"{name} must be at least 1, 0 for no daily limit or -1 for the plan's (got {value})")
+        if self.model not in MODELS:
+            raise SettingsError(f"--model must be one of {', '.join(MODELS)} (got {self.model!r})")
+        bad = [f for f in self.formats if f not in FORMATS]
+        if bad or not self.formats:
+            raise SettingsError(f"--format takes a comma list of {','.join(FORMATS)} (got {','.join(self.formats) or 'nothing'})")
+        if {"srt", "vtt"} & set(self.formats) and not (self.timestamps and self.model == "WhisperLargeV3Ct2"):
+            raise SettingsError(
+                "srt and vtt need segment timestamps: add --timestamps and --model WhisperLargeV3Ct2"
+            )
+        if not 1 <= self.max_attempts <= 20:
+            raise SettingsError(f"--max-attempts must be 1 to 20 (got {self.max_attempts})")
+        if self.order not in ORDERS:
+            raise SettingsError(f"--order must be shortest or input (got {self.order!r})")
+        if not self.api_base.startswith(("http://", "https://")):
+            raise SettingsError(f"--api-base must be an http(s) URL (got {self.api_base!r})")
+        if "{id}" not in self.template and "{title}" not in self.template:
+            raise SettingsError("the file name template needs {id} or {title}")
+        if self.wait_limit <= 0:
+            raise SettingsError("the wait limit must be positive")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain TOML-safe values."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Settings":
+        known = {f for f in cls.__dataclass_fields__}
+        clean: dict[str, Any] = {}
+        for k, v in data.items():
+            if k in known:
+                clean[k] = tuple(v) if k == "formats" else v
+        return cls(**clean)
+
+    def with_(self, **changes: Any) -> "Settings":
+        return replace(self, **changes)
+
+
+def redact_key(key: str | None) -> str:
+    """Show a key the way the faces may: never in full."""
+    if not key:
+        return "not set"
+    if len(key) <= 8:
+        return "****"
+    return f"{key[:4]}…{key[-4:]}"

@@ -1,0 +1,3 @@
+def main() -> int:
+    print("bulk-transcribe: not built yet")
+    return 0
