@@ -1,0 +1,125 @@
+"""Where things live and which setting wins: config file < environment < command line.
+
+This is the one module that knows the platform paths and the precedence. The API key is
+read from `DEAPI_API_KEY` first, then the config file's `api_key`; it is written to the
+config file only when the user asks, with 0600 permissions.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from platformdirs import user_config_dir, user_data_dir
+
+from .settings import Settings, SettingsError
+
+APP = "bulk-transcribe"
+
+# Environment variables a user may set (documented in --help and the README).
+ENV_KEY = "DEAPI_API_KEY"
+ENV_BASE = "DEAPI_BASE_URL"
+ENV_CONFIG_DIR = "BULK_TRANSCRIBE_CONFIG_DIR"
+ENV_DATA_DIR = "BULK_TRANSCRIBE_DATA_DIR"
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get(ENV_CONFIG_DIR) or user_config_dir(APP))
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get(ENV_DATA_DIR) or user_data_dir(APP))
+
+
+def sessions_dir() -> Path:
+    return data_dir() / "sessions"
+
+
+def cache_dir() -> Path:
+    return data_dir() / "cache"
+
+
+def config_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+def read_config_file() -> dict[str, Any]:
+    """The config file's table, or {} when there is none.
+
+    Raises SettingsError with the file's path when it cannot be parsed."""
+    path = config_path()
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path} is not valid TOML ({exc}); fix or delete it") from exc
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def load_settings(cli_overrides: dict[str, Any] | None = None, *, base: Settings | None = None) -> Settings:
+    """Settings from `base` (defaults, or a resumed session's), then the config file,
+    then the environment, then `cli_overrides` (only keys whose value is not None).
+
+    When `base` is a resumed session's settings, the config file is skipped: a session
+    keeps the settings it was started with unless the command line says otherwise.
+    Raises SettingsError for unknown values."""
+    values: dict[str, Any] = (base or Settings()).to_dict()
+    if base is None:
+        file_values = read_config_file()
+        values.update({k: v for k, v in file_values.items() if k in values})
+    if os.environ.get(ENV_BASE):
+        values["api_base"] = os.environ[ENV_BASE]
+    for k, v in (cli_overrides or {}).items():
+        if v is not None:
+            values[k] = v
+    try:
+        return Settings.from_dict(values).validate()
+    except TypeError as exc:  # a wrongly typed value in the file
+        raise SettingsError(f"a setting has the wrong type: {exc}") from exc
+
+
+def resolve_api_key() -> tuple[str | None, str]:
+    """(key, where it came from): the environment wins over the config file."""
+    key = os.environ.get(ENV_KEY, "").strip()
+    if key:
+        return key, ENV_KEY
+    try:
+        key = str(read_config_file().get("api_key", "")).strip()
+    except SettingsError:
+        key = ""
+    if key:
+        return key, "config file"
+    return None, ""
+
+
+def save_settings(settings: Settings, api_key: str | None = None) -> Path:
+    """Write the config file (0600). The key is kept only if given here or already saved."""
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = settings.to_dict()
+    old_key = read_config_file().get("api_key") if path.exists() else None
+    if api_key or old_key:
+        data["api_key"] = api_key or old_key
+    _write_private(path, tomli_w.dumps(data))
+    return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Atomically replace `path` with a file that is 0600 from its first byte."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,13 @@
+"""Suite-wide fixtures: nothing here ever touches the developer's real config, data or key."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("BULK_TRANSCRIBE_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("BULK_TRANSCRIBE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DEAPI_API_KEY", raising=False)
+    monkeypatch.delenv("DEAPI_BASE_URL", raising=False)
