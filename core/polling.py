@@ -1,0 +1,123 @@
+"""When to ask deAPI about a job: polling as a budget, not a fixed beat.
+
+Three ideas:
+- Learn how long jobs take (per second of audio when durations are known) and do not
+  ask before a job can plausibly be done.
+- Use what deAPI says: with `progress` rising, predict the finish and ask just after it.
+- Never plan more status calls than the status bucket can carry: the gap between two
+  polls of one job is at least (jobs in flight) * 60 / (status calls per minute).
+In economy mode (a daily status allowance, e.g. the Basic plan's 200 a day) polls are
+aimed later and spaced wider, trading a little latency for calls.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+
+DEFAULT_EXPECTED = 30.0   # seconds, before any job has been seen to finish
+MIN_GAP = 0.25            # never poll one job more often than this
+
+
+@dataclass
+class JobClock:
+    """What we know of one job's progress, for predicting its end."""
+
+    submitted: float                    # monotonic time the submit was answered (or re-attached)
+    polls: int = 0
+    last_poll: float = 0.0
+    last_gap: float = 0.0
+    samples: list[tuple[float, float]] = field(default_factory=list)  # (time, progress>0)
+
+    def observe(self, now: float, progress: float | None) -> None:
+        self.polls += 1
+        self.last_poll = now
+        if progress is not None and 0.0 < progress < 100.0:
+            if not self.samples or progress > self.samples[-1][1]:
+                self.samples.append((now, progress))
+                del self.samples[:-2]
+
+
+class PollPlanner:
+    """Plans the delay before each status call. Pure: callers pass `now`."""
+
+    def __init__(self, *, economy: bool = False) -> None:
+        self.economy = economy
+        self._latency: deque[float] = deque(maxlen=50)        # seconds per job
+        self._per_audio_second: deque[float] = deque(maxlen=50)
+
+    # -- learning -----------------------------------------------------------------
+    def learn(self, latency: float, duration: float | None) -> None:
+        if latency <= 0:
+            return
+        self._latency.append(latency)
+        if duration and duration > 0:
+            self._per_audio_second.append(latency / duration)
+
+    def expected(self, duration: float | None) -> float:
+        """Expected seconds from submit to done for a video of `duration` seconds."""
+        if duration and len(self._per_audio_second) >= 3:
+            est = statistics.median(self._per_audio_second) * duration
+            lo = min(self._latency) if self._latency else 1.0
+            return max(est, 0.5 * lo)
+        if self._latency:
+            return statistics.median(self._latency)
+        return DEFAULT_EXPECTED
+
+    def low_expected(self) -> float:
+        """A short job's time: the 20th percentile of what was seen."""
+        if len(self._latency) < 5:
+            return self.expected(None) * 0.4
+        ordered = sorted(self._latency)
+        return ordered[len(ordered) // 5]
+
+    # -- planning -----------------------------------------------------------------
+    def next_delay(
+        self,
+        job: JobClock,
+        now: float,
+        *,
+        duration: float | None,
+        in_flight: int,
+        status_per_minute: float,
+    ) -> float:
+        """Seconds to wait before the next status call for `job`."""
+        spread = max(1, in_flight) * 60.0 / max(status_per_minute, 1e-6)
+        floor = max(MIN_GAP, spread)
+        expected = self.expected(duration)
+        elapsed = now - job.submitted
+        cap = expected * (0.5 if self.economy else 0.1)
+        upper = 300.0 if self.economy else 60.0
+        if job.polls == 0:
+            # First look: not before a short job of this kind could be done.
+            aim = expected * (0.85 if self.economy else 0.3)
+            if duration is None and not self.economy:
+                aim = min(aim, self.low_expected())
+            delay = aim - elapsed
+        else:
+            predicted = self._predict_remaining(job, now)
+            if predicted is not None:
+                delay = predicted * 1.05 + 0.1
+                upper = min(upper, expected * (1.0 if self.economy else 0.5))
+            elif elapsed < expected:
+                delay = (expected - elapsed) if self.economy else min(expected - elapsed, cap)
+            else:
+                # Past its expected time with no progress to go on: back off gently.
+                delay = max(job.last_gap * 1.5, cap)
+        delay = max(floor, min(delay, max(upper, floor)))
+        job.last_gap = delay
+        return delay
+
+    @staticmethod
+    def _predict_remaining(job: JobClock, now: float) -> float | None:
+        if len(job.samples) >= 2:
+            (t1, p1), (t2, p2) = job.samples[-2], job.samples[-1]
+            rate = (p2 - p1) / max(t2 - t1, 1e-6)
+            if rate > 0:
+                return max(0.0, (100.0 - p2) / rate - (now - t2))
+        if len(job.samples) == 1:
+            t1, p1 = job.samples[0]
+            rate = p1 / max(t1 - job.submitted, 1e-6)   # assumes progress started at submit: errs late
+            return max(0.0, (100.0 - p1) / rate - (now - t1))
+        return None
