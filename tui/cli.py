@@ -1,3 +1,167 @@
-def main() -> int:
-    print("bulk-transcribe: not built yet")
-    return 0
+"""The `bulk-transcribe` command: one entry point for the app and the headless runs.
+
+Textual is imported only by the subcommands that open the app, so headless runs on a
+server stay light. Exit codes: 0 every video done, 1 some failed or unfinished,
+2 a usage or configuration error (nothing written), 130 interrupted (session saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .. import __version__
+from ..core.config import ENV_BASE, ENV_KEY, config_path, load_settings, resolve_api_key
+from ..core.settings import DEFAULT_API_BASE, FORMATS, LIMIT_MODES, MODELS, ORDERS, PLANS, SettingsError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EPILOG = f"""\
+environment:
+  {ENV_KEY}        your deAPI key (or api_key in the config file)
+  {ENV_BASE}       the API's base URL (default {DEFAULT_API_BASE})
+  BULK_TRANSCRIBE_CONFIG_DIR / BULK_TRANSCRIBE_DATA_DIR   move the config / sessions folders
+
+config file: {{config}} (TOML; any run option's long name with '_' for '-', e.g. concurrency = 10)
+precedence: config file < environment < command line. A resumed session keeps its own settings
+unless the command line overrides them.
+"""
+
+
+class UsageError(Exception):
+    """Bad command line or configuration: exit 2 with this message."""
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    items = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in items if f not in FORMATS]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"formats are a comma list of {','.join(FORMATS)}")
+    return items
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("run options")
+    g.add_argument("--output", "-o", dest="output_dir", metavar="DIR", help="folder for transcripts (default: transcripts)")
+    g.add_argument("--session", metavar="FILE", help="session file (default: one per batch in the data folder)")
+    g.add_argument("--concurrency", "-c", type=int, metavar="N", help="videos in flight, 1-50 (default 5; 1 = sequential)")
+    g.add_argument("--plan", choices=list(PLANS), help="deAPI plan preset for the limits (default premium)")
+    g.add_argument("--limit-mode", choices=list(LIMIT_MODES), help="shared: one account bucket (default); per-endpoint")
+    g.add_argument("--rpm", type=int, metavar="N", help="requests per minute: the account (shared) or submit bucket")
+    g.add_argument("--status-rpm", type=int, metavar="N", help="status requests per minute (per-endpoint mode)")
+    g.add_argument("--submit-per-day", type=int, metavar="N", help="daily submit limit (0 = none; default: the plan's)")
+    g.add_argument("--status-per-day", type=int, metavar="N", help="daily status limit (0 = none; default: the plan's)")
+    g.add_argument("--api-base", metavar="URL", help=f"deAPI base URL (default {DEFAULT_API_BASE})")
+    g.add_argument("--model", choices=list(MODELS), help="transcription model (default WhisperLargeV3)")
+    g.add_argument("--timestamps", action=argparse.BooleanOptionalAction, default=None,
+                   help="ask for segment timestamps (needed for srt/vtt, with WhisperLargeV3Ct2)")
+    g.add_argument("--lang", metavar="CODE", help="spoken language, e.g. en (default: detect)")
+    g.add_argument("--format", "-f", dest="formats", type=_formats, metavar="LIST",
+                   help=f"output formats, comma list of {','.join(FORMATS)} (default txt)")
+    g.add_argument("--template", metavar="T", help="file name template (default '{title} [{id}]')")
+    g.add_argument("--max-attempts", type=int, metavar="N", help="submits per video at most (default 3)")
+    g.add_argument("--retry-failed", action="store_true", default=None, help="retry permanent failures too")
+    g.add_argument("--wait-limit", type=float, metavar="MIN", help="minutes to wait for one job (default 180; the job is kept)")
+    g.add_argument("--order", choices=list(ORDERS), help="shortest first (default, when durations are known) or input order")
+    g.add_argument("--no-metadata", dest="metadata", action="store_false", default=None,
+                   help="skip the title/duration lookup (yt-dlp)")
+    g.add_argument("--cookies", metavar="FILE", help="cookies file for yt-dlp (YouTube's 'confirm you're not a bot')")
+    g.add_argument("--no-adaptive", dest="adaptive", action="store_false", default=None,
+                   help="keep the concurrency fixed even under 429s and server errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bulk-transcribe",
+        description="Transcribe batches of online video (YouTube videos, playlists, channels, X, Twitch, "
+                    "Kick, TikTok) through deAPI, as fast as your account's rate limits allow.",
+        epilog=EPILOG.format(config=config_path()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"bulk-transcribe {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="transcribe a batch headless (lines on stderr, or --json on stdout)")
+    run.add_argument("batch", help="batch file: .txt (one URL per line) or .csv (a url column)")
+    run.add_argument("--json", action="store_true", help="JSON lines on stdout instead of readable lines")
+    add_run_options(run)
+
+    resume = sub.add_parser("resume", help="resume a session (the app, or --headless)")
+    resume.add_argument("session_file", metavar="SESSION")
+    resume.add_argument("--headless", action="store_true", help="no app: lines on stderr")
+    resume.add_argument("--json", action="store_true", help="with --headless: JSON lines on stdout")
+    add_run_options(resume)
+
+    demo = sub.add_parser("demo", help="a sample batch against the built-in simulated deAPI, no key needed")
+    demo.add_argument("--headless", action="store_true", help="no app: lines on stderr")
+    demo.add_argument("--json", action="store_true", help="with --headless: JSON lines on stdout")
+    demo.add_argument("--fresh", action="store_true", help="start the demo over instead of resuming it")
+    add_run_options(demo)
+
+    plan = sub.add_parser("plan", help="expand, dedupe and price a batch without submitting anything")
+    plan.add_argument("batch")
+    plan.add_argument("--json", action="store_true", help="one JSON object per video, then totals")
+    add_run_options(plan)
+
+    tui = sub.add_parser("tui", help="the terminal app (the default with no command)")
+    tui.add_argument("batch", nargs="?")
+    tui.add_argument("--start", action="store_true", help="skip the config screen and begin at once")
+    add_run_options(tui)
+    return parser
+
+
+RUN_KEYS = ("output_dir", "concurrency", "plan", "limit_mode", "rpm", "status_rpm", "submit_per_day",
+            "status_per_day", "api_base", "model", "timestamps", "lang", "formats", "template", "max_attempts",
+            "retry_failed", "order", "metadata", "cookies", "adaptive")
+
+
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out = {k: getattr(args, k, None) for k in RUN_KEYS}
+    if getattr(args, "wait_limit", None) is not None:
+        out["wait_limit"] = args.wait_limit * 60.0
+    return out
+
+
+def need_key(settings) -> tuple[str, str]:
+    key, where = resolve_api_key()
+    if not key:
+        raise UsageError(
+            f"no deAPI key: set {ENV_KEY}=<your key> (or api_key = \"...\" in {config_path()}), "
+            "or try the built-in demo: bulk-transcribe demo"
+        )
+    return key, where
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            from .runs import run_headless
+            return run_headless(args)
+        if args.command == "resume":
+            if args.headless:
+                from .runs import resume_headless
+                return resume_headless(args)
+            from .runs import open_app
+            return open_app(args, resume=args.session_file)
+        if args.command == "demo":
+            from .runs import run_demo
+            return run_demo(args)
+        if args.command == "plan":
+            from .runs import run_plan
+            return run_plan(args)
+        from .runs import open_app
+        return open_app(args if args.command == "tui" else parser.parse_args(["tui", *(argv or [])]))
+    except (UsageError, SettingsError) as exc:
+        print(f"bulk-transcribe: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":   # python -m bulk_transcribe.tui.cli
+    sys.exit(main())

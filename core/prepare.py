@@ -1,0 +1,74 @@
+"""From a batch file (or a saved session) to a `Session` ready for the engine.
+
+A batch file maps to one session by default (its path, hashed), so running the same
+batch again resumes it and never pays twice for a video already done or in flight.
+Lines added to the file since are appended as new videos; removed lines are left alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Callable
+
+from .batch import BatchInput, read_batch
+from .config import cache_dir, sessions_dir
+from .session import RejectedLine, Session
+from .settings import Settings
+from .sources import order_videos, resolve
+
+
+def session_path_for(batch_path: str | Path) -> Path:
+    """The default session file of a batch: readable name plus a hash of its absolute path."""
+    p = Path(batch_path).resolve()
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", p.stem)[:40] or "batch"
+    digest = hashlib.sha1(str(p).encode()).hexdigest()[:8]
+    return sessions_dir() / f"{stem}-{digest}.toml"
+
+
+def rejected_lines(batch: BatchInput) -> list[RejectedLine]:
+    out = []
+    for line in batch.lines:
+        if line.error:
+            out.append(RejectedLine(line.line, line.raw, line.error, "input"))
+        elif line.duplicate_of:
+            out.append(RejectedLine(line.line, line.raw, f"duplicate of line {line.duplicate_of}", "duplicate"))
+    return out
+
+
+async def prepare_session(
+    batch_path: str | Path,
+    settings: Settings,
+    *,
+    session_path: str | Path | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> tuple[Session, bool]:
+    """Open the batch's session (adding new lines) or create it. Returns (session, resumed).
+
+    Raises BatchError for an unreadable batch file, SessionError/SessionLocked for a bad
+    or busy session file. Expansion and metadata run here, before anything is paid for."""
+    batch = read_batch(batch_path)
+    path = Path(session_path) if session_path else session_path_for(batch_path)
+    if path.exists():
+        session = Session.open(path)
+        session.settings = settings
+        known = {v.key for v in session.videos}
+        new_lines = [ln for ln in batch.lines if ln.url is not None and not ln.error and not ln.duplicate_of
+                     and ln.url.key not in known]
+        if new_lines:
+            resolved = await resolve(new_lines, metadata=settings.metadata, cookies=settings.cookies,
+                                     cache_dir=cache_dir(), done_keys=frozenset(known), on_progress=on_progress)
+            session.add_videos(order_videos(resolved.videos, settings.order))
+        return session, True
+    resolved = await resolve([ln for ln in batch.lines if ln.url is not None and not ln.error and not ln.duplicate_of],
+                             metadata=settings.metadata, cookies=settings.cookies, cache_dir=cache_dir(),
+                             on_progress=on_progress)
+    rejected = rejected_lines(batch)
+    rejected += [RejectedLine(p.line, p.url, p.message, p.category) for p in resolved.problems]
+    rejected += [RejectedLine(line, url, f"duplicate of {first}", "duplicate") for line, url, first in resolved.duplicates]
+    videos = order_videos(resolved.videos, settings.order)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    session = Session.create(path, batch=str(Path(batch_path).resolve()), settings=settings, videos=videos,
+                             rejected=sorted(rejected, key=lambda r: r.line))
+    return session, False

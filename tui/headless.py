@@ -1,0 +1,129 @@
+"""The headless face: the engine's events as readable lines on stderr, or JSON lines on stdout.
+
+Readable mode prints a line per video that ends, per error and notice, and a summary line
+at most every `every` seconds; JSON mode prints one object per event (progress at most
+once a second). Neither holds behaviour: both only render what the engine emitted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from enum import Enum
+from typing import IO
+
+from ..core.events import (
+    BatchFinished,
+    ConcurrencyChanged,
+    ErrorLogged,
+    Event,
+    Notice,
+    Progress,
+    VideoChanged,
+    WorkerChanged,
+)
+from ..core.model import VideoState
+from .state import clean, fmt_bucket, fmt_duration
+
+
+class HeadlessPrinter:
+    def __init__(self, *, json_lines: bool = False, out: IO[str] | None = None, err: IO[str] | None = None,
+                 every: float = 10.0, clock=time.monotonic) -> None:
+        self.json_lines = json_lines
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.every = every
+        self.clock = clock
+        self._last_summary = -1e9
+        self._last_json_progress = -1e9
+        self.finished: BatchFinished | None = None
+
+    def __call__(self, event: Event) -> None:
+        if self.json_lines:
+            self._json(event)
+        else:
+            self._text(event)
+
+    # -- JSON lines --------------------------------------------------------------------
+    def _json(self, event: Event) -> None:
+        if isinstance(event, WorkerChanged):
+            return
+        if isinstance(event, Progress):
+            now = self.clock()
+            if now - self._last_json_progress < 1.0:
+                return
+            self._last_json_progress = now
+        if isinstance(event, BatchFinished):
+            self.finished = event
+        record = {"event": type(event).__name__, **_plain(dataclasses.asdict(event))}
+        self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+    # -- readable lines ----------------------------------------------------------------
+    def _line(self, text: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        self.err.write(f"{stamp} {text}\n")
+        self.err.flush()
+
+    def _text(self, event: Event) -> None:
+        if isinstance(event, VideoChanged):
+            if event.state is VideoState.DONE:
+                out = f" -> {event.outputs[0]}" if event.outputs else ""
+                self._line(f"done    {clean(event.label)}{out}")
+            elif event.state is VideoState.FAILED:
+                self._line(f"FAILED  {clean(event.label)}: [{event.category}] {clean(event.message)}")
+        elif isinstance(event, ErrorLogged):
+            if event.will_retry:
+                status = f" {event.status}" if event.status else ""
+                self._line(f"retry   {clean(event.label)}: [{event.category}{status}] {clean(event.message)}")
+        elif isinstance(event, Notice):
+            self._line(f"{event.level:<7} {clean(event.message)}")
+        elif isinstance(event, ConcurrencyChanged):
+            self._line(f"info    concurrency {clean(event.reason)}")
+        elif isinstance(event, Progress):
+            now = self.clock()
+            if now - self._last_summary >= self.every:
+                self._last_summary = now
+                self._line(progress_line(event))
+        elif isinstance(event, BatchFinished):
+            self.finished = event
+            self.err.write(summary_text(event) + "\n")
+            self.err.flush()
+
+
+def progress_line(p: Progress) -> str:
+    eta = fmt_duration(p.eta_seconds) if p.eta_seconds is not None else "?"
+    buckets = "  ".join(fmt_bucket(b) for b in p.buckets)
+    level = f"  level {p.concurrency}/{p.max_concurrency}" if p.concurrency != p.max_concurrency else ""
+    return (f"{p.done + p.failed}/{p.total}  done {p.done}  failed {p.failed}  in flight {p.in_flight}  "
+            f"{p.videos_per_min:.1f}/min  ETA {eta}  {buckets}{level}")
+
+
+def summary_text(f: BatchFinished) -> str:
+    lines = [
+        "",
+        f"{'Stopped' if f.stopped else 'Finished'}: {f.done} done, {f.failed} failed, {f.remaining} not finished "
+        f"(of {f.total})",
+    ]
+    for category, n in f.failures_by_category:
+        lines.append(f"  failed, {category}: {n}")
+    if f.possibly_paid:
+        lines.append(f"  {f.possibly_paid} video(s) possibly paid twice (a submit crashed before its answer): see the report")
+    lines.append(f"Transcripts: {f.output_dir}")
+    lines.append(f"Report:      {f.report_path}")
+    lines.append(f"Session:     {f.session_path}")
+    if f.remaining:
+        lines.append(f"Resume with: bulk-transcribe resume '{f.session_path}' --headless")
+    return "\n".join(lines)
+
+
+def _plain(value):
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,194 @@
+"""What each subcommand does: headless runs, the demo, the plan, and opening the app.
+
+The headless runs drive the same Engine the app drives; the printer is only a sink.
+Ctrl-C once: stop, save the session and the report, exit 130. Twice: exit at once
+(the journal already holds every request id, so nothing is lost either way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import anyio
+
+from ..core.batch import BatchError
+from ..core.client import DeapiClient
+from ..core.config import load_settings
+from ..core.engine import Engine
+from ..core.errors import Category, DeapiError
+from ..core.events import Notice
+from ..core.prepare import prepare_session
+from ..core.session import Session, SessionError
+from ..core.settings import Settings
+from .cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, need_key, overrides
+from .headless import HeadlessPrinter
+
+
+def _exit_code(finished, interrupted: bool) -> int:
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if finished is None or finished.failed or finished.remaining:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+async def preflight(settings: Settings, key: str) -> float | None:
+    """Check the key before anything is written: a 401 is a config error (exit 2).
+
+    Returns the balance, or None when it could not be read for a passing reason."""
+    async with DeapiClient(settings.api_base, key, timeout=15.0) as client:
+        try:
+            return await client.balance()
+        except DeapiError as err:
+            if err.category is Category.AUTH:
+                raise UsageError(f"deAPI refused the key ({err.message}): check DEAPI_API_KEY") from err
+            return None
+
+
+def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, settings: Settings, *,
+          json_lines: bool, on_ready: Callable[[Session], None] | None = None) -> int:
+    """Prepare a session, run the engine on it headless, handle signals; returns the exit code."""
+    printer = HeadlessPrinter(json_lines=json_lines)
+    state = {"interrupted": False, "finished": None}
+
+    async def main() -> None:
+        balance = await preflight(settings, key)
+        if balance is not None:
+            printer(Notice(0, "info", f"deAPI balance: ${balance:.2f}"))
+        try:
+            session, resumed = await prepare()
+        except (BatchError, SessionError) as exc:
+            raise UsageError(str(exc)) from exc
+        if on_ready:
+            on_ready(session)
+        done = sum(1 for v in session.videos if v.state.value == "done")
+        verb = "resuming" if resumed else "starting"
+        printer(Notice(0, "info", f"{verb} {session.path}: {done} of {len(session.videos)} done"))
+        engine = Engine(session, api_key=key, sink=printer)
+        async with anyio.create_task_group() as tg:
+            run_scope = anyio.CancelScope()
+
+            async def watch() -> None:
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for _ in signals:
+                        if state["interrupted"]:
+                            os._exit(EXIT_INTERRUPTED)   # second Ctrl-C: at once
+                        state["interrupted"] = True
+                        printer(Notice(0, "warning", "interrupted: saving the session (Ctrl-C again to quit at once)"))
+                        run_scope.cancel()
+
+            tg.start_soon(watch)
+            with run_scope:
+                state["finished"] = await engine.run()
+            if state["interrupted"]:
+                printer(engine.summary())
+            tg.cancel_scope.cancel()
+
+    try:
+        anyio.run(main)
+    except UsageError:
+        raise
+    return _exit_code(state["finished"], state["interrupted"])
+
+
+def run_headless(args: argparse.Namespace) -> int:
+    settings = load_settings(overrides(args))
+    key, _ = need_key(settings)
+    if not Path(args.batch).is_file():
+        raise UsageError(f"no batch file at {args.batch}: give a .txt (one URL per line) or .csv (a url column)")
+    return drive(lambda: prepare_session(args.batch, settings, session_path=args.session), key, settings,
+                 json_lines=args.json)
+
+
+def _open_session_settings(path: str, args: argparse.Namespace) -> Settings:
+    """A saved session's settings with this command line's overrides on top."""
+    try:
+        peek = Session.peek_settings(path)
+    except SessionError as exc:
+        raise UsageError(str(exc)) from exc
+    return load_settings(overrides(args), base=peek)
+
+
+def resume_headless(args: argparse.Namespace) -> int:
+    if not Path(args.session_file).is_file():
+        raise UsageError(f"no session file at {args.session_file}")
+    settings = _open_session_settings(args.session_file, args)
+    from ..core.simulator.demo import is_demo_session, start_demo_sim
+    sim = None
+    if is_demo_session(args.session_file):
+        sim = start_demo_sim()
+        settings = settings.with_(api_base=sim.base_url)
+        key = "demo-key"
+    else:
+        key, _ = need_key(settings)
+
+    async def prepare() -> tuple[Session, bool]:
+        session = Session.open(args.session_file)
+        session.settings = settings
+        return session, True
+
+    try:
+        return drive(prepare, key, settings, json_lines=args.json)
+    finally:
+        if sim:
+            sim.stop()
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from ..core.simulator.demo import demo_batch_path, demo_session_path, demo_settings, start_demo_sim
+
+    sim = start_demo_sim(fresh=args.fresh)
+    try:
+        settings = load_settings(overrides(args), base=demo_settings(sim.base_url))
+        session_path = Path(args.session) if args.session else demo_session_path()
+        if args.fresh and session_path.exists():
+            for p in session_path.parent.glob(session_path.name + "*"):
+                p.unlink()
+        if not args.headless:
+            from .app import run_app
+            return run_app(settings=settings, api_key="demo-key", key_source="demo",
+                           batch_path=str(demo_batch_path()), session_path=str(session_path), start=True,
+                           demo=True, sim=sim)
+        return drive(lambda: prepare_session(demo_batch_path(), settings, session_path=session_path),
+                     "demo-key", settings, json_lines=args.json)
+    finally:
+        sim.stop()
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from ..core.plan import build_plan, format_plan_table, plan_rows_json
+
+    settings = load_settings(overrides(args))
+    key, _ = __import__("bulk_transcribe.core.config", fromlist=["x"]).resolve_api_key()
+    if not Path(args.batch).is_file():
+        raise UsageError(f"no batch file at {args.batch}")
+    try:
+        plan = anyio.run(lambda: build_plan(args.batch, settings, api_key=key))
+    except BatchError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        for row in plan_rows_json(plan):
+            print(json.dumps(row, ensure_ascii=False))
+    else:
+        print(format_plan_table(plan))
+    return EXIT_OK
+
+
+def open_app(args: argparse.Namespace, resume: str | None = None) -> int:
+    from ..core.config import resolve_api_key
+    from .app import run_app
+
+    key, where = resolve_api_key()
+    if resume:
+        settings = _open_session_settings(resume, args)
+    else:
+        settings = load_settings(overrides(args))
+    return run_app(settings=settings, api_key=key, key_source=where, batch_path=getattr(args, "batch", None),
+                   session_path=resume or getattr(args, "session", None), start=getattr(args, "start", False) or bool(resume),
+                   demo=False, sim=None)
