@@ -1,0 +1,46 @@
+"""The engine never imports a UI, and the headless path never loads Textual.
+
+Checked in a fresh interpreter, so an import anywhere in the chain is caught."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+ENGINE = [
+    "bulk_transcribe.core.engine", "bulk_transcribe.core.steps", "bulk_transcribe.core.client",
+    "bulk_transcribe.core.limiter", "bulk_transcribe.core.session", "bulk_transcribe.core.prepare",
+    "bulk_transcribe.core.simulator.server", "bulk_transcribe.core.sources", "bulk_transcribe.core.plan",
+]
+HEADLESS = ["bulk_transcribe.tui.cli", "bulk_transcribe.tui.runs", "bulk_transcribe.tui.headless"]
+
+
+def _loaded_after(modules: list[str]) -> set[str]:
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        "print(' '.join(sorted(m.split('.')[0] for m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+@pytest.mark.parametrize("ui", ["textual", "rich"])
+def test_engine_imports_no_ui(ui):
+    assert ui not in _loaded_after(ENGINE)
+
+
+def test_engine_never_imports_the_faces():
+    code = (
+        "import importlib, sys\n"
+        f"for m in {ENGINE!r}: importlib.import_module(m)\n"
+        "print(any(m.startswith('bulk_transcribe.tui') for m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_headless_command_does_not_load_textual():
+    assert "textual" not in _loaded_after(HEADLESS)
