@@ -1,0 +1,108 @@
+"""What the simulated deAPI does: limits, timing, faults. Changeable while it runs.
+
+Faults are keyed by a substring of the submitted `source_url`; the first key (in dict
+order) found in the URL decides the fault:
+
+==================  =====================================================================
+``private``         job ends `error`, SOURCE_PRIVATE, retryable false, refunded
+``restricted``      job ends `error`, SOURCE_RESTRICTED, retryable false, refunded
+``flaky:N``         the first N jobs for that URL end SOURCE_DOWNLOAD_FAILED (retryable
+                    true); later ones succeed
+``capacity``        the first job for that URL ends CAPACITY_UNAVAILABLE (retryable true)
+``invalid``         the submit is refused: 422 with ``errors.source_url`` (not billed)
+``silent``          job ends `done` with an empty transcript
+``slow:X``          the job takes X seconds instead of its drawn latency
+==================  =====================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_MODELS: tuple[str, ...] = (
+    "WhisperLargeV3", "WhisperLargeV3Ct2", "Flux1schnell", "ZImageTurbo_INT8", "Ltxv_13B_0_9_8_Distilled_FP8",
+    "Kokoro", "Chatterbox", "Bge_M3_FP16", "Nanonets_Ocr_S_F16", "QwenImageEdit_Plus_NF4",
+)
+TRANSCRIPTION_MODELS = frozenset({"WhisperLargeV3", "WhisperLargeV3Ct2"})
+FAULT_KINDS = frozenset({"private", "restricted", "flaky", "capacity", "invalid", "silent", "slow"})
+
+
+@dataclass
+class SimConfig:
+    """Knobs of the simulated service. Rates are per endpoint bucket ("submit" covers v1 and
+    v2 submits, "status" both status routes, "price" the price route); `None` per day = no
+    daily limit. `latency` bounds are seconds per job, drawn per (URL, attempt) from `seed`.
+    """
+
+    submit_rpm: int = 300
+    status_rpm: int = 300
+    submit_per_day: int | None = None
+    status_per_day: int | None = None
+    price_rpm: int = 300
+    latency: tuple[float, float] = (20.0, 80.0)
+    pending_share: float = 0.2
+    result_ttl: float = 5 * 3600.0
+    inline_result: bool = True
+    server_error_share: float = 0.0
+    slow_share: float = 0.0
+    slow_seconds: float = 0.0
+    faults: dict[str, str] = field(default_factory=dict)
+    balance: float = 100.0
+    price_per_hour: float = 0.05
+    api_keys: frozenset[str] | None = None
+    seed: int = 0
+    retry_after_header: bool = True
+    retry_after_as_date: bool = False
+    # Beyond the brief's contract, with defaults that match the spec:
+    min_balance: float = 0.49            # submits refused below this balance (422 errors.balance)
+    max_body_bytes: int = 75 * 1024 * 1024
+    models: tuple[str, ...] = DEFAULT_MODELS
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError for settings the simulator cannot honour."""
+        low, high = self.latency
+        if not 0 <= low <= high:
+            raise ValueError(f"latency must be 0 <= low <= high (got {self.latency})")
+        for name in ("submit_rpm", "status_rpm", "price_rpm"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("pending_share", "server_error_share", "slow_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        for key, spec in self.faults.items():
+            parse_fault(spec)  # raises on a bad spec
+            if not key:
+                raise ValueError("a fault key must be a non-empty substring of the URL")
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str
+    count: int = 1         # flaky:N
+    seconds: float = 0.0   # slow:X
+
+
+def parse_fault(spec: str) -> Fault:
+    """`"flaky:3"` -> Fault("flaky", count=3); raise ValueError for an unknown kind."""
+    kind, _, arg = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"unknown fault {spec!r} (one of {', '.join(sorted(FAULT_KINDS))})")
+    if kind == "flaky":
+        return Fault(kind, count=int(arg or 1))
+    if kind == "slow":
+        if not arg:
+            raise ValueError("slow needs seconds, e.g. slow:5")
+        return Fault(kind, seconds=float(arg))
+    return Fault(kind)
+
+
+def fault_for(source_url: str, faults: dict[str, str]) -> Fault | None:
+    """The fault of the first key that occurs in `source_url`, or None."""
+    for key, spec in faults.items():
+        if key in source_url:
+            return parse_fault(spec)
+    return None

@@ -1,0 +1,66 @@
+"""Request bodies as the simulated API accepts them: multipart form, urlencoded form or JSON.
+
+Standard library only (`email` parses multipart; `cgi` is gone in Python 3.13).
+"""
+
+from __future__ import annotations
+
+import json
+from email import policy
+from email.parser import BytesParser
+from urllib.parse import parse_qsl
+
+
+class FormError(ValueError):
+    """The body could not be read as the content type it claims."""
+
+
+def parse_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """Field name -> string value. File parts map to "file:<filename>"; JSON booleans
+    become "true"/"false" so every route sees one spelling. Raises FormError."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if not body:
+        return {}
+    if kind == "multipart/form-data":
+        return _multipart(content_type, body)
+    if kind == "application/x-www-form-urlencoded":
+        try:
+            return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        except UnicodeDecodeError as exc:
+            raise FormError("form body is not UTF-8") from exc
+    if kind in ("application/json", "") or kind.endswith("+json"):
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise FormError("body is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise FormError("JSON body must be an object")
+        return {str(k): _scalar(v) for k, v in data.items()}
+    raise FormError(f"unsupported content type {kind!r}")
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, str]:
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise FormError("multipart body without parts")
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        filename = part.get_filename()
+        payload = part.get_payload(decode=True) or b""
+        if filename:
+            fields[str(name)] = f"file:{filename}"
+        else:
+            fields[str(name)] = payload.decode("utf-8", errors="replace")
+    return fields
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return str(value)

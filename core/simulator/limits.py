@@ -1,0 +1,75 @@
+"""Per-endpoint rate limits as deAPI enforces them: an exact sliding 60 s window plus an
+optional daily counter that resets at midnight UTC.
+
+Not thread-safe on its own: `SimState` calls it under its lock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+WINDOW = 60.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one arrival. `retry_after` is set only when `allowed` is false."""
+
+    allowed: bool
+    kind: str                   # "minute" | "daily": the limit that decided
+    limit: int
+    remaining: int
+    retry_after: float = 0.0
+    daily_limit: int | None = None
+    daily_remaining: int | None = None
+
+
+class RateBucket:
+    """One endpoint's limits. Refused arrivals are not counted (like the real service)."""
+
+    def __init__(self) -> None:
+        self._times: deque[float] = deque()
+        self._day: str = ""
+        self._day_count = 0
+
+    def used(self, now: float) -> int:
+        self._expire(now)
+        return len(self._times)
+
+    def admit(self, now: float, wall: float, per_minute: int, per_day: int | None) -> Verdict:
+        """Count an arrival at monotonic `now` / wall clock `wall` if the limits allow it."""
+        self._expire(now)
+        day = _utc_day(wall)
+        if day != self._day:
+            self._day, self._day_count = day, 0
+        daily_remaining = None if per_day is None else max(0, per_day - self._day_count)
+        if per_day is not None and self._day_count >= per_day:
+            return Verdict(False, "daily", per_minute, max(0, per_minute - len(self._times)),
+                           retry_after=max(1.0, math.ceil(_seconds_to_midnight(wall))),
+                           daily_limit=per_day, daily_remaining=0)
+        if len(self._times) >= per_minute:
+            wait = self._times[0] + WINDOW - now
+            return Verdict(False, "minute", per_minute, 0, retry_after=max(1.0, math.ceil(wait)),
+                           daily_limit=per_day, daily_remaining=daily_remaining)
+        self._times.append(now)
+        self._day_count += 1
+        return Verdict(True, "minute", per_minute, per_minute - len(self._times),
+                       daily_limit=per_day,
+                       daily_remaining=None if per_day is None else per_day - self._day_count)
+
+    def _expire(self, now: float) -> None:
+        while self._times and self._times[0] <= now - WINDOW:
+            self._times.popleft()
+
+
+def _utc_day(wall: float) -> str:
+    return datetime.fromtimestamp(wall, timezone.utc).strftime("%Y-%m-%d")
+
+
+def _seconds_to_midnight(wall: float) -> float:
+    now = datetime.fromtimestamp(wall, timezone.utc)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - now).total_seconds()

@@ -1,0 +1,284 @@
+"""The simulated deAPI over real HTTP: a ThreadingHTTPServer on 127.0.0.1 in a background thread.
+
+Every API route of the spec is served (v2 and the older v1 pair, sharing ids), plus a
+storage route for the pre-signed result links, which needs and ignores no auth. The order
+of checks per API request mirrors a gateway in front of a Laravel app: injected delay and
+5xx first, then the bearer (401), then the endpoint's rate limit (429), then the route.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ..retry_after import format_retry_after
+from .config import SimConfig
+from .forms import FormError, parse_fields
+from .limits import Verdict
+from .state import SimState
+
+_GATEWAY_PAGE = (
+    "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1>"
+    "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+def classify(method: str, path: str) -> tuple[str, str, str]:
+    """(ledger endpoint, route name, path argument) for a request line."""
+    parts = [p for p in path.split("/") if p]
+    if method == "POST":
+        if parts == ["api", "v2", "audio", "transcriptions"]:
+            return "submit", "submit", ""
+        if parts == ["api", "v1", "client", "vid2txt"]:
+            return "submit", "submit", ""
+        if parts == ["api", "v2", "audio", "transcriptions", "price"]:
+            return "price", "price", ""
+    elif method == "GET":
+        if len(parts) == 4 and parts[:3] == ["api", "v2", "jobs"]:
+            return "status", "status", parts[3]
+        if len(parts) == 5 and parts[:4] == ["api", "v1", "client", "request-status"]:
+            return "status", "status", parts[4]
+        if parts == ["api", "v2", "account", "balance"]:
+            return "balance", "balance", ""
+        if parts == ["api", "v2", "models"]:
+            return "models", "models", ""
+        if len(parts) == 3 and parts[:2] == ["storage", "results"]:
+            return "storage", "storage", parts[2]
+    return "other", "missing", ""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"   # keep-alive, like the real API behind its gateway
+    server_version = "deapi-sim/0.1"
+    sys_version = ""
+    timeout = 120                   # idle keep-alive connections are dropped after this
+    server: "_HTTPServer"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # tests and the demo want a quiet server
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        state = self.server.state
+        url = urlsplit(self.path)
+        endpoint, route, arg = classify(method, url.path)
+        now = state.arrive(endpoint, authorized_storage=bool(self.headers.get("Authorization")))
+        body = self._read_body(state.config.max_body_bytes)
+        if body is None:
+            return
+        if route == "storage":
+            query = parse_qs(url.query)
+            status, ctype, data = state.storage(arg, query.get("expires", [""])[0], query.get("signature", [""])[0])
+            self._send(status, data, ctype)
+            return
+        fault, delay = state.chaos()
+        if delay:
+            time.sleep(delay)
+        if fault is not None:
+            self._server_error(fault)
+            return
+        auth = self.headers.get("Authorization", "")
+        bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        if not state.authorized(bearer):
+            self._json(401, {"message": "Unauthenticated."})
+            return
+        if route == "missing":
+            self._json(404, {"message": f"The route {url.path.lstrip('/')} could not be found."})
+            return
+        verdict = state.admit(endpoint, now)
+        if verdict is not None and not verdict.allowed:
+            self._too_many(verdict)
+            return
+        headers = _limit_headers(verdict)
+        if route == "status":
+            view = state.job_view(arg, self.server.base_url)
+            if view is None:
+                self._json(404, {"message": "No query results for the requested resource."}, headers)
+            else:
+                self._json(200, {"data": view}, headers)
+        elif route == "balance":
+            self._json(200, state.balance(), headers)
+        elif route == "models":
+            query = parse_qs(url.query)
+            self._json(200, state.models(_int(query.get("limit"), 25), _int(query.get("page"), 1),
+                                         self.server.base_url), headers)
+        else:
+            try:
+                fields = parse_fields(self.headers.get("Content-Type", ""), body)
+            except FormError as exc:
+                self._json(400, {"message": str(exc)}, headers)
+                return
+            status, payload = state.submit(fields) if route == "submit" else state.price(fields)
+            self._json(status, payload, headers)
+
+    # -- bodies -------------------------------------------------------------------------
+    def _read_body(self, limit: int) -> bytes | None:
+        """The request body; None after answering 413 (connection closed, body unread)."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks, total = [], 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                total += size
+                if total > limit:
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length <= limit:
+                return self.rfile.read(length) if length else b""
+        self.close_connection = True
+        self._json(413, {"message": "The request entity is too large."}, {"Connection": "close"})
+        return None
+
+    def _too_many(self, verdict: Verdict) -> None:
+        cfg = self.server.state.config
+        headers = {"X-RateLimit-Limit": str(verdict.limit), "X-RateLimit-Remaining": "0",
+                   "X-RateLimit-Type": verdict.kind}
+        if verdict.daily_limit is not None:
+            headers["X-RateLimit-Daily-Limit"] = str(verdict.daily_limit)
+            headers["X-RateLimit-Daily-Remaining"] = str(verdict.daily_remaining or 0)
+        if cfg.retry_after_header:
+            headers["Retry-After"] = format_retry_after(verdict.retry_after, as_date=cfg.retry_after_as_date)
+        self._json(429, {"message": "Too Many Attempts."}, headers)
+
+    def _server_error(self, status: int) -> None:
+        if status == 500:
+            self._json(500, {"message": "Server Error"})
+            return
+        reason = self.responses[status][0]
+        page = _GATEWAY_PAGE.format(code=status, reason=reason).encode()
+        self._send(status, page, "text/html", {"Retry-After": "5"} if status == 503 else None)
+
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json", headers)
+
+    def _send(self, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (e.g. its timeout): nothing to do
+
+
+def _limit_headers(verdict: Verdict | None) -> dict[str, str]:
+    if verdict is None:
+        return {}
+    headers = {"X-RateLimit-Limit": str(verdict.limit), "X-RateLimit-Remaining": str(verdict.remaining)}
+    if verdict.daily_limit is not None:
+        headers["X-RateLimit-Daily-Limit"] = str(verdict.daily_limit)
+        headers["X-RateLimit-Daily-Remaining"] = str(verdict.daily_remaining)
+    return headers
+
+
+def _int(values: list[str] | None, default: int) -> int:
+    try:
+        return int(values[0]) if values else default
+    except ValueError:
+        return default
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256   # benchmarks open many connections at once
+    state: SimState
+    base_url: str
+
+
+class SimServer:
+    """The simulated deAPI, started on 127.0.0.1 (port 0 = any free port).
+
+    `start()` returns the base URL; `stop()` shuts it down (idempotent). Also a context
+    manager. The ledger methods are thread-safe and may be read while it serves.
+    """
+
+    def __init__(self, config: SimConfig | None = None, port: int = 0) -> None:
+        self._state = SimState(config or SimConfig())
+        self._port = port
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+
+    def start(self) -> str:
+        if self._httpd is not None:
+            return self.base_url
+        httpd = _HTTPServer(("127.0.0.1", self._port), _Handler)
+        httpd.state = self._state
+        httpd.base_url = self.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="deapi-sim", daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "SimServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- configuration and ledger -----------------------------------------------------------
+    @property
+    def config(self) -> SimConfig:
+        return self._state.config
+
+    def set_config(self, **changes: Any) -> None:
+        """Change any SimConfig field while serving (faults, limits, latency...).
+        Raises TypeError for an unknown field, ValueError for a bad value."""
+        self._state.set_config(**changes)
+
+    def arrivals(self, endpoint: str) -> list[float]:
+        """Monotonic arrival times of every request to `endpoint` ("submit", "status",
+        "price", "balance", "models", "storage", "other"; "all" merges them), refused ones included."""
+        return self._state.arrivals(endpoint)
+
+    def accepted(self, endpoint: str) -> list[float]:
+        """Arrival times of the requests that passed auth and the rate limit."""
+        return self._state.accepted(endpoint)
+
+    def submissions(self) -> dict[str, int]:
+        """source_url -> number of accepted (billable) submits."""
+        return self._state.submissions()
+
+    @property
+    def count_429(self) -> dict[str, int]:
+        """429 answers per limited endpoint ("submit", "status", "price")."""
+        return self._state.count_429()
+
+    @property
+    def count_5xx(self) -> int:
+        """Injected server errors answered so far."""
+        return self._state.count_5xx()
+
+    @property
+    def storage_requests_with_auth(self) -> int:
+        """Result downloads that carried an Authorization header (a client leaking its key)."""
+        return self._state.storage_with_auth()

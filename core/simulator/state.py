@@ -1,0 +1,353 @@
+"""The simulated service's memory: jobs, limits, balance and the ledger tests read.
+
+HTTP-agnostic: every public method takes plain values and returns (status, body) or
+plain data; `server.py` turns them into responses. Thread-safe: one lock guards
+everything, and nothing slow (sleeps, I/O) happens while it is held.
+Times: `time.monotonic()` for windows and job ages, `time.time()` for UTC days and the
+expiry written into result links.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from . import content
+from .config import TRANSCRIPTION_MODELS, SimConfig, fault_for
+from .limits import RateBucket, Verdict
+
+CT2 = "WhisperLargeV3Ct2"
+LIMITED = ("submit", "status", "price")
+ENDPOINTS = ("submit", "status", "price", "balance", "models", "storage", "other")
+_ERRORS = {  # fault -> (error_code, error_message, error_reason, retryable)
+    "private": ("PROCESSING_ERROR", "private-video", "SOURCE_PRIVATE", False),
+    "restricted": ("PROCESSING_ERROR", "age-restricted", "SOURCE_RESTRICTED", False),
+    "flaky": ("WORKER_ERROR", "download-failed", "SOURCE_DOWNLOAD_FAILED", True),
+    "capacity": ("WORKER_ERROR", "no-capacity", "CAPACITY_UNAVAILABLE", True),
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    request_id: str
+    source_url: str
+    model: str
+    include_ts: bool
+    lang: str
+    ts_level: str
+    inline: bool               # submitted with return_result_in_response
+    submitted: float           # monotonic
+    submitted_wall: float
+    latency: float
+    pending_for: float
+    price: float
+    silent: bool = False
+    error: tuple[str, str, str, bool] | None = None
+
+    @property
+    def structured(self) -> bool:
+        return self.model == CT2 and self.include_ts
+
+
+class SimState:
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._rng = random.Random(config.seed)
+        self._secret = hashlib.sha256(f"sim-secret-{config.seed}".encode()).digest()
+        self._buckets = {name: RateBucket() for name in LIMITED}
+        self._jobs: dict[str, Job] = {}
+        self._arrivals: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
+        self._accepted: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
+        self._submissions: Counter[str] = Counter()
+        self._count_429: Counter[str] = Counter()
+        self._count_5xx = 0
+        self._storage_with_auth = 0
+        self._balance = config.balance
+
+    # -- configuration and ledger ------------------------------------------------------
+    def set_config(self, **changes: Any) -> None:
+        with self._lock:
+            new = dataclasses.replace(self.config, **changes)  # runs validate()
+            if "balance" in changes:
+                self._balance = new.balance
+            self.config = new
+
+    def arrive(self, endpoint: str, *, authorized_storage: bool = False) -> float:
+        now = time.monotonic()
+        with self._lock:
+            self._arrivals[endpoint].append(now)
+            if endpoint == "storage" and authorized_storage:
+                self._storage_with_auth += 1
+        return now
+
+    def arrivals(self, endpoint: str) -> list[float]:
+        with self._lock:
+            if endpoint == "all":
+                return sorted(t for times in self._arrivals.values() for t in times)
+            return list(self._arrivals.get(endpoint, ()))
+
+    def accepted(self, endpoint: str) -> list[float]:
+        with self._lock:
+            return list(self._accepted.get(endpoint, ()))
+
+    def submissions(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._submissions)
+
+    def count_429(self) -> dict[str, int]:
+        with self._lock:
+            return {name: self._count_429.get(name, 0) for name in LIMITED}
+
+    def count_5xx(self) -> int:
+        with self._lock:
+            return self._count_5xx
+
+    def storage_with_auth(self) -> int:
+        with self._lock:
+            return self._storage_with_auth
+
+    # -- chaos and limits ------------------------------------------------------------------
+    def chaos(self) -> tuple[int | None, float]:
+        """(status of an injected server error or None, seconds to delay the answer)."""
+        with self._lock:
+            cfg = self.config
+            delay = cfg.slow_seconds if cfg.slow_share and self._rng.random() < cfg.slow_share else 0.0
+            status = None
+            if cfg.server_error_share and self._rng.random() < cfg.server_error_share:
+                status = self._rng.choice((500, 502, 503))
+                self._count_5xx += 1
+            return status, delay
+
+    def admit(self, endpoint: str, now: float) -> Verdict | None:
+        """Apply the endpoint's limits to an arrival; None for unlimited endpoints."""
+        with self._lock:
+            cfg = self.config
+            if endpoint not in self._buckets:
+                self._accepted[endpoint].append(now)
+                return None
+            per_minute = {"submit": cfg.submit_rpm, "status": cfg.status_rpm, "price": cfg.price_rpm}[endpoint]
+            per_day = {"submit": cfg.submit_per_day, "status": cfg.status_per_day}.get(endpoint)
+            verdict = self._buckets[endpoint].admit(now, time.time(), per_minute, per_day)
+            if verdict.allowed:
+                self._accepted[endpoint].append(now)
+            else:
+                self._count_429[endpoint] += 1
+            return verdict
+
+    def authorized(self, bearer: str) -> bool:
+        keys = self.config.api_keys
+        return bool(bearer) and (keys is None or bearer in keys)
+
+    # -- routes ------------------------------------------------------------------------------
+    def submit(self, fields: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """Validate and create a job: (200, {"data": {"request_id"}}) or a 422."""
+        url = fields.get("source_url", "").strip() or fields.get("video_url", "").strip()
+        if not url and fields.get("source_file", "").startswith("file:"):
+            url = "upload://" + fields["source_file"][5:]  # an upload: content still derives from a name
+        model = fields.get("model", "").strip()
+        ts_level = fields.get("ts_level", "").strip()
+        errors = _validate(fields, url, model, ts_level)
+        with self._lock:
+            cfg = self.config
+            fault = fault_for(url, cfg.faults) if url else None
+            if fault and fault.kind == "invalid":
+                errors.setdefault("source_url", []).append("The source url format is invalid.")
+            if errors:
+                return 422, _laravel_422(errors)
+            if self._balance < cfg.min_balance:
+                return 422, _laravel_422({"balance": ["Insufficient balance to start a job."]})
+            attempt = self._submissions[url]
+            self._submissions[url] += 1
+            low, high = cfg.latency
+            latency = low + content.unit(cfg.seed, "latency", url, attempt) * (high - low)
+            error = None
+            if fault and fault.kind == "slow":
+                latency = fault.seconds
+            elif fault and fault.kind in ("private", "restricted"):
+                error = _ERRORS[fault.kind]
+            elif fault and fault.kind == "flaky" and attempt < fault.count:
+                error = _ERRORS["flaky"]
+            elif fault and fault.kind == "capacity" and attempt == 0:
+                error = _ERRORS["capacity"]
+            price = round(content.duration_for(url) * cfg.price_per_hour / 3600.0, 6)
+            if error is None:
+                self._balance -= price  # failed jobs are never charged
+            request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+            self._jobs[request_id] = Job(
+                request_id=request_id, source_url=url, model=model,
+                include_ts=_bool(fields.get("include_ts", "")) is True,
+                lang=fields.get("lang", "").strip(), ts_level=ts_level,
+                inline=_bool(fields.get("return_result_in_response", "")) is True,
+                submitted=time.monotonic(), submitted_wall=time.time(),
+                latency=latency, pending_for=latency * cfg.pending_share, price=price,
+                silent=bool(fault and fault.kind == "silent"), error=error,
+            )
+        return 200, {"data": {"request_id": request_id}}
+
+    def job_view(self, request_id: str, base_url: str) -> dict[str, Any] | None:
+        """The status payload of a job as of now, or None for an unknown id."""
+        with self._lock:
+            job = self._jobs.get(request_id)
+            cfg = self.config
+        if job is None:
+            return None
+        elapsed = time.monotonic() - job.submitted
+        view: dict[str, Any] = {"request_id": job.request_id, "created_at": _iso(job.submitted_wall)}
+        if elapsed < job.pending_for:
+            return {**view, "status": "pending", "progress": 0.0, "result_url": None, "result": None}
+        if elapsed < job.latency:
+            share = (elapsed - job.pending_for) / max(job.latency - job.pending_for, 1e-9)
+            return {**view, "status": "processing", "progress": round(min(99.0, share * 100.0), 1),
+                    "result_url": None, "result": None}
+        finished = _iso(job.submitted_wall + job.latency)
+        if job.error is not None:
+            code, message, reason, retryable = job.error
+            return {**view, "status": "error", "progress": 0.0, "result_url": None, "result": None,
+                    "error_code": code, "error_message": message, "error_reason": reason,
+                    "retryable": retryable, "refunded": True, "failed_at": finished,
+                    "price": {"amount": 0.0, "is_estimated": False}}
+        result = self._result_of(job) if (job.inline and cfg.inline_result) else None
+        return {**view, "status": "done", "progress": 100.0, "completed_at": finished,
+                "result_url": self._sign(job, base_url, cfg.result_ttl), "result": result,
+                "price": {"amount": job.price, "is_estimated": False},
+                "transcription": {"model": job.model, "language": job.lang or "en",
+                                  "ts_level": job.ts_level or ("segment" if job.include_ts else None),
+                                  "structured": job.structured}}
+
+    def storage(self, name: str, expires: str, signature: str) -> tuple[int, str, bytes]:
+        """(status, content type, body) for a result link; S3-like XML errors."""
+        request_id = name.rsplit(".", 1)[0]
+        with self._lock:
+            job = self._jobs.get(request_id)
+        try:
+            expiry = float(expires)
+        except ValueError:
+            expiry = -1.0
+        if job is None or not hmac.compare_digest(signature, self._signature(request_id, expires)):
+            return 403, "application/xml", _s3_error("SignatureDoesNotMatch", "The request signature does not match.")
+        if time.time() > expiry:
+            return 403, "application/xml", _s3_error("AccessDenied", "Request has expired")
+        if job.error is not None or time.monotonic() - job.submitted < job.latency:
+            return 404, "application/xml", _s3_error("NoSuchKey", "The specified key does not exist.")
+        result = self._result_of(job)
+        if isinstance(result, dict):
+            return 200, "application/json", json.dumps(result).encode()
+        return 200, "text/plain; charset=utf-8", result.encode()
+
+    def price(self, fields: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        model = fields.get("model", "").strip()
+        errors: dict[str, list[str]] = {}
+        if model not in TRANSCRIPTION_MODELS:
+            errors["model"] = ["The selected model is invalid." if model else "The model field is required."]
+        seconds: float | None = None
+        if fields.get("duration_seconds", "").strip():
+            try:
+                seconds = float(fields["duration_seconds"])
+            except ValueError:
+                errors["duration_seconds"] = ["The duration seconds field must be a number."]
+        elif fields.get("source_url", "").strip():
+            seconds = content.duration_for(fields["source_url"].strip())
+        else:
+            errors["source_url"] = ["The source url field is required when duration seconds is not present."]
+        if errors:
+            return 422, _laravel_422(errors)
+        with self._lock:
+            per_hour = self.config.price_per_hour
+        return 200, {"data": {"price": round(max(0.0, seconds or 0.0) * per_hour / 3600.0, 6)}}
+
+    def balance(self) -> dict[str, Any]:
+        with self._lock:
+            return {"data": {"balance": round(self._balance, 6), "currency": "USD"}}
+
+    def models(self, limit: int, page: int, base_url: str) -> dict[str, Any]:
+        """A Laravel-style page of the catalogue (default 25 per page, at most 50)."""
+        names = list(self.config.models)
+        limit = min(max(limit, 1), 50)
+        last = max(1, -(-len(names) // limit))
+        page = max(page, 1)
+        items = names[(page - 1) * limit: page * limit]
+        link = f"{base_url}/api/v2/models?limit={limit}&page="
+        return {
+            "data": [{"slug": n, "name": n,
+                      "inference_types": ["transcription"] if n in TRANSCRIPTION_MODELS else ["other"]}
+                     for n in items],
+            "links": {"first": link + "1", "last": link + str(last),
+                      "prev": link + str(page - 1) if page > 1 else None,
+                      "next": link + str(page + 1) if page < last else None},
+            "meta": {"current_page": page, "last_page": last, "per_page": limit, "total": len(names)},
+        }
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _result_of(self, job: Job) -> Any:
+        if job.structured:
+            return content.structured(job.source_url, lang=job.lang, words=job.ts_level == "word", silent=job.silent)
+        return content.plain_text(job.source_url, silent=job.silent)
+
+    def _signature(self, request_id: str, expires: str) -> str:
+        return hmac.new(self._secret, f"{request_id}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _sign(self, job: Job, base_url: str, ttl: float) -> str:
+        expires = f"{time.time() + ttl:.3f}"
+        ext = "json" if job.structured else "txt"
+        return (f"{base_url}/storage/results/{job.request_id}.{ext}"
+                f"?expires={expires}&signature={self._signature(job.request_id, expires)}")
+
+
+def _validate(fields: dict[str, str], url: str, model: str, ts_level: str) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not url:
+        errors["source_url"] = ["The source url field is required when source file is not present."]
+    elif not url.startswith(("http://", "https://", "upload://")):
+        errors["source_url"] = ["The source url format is invalid."]
+    if not model:
+        errors["model"] = ["The model field is required."]
+    elif model not in TRANSCRIPTION_MODELS:
+        errors["model"] = ["The selected model is invalid."]
+    elif "tiktok.com" in url and model != CT2:
+        errors["model"] = ["TikTok sources are only supported by WhisperLargeV3Ct2."]
+    include_ts = fields.get("include_ts")
+    if include_ts is None or not include_ts.strip():
+        errors["include_ts"] = ["The include ts field is required."]
+    elif _bool(include_ts) is None:
+        errors["include_ts"] = ["The include ts field must be true or false."]
+    if ts_level and ts_level not in ("segment", "word"):
+        errors["ts_level"] = ["The selected ts level is invalid."]
+    elif ts_level == "word" and model != CT2:
+        errors["ts_level"] = ["Word-level timestamps are only available with WhisperLargeV3Ct2."]
+    return errors
+
+
+def _laravel_422(errors: dict[str, list[str]]) -> dict[str, Any]:
+    messages = [m for msgs in errors.values() for m in msgs]
+    more = len(messages) - 1
+    suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
+    return {"message": messages[0] + suffix, "errors": errors}
+
+
+def _bool(value: str) -> bool | None:
+    lowered = value.strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    return None
+
+
+def _iso(wall: float) -> str:
+    return datetime.fromtimestamp(wall, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _s3_error(code: str, message: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+            f"<Message>{message}</Message></Error>").encode()
