@@ -1,0 +1,509 @@
+"""A batch's progress on disk: crash-safe, single-writer, cheap at 10,000 videos.
+
+Durability comes from two files: the TOML snapshot (see session_file.py), rewritten only at
+checkpoints, and a JSON-lines journal beside it that every `record` appends to and fsyncs
+before returning. Concurrent `record` calls share one append + fsync (group commit). On
+`open` the journal's records newer than the snapshot's ``seq`` are replayed; records are
+absolute values, so a crash at any point of a checkpoint leaves a state that replays to the
+same result. A sidecar ``.lock`` (flock) keeps a second process out.
+
+Only changes made through `record` / `record_nowait` are persisted: the snapshot keeps a
+cached row per video and rebuilds only the rows those calls touched. Never assign to a
+Video's fields directly.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import errno
+import os
+import shutil
+import time
+from collections import Counter
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterable
+
+import anyio
+import anyio.abc
+
+from .atomic import atomic_write_bytes
+from .journal import Journal, JournalRead, read_journal
+from .lockfile import FileLock, LockBusy
+from .model import Video, VideoState
+from .session_file import (
+    CHANGEABLE, VERSION, NewerVersion, RejectedLine, SessionInfo, apply_set, clean_settings,
+    corrupt_copy_name, decode_value, default_session_path, dump, encode_value, journal_path,
+    list_sessions, lock_path, parse, video_to_row,
+)
+from .settings import Settings
+
+__all__ = [
+    "RejectedLine", "Session", "SessionError", "SessionInfo", "SessionLocked",
+    "default_session_path", "list_sessions",
+]
+
+
+class SessionError(Exception):
+    """The session cannot be read, written or used; the message says what happened and what to do.
+
+    `category` is ``"disk"`` when an OSError (disk full, permissions, I/O error) caused it,
+    ``"session"`` for a damaged or incompatible file, ``"locked"`` for SessionLocked.
+    """
+
+    def __init__(self, message: str, category: str = "session") -> None:
+        super().__init__(message)
+        self.category = category
+
+
+class SessionLocked(SessionError):
+    """Another process (or another open in this one) holds the session; `holder` says who."""
+
+    def __init__(self, message: str, holder: Any) -> None:
+        super().__init__(message, "locked")
+        self.holder = holder
+
+
+def _disk_error(action: str, path: Path, exc: BaseException) -> SessionError:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        hint = "The disk is full: free some space, then resume the batch."
+    else:
+        hint = "Check that the folder is writable and the disk is healthy, then resume the batch."
+    return SessionError(f"Could not {action} {path} ({exc}). {hint} Finished work recorded so far is safe.", "disk")
+
+
+def _take_lock(path: Path) -> FileLock:
+    lock = FileLock(lock_path(path))
+    try:
+        lock.acquire()
+    except LockBusy as busy:
+        h = busy.holder
+        if h.pid == os.getpid():
+            msg = f"The session {path} is already open in this process."
+        else:
+            msg = (f"The session {path} is in use by another bulk-transcribe ({h.describe()}). "
+                   "Let that one finish or stop it first; if it has ended, the lock is freed automatically.")
+        raise SessionLocked(msg, h) from None
+    except OSError as exc:
+        raise _disk_error("lock", lock.path, exc) from exc
+    return lock
+
+
+def _keep_copy(path: Path) -> str:
+    aside = corrupt_copy_name(path)
+    try:
+        shutil.copy2(path, aside)
+    except OSError as exc:
+        return f"no copy could be kept ({exc})"
+    return f"a copy was kept at {aside}"
+
+
+class _Batch:
+    """Records that will share one journal append; waiters learn the outcome together."""
+
+    __slots__ = ("records", "finished", "error", "_event")
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.finished = False
+        self.error: SessionError | None = None
+        self._event: anyio.Event | None = None
+
+    def finish(self, error: SessionError | None = None) -> None:
+        self.error, self.finished = error, True
+        if self._event is not None:
+            self._event.set()
+
+    async def wait(self) -> None:
+        if not self.finished:
+            if self._event is None:
+                self._event = anyio.Event()
+            await self._event.wait()
+
+
+@dataclasses.dataclass
+class _Snapshot:
+    seq: int
+    header: dict[str, Any]
+    rows: list[dict[str, Any]]
+    rejected: list[RejectedLine]
+
+
+class Session:
+    """One batch's persistent state. Build it with `create` or `open`, never directly.
+
+    Tunables (instance attributes): `commit_delay` (seconds the writer waits to gather a
+    group, default 2 ms), `idle_flush` (how soon `record_nowait` changes reach the journal
+    when nothing else commits, default 1 s), `close_timeout` (limit for the final save, 30 s).
+    `warnings` lists problems found and worked around while opening (not persisted).
+    """
+
+    commit_delay = 0.002
+    idle_flush = 1.0
+    close_timeout = 30.0
+
+    def __init__(self, path: Path, *, batch: str, created: float, settings: Settings, videos: list[Video],
+                 rejected: list[RejectedLine], limiter: dict, meta: dict, seq: int, lock: FileLock) -> None:
+        self.path = path
+        self.batch = batch
+        self.created = created
+        self.settings = settings
+        self.videos = videos
+        self.rejected = rejected
+        self.limiter = limiter
+        self.meta = meta
+        self.warnings: list[str] = []
+        self._by_key = {v.key: v for v in videos}
+        if len(self._by_key) != len(videos):
+            raise ValueError("two videos share a key; dedupe before creating the session")
+        self._rows = {v.key: video_to_row(v) for v in videos}
+        self._dirty: set[str] = set()
+        self._seq = self._folded = seq
+        self._lock = lock
+        self._journal = Journal(journal_path(path))
+        self._batch = _Batch()
+        self._need_fold = False      # a journal append failed: the next commit rewrites the TOML instead
+        self._closed = False
+        self._writer_running = False
+        self._wake: anyio.Event | None = None
+        self._io_lock: anyio.Lock | None = None
+
+    # -- creating and opening -----------------------------------------------------------
+    @classmethod
+    def create(cls, path: Path | str, *, batch: str, settings: Settings, videos: list[Video],
+               rejected: Iterable[RejectedLine] = ()) -> "Session":
+        """Write a new session atomically and hold its lock.
+
+        Raises SessionLocked if someone holds the lock, SessionError if a session already
+        exists at `path` (it is never overwritten) or the file cannot be written, ValueError
+        if two videos share a key.
+        """
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _disk_error("create the folder for", path, exc) from exc
+        lock = _take_lock(path)
+        try:
+            if path.exists():
+                raise SessionError(f"A session already exists at {path}. Resume it, or move it away to start over.")
+            session = cls(path, batch=batch, created=time.time(), settings=settings, videos=list(videos),
+                          rejected=list(rejected), limiter={}, meta={}, seq=0, lock=lock)
+            try:
+                session._journal.open(keep_bytes=0)  # a journal left by a deleted session must never replay
+                session._write_snapshot(session._snapshot())
+            except OSError as exc:
+                session._journal.close()
+                raise _disk_error("write the session", path, exc) from exc
+        except BaseException:
+            lock.release()
+            raise
+        return session
+
+    @classmethod
+    def open(cls, path: Path | str) -> "Session":
+        """Load a session, replay its journal and hold its lock.
+
+        Raises SessionLocked if another process holds it, SessionError if it is missing,
+        unreadable or damaged (a damaged file is left in place and also copied aside as
+        ``<name>.corrupt-<timestamp>``; nothing is ever written over it).
+        """
+        path = Path(path)
+        lock = _take_lock(path)
+        try:
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                raise SessionError(f"There is no session at {path}.") from None
+            except OSError as exc:
+                raise _disk_error("read", path, exc) from exc
+            try:
+                parsed = parse(data)
+            except NewerVersion as exc:
+                raise SessionError(f"The session {path} cannot be resumed: {exc}.") from None
+            except ValueError as exc:
+                kept = _keep_copy(path)
+                raise SessionError(
+                    f"The session file {path} is damaged: {exc}. It was left as it is and {kept}. "
+                    f"To run the batch again from the start, move {path} away; finished transcripts "
+                    "already in the output folder are kept."
+                ) from None
+            try:
+                journal = read_journal(journal_path(path))
+            except OSError as exc:
+                raise _disk_error("read", journal_path(path), exc) from exc
+            session = cls(path, batch=parsed.batch, created=parsed.created,
+                          settings=Settings.from_dict(parsed.settings), videos=parsed.videos,
+                          rejected=parsed.rejected, limiter=parsed.limiter, meta=parsed.meta,
+                          seq=parsed.seq, lock=lock)
+            session._replay(journal)
+            try:
+                session._journal.open(keep_bytes=journal.good_size)
+            except OSError as exc:
+                raise _disk_error("open", journal_path(path), exc) from exc
+        except BaseException:
+            lock.release()
+            raise
+        return session
+
+    def _replay(self, journal: JournalRead) -> None:
+        if journal.damaged_lines:
+            kept = _keep_copy(self._journal.path)
+            self.warnings.append(f"the journal had unreadable lines {journal.damaged_lines} (skipped; {kept})")
+        for rec in journal.records:
+            self._seq = max(self._seq, rec["seq"])
+            if rec["seq"] <= self._folded:
+                continue  # already in the TOML: a crash hit between the rename and the truncation
+            video = self._by_key.get(rec["key"])
+            if video is None:
+                self.warnings.append(f"journal record {rec['seq']} names an unknown video {rec['key']!r} (skipped)")
+                continue
+            try:
+                apply_set(video, rec["set"])
+            except ValueError as exc:
+                self.warnings.append(f"journal record {rec['seq']} has a bad value ({exc}) (skipped)")
+                continue
+            self._dirty.add(video.key)
+
+    # -- reading ------------------------------------------------------------------------
+    def by_key(self, key: str) -> Video:
+        """The session's Video with this key. Raises KeyError."""
+        return self._by_key[key]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the resume prompt: ``total``, ``rejected``, one count per state value,
+        ``in_doubt`` (possibly paid, answer never recorded) and ``finished`` (all terminal)."""
+        counts = Counter(v.state for v in self.videos)
+        out: dict[str, Any] = {"total": len(self.videos), "rejected": len(self.rejected)}
+        out.update({s.value: counts.get(s, 0) for s in VideoState})
+        out["in_doubt"] = sum(1 for v in self.videos if v.possibly_paid and not v.state.terminal)
+        out["finished"] = all(v.state.terminal for v in self.videos)
+        return out
+
+    # -- recording ----------------------------------------------------------------------
+    def _enqueue(self, video: Video, changes: dict[str, Any]) -> _Batch:
+        if self._closed:
+            raise SessionError(f"The session {self.path} is closed.")
+        if self._by_key.get(video.key) is not video:
+            raise ValueError(f"{video.key!r} is not one of this session's videos")
+        unknown = set(changes) - CHANGEABLE
+        if unknown:
+            raise ValueError(f"not changeable Video fields: {', '.join(sorted(unknown))}")
+        stored = {n: encode_value(n, v) for n, v in changes.items()}
+        decoded = {n: decode_value(n, v) for n, v in stored.items()}  # validates before anything changes
+        for n, v in decoded.items():
+            setattr(video, n, v)
+        batch = self._batch
+        if stored:
+            self._seq += 1
+            batch.records.append({"seq": self._seq, "key": video.key, "set": stored})
+            self._dirty.add(video.key)
+        return batch
+
+    async def record(self, video: Video, **changes: Any) -> None:
+        """Apply `changes` to `video` and return once they are durable (journal appended and fsynced).
+
+        Concurrent callers share one write. Raises ValueError for an unknown field or a bad
+        value (nothing is changed), SessionError if the session is closed or the write failed
+        (the change stays applied in memory and will be retried by the next checkpoint, but
+        it is not known to be on disk: stop doing irreversible work).
+        """
+        batch = self._enqueue(video, changes)
+        if self._writer_running:
+            self._wake_writer()
+            await batch.wait()
+        else:
+            while not batch.finished:
+                await self._commit()
+        if batch.error is not None:
+            raise batch.error
+
+    def record_nowait(self, video: Video, **changes: Any) -> None:
+        """Apply `changes` in memory and queue them for the next commit (at most `idle_flush`
+        later while `running`). For changes that may be lost in a crash (poll counts, titles).
+        Raises ValueError / SessionError as `record` does before writing."""
+        self._enqueue(video, changes)
+
+    async def flush(self) -> None:
+        """Make every change queued so far durable. Raises SessionError as `record` does."""
+        batch = self._batch
+        if batch.records:
+            while not batch.finished:
+                await self._commit()
+            if batch.error is not None:
+                raise batch.error
+
+    def _wake_writer(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def _io(self) -> anyio.Lock:
+        if self._io_lock is None:
+            self._io_lock = anyio.Lock()
+        return self._io_lock
+
+    async def _commit(self) -> None:
+        async with self._io():
+            with anyio.CancelScope(shield=True):  # a batch taken must be finished, whatever happens
+                batch, self._batch = self._batch, _Batch()
+                if not batch.records:
+                    batch.finish()
+                    return
+                try:
+                    if self._need_fold:
+                        await self._fold()
+                    else:
+                        await anyio.to_thread.run_sync(self._journal.append, batch.records)
+                except OSError as exc:
+                    self._need_fold = True
+                    batch.finish(_disk_error("write", self._journal.path, exc))
+                except SessionError as exc:
+                    batch.finish(exc)
+                else:
+                    batch.finish()
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def _snapshot(self) -> _Snapshot:
+        for key in self._dirty:
+            self._rows[key] = video_to_row(self._by_key[key])
+        self._dirty.clear()
+        header = {
+            "version": VERSION, "batch": self.batch, "created": self.created, "seq": self._seq,
+            "saved": time.time(), "settings": clean_settings(self.settings.to_dict()),
+            "limiter": copy.deepcopy(self.limiter), "meta": copy.deepcopy(self.meta),
+        }
+        rejected = [dataclasses.replace(r) for r in self.rejected]
+        return _Snapshot(self._seq, header, list(self._rows.values()), rejected)
+
+    def _write_snapshot(self, snap: _Snapshot) -> None:
+        """Sync: atomic TOML write, then empty the journal. Raises OSError, or SessionError for unstorable state."""
+        try:
+            data = dump(snap.header, snap.rows, snap.rejected)
+        except (TypeError, ValueError) as exc:
+            raise SessionError(f"The session state cannot be stored as TOML ({exc}); this is a bug.", "internal") from exc
+        atomic_write_bytes(self.path, data)
+        self._journal.truncate()
+        self._folded = snap.seq
+        self._need_fold = False
+
+    async def _fold(self) -> None:
+        snap = self._snapshot()
+        try:
+            await anyio.to_thread.run_sync(self._write_snapshot, snap)
+        except OSError as exc:
+            raise _disk_error("write", self.path, exc) from exc
+
+    async def checkpoint(self) -> None:
+        """Rewrite the TOML with everything in memory and empty the journal.
+
+        Atomic at every step (temp file, fsync, rename, directory fsync, then truncate).
+        Runs in a thread; shielded from cancellation once started. Raises SessionError
+        (category ``disk``) on a write failure; the previous TOML and the journal are then intact.
+        """
+        if self._closed:
+            raise SessionError(f"The session {self.path} is closed.")
+        async with self._io():
+            with anyio.CancelScope(shield=True):
+                await self._fold()
+
+    # -- lifetime -------------------------------------------------------------------------
+    def _final_save(self) -> str:
+        """Sync, under the io lock: fold; if that fails, at least journal what is pending.
+        Returns a note when the fold failed but nothing was lost; raises SessionError if changes may be lost."""
+        batch, self._batch = self._batch, _Batch()
+        try:
+            self._write_snapshot(self._snapshot())
+        except (OSError, SessionError) as fold_exc:
+            try:
+                if batch.records:
+                    self._journal.append(batch.records)
+                if self._need_fold:
+                    raise OSError("changes from an earlier failed write never reached the disk")
+            except OSError as exc:
+                err = _disk_error("save", self.path, exc)
+                batch.finish(err)
+                raise err from fold_exc
+            batch.finish()
+            return f"the final checkpoint failed ({fold_exc}); the journal will be replayed on resume"
+        batch.finish()
+        return ""
+
+    def _shutdown(self) -> None:
+        self._closed = True
+        try:
+            self._journal.close()
+        finally:
+            self._lock.release()
+
+    def close(self) -> None:
+        """Sync close for non-async callers: final checkpoint, then release the lock (idempotent).
+
+        Do not call it while `running()` is active. Raises SessionError only if changes may
+        have been lost; the lock is released either way.
+        """
+        if self._closed:
+            return
+        try:
+            note = self._final_save()
+            if note:
+                self.warnings.append(note)
+        finally:
+            self._shutdown()
+
+    async def _writer(self, *, task_status: anyio.abc.TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
+        self._wake = anyio.Event()
+        self._writer_running = True
+        task_status.started()
+        try:
+            while True:
+                with anyio.move_on_after(self.idle_flush):
+                    await self._wake.wait()
+                self._wake = anyio.Event()
+                if self._batch.records:
+                    if self.commit_delay:
+                        await anyio.sleep(self.commit_delay)  # let concurrent callers join this group
+                    await self._commit()
+        finally:
+            self._writer_running = False
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator["Session"]:
+        """Run the group-commit writer for the block; on exit (error and cancellation included)
+        flush, checkpoint and release the lock, shielded and limited to `close_timeout`.
+
+        An exception from the block propagates unchanged. Raises SessionError on exit only
+        if changes may have been lost (and no other exception is propagating).
+        """
+        body_exc: Exception | None = None
+        final_exc: SessionError | None = None
+        try:
+            async with anyio.create_task_group() as tg:
+                await tg.start(self._writer)
+                try:
+                    yield self
+                except Exception as exc:  # re-raised below, outside the task group, unwrapped
+                    body_exc = exc
+                finally:
+                    with anyio.CancelScope(shield=True), anyio.move_on_after(self.close_timeout):
+                        async with self._io():
+                            try:
+                                note = await anyio.to_thread.run_sync(self._final_save)
+                                if note:
+                                    self.warnings.append(note)
+                            except SessionError as exc:
+                                final_exc = exc
+                    tg.cancel_scope.cancel()
+        finally:
+            self._shutdown()
+        if body_exc is not None:
+            raise body_exc
+        if final_exc is not None:
+            raise final_exc
+
+    async def __aenter__(self) -> "Session":
+        self._stack = AsyncExitStack()
+        return await self._stack.enter_async_context(self.running())
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        return await self._stack.__aexit__(*exc_info)
