@@ -1,0 +1,88 @@
+"""Serve the simulated deAPI until interrupted: `python -m bulk_transcribe.core.simulator --help`.
+
+Prints the base URL on the first line of stdout (flushed), so scripts can read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from .config import SimConfig, parse_fault
+from .server import SimServer
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bulk_transcribe.core.simulator",
+                                description="A simulated deAPI on 127.0.0.1 for tests, benchmarks and demos.")
+    p.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
+    p.add_argument("--latency", type=float, nargs=2, metavar=("MIN", "MAX"), default=(20.0, 80.0),
+                   help="seconds a job takes, drawn per job between MIN and MAX (default 20 80)")
+    p.add_argument("--submit-rpm", type=int, default=300)
+    p.add_argument("--status-rpm", type=int, default=300)
+    p.add_argument("--price-rpm", type=int, default=300)
+    p.add_argument("--submit-per-day", type=int, default=None)
+    p.add_argument("--status-per-day", type=int, default=None)
+    p.add_argument("--plan", choices=("basic", "premium"), help="deAPI's published limits (overrides the rpm flags)")
+    p.add_argument("--result-ttl", type=float, default=5 * 3600.0, help="seconds a result link stays valid")
+    p.add_argument("--no-inline", action="store_true", help="never put the result in the job status")
+    p.add_argument("--server-errors", type=float, default=0.0, metavar="SHARE", help="share of requests answered 5xx")
+    p.add_argument("--slow-share", type=float, default=0.0)
+    p.add_argument("--slow-seconds", type=float, default=0.0)
+    p.add_argument("--fault", action="append", default=[], metavar="SUBSTRING=KIND",
+                   help="e.g. --fault private=private --fault dQw4=flaky:2 (repeatable)")
+    p.add_argument("--balance", type=float, default=100.0)
+    p.add_argument("--api-key", action="append", default=[], help="accept only these keys (repeatable)")
+    p.add_argument("--retry-after-date", action="store_true", help="send Retry-After as an HTTP date")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> SimConfig:
+    """A SimConfig from parsed flags; raises ValueError on a bad fault or value."""
+    faults = {}
+    for item in args.fault:
+        key, sep, kind = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--fault takes SUBSTRING=KIND (got {item!r})")
+        parse_fault(kind)
+        faults[key] = kind
+    limits = dict(submit_rpm=args.submit_rpm, status_rpm=args.status_rpm, price_rpm=args.price_rpm,
+                  submit_per_day=args.submit_per_day, status_per_day=args.status_per_day)
+    if args.plan == "basic":
+        limits.update(submit_rpm=1, submit_per_day=10, status_rpm=50, status_per_day=200, price_rpm=50)
+    elif args.plan == "premium":
+        limits.update(submit_rpm=300, submit_per_day=None, status_rpm=300, status_per_day=None)
+    return SimConfig(
+        latency=tuple(args.latency), result_ttl=args.result_ttl, inline_result=not args.no_inline,
+        server_error_share=args.server_errors, slow_share=args.slow_share, slow_seconds=args.slow_seconds,
+        faults=faults, balance=args.balance, api_keys=frozenset(args.api_key) or None,
+        retry_after_as_date=args.retry_after_date, seed=args.seed, **limits,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with SimServer(config, port=args.port) as sim:
+        print(sim.base_url, flush=True)
+        print(f"simulated deAPI serving; any bearer key {'in --api-key ' if config.api_keys else ''}works. "
+              "Ctrl+C to stop.", file=sys.stderr, flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
