@@ -1,0 +1,67 @@
+"""Snapshots of every screen, from deterministic events fed through the app's one sink.
+
+Plain (non-async) tests at a fixed size; the clock is injected and times render in UTC.
+Review a changed SVG like code: `pytest tests/tui --snapshot-update`, then look at it.
+"""
+
+from __future__ import annotations
+
+from bulk_transcribe.core.session_file import SessionInfo
+
+from .fakes import WALL, FakeEngine, failures, finished, make_app, mid_batch
+
+
+def feed(*batches):
+    """A run_before that shows the run screen for a fake engine and settles the given events."""
+    async def run_before(pilot):
+        app = pilot.app
+        app.attach(FakeEngine(), "lectures.txt")
+        await pilot.pause()
+        for batch in batches:
+            for event in batch:
+                app.sink(event)
+        app.repaint_now()
+        await pilot.pause()
+    return run_before
+
+
+def test_run_screen_mid_batch(snap_compare):
+    assert snap_compare(make_app(), terminal_size=(110, 32), run_before=feed(mid_batch()))
+
+
+def test_run_screen_80x24(snap_compare):
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=feed(mid_batch(), failures()))
+
+
+def test_error_log_with_failures(snap_compare):
+    async def focus_log(pilot):
+        await feed(mid_batch(), failures())(pilot)
+        await pilot.press("tab")   # worker panel -> error log
+        await pilot.pause()
+    assert snap_compare(make_app(), terminal_size=(110, 32), run_before=focus_log)
+
+
+def test_summary(snap_compare):
+    async def finish(pilot):
+        await feed(mid_batch(), failures())(pilot)
+        pilot.app.engine.finish(finished())
+        await pilot.app.workers.wait_for_complete()
+        pilot.app.repaint_now()
+        await pilot.pause()
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=finish)
+
+
+def test_resume_prompt(snap_compare):
+    sessions = [
+        SessionInfo("/data/sessions/lectures-1a2b.toml", batch="/home/ana/batches/lectures.txt",
+                    created=WALL, total=120, done=42, failed=3),
+        SessionInfo("/data/sessions/x-9f9f.toml", batch="/home/ana/[bold]odd[/] name.txt",
+                    created=WALL - 86_400, total=10_000, done=9_120, failed=31),
+    ]
+
+    async def show(pilot):
+        from bulk_transcribe.tui.screens.resume import ResumeScreen
+
+        await pilot.app.push_screen(ResumeScreen(sessions))
+        await pilot.pause()
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=show)

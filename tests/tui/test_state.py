@@ -1,0 +1,108 @@
+"""The run view-model, fed by hand: folding, countdowns, bounds, literal text."""
+
+from __future__ import annotations
+
+from bulk_transcribe.core.events import Activity, ErrorLogged, Progress, VideoChanged, WorkerChanged
+from bulk_transcribe.core.model import VideoState
+from bulk_transcribe.core.settings import Settings
+from bulk_transcribe.tui.screens.config_form import parse_form, rate_text
+from bulk_transcribe.tui.state import RunView, clean, describe_worker, fmt_bucket, fmt_duration
+
+from .fakes import HOSTILE, NOW, WALL, buckets, failures, mid_batch, progress
+
+
+def test_clean_strips_escapes_and_control_but_keeps_markup_text():
+    assert clean(HOSTILE) == "Intro to [bold]markup[/] red [/] end"
+    assert clean("a\tb\nc\r\n d") == "a b c d"
+    assert clean("\x1b]0;title\x07x") == "x"
+    assert clean("abcdefghij", 5) == "abcd…"
+
+
+def test_durations():
+    assert [fmt_duration(s) for s in (0, 59.9, 60, 185, 7260)] == ["0s", "59s", "1m00s", "3m05s", "2h01m"]
+    assert fmt_duration(None) == fmt_duration(-1) == fmt_duration(float("inf")) == "—"
+
+
+def test_bucket_text_shows_minute_day_and_pause():
+    b = buckets()[0]
+    assert fmt_bucket(b) == "submit 37/300 per min"
+    from bulk_transcribe.core.events import BucketUsage
+    assert fmt_bucket(BucketUsage("submit", 1, 1, 7, 10, paused_for=42)) == \
+        "submit 1/1 per min, 7/10 today (paused 42s)"
+
+
+def test_worker_descriptions_count_down_against_the_given_clock():
+    wait = WorkerChanged(1, Activity.WAITING_RATE, "k", "t", until=NOW + 2.2, since=NOW - 4)
+    assert describe_worker(wait, 1, NOW).doing == "waiting for the rate limit 3 s"
+    assert describe_worker(wait, 1, NOW + 10).doing == "waiting for the rate limit 0 s"
+    back = WorkerChanged(2, Activity.BACKING_OFF, "k", "", detail="503", until=NOW + 12, since=NOW - 20)
+    line = describe_worker(back, 2, NOW)
+    assert (line.slot, line.video, line.doing, line.elapsed) == ("3", "k", "backing off 12 s after 503", "20s")
+    work = WorkerChanged(0, Activity.TRANSCRIBING, "k", "x", progress=45.4, since=NOW - 95)
+    assert describe_worker(work, 0, NOW).progress == "45 %"
+    idle = describe_worker(None, 4, NOW)
+    assert (idle.doing, idle.active, idle.video) == ("idle", False, "")
+
+
+def test_folding_a_mid_batch_stream():
+    view = RunView()
+    view.apply_all(mid_batch())
+    t = view.totals()
+    assert (t.total, t.done, t.failed, t.in_flight, t.remaining) == (120, 42, 3, 5, 70)
+    assert view.slots() == 5
+    lines = view.worker_lines(NOW)
+    assert [w.doing.split()[0] for w in lines] == ["transcribing", "waiting", "backing", "downloading", "submitting"]
+    assert "[bold]" in lines[1].video and "\x1b" not in lines[1].video
+    assert view.bucket_text() == "submit 37/300 per min · status 120/300 per min"
+    spark = view.throughput()
+    assert len(spark) == 20 and all(v >= 0 for v in spark)
+    assert spark[0] == 4.0  # one video in the first 15 s bin = 4 per minute
+
+
+def test_error_log_is_bounded_but_counts_everything():
+    view = RunView(error_limit=3)
+    for i in range(10):
+        view.apply(ErrorLogged(WALL + i, f"k{i}", "", "server", "boom"))
+    assert view.errors_total == 10
+    assert [e.key for e in view.errors] == ["k7", "k8", "k9"]
+
+
+def test_ten_thousand_videos_fold_cheaply_and_rows_stay_per_worker():
+    view = RunView()
+    for i in range(10_000):
+        view.apply(VideoChanged(f"k{i}", i, VideoState.DONE if i % 2 else VideoState.QUEUED, f"v{i}"))
+    t = view.totals()   # before any Progress, the counts come from the videos
+    assert (t.total, t.done, t.remaining) == (10_000, 5_000, 5_000)
+    view.apply(progress(5_000, 60.0, total=10_000))
+    assert view.slots() == 5 and len(view.worker_lines(NOW)) == 5
+
+
+def test_throughput_never_negative_after_a_resume():
+    view = RunView(bin_seconds=10)
+    for elapsed, done in ((1, 50), (11, 52), (21, 10), (31, 14)):
+        view.apply(Progress(100, done, 0, 0, 0, elapsed, 0, None, (), 1, 1))
+    assert view.throughput() == [12.0, 0.0, 24.0]
+
+
+def test_parse_form_maps_messages_to_fields():
+    base = Settings()
+    ok, errors = parse_form({"concurrency": "10", "formats": ("txt", "md")}, base)
+    assert errors == {} and ok.concurrency == 10 and ok.formats == ("txt", "md")
+    _, errors = parse_form({"concurrency": "ten"}, base)
+    assert "concurrency" in errors
+    _, errors = parse_form({"concurrency": "51"}, base)
+    assert list(errors) == ["concurrency"] and "1 to 50" in errors["concurrency"]
+    _, errors = parse_form({"formats": ("srt",)}, base)
+    assert list(errors) == ["formats"] and "timestamps" in errors["formats"]
+    _, errors = parse_form({"formats": ()}, base)
+    assert list(errors) == ["formats"]
+    _, errors = parse_form({"output_dir": "  "}, base)
+    assert list(errors) == ["output_dir"]
+
+
+def test_rate_text_explains_what_concurrency_implies():
+    assert rate_text(Settings(concurrency=10)) == (
+        "10 at once · 300 requests/min shared by submits and status checks · each job checked about every 2.0 s")
+    basic = rate_text(Settings(plan="basic", concurrency=5, limit_mode="per-endpoint"))
+    assert "1 submits/min, 50 status checks/min" in basic
+    assert "all 5 slots busy after 5 min" in basic and "at most 10 videos a day" in basic

@@ -1,0 +1,225 @@
+"""The config screen: choose the batch and the run's settings, see what is wrong, start.
+
+Every change re-validates through `parse_form` (i.e. `Settings.validate()`); any problem is
+shown under its field and keeps Start disabled. The batch file is counted in a thread,
+debounced, so typing a path never blocks the event loop even for a huge file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+
+from bulk_transcribe.core.settings import FORMATS, LIMIT_MODES, MODELS, PLANS, Settings, redact_key
+
+from ..state import clean
+from .config_form import BatchSummary, parse_form, rate_text, summarise_batch
+
+TEXT_FIELDS = ("concurrency", "rpm", "status_rpm", "submit_per_day", "status_per_day", "output_dir")
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """What the user asked for when pressing Start (the app acts on it)."""
+
+    settings: Settings
+    batch_path: str
+    api_key: str | None
+    key_source: str
+    save_key: bool
+    remember: bool
+
+
+def plan_hint(plan: str) -> str:
+    submit, submit_day, status, status_day = PLANS[plan]
+    daily = f", {submit_day} submits/day" if submit_day else ", no daily limit"
+    return f"{plan}: {submit} submits/min, {status} status checks/min{daily}"
+
+
+class ConfigScreen(Screen):
+    BINDINGS = [Binding("ctrl+s", "start", "start", priority=True)]
+
+    def __init__(self, *, settings: Settings, api_key: str | None, key_source: str,
+                 batch_path: str = "", key_required: bool = True) -> None:
+        super().__init__()
+        self.base = settings
+        self.api_key = api_key
+        self.key_source = key_source
+        self.batch_path = batch_path
+        self.key_required = key_required
+        self.batch: BatchSummary | None = None
+        self.errors: dict[str, str] = {}
+        self.settings: Settings | None = settings
+
+    # -- layout ---------------------------------------------------------------------
+    def _row(self, label: str, *widgets: Widget, name: str = "") -> ComposeResult:
+        with Horizontal(classes="row"):
+            yield Label(label, classes="field-label")
+            yield from widgets
+        if name:
+            yield Static("", id=f"err-{name}", classes="field-error", markup=False)
+
+    def compose(self) -> ComposeResult:
+        s = self.base
+        with VerticalScroll(id="form"):
+            yield Static(Text("New batch", style="bold"), id="form-title")
+            yield from self._row("Batch file", Input(self.batch_path, id="batch", compact=True,
+                                 placeholder="text file, one video URL per line"), name="batch")
+            yield Static("", id="batch-info", markup=False)
+            yield from self._row("API key", Static("", id="key-status", markup=False), name="key")
+            yield from self._row("", Input(id="key", password=True, compact=True,
+                                 placeholder="enter a key for this run only"))
+            yield from self._row("", Checkbox("save this key in the config file (0600)",
+                                 id="save_key", compact=True))
+            plans = [(p, p) for p in PLANS]
+            yield from self._row("Plan", Select(plans, value=s.plan, allow_blank=False, id="plan", compact=True),
+                                 Select([(m, m) for m in LIMIT_MODES], value=s.limit_mode, allow_blank=False,
+                                        id="limit_mode", compact=True), name="plan")
+            yield Static(plan_hint(s.plan), id="plan-hint", classes="hint", markup=False)
+            yield from self._row("Per minute", Label("submit", classes="sub"),
+                                 Input(str(s.rpm), id="rpm", compact=True, classes="num"),
+                                 Label("status", classes="sub"),
+                                 Input(str(s.status_rpm), id="status_rpm", compact=True, classes="num"),
+                                 Label("0 = plan's", classes="sub hint"), name="rpm")
+            yield Static("", id="err-status_rpm", classes="field-error", markup=False)
+            yield from self._row("Per day", Label("submit", classes="sub"),
+                                 Input(str(s.submit_per_day), id="submit_per_day", compact=True, classes="num"),
+                                 Label("status", classes="sub"),
+                                 Input(str(s.status_per_day), id="status_per_day", compact=True, classes="num"),
+                                 Label("-1 = plan's, 0 = none", classes="sub hint"), name="submit_per_day")
+            yield Static("", id="err-status_per_day", classes="field-error", markup=False)
+            yield from self._row("Concurrency", Input(str(s.concurrency), id="concurrency", compact=True,
+                                 classes="num"), Label("1-50", classes="sub hint"), name="concurrency")
+            yield Static("", id="rate", classes="hint", markup=False)
+            yield from self._row("Model", Select([(m, m) for m in MODELS], value=s.model, allow_blank=False,
+                                 id="model", compact=True), name="model")
+            yield from self._row("Timestamps", Checkbox("segment timestamps", s.timestamps,
+                                 id="timestamps", compact=True))
+            yield from self._row("Formats", *(Checkbox(f, f in s.formats, id=f"fmt-{f}", compact=True,
+                                 classes="fmt") for f in FORMATS), name="formats")
+            yield from self._row("Output folder", Input(s.output_dir, id="output_dir", compact=True),
+                                 name="output_dir")
+            yield Static("", id="err-settings", classes="field-error", markup=False)
+            with Horizontal(classes="row", id="start-row"):
+                yield Button("Start", id="start", variant="primary", compact=True)
+                yield Checkbox("remember these settings", True, id="remember", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if getattr(self.app, "testing", False):
+            for field in self.query(Input):
+                field.cursor_blink = False
+        self._show_key()
+        self.revalidate()
+        self._count_batch(self.batch_path, delay=0.0)
+        self.query_one("#batch", Input).focus()
+
+    # -- reacting -------------------------------------------------------------------
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "batch":
+            self._count_batch(event.value)
+        elif event.input.id == "key":
+            self._show_key()
+        self.revalidate()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "plan" and event.value in PLANS:
+            self.query_one("#plan-hint", Static).update(plan_hint(str(event.value)))
+        self.revalidate()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self.revalidate()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "start":
+            self.action_start()
+
+    def _count_batch(self, path: str, delay: float = 0.25) -> None:
+        self.batch = None
+        self.query_one("#batch-info", Static).update("counting…" if path.strip() else "")
+        self.run_worker(self._count(path, delay), group="batch", exclusive=True)
+
+    async def _count(self, path: str, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)   # debounce: count once the user stops typing
+        try:
+            summary = await asyncio.to_thread(summarise_batch, path)
+        except ImportError:
+            summary = BatchSummary(error="this build cannot read batch files yet")
+        self.batch = summary
+        self._show_batch(summary)
+        self.revalidate()
+
+    def _show_batch(self, b: BatchSummary) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if not b.error:
+            text.append(f"{b.valid} valid · {b.invalid} invalid · {b.duplicates} duplicate")
+            for number, line, why in b.bad:
+                text.append(f"\n  line {number}: {clean(line, 30)} ({clean(why, 40)})")
+        self.query_one("#batch-info", Static).update(text)
+
+    def _show_key(self) -> None:
+        typed = self.query_one("#key", Input).value.strip()
+        if typed:
+            status = f"set ({redact_key(typed)}), entered for this run"
+        elif self.api_key:
+            status = f"set ({redact_key(self.api_key)}) from {self.key_source or 'unknown'}"
+        elif not self.key_required:
+            status = "not needed (simulated service)"
+        else:
+            status = "not set: set DEAPI_API_KEY or enter one below"
+        self.query_one("#key-status", Static).update(status)
+
+    def form_values(self) -> dict:
+        values: dict = {name: self.query_one(f"#{name}", Input).value for name in TEXT_FIELDS}
+        for name in ("plan", "limit_mode", "model"):
+            values[name] = self.query_one(f"#{name}", Select).value
+        values["timestamps"] = self.query_one("#timestamps", Checkbox).value
+        values["formats"] = tuple(f for f in FORMATS if self.query_one(f"#fmt-{f}", Checkbox).value)
+        return values
+
+    def revalidate(self) -> None:
+        """Re-check everything; show each problem under its field; enable Start only when clean."""
+        self.settings, errors = parse_form(self.form_values(), self.base)
+        if self.batch is None:
+            errors.setdefault("batch", "")        # still counting: not an error, but not ready
+        elif self.batch.error:
+            errors["batch"] = self.batch.error
+        elif not self.batch.valid:
+            errors["batch"] = "the batch has no valid video URL"
+        if self.key_required and not (self.api_key or self.query_one("#key", Input).value.strip()):
+            errors["key"] = "an API key is needed to start"
+        self.errors = errors
+        shown = {(w.id or "")[4:] for w in self.query(".field-error")}
+        orphans = [m for k, m in errors.items() if (k not in shown or k == "settings") and m]
+        for widget in self.query(".field-error"):
+            name = (widget.id or "")[4:]
+            message = errors.get(name, "") if name != "settings" else "; ".join(orphans)
+            widget.update(message)
+            widget.display = bool(message)
+        if self.settings is not None:
+            self.query_one("#rate", Static).update(rate_text(self.settings))
+        self.query_one("#start", Button).disabled = bool(errors)
+
+    def action_start(self) -> None:
+        self.revalidate()
+        if self.errors or self.settings is None:
+            self.notify("Fix the fields marked in red first.", severity="warning")
+            return
+        typed = self.query_one("#key", Input).value.strip()
+        self.app.start_new(StartRequest(
+            settings=self.settings,
+            batch_path=self.query_one("#batch", Input).value.strip(),
+            api_key=typed or self.api_key,
+            key_source="entered for this run" if typed else self.key_source,
+            save_key=bool(typed) and self.query_one("#save_key", Checkbox).value,
+            remember=self.query_one("#remember", Checkbox).value,
+        ))

@@ -1,0 +1,124 @@
+"""The run screen: a fixed header, one row per worker slot, and the error log.
+
+It holds no state of its own beyond what is on screen: the app folds events into a
+`RunView` and calls `repaint` at a bounded rate. Keys call the Engine's API and nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from ..state import RunView, clean
+from ..widgets.header import RunHeader
+from ..widgets.table import ErrorTable, WorkerTable
+from .modals import ErrorDetail, HelpScreen
+
+
+def error_row(e) -> tuple[str, ...]:
+    category = e.category + (" ↻" if e.will_retry else "")
+    return (
+        time.strftime("%H:%M:%S", time.localtime(e.wall)),
+        clean(e.label or e.key, 22),
+        category,
+        "" if e.status is None else str(e.status),
+        clean(e.request_id, 12),
+        clean(e.message, 2000),
+    )
+
+
+class RunScreen(Screen):
+    """Watch and steer one run. `engine` is anything with the Engine's control methods."""
+
+    BINDINGS = [
+        Binding("p", "pause", "pause/resume"),
+        Binding("s", "stop", "stop"),
+        Binding("r", "retry", "retry failed"),
+        Binding("l", "toggle_log", "log"),
+        Binding("q", "quit_run", "quit"),
+        Binding("question_mark", "help", "help", key_display="?"),
+    ]
+
+    def __init__(self, engine: Any, title: str) -> None:
+        super().__init__()
+        self.engine = engine
+        self.run_title = title
+        self._errors_seen = 0
+        self._painted = -1
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="run-header")
+        yield WorkerTable(id="workers")
+        yield ErrorTable(id="errors")
+        yield Static(id="notice", markup=False)
+        yield Footer()
+
+    # -- painting -------------------------------------------------------------------
+    def state_word(self, view: RunView) -> str:
+        if view.finished is not None:
+            return "stopped" if view.finished.stopped else "finished"
+        if getattr(self.engine, "stopping", False):
+            return "stopping: finishing jobs in flight"
+        if getattr(self.engine, "submitting_paused", False):
+            return "submitting paused"
+        return "running"
+
+    def repaint(self, view: RunView, now: float) -> None:
+        """Show `view` as of `now`. Cheap: ≤ one row per worker slot plus the new errors."""
+        if not self.is_mounted:
+            return
+        self.query_one(RunHeader).show(view, self.run_title, self.state_word(view))
+        self.query_one(WorkerTable).sync([
+            (w.slot, w.video, w.doing, w.progress, w.elapsed) for w in view.worker_lines(now)
+        ])
+        new = min(view.errors_total - self._errors_seen, len(view.errors))
+        if new > 0:
+            self.query_one(ErrorTable).append(error_row(e) for e in list(view.errors)[-new:])
+        self._errors_seen = view.errors_total
+        notice = view.notice
+        text = f"{notice.level}: {clean(notice.message, 200)}" if notice else ""
+        if view.errors_total:
+            text = f"errors {view.errors_total}  " + text
+        self.query_one("#notice", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+
+    # -- keys -----------------------------------------------------------------------
+    def action_pause(self) -> None:
+        if self.engine.submitting_paused:
+            self.engine.resume_submitting()
+            self.notify("Submitting resumed.")
+        else:
+            self.engine.pause_submitting()
+            self.notify("Submitting paused; jobs in flight continue. Press p to resume.")
+        self.app.repaint_now()
+
+    def action_stop(self) -> None:
+        if not self.engine.stopping:
+            self.engine.request_stop()
+            self.notify("Stopping: no new submits; finishing what is in flight.")
+        self.app.repaint_now()
+
+    def action_retry(self) -> None:
+        n = self.engine.retry_failed()
+        self.notify(f"Re-queued {n} failed video(s)." if n else "No failed videos that may be retried.")
+        self.app.repaint_now()
+
+    def action_toggle_log(self) -> None:
+        log = self.query_one(ErrorTable)
+        log.display = not log.display
+        if not log.display and log.has_focus:
+            self.query_one(WorkerTable).focus()
+
+    def on_error_table_chosen(self, event: ErrorTable.Chosen) -> None:
+        self.app.push_screen(ErrorDetail(event.row))
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def action_quit_run(self) -> None:
+        self.app.request_quit()

@@ -1,0 +1,209 @@
+"""The run screen's view-model: folds the engine's events into what the screen shows.
+
+Pure Python (no Textual, no Rich) so it can be tested by feeding events by hand and so
+that folding 10,000 events costs nothing but a few dict writes. The screen reads it at a
+bounded rate; nothing here knows about repainting. Time is always passed in (`now`), never
+read from a clock, so what is rendered is a function of the events and the injected clock.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from dataclasses import dataclass
+
+from bulk_transcribe.core.events import (
+    Activity,
+    BatchFinished,
+    BucketUsage,
+    ConcurrencyChanged,
+    ErrorLogged,
+    Event,
+    Notice,
+    Progress,
+    VideoChanged,
+    WorkerChanged,
+)
+from bulk_transcribe.core.model import VideoState
+
+# Escape sequences first (CSI, OSC, two-byte ESC x), then any other control character.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def clean(text: object, limit: int | None = None) -> str:
+    """Make untrusted text (titles, server messages) safe to show on one line.
+
+    Escape sequences and control characters are removed, whitespace runs collapse to one
+    space. Markup such as ``[bold]`` is kept as literal text: callers must render the result
+    without markup (a Rich ``Text``), which is the other half of showing titles literally.
+    With `limit`, the result is cut to at most that many characters, ending in an ellipsis.
+    """
+    s = _ANSI.sub("", str(text))
+    s = _CONTROL.sub(lambda m: " " if m.group() in "\t\n\r" else "", s)
+    s = " ".join(s.split())
+    if limit is not None and len(s) > limit:
+        s = s[: max(limit - 1, 0)] + "…"
+    return s
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """`45s`, `3m05s`, `2h07m`; an em dash when unknown."""
+    if seconds is None or seconds < 0 or math.isnan(seconds) or math.isinf(seconds):
+        return "—"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def fmt_bucket(b: BucketUsage) -> str:
+    """`submit 37/300 per min`, plus the daily use and any pause in force."""
+    text = f"{b.name} {b.used_60s}/{b.per_minute} per min"
+    if b.per_day:
+        text += f", {b.used_today}/{b.per_day} today"
+    if b.paused_for > 0:
+        text += f" (paused {fmt_duration(b.paused_for)})"
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerLine:
+    """One worker slot as the panel shows it; every field already a display string."""
+
+    slot: str
+    video: str
+    doing: str
+    progress: str
+    elapsed: str
+    active: bool
+
+
+_COUNTDOWN = {Activity.WAITING_RATE, Activity.BACKING_OFF, Activity.WAITING_SLOT, Activity.PAUSED}
+
+
+def describe_worker(w: WorkerChanged | None, slot: int, now: float, label_width: int = 28) -> WorkerLine:
+    """What a worker slot is doing and why, with countdowns computed against `now`."""
+    if w is None or w.activity is Activity.IDLE:
+        return WorkerLine(f"{slot + 1}", "", Activity.IDLE.value, "", "", False)
+    doing = w.activity.value
+    if w.until is not None and w.activity in _COUNTDOWN:
+        doing += f" {max(0, math.ceil(w.until - now))} s"
+    detail = clean(w.detail, 60)
+    if detail:
+        doing += f" after {detail}" if w.activity is Activity.BACKING_OFF else f" ({detail})"
+    progress = f"{w.progress:.0f} %" if w.progress is not None else ""
+    elapsed = fmt_duration(now - w.since) if w.since else ""
+    video = clean(w.label or w.video_key, label_width)
+    return WorkerLine(f"{slot + 1}", video, doing, progress, elapsed, True)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    total: int
+    done: int
+    failed: int
+    in_flight: int
+    remaining: int
+    videos_per_min: float
+    eta_seconds: float | None
+    elapsed: float
+
+
+class RunView:
+    """Everything the run screen shows, folded from events.
+
+    Memory stays bounded whatever the batch size: one small record per worker slot, the
+    last `error_limit` errors (with a running total), a fixed throughput history and one
+    state per video key (a dict entry, no widgets).
+    """
+
+    def __init__(self, *, error_limit: int = 500, history: int = 40, bin_seconds: float = 15.0) -> None:
+        self.progress: Progress | None = None
+        self.workers: dict[int, WorkerChanged] = {}
+        self.errors: deque[ErrorLogged] = deque(maxlen=error_limit)
+        self.errors_total = 0
+        self.notice: Notice | None = None
+        self.concurrency: ConcurrencyChanged | None = None
+        self.finished: BatchFinished | None = None
+        self.video_states: dict[str, VideoState] = {}
+        self.bin_seconds = bin_seconds
+        # (bin index, done count at the last Progress seen in that bin)
+        self._bins: deque[tuple[int, int]] = deque(maxlen=history + 1)
+        self.version = 0   # bumped on every fold; the screen repaints only when it moved
+
+    # -- folding --------------------------------------------------------------------
+    def apply(self, event: Event) -> None:
+        self.version += 1
+        if isinstance(event, WorkerChanged):
+            self.workers[event.worker] = event
+        elif isinstance(event, VideoChanged):
+            self.video_states[event.key] = event.state
+        elif isinstance(event, ErrorLogged):
+            self.errors.append(event)
+            self.errors_total += 1
+        elif isinstance(event, Progress):
+            self.progress = event
+            self._sample(event)
+        elif isinstance(event, ConcurrencyChanged):
+            self.concurrency = event
+        elif isinstance(event, Notice):
+            self.notice = event
+        elif isinstance(event, BatchFinished):
+            self.finished = event
+
+    def apply_all(self, events) -> int:
+        n = 0
+        for event in events:
+            self.apply(event)
+            n += 1
+        return n
+
+    def _sample(self, p: Progress) -> None:
+        index = int(p.elapsed // self.bin_seconds)
+        if self._bins and self._bins[-1][0] == index:
+            self._bins[-1] = (index, p.done)
+        else:
+            self._bins.append((index, p.done))
+
+    # -- reading --------------------------------------------------------------------
+    def totals(self) -> Totals:
+        p = self.progress
+        if p is not None:
+            remaining = max(p.total - p.done - p.failed - p.in_flight, 0)
+            return Totals(p.total, p.done, p.failed, p.in_flight, remaining,
+                          p.videos_per_min, p.eta_seconds, p.elapsed)
+        # Before the first Progress (e.g. just after a resume) count what the videos say.
+        states = list(self.video_states.values())
+        done = sum(s is VideoState.DONE for s in states)
+        failed = sum(s is VideoState.FAILED for s in states)
+        queued = sum(s is VideoState.QUEUED for s in states)
+        in_flight = len(states) - done - failed - queued
+        return Totals(len(states), done, failed, in_flight, queued, 0.0, None, 0.0)
+
+    def slots(self) -> int:
+        """How many worker rows to show: stable for the whole run, never one per video."""
+        n = max(self.workers, default=-1) + 1
+        if self.progress is not None:
+            n = max(n, self.progress.max_concurrency)
+        return n
+
+    def worker_lines(self, now: float) -> list[WorkerLine]:
+        return [describe_worker(self.workers.get(i), i, now) for i in range(self.slots())]
+
+    def bucket_text(self) -> str:
+        if self.progress is None:
+            return ""
+        return " · ".join(fmt_bucket(b) for b in self.progress.buckets)
+
+    def throughput(self) -> list[float]:
+        """Videos per minute in each finished time bin, oldest first (for a sparkline)."""
+        bins = list(self._bins)
+        out: list[float] = []
+        for (i0, d0), (i1, d1) in zip(bins, bins[1:]):
+            span = (i1 - i0) * self.bin_seconds
+            out.append(max(d1 - d0, 0) * 60.0 / span)
+        return out
