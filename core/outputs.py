@@ -76,7 +76,7 @@ def output_name(template: str, video: Video, ext: str) -> str:
     for name in ("title", "channel"):
         if len(stem.encode("utf-8")) <= MAX_NAME_BYTES:
             break
-        without = len(_finish(_fill(template, {**values, name: ""}, video.line)).encode("utf-8"))
+        without = len(_fill(template, {**values, name: ""}, video.line).encode("utf-8"))  # >= once finished
         values[name] = _cut(values[name], MAX_NAME_BYTES - without).rstrip() if without < MAX_NAME_BYTES else ""
         stem = _finish(_fill(template, values, video.line))
     stem = _finish(_cut(stem, MAX_NAME_BYTES)) or vid

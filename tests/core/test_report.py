@@ -1,0 +1,49 @@
+"""The end-of-batch CSV report."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from bulk_transcribe.core.model import Video, VideoState
+from bulk_transcribe.core.report import COLUMNS, write_report
+from bulk_transcribe.core.session import RejectedLine, Session
+from bulk_transcribe.core.settings import Settings
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_report_has_one_row_per_line_sorted(tmp_path):
+    vids = [
+        Video(key="youtube:b", url="https://youtu.be/b", vid="b", line=3, title="=HYPERLINK(\"x\")"),
+        Video(key="youtube:a", url="https://youtu.be/a", vid="a", line=1, title="Ünïcode, \"quoted\""),
+        Video(key="youtube:p", url="https://youtu.be/p", vid="p", line=0, source="https://youtube.com/playlist?list=L"),
+    ]
+    rejected = [RejectedLine(2, "not a url", "unsupported URL"),
+                RejectedLine(4, "https://youtu.be/a", "duplicate of line 1", "duplicate")]
+    s = Session.create(tmp_path / "s.toml", batch="b.txt", settings=Settings(), videos=vids, rejected=rejected)
+    await s.record(vids[1], state=VideoState.DONE, request_id="r-a", attempts=1, outputs=["out/a.txt", "out/a.md"])
+    await s.record(vids[0], state=VideoState.FAILED, category="job-failed", message="deAPI: bad audio",
+                   attempts=2, possibly_paid=True)
+
+    path = write_report(tmp_path / "reports" / "report.csv", s)
+    s.close()
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == COLUMNS
+    assert [r["line"] for r in rows] == ["1", "2", "3", "4", ""]
+    a, bad, b, dup, p = rows
+    assert (a["status"], a["request_id"], a["attempts"], a["output"]) == ("done", "r-a", "1", "out/a.txt; out/a.md")
+    assert a["title"] == 'Ünïcode, "quoted"' and a["possibly_paid"] == "no"
+    assert (bad["status"], bad["category"], bad["message"], bad["url"]) == ("rejected", "input", "unsupported URL", "not a url")
+    assert (b["status"], b["category"], b["possibly_paid"], b["attempts"]) == ("failed", "job-failed", "yes", "2")
+    assert b["title"].startswith("'=")  # no formula runs when a spreadsheet opens it
+    assert (dup["status"], dup["category"]) == ("duplicate", "duplicate")
+    assert (p["video_id"], p["status"]) == ("p", "queued")
+    assert not [x for x in path.parent.iterdir() if x.name.endswith(".tmp")]
