@@ -20,7 +20,7 @@ from bulk_transcribe.core.events import BatchFinished, Event, Notice
 from bulk_transcribe.core.settings import Settings
 
 from .screens.config import ConfigScreen, StartRequest
-from .screens.modals import confirm_quit
+from .screens.modals import Confirm, confirm_quit
 from .screens.resume import ResumeScreen
 from .screens.run import RunScreen
 from .screens.summary import SummaryScreen
@@ -239,6 +239,8 @@ class BulkTranscribeApp(App[int]):
         if not self.running:
             self.exit(self.exit_code())
             return
+        if isinstance(self.screen, Confirm):
+            return   # already asking
         in_flight = self.view.totals().in_flight
 
         def answered(yes: bool | None) -> None:
@@ -259,9 +261,16 @@ class BulkTranscribeApp(App[int]):
         self.exit(self.exit_code())
 
     def exit_code(self) -> int:
-        """0 when every video is done, 1 when some failed or are unfinished (the CLI's codes)."""
+        """The CLI's codes: 0 when every video is done (or nothing was run), 1 when some
+        failed or are unfinished."""
+        if self.engine is None:
+            return 0
         f = self.view.finished
         return 0 if f is not None and not f.failed and not f.remaining else 1
+
+    async def action_quit(self) -> None:
+        """Every quit key (q, ctrl+q) goes through the same question while work runs."""
+        self.request_quit()
 
     def on_unmount(self) -> None:
         sim, self._own_sim = self._own_sim, None

@@ -1,0 +1,146 @@
+"""Pilot tests of the run screen's keys, the modals and the repaint discipline.
+
+A fake engine records which Engine methods the keys called: the screen owns no behaviour.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable
+
+from bulk_transcribe.core.events import Activity, Progress, WorkerChanged
+from bulk_transcribe.tui.screens.modals import Confirm, ErrorDetail, HelpScreen
+from bulk_transcribe.tui.screens.run import RunScreen
+from bulk_transcribe.tui.screens.summary import SummaryScreen
+from bulk_transcribe.tui.widgets.table import ErrorTable, WorkerTable
+
+from .fakes import NOW, FakeEngine, failures, finished, make_app, mid_batch, progress
+
+pytestmark = pytest.mark.anyio
+
+
+async def started(pilot, *batches) -> FakeEngine:
+    engine = FakeEngine()
+    pilot.app.attach(engine, "lectures.txt")
+    await pilot.pause()
+    for batch in batches:
+        for event in batch:
+            pilot.app.sink(event)
+    pilot.app.repaint_now()
+    await pilot.pause()
+    return engine
+
+
+async def test_keys_call_the_engine_api():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        engine = await started(pilot, mid_batch())
+        await pilot.press("p")
+        assert engine.calls == ["pause"] and "submitting paused" in str(app.screen.query_one("#run-title").render())
+        await pilot.press("p", "r", "s")
+        assert engine.calls == ["pause", "resume", "retry", "stop"]
+        assert "stopping" in str(app.screen.query_one("#run-title").render())
+        await pilot.press("s")   # a second stop is not sent twice
+        assert engine.calls.count("stop") == 1
+
+
+async def test_log_toggle_help_and_error_detail():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot, mid_batch(), failures())
+        log = app.screen.query_one(ErrorTable)
+        assert log.display and log.row_count == 4
+        await pilot.press("l")
+        assert not log.display
+        await pilot.press("l", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunScreen)
+        await pilot.press("tab")
+        assert log.has_focus
+        await pilot.press("enter")   # the last (newest) error, in full
+        assert isinstance(app.screen, ErrorDetail)
+        assert app.screen.row[3] == "" and app.screen.row[2] == "network ↻"
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunScreen)
+
+
+async def test_quit_asks_while_running_and_cancels_the_engine_on_yes():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        engine = await started(pilot, mid_batch())
+        await pilot.press("q")
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("n")
+        assert isinstance(app.screen, RunScreen) and app.running
+        await pilot.press("q", "y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert engine.cancelled
+    assert app.return_value == 1   # unfinished: the session is saved for a resume
+
+
+async def test_finish_shows_the_summary_and_q_quits_without_asking():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        engine = await started(pilot, mid_batch())
+        await pilot.press("question_mark")      # a dialog left open must not hide the summary
+        engine.finish(finished())
+        await app.workers.wait_for_complete()
+        app.repaint_now()
+        await pilot.pause()
+        assert isinstance(app.screen, SummaryScreen)
+        await pilot.press("q")
+    assert app.return_value == 1   # 4 failed, 2 remaining
+
+
+async def test_events_are_buffered_and_repainted_in_one_go():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot)
+        screen = app.screen
+        painted = []
+        original = screen.repaint
+        screen.repaint = lambda view, now: (painted.append(view.version), original(view, now))
+        for i in range(5_000):   # a burst: nothing is drawn per event
+            app.sink(WorkerChanged(i % 5, Activity.TRANSCRIBING, f"k{i}", f"video {i}", progress=i % 100, since=NOW))
+        app.sink(progress(10, 30.0))
+        assert painted == [] and len(app._inbox) == 5_001
+        app.repaint_now()
+        assert len(painted) == 1 and not app._inbox
+        workers = screen.query_one(WorkerTable)
+        assert workers.row_count == 5      # one row per slot, never per video
+
+
+async def test_hostile_titles_render_literally():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot, mid_batch(), failures())
+        table = app.screen.query_one(WorkerTable)
+        cell = table.get_cell("1", "video")
+        assert cell.plain.startswith("Intro to [bold]markup") and cell.spans == []
+        log = app.screen.query_one(ErrorTable)
+        texts = [log.get_row_at(i)[1].plain for i in range(log.row_count)]
+        assert "Talk about [red]colou…" in texts
+
+
+async def test_resume_prompt_keys(tmp_path):
+    from bulk_transcribe.core.session_file import SessionInfo
+    from bulk_transcribe.tui.screens.resume import ResumeScreen
+
+    resumed, discarded = [], []
+    app = make_app()
+    app.resume_session = lambda path, settings=None: resumed.append(path)
+    app.discard_session = lambda path: discarded.append(path)
+    infos = [SessionInfo(tmp_path / "a.toml", batch="a.txt", total=3, done=1),
+             SessionInfo(tmp_path / "b.toml", batch="b.txt", total=5, done=0)]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(ResumeScreen(infos))
+        await pilot.pause()
+        await pilot.press("down", "d")
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("y")
+        assert discarded == [tmp_path / "b.toml"]
+        assert app.screen.query_one(DataTable).row_count == 1
+        await pilot.press("enter")
+        assert resumed == [tmp_path / "a.toml"]
