@@ -175,10 +175,27 @@ class BulkTranscribeApp(App[int]):
             session.settings = settings
         self.launch(session)
 
-    def discard_session(self, path: str | Path) -> None:
-        from bulk_transcribe.core.session import discard_session
+    def discard_session(self, path: str | Path) -> bool:
+        """Delete a session (file, journal, lock) unless another process holds it.
 
-        discard_session(Path(path))
+        Transcripts already written are not touched. Returns whether it was deleted."""
+        from bulk_transcribe.core.lockfile import FileLock, LockBusy
+        from bulk_transcribe.core.session_file import journal_path, lock_path
+
+        path = Path(path)
+        lock = FileLock(lock_path(path))
+        try:
+            lock.acquire()
+        except (LockBusy, OSError) as exc:
+            self.notify(f"Not discarded: {exc}", severity="error", timeout=10, markup=False)
+            return False
+        try:
+            path.unlink(missing_ok=True)
+            journal_path(path).unlink(missing_ok=True)
+        finally:
+            lock.release()
+            lock_path(path).unlink(missing_ok=True)
+        return True
 
     def launch(self, session: Any) -> None:
         """Build the engine for `session` and watch it on the run screen."""

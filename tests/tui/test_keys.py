@@ -131,7 +131,7 @@ async def test_resume_prompt_keys(tmp_path):
     resumed, discarded = [], []
     app = make_app()
     app.resume_session = lambda path, settings=None: resumed.append(path)
-    app.discard_session = lambda path: discarded.append(path)
+    app.discard_session = lambda path: discarded.append(path) or True
     infos = [SessionInfo(tmp_path / "a.toml", batch="a.txt", total=3, done=1),
              SessionInfo(tmp_path / "b.toml", batch="b.txt", total=5, done=0)]
     async with app.run_test(size=(80, 24)) as pilot:

@@ -16,11 +16,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from bulk_transcribe.core.settings import FORMATS, LIMIT_MODES, MODELS, PLANS, Settings, redact_key
 
 from ..state import clean
+from ..widgets.tick import Tick
 from .config_form import BatchSummary, parse_form, rate_text, summarise_batch
 
 TEXT_FIELDS = ("concurrency", "rpm", "status_rpm", "submit_per_day", "status_per_day", "output_dir")
@@ -77,7 +78,7 @@ class ConfigScreen(Screen):
             yield from self._row("API key", Static("", id="key-status", markup=False), name="key")
             yield from self._row("", Input(id="key", password=True, compact=True,
                                  placeholder="enter a key for this run only"))
-            yield from self._row("", Checkbox("save this key in the config file (0600)",
+            yield from self._row("", Tick("save this key in the config file (0600)",
                                  id="save_key", compact=True))
             plans = [(p, p) for p in PLANS]
             yield from self._row("Plan", Select(plans, value=s.plan, allow_blank=False, id="plan", compact=True),
@@ -101,16 +102,16 @@ class ConfigScreen(Screen):
             yield Static("", id="rate", classes="hint", markup=False)
             yield from self._row("Model", Select([(m, m) for m in MODELS], value=s.model, allow_blank=False,
                                  id="model", compact=True), name="model")
-            yield from self._row("Timestamps", Checkbox("segment timestamps", s.timestamps,
+            yield from self._row("Timestamps", Tick("segment timestamps", s.timestamps,
                                  id="timestamps", compact=True))
-            yield from self._row("Formats", *(Checkbox(f, f in s.formats, id=f"fmt-{f}", compact=True,
+            yield from self._row("Formats", *(Tick(f, f in s.formats, id=f"fmt-{f}", compact=True,
                                  classes="fmt") for f in FORMATS), name="formats")
             yield from self._row("Output folder", Input(s.output_dir, id="output_dir", compact=True),
                                  name="output_dir")
             yield Static("", id="err-settings", classes="field-error", markup=False)
             with Horizontal(classes="row", id="start-row"):
                 yield Button("Start", id="start", variant="primary", compact=True)
-                yield Checkbox("remember these settings", True, id="remember", compact=True)
+                yield Tick("remember these settings", True, id="remember", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -135,7 +136,7 @@ class ConfigScreen(Screen):
             self.query_one("#plan-hint", Static).update(plan_hint(str(event.value)))
         self.revalidate()
 
-    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+    def on_checkbox_changed(self, event: Tick.Changed) -> None:
         self.revalidate()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -182,8 +183,8 @@ class ConfigScreen(Screen):
         values: dict = {name: self.query_one(f"#{name}", Input).value for name in TEXT_FIELDS}
         for name in ("plan", "limit_mode", "model"):
             values[name] = self.query_one(f"#{name}", Select).value
-        values["timestamps"] = self.query_one("#timestamps", Checkbox).value
-        values["formats"] = tuple(f for f in FORMATS if self.query_one(f"#fmt-{f}", Checkbox).value)
+        values["timestamps"] = self.query_one("#timestamps", Tick).value
+        values["formats"] = tuple(f for f in FORMATS if self.query_one(f"#fmt-{f}", Tick).value)
         return values
 
     def revalidate(self) -> None:
@@ -220,6 +221,6 @@ class ConfigScreen(Screen):
             batch_path=self.query_one("#batch", Input).value.strip(),
             api_key=typed or self.api_key,
             key_source="entered for this run" if typed else self.key_source,
-            save_key=bool(typed) and self.query_one("#save_key", Checkbox).value,
-            remember=self.query_one("#remember", Checkbox).value,
+            save_key=bool(typed) and self.query_one("#save_key", Tick).value,
+            remember=self.query_one("#remember", Tick).value,
         ))

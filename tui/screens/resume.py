@@ -19,8 +19,8 @@ from .modals import Confirm
 
 def fmt_started(value: Any) -> str:
     """A session's creation time, whatever form the session index gives it in."""
-    if isinstance(value, (int, float)) and value > 0:
-        return time.strftime("%Y-%m-%d %H:%M", time.localtime(value))
+    if isinstance(value, (int, float)):
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(value)) if value > 0 else ""
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     return clean(value, 16)
@@ -60,7 +60,8 @@ class ResumeScreen(Screen):
         table = self.query_one(DataTable)
         table.clear()
         for i, s in enumerate(self.sessions):
-            table.add_row(literal(clean(s.batch, 36)), literal(fmt_started(s.created)),
+            batch = clean(s.batch, 36) if not getattr(s, "error", "") else f"unreadable: {clean(s.error, 24)}"
+            table.add_row(literal(batch), literal(fmt_started(s.created)),
                           literal(f"{s.done}/{s.total}"), literal(str(s.failed)), key=str(i))
 
     def _current(self) -> Any | None:
@@ -84,8 +85,7 @@ class ResumeScreen(Screen):
             return
 
         def answered(yes: bool | None) -> None:
-            if yes:
-                self.app.discard_session(chosen.path)
+            if yes and self.app.discard_session(chosen.path):
                 self.sessions.remove(chosen)
                 if not self.sessions:
                     self.app.show_config()
