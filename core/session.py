@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Iterable
 
 import anyio
-import anyio.abc
 
 from .atomic import atomic_write_bytes
+from .groupcommit import GroupCommit
 from .journal import Journal, JournalRead, read_journal
 from .lockfile import FileLock, LockBusy
 from .model import Video, VideoState
@@ -99,29 +99,6 @@ def _keep_copy(path: Path) -> str:
     return f"a copy was kept at {aside}"
 
 
-class _Batch:
-    """Records that will share one journal append; waiters learn the outcome together."""
-
-    __slots__ = ("records", "finished", "error", "_event")
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-        self.finished = False
-        self.error: SessionError | None = None
-        self._event: anyio.Event | None = None
-
-    def finish(self, error: SessionError | None = None) -> None:
-        self.error, self.finished = error, True
-        if self._event is not None:
-            self._event.set()
-
-    async def wait(self) -> None:
-        if not self.finished:
-            if self._event is None:
-                self._event = anyio.Event()
-            await self._event.wait()
-
-
 @dataclasses.dataclass
 class _Snapshot:
     seq: int
@@ -133,14 +110,12 @@ class _Snapshot:
 class Session:
     """One batch's persistent state. Build it with `create` or `open`, never directly.
 
-    Tunables (instance attributes): `commit_delay` (seconds the writer waits to gather a
-    group, default 2 ms), `idle_flush` (how soon `record_nowait` changes reach the journal
-    when nothing else commits, default 1 s), `close_timeout` (limit for the final save, 30 s).
+    Tunables: `close_timeout` (limit for the final save, 30 s); `commits.commit_delay` (how
+    long the writer waits to gather a group, 2 ms) and `commits.idle_flush` (how soon
+    `record_nowait` changes reach the journal when nothing else commits, 1 s).
     `warnings` lists problems found and worked around while opening (not persisted).
     """
 
-    commit_delay = 0.002
-    idle_flush = 1.0
     close_timeout = 30.0
 
     def __init__(self, path: Path, *, batch: str, created: float, settings: Settings, videos: list[Video],
@@ -162,12 +137,9 @@ class Session:
         self._seq = self._folded = seq
         self._lock = lock
         self._journal = Journal(journal_path(path))
-        self._batch = _Batch()
         self._need_fold = False      # a journal append failed: the next commit rewrites the TOML instead
         self._closed = False
-        self._writer_running = False
-        self._wake: anyio.Event | None = None
-        self._io_lock: anyio.Lock | None = None
+        self.commits = GroupCommit(self._write_records)
 
     # -- creating and opening -----------------------------------------------------------
     @classmethod
@@ -282,7 +254,7 @@ class Session:
         return out
 
     # -- recording ----------------------------------------------------------------------
-    def _enqueue(self, video: Video, changes: dict[str, Any]) -> _Batch:
+    def _enqueue(self, video: Video, changes: dict[str, Any]) -> Any:
         if self._closed:
             raise SessionError(f"The session {self.path} is closed.")
         if self._by_key.get(video.key) is not video:
@@ -294,30 +266,22 @@ class Session:
         decoded = {n: decode_value(n, v) for n, v in stored.items()}  # validates before anything changes
         for n, v in decoded.items():
             setattr(video, n, v)
-        batch = self._batch
-        if stored:
-            self._seq += 1
-            batch.records.append({"seq": self._seq, "key": video.key, "set": stored})
-            self._dirty.add(video.key)
-        return batch
+        if not stored:
+            return self.commits.current
+        self._seq += 1
+        self._dirty.add(video.key)
+        return self.commits.add({"seq": self._seq, "key": video.key, "set": stored})
 
     async def record(self, video: Video, **changes: Any) -> None:
         """Apply `changes` to `video` and return once they are durable (journal appended and fsynced).
 
         Concurrent callers share one write. Raises ValueError for an unknown field or a bad
         value (nothing is changed), SessionError if the session is closed or the write failed
-        (the change stays applied in memory and will be retried by the next checkpoint, but
-        it is not known to be on disk: stop doing irreversible work).
+        (the change stays applied in memory and the next commit or checkpoint retries it by
+        rewriting the TOML, but it is not known to be on disk: stop doing irreversible work).
+        Cancelling the caller does not cancel the write.
         """
-        batch = self._enqueue(video, changes)
-        if self._writer_running:
-            self._wake_writer()
-            await batch.wait()
-        else:
-            while not batch.finished:
-                await self._commit()
-        if batch.error is not None:
-            raise batch.error
+        await self.commits.wait(self._enqueue(video, changes))
 
     def record_nowait(self, video: Video, **changes: Any) -> None:
         """Apply `changes` in memory and queue them for the next commit (at most `idle_flush`
@@ -327,41 +291,18 @@ class Session:
 
     async def flush(self) -> None:
         """Make every change queued so far durable. Raises SessionError as `record` does."""
-        batch = self._batch
-        if batch.records:
-            while not batch.finished:
-                await self._commit()
-            if batch.error is not None:
-                raise batch.error
+        if self.commits.current.records:
+            await self.commits.wait(self.commits.current)
 
-    def _wake_writer(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
-
-    def _io(self) -> anyio.Lock:
-        if self._io_lock is None:
-            self._io_lock = anyio.Lock()
-        return self._io_lock
-
-    async def _commit(self) -> None:
-        async with self._io():
-            with anyio.CancelScope(shield=True):  # a batch taken must be finished, whatever happens
-                batch, self._batch = self._batch, _Batch()
-                if not batch.records:
-                    batch.finish()
-                    return
-                try:
-                    if self._need_fold:
-                        await self._fold()
-                    else:
-                        await anyio.to_thread.run_sync(self._journal.append, batch.records)
-                except OSError as exc:
-                    self._need_fold = True
-                    batch.finish(_disk_error("write", self._journal.path, exc))
-                except SessionError as exc:
-                    batch.finish(exc)
-                else:
-                    batch.finish()
+    async def _write_records(self, records: list[dict[str, Any]]) -> None:
+        if self._need_fold:
+            await self._fold()  # everything in memory, these records included
+            return
+        try:
+            await anyio.to_thread.run_sync(self._journal.append, records)
+        except OSError as exc:
+            self._need_fold = True
+            raise _disk_error("write", self._journal.path, exc) from exc
 
     # -- checkpoints ----------------------------------------------------------------------
     def _snapshot(self) -> _Snapshot:
@@ -403,34 +344,44 @@ class Session:
         """
         if self._closed:
             raise SessionError(f"The session {self.path} is closed.")
-        async with self._io():
+        async with self.commits.lock:
             with anyio.CancelScope(shield=True):
                 await self._fold()
 
     # -- lifetime -------------------------------------------------------------------------
-    def _final_save(self) -> str:
-        """Sync, under the io lock: fold; if that fails, at least journal what is pending.
+    def _final_write(self, snap: _Snapshot, records: list[dict[str, Any]]) -> str:
+        """Sync (any thread): fold; if that fails, at least journal the pending records.
         Returns a note when the fold failed but nothing was lost; raises SessionError if changes may be lost."""
-        batch, self._batch = self._batch, _Batch()
         try:
-            self._write_snapshot(self._snapshot())
+            self._write_snapshot(snap)
+            return ""
         except (OSError, SessionError) as fold_exc:
             try:
-                if batch.records:
-                    self._journal.append(batch.records)
+                if records:
+                    self._journal.append(records)
                 if self._need_fold:
                     raise OSError("changes from an earlier failed write never reached the disk")
             except OSError as exc:
-                err = _disk_error("save", self.path, exc)
-                batch.finish(err)
-                raise err from fold_exc
-            batch.finish()
+                raise _disk_error("save", self.path, exc) from fold_exc
             return f"the final checkpoint failed ({fold_exc}); the journal will be replayed on resume"
-        batch.finish()
-        return ""
+
+    async def _final_save(self) -> None:
+        """On the event loop, under the commit lock: snapshot here (never in a thread), write in a thread."""
+        group, snap = self.commits.take(), self._snapshot()
+        try:
+            note = await anyio.to_thread.run_sync(self._final_write, snap, group.records)
+        except SessionError as exc:
+            group.finish(exc)
+            raise
+        group.finish()
+        if note:
+            self.warnings.append(note)
 
     def _shutdown(self) -> None:
         self._closed = True
+        leftover = self.commits.take()  # only records that raced the final save; never left hanging
+        if leftover.records:
+            leftover.finish(SessionError(f"The session {self.path} closed before this change was saved."))
         try:
             self._journal.close()
         finally:
@@ -444,28 +395,18 @@ class Session:
         """
         if self._closed:
             return
+        self._closed = True
+        group, snap = self.commits.take(), self._snapshot()
         try:
-            note = self._final_save()
-            if note:
-                self.warnings.append(note)
+            note = self._final_write(snap, group.records)
+        except SessionError as exc:
+            group.finish(exc)
+            raise
         finally:
             self._shutdown()
-
-    async def _writer(self, *, task_status: anyio.abc.TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
-        self._wake = anyio.Event()
-        self._writer_running = True
-        task_status.started()
-        try:
-            while True:
-                with anyio.move_on_after(self.idle_flush):
-                    await self._wake.wait()
-                self._wake = anyio.Event()
-                if self._batch.records:
-                    if self.commit_delay:
-                        await anyio.sleep(self.commit_delay)  # let concurrent callers join this group
-                    await self._commit()
-        finally:
-            self._writer_running = False
+        group.finish()
+        if note:
+            self.warnings.append(note)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator["Session"]:
@@ -479,18 +420,17 @@ class Session:
         final_exc: SessionError | None = None
         try:
             async with anyio.create_task_group() as tg:
-                await tg.start(self._writer)
+                await tg.start(self.commits.run)
                 try:
                     yield self
                 except Exception as exc:  # re-raised below, outside the task group, unwrapped
                     body_exc = exc
                 finally:
+                    self._closed = True  # from here on a new change is refused, never silently dropped
                     with anyio.CancelScope(shield=True), anyio.move_on_after(self.close_timeout):
-                        async with self._io():
+                        async with self.commits.lock:
                             try:
-                                note = await anyio.to_thread.run_sync(self._final_save)
-                                if note:
-                                    self.warnings.append(note)
+                                await self._final_save()
                             except SessionError as exc:
                                 final_exc = exc
                     tg.cancel_scope.cancel()

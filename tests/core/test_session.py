@@ -146,6 +146,29 @@ async def test_record_nowait_reaches_disk_at_close_and_bad_changes_are_refused(t
     back.close()
 
 
+@pytest.mark.anyio
+async def test_a_closed_session_refuses_changes(tmp_path):
+    s = new(tmp_path)
+    s.close()
+    s.close()  # idempotent
+    with pytest.raises(SessionError, match="closed"):
+        await s.record(s.videos[0], polls=1)
+    with pytest.raises(SessionError, match="closed"):
+        await s.checkpoint()
+
+
+def test_close_keeps_pending_changes_in_the_journal_when_the_checkpoint_fails(tmp_path, monkeypatch):
+    s = new(tmp_path)
+    s.record_nowait(s.videos[0], request_id="late")
+    with monkeypatch.context() as m:
+        m.setattr(os, "replace", _fail)
+        s.close()  # nothing lost, so no error: the journal has it
+    assert "journal will be replayed" in s.warnings[0]
+    back = Session.open(tmp_path / "s.toml")
+    assert back.videos[0].request_id == "late"
+    back.close()
+
+
 # -- checkpoints: crash and failure at every step -----------------------------------------
 @pytest.mark.anyio
 async def test_checkpoint_folds_and_empties_the_journal(tmp_path):
