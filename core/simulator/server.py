@@ -148,9 +148,23 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
             if length <= limit:
                 return self.rfile.read(length) if length else b""
+            self._discard(length)
         self.close_connection = True
         self._json(413, {"message": "The request entity is too large."}, {"Connection": "close"})
         return None
+
+    def _discard(self, length: int) -> None:
+        """Read and drop an oversized body, like a gateway's lingering close: closing with
+        unread bytes makes the kernel reset the connection before the client sees the 413."""
+        self.connection.settimeout(2.0)
+        try:
+            while length > 0:
+                chunk = self.rfile.read(min(length, 1 << 16))
+                if not chunk:
+                    break
+                length -= len(chunk)
+        except OSError:
+            pass
 
     def _too_many(self, verdict: Verdict) -> None:
         cfg = self.server.state.config
