@@ -42,6 +42,8 @@ from .polling import PollPlanner
 from .report import write_report
 from .stats import Throughput
 
+from .session import SessionError
+
 if TYPE_CHECKING:
     from .session import Session
 
@@ -277,13 +279,15 @@ class Engine:
         self.client = client
         try:
             async with self.session.running():
-                async with anyio.create_task_group() as outer:
-                    outer.start_soon(self._ticker)
-                    async with anyio.create_task_group() as workers:
-                        for slot in range(self.settings.concurrency):
-                            workers.start_soon(self._worker_loop, slot, process_video)
-                    outer.cancel_scope.cancel()
-                await self._save()
+                try:
+                    async with anyio.create_task_group() as outer:
+                        outer.start_soon(self._ticker)
+                        async with anyio.create_task_group() as workers:
+                            for slot in range(self.settings.concurrency):
+                                workers.start_soon(self._worker_loop, slot, process_video)
+                        outer.cancel_scope.cancel()
+                finally:
+                    await self._save()   # shielded: a quit still leaves a checkpoint and a report
         finally:
             if own_client:
                 with anyio.CancelScope(shield=True):
@@ -332,7 +336,7 @@ class Engine:
                     await self.session.checkpoint()
                     if report:
                         await anyio.to_thread.run_sync(write_report, self.report_path, self.session)
-                except OSError as exc:
+                except (OSError, SessionError) as exc:
                     self.notice("error", f"could not save the session or report: {exc}")
 
     # -- snapshots ----------------------------------------------------------------------

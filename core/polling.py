@@ -89,6 +89,20 @@ class PollPlanner:
         elapsed = now - job.submitted
         cap = expected * (0.5 if self.economy else 0.1)
         upper = 300.0 if self.economy else 60.0
+        if not self._latency:
+            # Nothing learned yet: explore like the official SDK (start early, grow x1.5),
+            # starting later and growing further in economy mode.
+            start, grow_to = (10.0, 60.0) if self.economy else (1.0, 10.0)
+            predicted = self._predict_remaining(job, now) if job.polls else None
+            if job.polls == 0:
+                delay = start - elapsed
+            elif predicted is not None:
+                delay = min(predicted * 1.05 + 0.1, grow_to)
+            else:
+                delay = min(max(job.last_gap, start) * 1.5, grow_to)
+            delay = max(floor, delay)
+            job.last_gap = delay
+            return delay
         if job.polls == 0:
             # First look: not before a short job of this kind could be done.
             aim = expected * (0.85 if self.economy else 0.3)

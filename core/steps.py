@@ -215,7 +215,7 @@ async def follow(eng: "Engine", slot: int, v: Video) -> JobStatus | None:
             transient = 0
             clock.observe(eng.clock(), job.progress)
             progress = job.progress
-            v.polls += 1
+            eng.session.record_nowait(v, polls=v.polls + 1)
             if job.terminal:
                 if job.status == "done":
                     eng.planner.learn(eng.clock() - clock.submitted, v.duration)

@@ -1,0 +1,166 @@
+"""The engine against the simulated deAPI over real loopback HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bulk_transcribe.core.events import BatchFinished, ConcurrencyChanged, ErrorLogged, Progress, VideoChanged
+from bulk_transcribe.core.model import VideoState
+from bulk_transcribe.core.session import Session
+from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+from .engine_harness import KEY, make_session, max_in_window, run_engine, yt
+
+FAST = dict(latency=(0.2, 0.6), pending_share=0.2)
+
+
+def files_under(path: Path) -> list[Path]:
+    return [p for p in path.rglob("*") if p.is_file()]
+
+
+def test_happy_path_every_video_once_with_transcripts(tmp_path):
+    urls = [yt(i) for i in range(12)]
+    with SimServer(SimConfig(**FAST)) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, concurrency=5)
+        finished, events = run_engine(session)
+        submissions = sim.submissions()
+    assert isinstance(finished, BatchFinished)
+    assert (finished.done, finished.failed, finished.remaining) == (12, 0, 0)
+    assert sorted(submissions.values()) == [1] * 12, "each video is paid for exactly once"
+    reopened = Session.open(tmp_path / "session.toml")
+    try:
+        for v in reopened.videos:
+            assert v.state is VideoState.DONE and v.request_id
+            out = Path(v.outputs[0])
+            out = out if out.is_absolute() else tmp_path / "out" / out
+            assert v.vid in out.read_text(encoding="utf-8") or out.stat().st_size > 0
+    finally:
+        reopened.close()
+    assert any(isinstance(e, Progress) for e in events)
+    assert sum(isinstance(e, VideoChanged) and e.state is VideoState.DONE for e in events) == 12
+    # The key is never written anywhere.
+    for p in files_under(tmp_path):
+        assert KEY not in p.read_text(encoding="utf-8", errors="replace"), p
+
+
+def test_failures_stay_with_their_video(tmp_path):
+    urls = [yt(i) for i in range(8)]
+    faults = {urls[0][-11:]: "private", urls[1][-11:]: "restricted", urls[2][-11:]: "flaky:1",
+              urls[3][-11:]: "capacity", urls[4][-11:]: "invalid", urls[5][-11:]: "flaky:9", urls[6][-11:]: "silent"}
+    with SimServer(SimConfig(faults=faults, **FAST)) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, concurrency=4, max_attempts=3)
+        finished, events = run_engine(session)
+        subs = sim.submissions()
+    by_url = {v.url: v for v in session.videos}
+    assert by_url[urls[0]].state is VideoState.FAILED and subs[urls[0]] == 1, "permanent: no retry"
+    assert by_url[urls[0]].category == "job-failed" and not by_url[urls[0]].retryable
+    assert by_url[urls[1]].state is VideoState.FAILED and subs[urls[1]] == 1
+    assert by_url[urls[2]].state is VideoState.DONE and subs[urls[2]] == 2, "retryable job error: one retry"
+    assert by_url[urls[3]].state is VideoState.DONE and subs[urls[3]] == 2
+    assert by_url[urls[4]].state is VideoState.FAILED and by_url[urls[4]].category == "validation"
+    assert urls[4] not in subs or subs[urls[4]] == 0
+    assert by_url[urls[5]].state is VideoState.FAILED and subs[urls[5]] == 3, "never more than --max-attempts"
+    assert by_url[urls[5]].retryable, "a resume may try it again"
+    assert by_url[urls[6]].state is VideoState.DONE, "a silent video is a result, not an error"
+    assert by_url[urls[7]].state is VideoState.DONE
+    assert (finished.done, finished.failed) == (4, 4)
+    assert dict(finished.failures_by_category) == {"job-failed": 3, "validation": 1}
+    logged = [e for e in events if isinstance(e, ErrorLogged)]
+    assert any(e.will_retry and e.key == by_url[urls[2]].key for e in logged)
+
+
+def test_server_errors_and_html_bodies_are_retried(tmp_path):
+    urls = [yt(i) for i in range(10)]
+    with SimServer(SimConfig(server_error_share=0.25, seed=3, **FAST)) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, concurrency=5, max_attempts=6)
+        finished, events = run_engine(session)
+        errors_5xx = sim.count_5xx
+        subs = sim.submissions()
+    assert errors_5xx > 0, "the fault was injected"
+    assert finished.done == 10
+    assert all(n == 1 for n in subs.values()), "a 5xx on submit creates no job, and jobs are never resubmitted"
+    assert any(isinstance(e, ErrorLogged) and e.category == "server" for e in events)
+    assert any(isinstance(e, ConcurrencyChanged) for e in events), "server errors lower the concurrency"
+
+
+def test_known_request_id_is_polled_never_resubmitted(tmp_path):
+    import anyio
+
+    from bulk_transcribe.core.client import DeapiClient
+
+    urls = [yt(i) for i in range(3)]
+    with SimServer(SimConfig(**FAST)) as sim:
+        session = make_session(tmp_path, urls, sim.base_url)
+
+        async def submit_first():
+            async with DeapiClient(sim.base_url, KEY) as c:
+                return await c.submit(urls[0], model="WhisperLargeV3", include_ts=False)
+
+        rid = anyio.run(submit_first)
+        v = session.videos[0]
+        session.record_nowait(v, state=VideoState.SUBMITTED, request_id=rid, attempts=1)
+        session.close()
+        session = Session.open(tmp_path / "session.toml")
+        finished, _ = run_engine(session)
+        subs = sim.submissions()
+    assert finished.done == 3
+    assert subs[urls[0]] == 1, "the job in flight was re-attached by its request id"
+    assert session.videos[0].request_id == rid
+
+
+def test_graceful_stop_leaves_the_rest_queued(tmp_path):
+    import anyio
+
+    urls = [yt(i) for i in range(20)]
+    with SimServer(SimConfig(latency=(0.5, 1.0))) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, concurrency=2)
+
+        async def stop_soon(engine):
+            while engine.progress().done < 2:
+                await anyio.sleep(0.05)
+            engine.request_stop()
+
+        finished, _ = run_engine(session, controls=stop_soon)
+        subs = sim.submissions()
+    assert finished.stopped
+    assert 2 <= finished.done < 20 and finished.remaining > 0
+    in_flight_left = [v for v in session.videos if v.request_id and v.state is not VideoState.DONE]
+    assert not in_flight_left, "jobs already paid for are followed to the end"
+    assert sum(subs.values()) == finished.done
+
+
+@pytest.mark.slow
+def test_true_limit_configured_never_exceeded(tmp_path):
+    """With the account's true limit configured, no 60 s window at the server holds more."""
+    urls = [yt(i) for i in range(26)]
+    with SimServer(SimConfig(submit_rpm=20, latency=(0.1, 0.3))) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, concurrency=10, limit_mode="per-endpoint",
+                               rpm=20, status_rpm=300, adaptive=False)
+        finished, _ = run_engine(session)
+        accepted = sim.accepted("submit")
+        rejected = sim.count_429
+    assert finished.done == 26
+    assert sum(rejected.values()) == 0, "no 429 provoked"
+    assert max_in_window(accepted) <= 20
+
+
+@pytest.mark.slow
+def test_too_high_limit_obeys_retry_after_and_completes(tmp_path):
+    """Configured 10x over the server's limit: every Retry-After is obeyed, the batch completes."""
+    urls = [yt(i) for i in range(8)]
+    with SimServer(SimConfig(submit_rpm=5, latency=(0.1, 0.3))) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, concurrency=8, limit_mode="per-endpoint",
+                               rpm=50, status_rpm=300)
+        finished, events = run_engine(session)
+        arrivals = sim.arrivals("submit")
+        accepted = sim.accepted("submit")
+        rejected = sim.count_429
+    assert finished.done == 8
+    assert max_in_window(accepted) <= 5
+    # After the first 429 the whole submit bucket waits out Retry-After: the server sees no
+    # stream of retries, only the one that hit the limit (plus at most one per pause).
+    assert rejected.get("submit", 0) <= 2, rejected
+    assert len(arrivals) - len(accepted) == rejected.get("submit", 0)
+    assert any(isinstance(e, ErrorLogged) and e.category == "rate-limited" for e in events)
