@@ -60,9 +60,10 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
-def fmt_bucket(b: BucketUsage) -> str:
-    """`submit 37/300 per min`, plus the daily use and any pause in force."""
-    text = f"{b.name} {b.used_60s}/{b.per_minute} per min"
+def fmt_bucket(b: BucketUsage, unit: bool = True) -> str:
+    """`submit 37/300 per min` (`unit=False`: without "per min"), plus the daily use and any
+    pause in force."""
+    text = f"{b.name} {b.used_60s}/{b.per_minute}" + (" per min" if unit else "")
     if b.per_day:
         text += f", {b.used_today}/{b.per_day} today"
     if b.paused_for > 0:
@@ -90,9 +91,17 @@ def describe_worker(w: WorkerChanged | None, slot: int, now: float, label_width:
     if w is None or w.activity is Activity.IDLE:
         return WorkerLine(f"{slot + 1}", "", Activity.IDLE.value, "", "", False)
     doing = w.activity.value
-    if w.until is not None and w.activity in _COUNTDOWN:
-        doing += f" {max(0, math.ceil(w.until - now))} s"
     detail = clean(w.detail, 60)
+    if w.until is not None:
+        left = max(0, math.ceil(w.until - now))
+        if w.activity in _COUNTDOWN:
+            doing += f" {left} s"
+        else:
+            # e.g. transcribing: the deadline is the next status check. A countdown frozen
+            # into `detail` when the event was made would go stale, so recompute it here.
+            doing += f", next check {left} s"
+            if detail.startswith("next check"):
+                detail = ""
     if detail:
         doing += f" after {detail}" if w.activity is Activity.BACKING_OFF else f" ({detail})"
     progress = f"{w.progress:.0f} %" if w.progress is not None else ""
@@ -197,7 +206,8 @@ class RunView:
     def bucket_text(self) -> str:
         if self.progress is None:
             return ""
-        return " · ".join(fmt_bucket(b) for b in self.progress.buckets)
+        # "per min" once, on the first bucket, so three buckets fit one 80-column line.
+        return " · ".join(fmt_bucket(b, unit=i == 0) for i, b in enumerate(self.progress.buckets))
 
     def throughput(self) -> list[float]:
         """Videos per minute in each finished time bin, oldest first (for a sparkline)."""

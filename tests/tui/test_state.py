@@ -40,6 +40,8 @@ def test_worker_descriptions_count_down_against_the_given_clock():
     assert (line.slot, line.video, line.doing, line.elapsed) == ("3", "k", "backing off 12 s after 503", "20s")
     work = WorkerChanged(0, Activity.TRANSCRIBING, "k", "x", progress=45.4, since=NOW - 95)
     assert describe_worker(work, 0, NOW).progress == "45 %"
+    polling = WorkerChanged(0, Activity.TRANSCRIBING, "k", "x", detail="next check in 9 s", until=NOW + 8.5)
+    assert describe_worker(polling, 0, NOW).doing == "transcribing, next check 9 s"
     idle = describe_worker(None, 4, NOW)
     assert (idle.doing, idle.active, idle.video) == ("idle", False, "")
 
@@ -53,7 +55,7 @@ def test_folding_a_mid_batch_stream():
     lines = view.worker_lines(NOW)
     assert [w.doing.split()[0] for w in lines] == ["transcribing", "waiting", "backing", "downloading", "submitting"]
     assert "[bold]" in lines[1].video and "\x1b" not in lines[1].video
-    assert view.bucket_text() == "submit 37/300 per min · status 120/300 per min"
+    assert view.bucket_text() == "submit 37/300 per min · status 120/300"
     spark = view.throughput()
     assert len(spark) == 20 and all(v >= 0 for v in spark)
     assert spark[0] == 4.0  # one video in the first 15 s bin = 4 per minute

@@ -1,0 +1,90 @@
+"""The app against the real engine and the simulated deAPI over loopback HTTP.
+
+Waiting is done by polling the app or the simulator between short pilot pauses, with a
+deadline; nothing here depends on how fast the machine is beyond that deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from bulk_transcribe.core.config import sessions_dir
+from bulk_transcribe.core.model import Video, VideoState
+from bulk_transcribe.core.session import Session
+from bulk_transcribe.core.settings import Settings
+from bulk_transcribe.core.simulator import SimConfig, SimServer
+from bulk_transcribe.tui.app import build_app
+from bulk_transcribe.tui.screens.modals import Confirm
+from bulk_transcribe.tui.screens.resume import ResumeScreen
+from bulk_transcribe.tui.screens.run import RunScreen
+from bulk_transcribe.tui.screens.summary import SummaryScreen
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+async def until(pilot, condition, timeout: float = 30.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await pilot.pause(0.05)
+
+
+def videos(n: int) -> list[Video]:
+    out = []
+    for i in range(n):
+        vid = f"tuiflow{i:04d}"
+        title = "A [bold]title[/] with \x1b[31mescapes" if i == 1 else f"Video {i}"
+        out.append(Video(key=f"youtube:{vid}", url=f"https://www.youtube.com/watch?v={vid}", vid=vid, title=title))
+    return out
+
+
+@pytest.fixture
+def sim():
+    with SimServer(SimConfig(latency=(0.6, 1.5), seed=3)) as server:
+        yield server
+
+
+def saved_session(tmp_path: Path, sim, n: int) -> tuple[Path, Settings]:
+    settings = Settings(output_dir=str(tmp_path / "out"), api_base=sim.base_url, metadata=False, concurrency=3)
+    path = sessions_dir() / "lectures.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Session.create(path, batch=str(tmp_path / "lectures.txt"), settings=settings, videos=videos(n),
+                   rejected=[]).close()
+    return path, settings
+
+
+async def test_quit_mid_run_then_resume_from_the_prompt_finishes_with_no_second_submit(tmp_path, sim):
+    path, settings = saved_session(tmp_path, sim, 8)
+    # As `bulk-transcribe resume SESSION` does: the session's settings, command line on top.
+    first = build_app(settings=settings, api_key="sim-key", key_source="test", session_path=str(path),
+                      start=True, testing=True)
+    async with first.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(first.screen, RunScreen), what="the run screen")
+        await until(pilot, lambda: len(sim.submissions()) >= 3, what="three submits")
+        await pilot.press("q")
+        assert isinstance(first.screen, Confirm)
+        await pilot.press("y")
+        await until(pilot, lambda: not first.is_running, what="the app to exit")
+    assert first.return_value == 1
+    paid_before = sim.submissions()
+    assert 3 <= len(paid_before) < 8
+
+    second = build_app(settings=Settings(), api_key="sim-key", key_source="test", testing=True)
+    async with second.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(second.screen, ResumeScreen), what="the resume prompt")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(second.screen, SummaryScreen), timeout=60, what="the summary")
+        assert second.view.finished is not None and second.view.finished.done == 8
+        await pilot.press("q")
+    assert second.return_value == 0
+    paid = sim.submissions()
+    assert len(paid) == 8 and set(paid.values()) == {1}, paid   # nobody paid twice
+    reopened = Session.open(path)
+    try:
+        assert all(v.state is VideoState.DONE for v in reopened.videos)
+    finally:
+        reopened.close()
