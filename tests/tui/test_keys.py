@@ -144,3 +144,19 @@ async def test_resume_prompt_keys(tmp_path):
         assert app.screen.query_one(DataTable).row_count == 1
         await pilot.press("enter")
         assert resumed == [tmp_path / "a.toml"]
+
+
+async def test_no_color_still_tells_states_apart(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("TEXTUAL_COLOR_SYSTEM", "standard")
+    app = make_app()
+    assert app.no_color
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        from bulk_transcribe.tui.widgets.tick import Tick
+
+        ticks = {t.id: str(t.render()) for t in app.screen.query(Tick)}
+        assert "X" in ticks["fmt-txt"] and "X" not in ticks["fmt-srt"]
+        await started(pilot, mid_batch(), failures())
+        bar = str(app.screen.query_one("#run-bar").render())
+        assert "█" in bar and "░" in bar   # done and to-do differ by glyph, not colour
