@@ -1,0 +1,120 @@
+"""The config screen: inline validation blocks Start, the key stays out of files unless asked."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+
+import pytest
+from textual.widgets import Button, Input, Select, Static
+
+from bulk_transcribe.core.config import config_path
+from bulk_transcribe.tui.screens import config as config_screen
+from bulk_transcribe.tui.screens.config import ConfigScreen
+from bulk_transcribe.tui.screens.config_form import BatchSummary
+
+from .fakes import make_app
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def batch_counts(monkeypatch):
+    """Batch reading is core.batch's job (tested there); here a fixed count per path."""
+    def fake(path: str, show_bad: int = 5) -> BatchSummary:
+        if path == "good.txt":
+            return BatchSummary(valid=3, invalid=1, duplicates=1, bad=[(4, "not a url", "not a video URL")])
+        if path == "empty.txt":
+            return BatchSummary(valid=0, invalid=2)
+        return BatchSummary(error=f"no such file: {path}")
+    monkeypatch.setattr(config_screen, "summarise_batch", fake)
+
+
+async def settle(pilot):
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def text(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def type_into(pilot, selector: str, value: str) -> None:
+    field = pilot.app.screen.query_one(selector, Input)
+    field.value = value
+    await settle(pilot)
+
+
+async def test_problems_are_explained_inline_and_block_start(batch_counts):
+    app = make_app(api_key=None, key_source="")
+    async with app.run_test(size=(80, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ConfigScreen)
+        start = screen.query_one("#start", Button)
+        assert start.disabled
+        assert "no such file" in text(screen, "#err-batch")
+        assert "API key is needed" in text(screen, "#err-key")
+
+        await type_into(pilot, "#batch", "good.txt")
+        assert "3 valid · 1 invalid · 1 duplicate" in text(screen, "#batch-info")
+        assert "line 4: not a url" in text(screen, "#batch-info")
+        await type_into(pilot, "#key", "sk-run-only-1234567890")
+        assert "entered for this run" in text(screen, "#key-status")
+        assert "sk-run-only" not in text(screen, "#key-status")
+        assert not start.disabled
+
+        await type_into(pilot, "#concurrency", "60")
+        assert "1 to 50" in text(screen, "#err-concurrency") and start.disabled
+        await type_into(pilot, "#concurrency", "ten")
+        assert "whole number" in text(screen, "#err-concurrency")
+        await type_into(pilot, "#concurrency", "10")
+        assert "10 at once" in text(screen, "#rate") and not start.disabled
+
+        screen.query_one("#fmt-srt").value = True
+        await settle(pilot)
+        assert "timestamps" in text(screen, "#err-formats") and start.disabled
+        screen.query_one("#fmt-srt").value = False
+        await type_into(pilot, "#batch", "empty.txt")
+        assert "no valid video URL" in text(screen, "#err-batch") and start.disabled
+
+
+async def test_start_saves_settings_and_the_key_only_when_asked(batch_counts, monkeypatch):
+    started = []
+    app = make_app(batch_path="good.txt")
+    monkeypatch.setattr(app, "_prepare_and_run", lambda request: started.append(request) or _noop())
+    async with app.run_test(size=(80, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await type_into(pilot, "#concurrency", "7")
+        screen.query_one("#plan", Select).value = "basic"
+        await settle(pilot)
+        assert "basic: 1 submits/min" in text(screen, "#plan-hint")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    request = started[0]
+    assert request.settings.concurrency == 7 and request.settings.plan == "basic"
+    assert request.api_key == "sk-test-0123456789abcdef" and request.key_source == "DEAPI_API_KEY"
+    saved = tomllib.loads(config_path().read_text())
+    assert saved["concurrency"] == 7 and "api_key" not in saved
+    assert os.stat(config_path()).st_mode & 0o777 == 0o600
+
+
+async def test_a_key_entered_for_the_run_is_saved_only_with_the_box_ticked(batch_counts, monkeypatch):
+    started = []
+    app = make_app(api_key=None, key_source="", batch_path="good.txt")
+    monkeypatch.setattr(app, "_prepare_and_run", lambda request: started.append(request) or _noop())
+    async with app.run_test(size=(80, 40)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#key", "sk-typed-abcdefghijkl")
+        app.screen.query_one("#save_key").value = True
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    assert started[0].key_source == "entered for this run" and started[0].save_key
+    assert tomllib.loads(config_path().read_text())["api_key"] == "sk-typed-abcdefghijkl"
+
+
+async def _noop() -> None:
+    return None
