@@ -146,18 +146,26 @@ class BulkTranscribeApp(App[int]):
             from bulk_transcribe.core.config import save_settings
 
             save_settings(request.settings, request.api_key if request.save_key else None)
-        self.notify("Reading the batch…", timeout=3)
         self.run_worker(self._prepare_and_run(request), group="prepare", exclusive=True, exit_on_error=False)
 
     async def _prepare_and_run(self, request: StartRequest) -> None:
+        from bulk_transcribe.core.batch import BatchError
         from bulk_transcribe.core.prepare import prepare_session
+        from bulk_transcribe.core.session import SessionError
 
+        screen = self.screen if isinstance(self.screen, ConfigScreen) else None
+        say = screen.preparing if screen is not None else (lambda _message: None)
+        say("Reading the batch…")
         try:
             session, _resumed = await prepare_session(
-                request.batch_path, request.settings, session_path=self.session_path or None)
-        except Exception as exc:   # BatchError, SessionError, SessionLocked: a message for the user
+                request.batch_path, request.settings, session_path=self.session_path or None, on_progress=say)
+        except (BatchError, SessionError) as exc:   # SessionLocked too: a message for the user
             self.notify(str(exc), severity="error", timeout=15, markup=False)
+            if screen is None:
+                self.show_config()
             return
+        finally:
+            say(None)
         self.launch(session)
 
     def resume_session(self, path: str | Path, settings: Settings | None = None) -> None:
@@ -204,6 +212,9 @@ class BulkTranscribeApp(App[int]):
             from bulk_transcribe.core.engine import Engine as factory
         if not self.api_key:
             self.notify("No API key: set DEAPI_API_KEY or enter one on the config screen.", severity="error")
+            session.close()
+            if len(self.screen_stack) <= 1:
+                self.show_config()
             return
         engine = factory(session, api_key=self.api_key, sink=self.sink)
         batch = str(getattr(session, "batch", "") or "")
@@ -235,6 +246,8 @@ class BulkTranscribeApp(App[int]):
             error = event.worker.error
             self.sink(Notice(time.time(), "error", f"{event.worker.group} failed: {error!r}"))
             self.notify(f"{type(error).__name__}: {error}", severity="error", timeout=15, markup=False)
+            if len(self.screen_stack) <= 1:
+                self.show_config()   # never leave a blank screen behind
 
     # -- ending -----------------------------------------------------------------------
     @property

@@ -59,6 +59,7 @@ class ConfigScreen(Screen):
         self.batch: BatchSummary | None = None
         self.errors: dict[str, str] = {}
         self.settings: Settings | None = settings
+        self.busy = False   # a Start is being prepared
 
     # -- layout ---------------------------------------------------------------------
     def _row(self, label: str, *widgets: Widget, name: str = "") -> ComposeResult:
@@ -112,6 +113,7 @@ class ConfigScreen(Screen):
             with Horizontal(classes="row", id="start-row"):
                 yield Button("Start", id="start", variant="primary", compact=True)
                 yield Tick("remember these settings", True, id="remember", compact=True)
+            yield Static("", id="status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -208,9 +210,17 @@ class ConfigScreen(Screen):
             widget.display = bool(message)
         if self.settings is not None:
             self.query_one("#rate", Static).update(rate_text(self.settings))
-        self.query_one("#start", Button).disabled = bool(errors)
+        self.query_one("#start", Button).disabled = bool(errors) or self.busy
+
+    def preparing(self, message: str | None) -> None:
+        """Show what preparing the batch is doing; `None` when it ended (Start works again)."""
+        self.busy = message is not None
+        self.query_one("#status", Static).update(clean(message or "", 200))
+        self.query_one("#start", Button).disabled = self.busy or bool(self.errors)
 
     def action_start(self) -> None:
+        if self.busy:
+            return
         self.revalidate()
         if self.errors or self.settings is None:
             self.notify("Fix the fields marked in red first.", severity="warning")

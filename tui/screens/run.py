@@ -88,19 +88,17 @@ class RunScreen(Screen):
         self.query_one("#notice", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
 
     # -- keys -----------------------------------------------------------------------
+    # Pause and stop say so in the header at once; the engine's own Notice explains them.
     def action_pause(self) -> None:
         if self.engine.submitting_paused:
             self.engine.resume_submitting()
-            self.notify("Submitting resumed.")
         else:
             self.engine.pause_submitting()
-            self.notify("Submitting paused; jobs in flight continue. Press p to resume.")
         self.app.repaint_now()
 
     def action_stop(self) -> None:
         if not self.engine.stopping:
             self.engine.request_stop()
-            self.notify("Stopping: no new submits; finishing what is in flight.")
         self.app.repaint_now()
 
     def action_retry(self) -> None:
