@@ -10,6 +10,7 @@ pure functions so the shapes can be tested without a transport.
 from __future__ import annotations
 
 from typing import Any, Mapping
+from urllib.parse import quote
 
 import httpx
 
@@ -104,7 +105,7 @@ class DeapiClient:
 
     async def job(self, request_id: str) -> JobStatus:
         """Read a job (GET /api/v2/jobs/{id}); 404 is NOT_FOUND."""
-        body = await self._call("GET", f"/api/v2/jobs/{request_id}", job_id=request_id)
+        body = await self._call("GET", f"/api/v2/jobs/{quote(request_id, safe='')}", job_id=request_id)
         return parse_job(request_id, body)
 
     async def fetch_result(self, job: JobStatus) -> Transcript:
