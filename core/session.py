@@ -20,6 +20,7 @@ import errno
 import os
 import shutil
 import time
+import tomllib
 from collections import Counter
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -237,6 +238,31 @@ class Session:
                 self.warnings.append(f"journal record {rec['seq']} has a bad value ({exc}) (skipped)")
                 continue
             self._dirty.add(video.key)
+
+    @staticmethod
+    def peek_settings(path: Path | str) -> Settings:
+        """A session's settings without opening (or locking) it. Raises SessionError if unreadable."""
+        path = Path(path)
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+            return Settings.from_dict(doc.get("settings", {}))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, TypeError) as exc:
+            raise SessionError(f"Cannot read the session {path} ({exc}). Check the path, or start a new run.") from exc
+
+    def add_videos(self, videos: Iterable[Video]) -> int:
+        """Append new videos (e.g. lines added to the batch file); keys already here are skipped.
+        They reach the disk with the next checkpoint. Returns how many were added."""
+        added = 0
+        for v in videos:
+            if v.key in self._by_key:
+                continue
+            self.videos.append(v)
+            self._by_key[v.key] = v
+            self._rows[v.key] = video_to_row(v)
+            self._dirty.add(v.key)
+            added += 1
+        self._need_fold = self._need_fold or bool(added)
+        return added
 
     # -- reading ------------------------------------------------------------------------
     def by_key(self, key: str) -> Video:

@@ -265,6 +265,12 @@ class SimServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def export_jobs(self) -> list[dict[str, Any]]:
+        return self._state.export_jobs()
+
+    def import_jobs(self, rows: list[dict[str, Any]]) -> None:
+        self._state.import_jobs(rows)
+
     def __enter__(self) -> "SimServer":
         self.start()
         return self

@@ -288,6 +288,34 @@ class SimState:
             "meta": {"current_page": page, "last_page": last, "per_page": limit, "total": len(names)},
         }
 
+    # -- persistence (the demo keeps its jobs across restarts) ----------------------------------
+    def export_jobs(self) -> list[dict[str, Any]]:
+        """Every job as plain data, with wall-clock times (monotonic clocks do not survive a restart)."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+            submissions = dict(self._submissions)
+        out = []
+        for job in jobs:
+            row = dataclasses.asdict(job)
+            row.pop("submitted")
+            row["error"] = list(job.error) if job.error else None
+            out.append(row)
+        return [{"submissions": submissions}, *out]
+
+    def import_jobs(self, rows: list[dict[str, Any]]) -> None:
+        """Load what `export_jobs` gave, re-basing each job's age on this process's monotonic clock."""
+        now_mono, now_wall = time.monotonic(), time.time()
+        with self._lock:
+            for row in rows:
+                if "submissions" in row:
+                    self._submissions.update(row["submissions"])
+                    continue
+                row = dict(row)
+                row["submitted"] = now_mono - max(0.0, now_wall - float(row["submitted_wall"]))
+                row["error"] = tuple(row["error"]) if row.get("error") else None
+                job = Job(**row)
+                self._jobs[job.request_id] = job
+
     # -- helpers -------------------------------------------------------------------------------
     def _result_of(self, job: Job) -> Any:
         if job.structured:
