@@ -175,13 +175,29 @@ class BulkTranscribeApp(App[int]):
         try:
             session = Session.open(Path(path))
         except SessionError as exc:   # SessionLocked is one: another process runs it
-            self.notify(str(exc), severity="error", timeout=10)
+            self.notify(str(exc), severity="error", timeout=10, markup=False)
             if not self.screen_stack or len(self.screen_stack) <= 1:
                 self.show_config()
             return
         if settings is not None:
             session.settings = settings
+        self._point_demo_at_simulator(Path(path), session)
         self.launch(session)
+
+    def _point_demo_at_simulator(self, path: Path, session: Any) -> None:
+        """A demo session reopened (e.g. from the resume prompt) talks to the demo simulator,
+        started here if the caller did not pass one; its saved address died with the old one."""
+        try:
+            from bulk_transcribe.core.simulator.demo import is_demo_session, start_demo_sim
+        except ImportError:
+            return
+        if not is_demo_session(path):
+            return
+        if self.sim is None:
+            self.sim = self._own_sim = start_demo_sim()
+        session.settings = session.settings.with_(api_base=self.sim.base_url)
+        if not self.api_key:
+            self.api_key, self.key_source = "demo-key", "demo"
 
     def discard_session(self, path: str | Path) -> bool:
         """Delete a session (file, journal, lock) unless another process holds it.
