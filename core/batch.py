@@ -1,0 +1,135 @@
+"""Batch files: `.txt` (one URL per line, `#` comments) and `.csv` (a `url` column, optional `title`).
+
+A bad line is not an error of the file: it becomes a BatchLine with `error` set, so the
+rest of the batch still runs and the report can name the line. Only an unreadable file
+(missing, not text, a CSV without a url column) raises BatchError.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from .urls import NormalizedUrl, UrlError, normalize
+
+URL_HEADERS = ("url", "link", "video_url", "source_url", "video")
+TITLE_HEADERS = ("title", "name")
+
+
+class BatchError(ValueError):
+    """The batch file as a whole cannot be read; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    line: int
+    raw: str
+    url: NormalizedUrl | None
+    title: str = ""
+    error: str = ""
+    duplicate_of: int = 0
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    name: str
+    lines: tuple[BatchLine, ...]
+
+    @property
+    def valid(self) -> list[BatchLine]:
+        return [ln for ln in self.lines if ln.url is not None and not ln.error and not ln.duplicate_of]
+
+    @property
+    def invalid(self) -> list[BatchLine]:
+        return [ln for ln in self.lines if ln.error]
+
+    @property
+    def duplicates(self) -> list[BatchLine]:
+        return [ln for ln in self.lines if ln.duplicate_of]
+
+
+def _decode(data: bytes, name: str) -> str:
+    for enc in ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",):
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise BatchError(f"{name} is not a text file: save it as UTF-8 text, one URL per line") from None
+
+
+def read_batch(path: str | Path) -> BatchInput:
+    """Read a batch file. Raises BatchError for a missing or unreadable file."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise BatchError(f"no batch file at {p}: give a .txt (one URL per line) or .csv (a url column)") from None
+    except IsADirectoryError:
+        raise BatchError(f"{p} is a folder: give a batch file") from None
+    except OSError as exc:
+        raise BatchError(f"cannot read {p}: {exc.strerror}") from None
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise BatchError(f"{p} is not a text file: save it as UTF-8 text, one URL per line")
+    text = _decode(data, str(p))
+    first = text.lstrip().split("\n", 1)[0].lower()
+    fmt = "csv" if p.suffix.lower() in (".csv", ".tsv") or any(
+        h in [c.strip().strip('"') for c in first.replace("\t", ",").split(",")] for h in URL_HEADERS) else "txt"
+    return parse_batch_text(text, name=p.name, fmt=fmt)
+
+
+def parse_batch_text(text: str, name: str = "<input>", fmt: str = "txt") -> BatchInput:
+    """Parse batch text: "txt" (one URL per line) or "csv". Raises BatchError for a CSV without a url column."""
+    rows = _csv_rows(text, name) if fmt == "csv" else _txt_rows(text)
+    lines: list[BatchLine] = []
+    first_line: dict[str, int] = {}
+    for number, raw, url_text, title in rows:
+        try:
+            url = normalize(url_text)
+        except UrlError as exc:
+            lines.append(BatchLine(number, raw, None, title, error=str(exc)))
+            continue
+        first = first_line.setdefault(url.key, number)
+        lines.append(BatchLine(number, raw, url, title, duplicate_of=first if first != number else 0))
+    return BatchInput(name, tuple(lines))
+
+
+def _txt_rows(text: str):
+    for number, raw in enumerate(text.splitlines(), 1):
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        # A trailing comment needs a space before '#': URLs may contain '#' fragments.
+        for marker in (" #", "\t#"):
+            if marker in stripped:
+                stripped = stripped.split(marker, 1)[0].strip()
+        yield number, raw.rstrip("\r\n"), stripped, ""
+
+
+def _csv_rows(text: str, name: str):
+    sample = text[:4096]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    header: list[str] | None = None
+    url_col = title_col = -1
+    for row in reader:
+        number = reader.line_num
+        if not any(c.strip() for c in row) or row[0].strip().startswith("#"):
+            continue
+        if header is None:
+            header = [c.strip().lower() for c in row]
+            url_col = next((header.index(h) for h in URL_HEADERS if h in header), -1)
+            title_col = next((header.index(h) for h in TITLE_HEADERS if h in header), -1)
+            if url_col < 0:
+                raise BatchError(f"{name} has no 'url' column: the first row must name the columns, e.g. url,title")
+            continue
+        url_text = row[url_col].strip() if url_col < len(row) else ""
+        title = row[title_col].strip() if 0 <= title_col < len(row) else ""
+        yield number, ",".join(row), url_text, title
