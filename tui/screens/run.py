@@ -50,7 +50,7 @@ class RunScreen(Screen):
         self.engine = engine
         self.run_title = title
         self._errors_seen = 0
-        self._painted = -1
+        self._notice = ""
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="run-header")
@@ -85,7 +85,9 @@ class RunScreen(Screen):
         text = f"{notice.level}: {clean(notice.message, 200)}" if notice else ""
         if view.errors_total:
             text = f"errors {view.errors_total}  " + text
-        self.query_one("#notice", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+        if text != self._notice:
+            self._notice = text
+            self.query_one("#notice", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
 
     # -- keys -----------------------------------------------------------------------
     # Pause and stop say so in the header at once; the engine's own Notice explains them.

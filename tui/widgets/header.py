@@ -14,6 +14,10 @@ from .bar import TextBar
 class RunHeader(Vertical):
     """Reads a `RunView` when told to (`show`); it never subscribes to anything itself."""
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._shown: dict[str, str] = {}
+
     def compose(self) -> ComposeResult:
         yield Static(id="run-title", markup=False)
         yield TextBar(id="run-bar")
@@ -25,18 +29,24 @@ class RunHeader(Vertical):
 
     def show(self, view: RunView, title: str, state: str) -> None:
         t = view.totals()
-        self.query_one("#run-title", Static).update(
-            Text(f"{clean(title, 40)}  {state} · {fmt_duration(t.elapsed)}", no_wrap=True, overflow="ellipsis"))
+        self._set("#run-title", f"{clean(title, 40)}  {state} · {fmt_duration(t.elapsed)}")
         self.query_one(TextBar).fraction = (t.done + t.failed) / t.total if t.total else 0.0
-        counts = (f"done {t.done}/{t.total} · failed {t.failed} · in flight {t.in_flight} · "
-                  f"remaining {t.remaining} · {t.videos_per_min:.1f}/min · ETA {fmt_duration(t.eta_seconds)}")
-        self.query_one("#run-counts", Static).update(Text(counts, no_wrap=True, overflow="ellipsis"))
+        self._set("#run-counts", f"done {t.done}/{t.total} · failed {t.failed} · in flight {t.in_flight} · "
+                                 f"remaining {t.remaining} · {t.videos_per_min:.1f}/min · "
+                                 f"ETA {fmt_duration(t.eta_seconds)}")
         buckets = view.bucket_text()
         if view.progress is not None:
             p = view.progress
             buckets = f"workers {p.concurrency}/{p.max_concurrency} · {buckets}"
-        self.query_one("#run-buckets", Static).update(Text(buckets))
+        self._set("#run-buckets", buckets, wrap=True)
         data = view.throughput()
         spark = self.query_one(Sparkline)
         if list(spark.data or []) != data:
             spark.data = data
+
+    def _set(self, selector: str, text: str, wrap: bool = False) -> None:
+        """Update a line only when its text changed: an unchanged header costs nothing to send."""
+        if self._shown.get(selector) == text:
+            return
+        self._shown[selector] = text
+        self.query_one(selector, Static).update(Text(text) if wrap else Text(text, no_wrap=True, overflow="ellipsis"))
