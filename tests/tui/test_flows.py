@@ -88,3 +88,28 @@ async def test_quit_mid_run_then_resume_from_the_prompt_finishes_with_no_second_
         assert all(v.state is VideoState.DONE for v in reopened.videos)
     finally:
         reopened.close()
+
+
+async def test_configure_run_summary(tmp_path, sim):
+    ids = [f"cfgflow{i:04d}" for i in range(4)]
+    batch = tmp_path / "talks.txt"
+    lines = [f"https://www.youtube.com/watch?v={vid}" for vid in ids]
+    batch.write_text("\n".join([*lines, "not a url", lines[0]]) + "\n")
+    settings = Settings(output_dir=str(tmp_path / "out"), api_base=sim.base_url, metadata=False, concurrency=3)
+    app = build_app(settings=settings, api_key="sim-key", key_source="DEAPI_API_KEY", testing=True)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await until(pilot, lambda: app.screen.query("#batch"), what="the config screen")
+        app.screen.query_one("#batch").value = str(batch)
+        await until(pilot, lambda: "4 valid" in str(app.screen.query_one("#batch-info").render()),
+                    what="the batch counts")
+        info = str(app.screen.query_one("#batch-info").render())
+        assert "1 invalid" in info and "1 duplicate" in info and "line 5" in info
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen), what="the run screen")
+        await until(pilot, lambda: isinstance(app.screen, SummaryScreen), timeout=60, what="the summary")
+        result = app.view.finished
+        assert (result.done, result.failed, result.remaining) == (4, 0, 0)
+        assert Path(result.output_dir).is_dir() and len(list(Path(result.output_dir).glob("*.txt"))) == 4
+        await pilot.press("q")
+    assert app.return_value == 0
+    assert sorted(sim.submissions().values()) == [1, 1, 1, 1]

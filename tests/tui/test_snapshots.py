@@ -51,6 +51,27 @@ def test_summary(snap_compare):
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=finish)
 
 
+def test_config_screen(snap_compare, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # a relative batch path, so the snapshot never shows tmp_path
+    (tmp_path / "lectures.txt").write_text(
+        "# spring term\n"
+        "https://www.youtube.com/watch?v=aaaaaaaaaaa\n"
+        "https://youtu.be/bbbbbbbbbbb\n"
+        "not a url\n"
+        "https://www.youtube.com/watch?v=aaaaaaaaaaa\n"
+        "ftp://example.com/video.mp4\n"
+        "https://www.youtube.com/watch?v=ccccccccccc\n"
+    )
+
+    async def settle(pilot):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        pilot.app.screen.query_one("#concurrency").value = "8"
+        await pilot.pause()
+    app = make_app(batch_path="lectures.txt", api_key=None, key_source="")
+    assert snap_compare(app, terminal_size=(80, 30), run_before=settle)
+
+
 def test_resume_prompt(snap_compare):
     sessions = [
         SessionInfo("/data/sessions/lectures-1a2b.toml", batch="/home/ana/batches/lectures.txt",

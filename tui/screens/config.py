@@ -165,8 +165,8 @@ class ConfigScreen(Screen):
         text = Text(no_wrap=True, overflow="ellipsis")
         if not b.error:
             text.append(f"{b.valid} valid · {b.invalid} invalid · {b.duplicates} duplicate")
-            for number, line, why in b.bad:
-                text.append(f"\n  line {number}: {clean(line, 30)} ({clean(why, 40)})")
+            for number, line, why in b.bad:   # one screen line each, whatever the input
+                text.append("\n" + clean(f"  line {number}: {clean(line, 24)} - {why}", 62))
         self.query_one("#batch-info", Static).update(text)
 
     def _show_key(self) -> None:

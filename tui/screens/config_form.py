@@ -108,10 +108,18 @@ def summarise_batch(path: str, *, show_bad: int = 5) -> BatchSummary:
         return BatchSummary(error=f"no such file: {p}")
     try:
         batch = read_batch(p)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        return BatchSummary(error=f"cannot read {p}: {exc}")
+    except (OSError, ValueError) as exc:   # BatchError is a ValueError or carries the reason
+        return BatchSummary(error=str(exc) or f"cannot read {p}")
+    # Counted from the lines themselves (blank and comment lines have neither url nor error).
+    valid = invalid = duplicates = 0
     bad: list[tuple[int, str, str]] = []
     for line in batch.lines:
-        if getattr(line, "error", None) and len(bad) < show_bad:
-            bad.append((line.number, line.text, str(line.error)))
-    return BatchSummary(batch.valid, batch.invalid, batch.duplicates, bad)
+        if line.error:
+            invalid += 1
+            if len(bad) < show_bad:
+                bad.append((line.line, line.raw, str(line.error)))
+        elif line.duplicate_of:
+            duplicates += 1
+        elif line.url is not None:
+            valid += 1
+    return BatchSummary(valid, invalid, duplicates, bad)
