@@ -1,0 +1,315 @@
+"""A plan before spending: every distinct video of a batch, what it will cost and how long it takes.
+
+Nothing is submitted. The plan expands and dedupes the batch and reads metadata exactly as a run
+would (same `sources.resolve`, same cache), then prices the videos that would be submitted.
+
+Cost: from deAPI's price route when a client (or an API key) is given, else the documented rate of
+about $0.05 per hour of audio. The price route allows only 50 calls a minute on the Basic plan, so
+it is never called once per video: per platform it is asked for at most three distinct durations
+(exact), or for the shortest and the longest one, and prices in between are interpolated on the
+line through those two quotes (deAPI bills by duration, a fixed part plus a per-second part).
+
+Time: videos / min(submit rate, concurrency / mean latency), where the latency of one job is
+assumed to be LATENCY_BASE_S plus LATENCY_PER_AUDIO_SECOND of its audio length; a daily submit
+cap adds the days it forces.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+
+from . import config
+from .batch import BatchLine, read_batch
+from .errors import Category, DeapiError
+from .model import Video
+from .polling import DEFAULT_EXPECTED
+from .settings import Settings
+from .sources import SourceProblem, order_videos, resolve
+from .urls import UrlError, normalize
+
+RATE_PER_HOUR = 0.05              # USD per hour of audio (deAPI's documented rough price)
+LATENCY_BASE_S = DEFAULT_EXPECTED  # assumed seconds from submit to done for a very short video
+LATENCY_PER_AUDIO_SECOND = 0.05    # plus this many seconds per second of audio
+MAX_PRICE_PLATFORMS = 5            # beyond this many platforms, the rate prices the rest
+_DEFAULT_CACHE = object()
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    url: str
+    id: str
+    key: str
+    title: str
+    duration: float | None
+    supported: bool                # deAPI can fetch this host
+    done_already: bool             # the session already has it done: it will not be submitted
+    price_estimate: float | None   # USD; None when not submitted or the duration is unknown
+    line: int = 0
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class PlanTotals:
+    videos: int                    # distinct videos (rows)
+    to_run: int                    # rows not done yet and on a supported host
+    done_already: int
+    unsupported: int
+    audio_seconds: float           # known audio of the videos to run
+    unknown_durations: int         # videos to run whose duration is unknown (not in the cost)
+    estimated_cost: float
+    cost_basis: str
+    balance: float | None          # USD, when a key is set and the balance could be read
+    estimated_seconds: float
+    time_basis: str
+    duplicates: int
+
+    @property
+    def hours(self) -> float:
+        return self.audio_seconds / 3600.0
+
+    @property
+    def exceeds_balance(self) -> bool:
+        return self.balance is not None and self.estimated_cost > self.balance
+
+
+@dataclass
+class Plan:
+    rows: list[PlanRow]
+    totals: PlanTotals
+    problems: list[SourceProblem] = field(default_factory=list)
+    duplicates: list[tuple[int, str, str]] = field(default_factory=list)
+    videos: list[Video] = field(default_factory=list)  # run order; what a run would submit
+
+
+# -- pricing --------------------------------------------------------------------------------
+
+
+def rate_price(seconds: float) -> float:
+    return RATE_PER_HOUR * seconds / 3600.0
+
+
+async def _quote_prices(client: Any, settings: Settings, durations: dict[str, list[float]]
+                        ) -> Callable[[str, float], float]:
+    """A price function per (platform, seconds), built from few price-route calls.
+
+    Raises DeapiError from the client; the caller falls back to the rate."""
+    quotes: dict[str, dict[float, float]] = {}
+    for platform in sorted(durations, key=lambda p: -len(durations[p]))[:MAX_PRICE_PLATFORMS]:
+        distinct = sorted({float(round(d)) for d in durations[platform]})
+        asked = distinct if len(distinct) <= 3 else [distinct[0], distinct[-1]]
+        quotes[platform] = {}
+        for seconds in asked:
+            quotes[platform][seconds] = await client.price(
+                model=settings.model, include_ts=settings.timestamps,
+                duration_seconds=seconds, platform=platform or None)
+
+    def price(platform: str, seconds: float) -> float:
+        known = quotes.get(platform)
+        if not known:
+            return rate_price(seconds)
+        seconds = float(round(seconds))
+        if seconds in known:
+            return known[seconds]
+        (x0, y0), (x1, y1) = min(known.items()), max(known.items())
+        if x1 == x0:
+            return y0 * seconds / x0 if x0 else y0
+        return max(0.0, y0 + (y1 - y0) * (seconds - x0) / (x1 - x0))
+
+    return price
+
+
+# -- time -----------------------------------------------------------------------------------
+
+
+def estimate_seconds(durations: Sequence[float | None], settings: Settings) -> tuple[float, str]:
+    """Seconds to run these videos at the configured limits, and the sentence that says how."""
+    n = len(durations)
+    known = [d for d in durations if d is not None]
+    mean_audio = sum(known) / len(known) if known else 0.0
+    latency = LATENCY_BASE_S + LATENCY_PER_AUDIO_SECOND * mean_audio
+    per_minute = min(float(settings.submit_rpm), settings.concurrency * 60.0 / latency)
+    basis = (f"min({settings.submit_rpm} submits/min, {settings.concurrency} at once / "
+             f"{latency:.0f} s assumed per job: {LATENCY_BASE_S:g} s + {LATENCY_PER_AUDIO_SECOND:g} x mean audio length)")
+    if n == 0:
+        return 0.0, basis
+    daily = settings.submit_daily
+    if daily and n > daily:
+        days = math.ceil(n / daily) - 1
+        last = n - days * daily
+        basis += f"; {daily} submits a day means {days} more day(s) of waiting"
+        return days * 86400.0 + last * 60.0 / per_minute + latency, basis
+    return n * 60.0 / per_minute + latency, basis
+
+
+# -- the plan -------------------------------------------------------------------------------
+
+
+async def build_plan(
+    batch: str | Path | Sequence[BatchLine], settings: Settings, *, api_key: str | None = None,
+    client: Any = None, done_keys: frozenset[str] = frozenset(), cache_dir: Any = _DEFAULT_CACHE,
+    proxy: str | None = None, timeout: float = 60.0, source_concurrency: int = 4,
+    on_progress: Callable[[str], None] | None = None,
+) -> Plan:
+    """Expand, dedupe and price a batch without submitting anything.
+
+    `batch` is a batch file path (read with `batch.read_batch`) or its lines. `cache_dir`
+    defaults to the app's cache (`config.cache_dir()`, shared with runs); None disables it.
+    deAPI is asked for prices and the balance when `client` is given or `api_key` is set (then a
+    client is opened on `settings.api_base` and closed again); any deAPI failure becomes a
+    problem and the cost falls back to the per-hour rate. Rows follow `settings.order`.
+    Raises batch.BatchError only when the batch file cannot be read.
+    """
+    if isinstance(batch, (str, Path)):
+        lines = list((await anyio.to_thread.run_sync(read_batch, Path(batch))).lines)
+    else:
+        lines = list(batch)
+    if cache_dir is _DEFAULT_CACHE:
+        cache_dir = config.cache_dir()
+    problems = [SourceProblem(bl.line, bl.raw, Category.INPUT.value, bl.error) for bl in lines if bl.error]
+    resolved = await resolve(
+        lines, metadata=settings.metadata, cookies=settings.cookies, cache_dir=cache_dir,
+        proxy=proxy, concurrency=source_concurrency, timeout=timeout, on_progress=on_progress)
+    problems = sorted(problems + resolved.problems, key=lambda p: p.line)
+    videos = order_videos(resolved.videos, settings.order)
+
+    supported: dict[str, bool] = {}
+    platform: dict[str, str] = {}
+    for v in videos:
+        try:
+            norm = normalize(v.url)
+            supported[v.key], platform[v.key] = bool(norm.supported), norm.host or ""
+        except UrlError:
+            supported[v.key], platform[v.key] = False, ""
+    runnable = [v for v in videos if supported[v.key] and v.key not in done_keys]
+
+    price: Callable[[str, float], float] = lambda _p, s: rate_price(s)
+    cost_basis = f"deAPI's documented rate of ${RATE_PER_HOUR:g} per hour of audio"
+    balance: float | None = None
+    if client is not None or api_key:
+        own = None
+        if client is None:
+            from .client import DeapiClient  # only when deAPI is really asked
+
+            client = own = DeapiClient(settings.api_base, api_key or "")
+        try:
+            try:
+                balance = await client.balance()
+            except DeapiError as exc:
+                problems.append(SourceProblem(0, "", exc.category.value, f"balance not read: {exc.message}"))
+            by_platform: dict[str, list[float]] = {}
+            for v in runnable:
+                if v.duration is not None:
+                    by_platform.setdefault(platform[v.key], []).append(v.duration)
+            try:
+                if by_platform:
+                    price = await _quote_prices(client, settings, by_platform)
+                cost_basis = "deAPI's price route"
+            except DeapiError as exc:
+                problems.append(SourceProblem(0, "", exc.category.value,
+                                              f"price route failed, using the per-hour rate: {exc.message}"))
+        finally:
+            if own is not None:
+                await own.aclose()
+
+    rows: list[PlanRow] = []
+    cost = 0.0
+    for v in videos:
+        done = v.key in done_keys
+        estimate = None
+        if supported[v.key] and not done and v.duration is not None:
+            estimate = price(platform[v.key], v.duration)
+            cost += estimate
+        rows.append(PlanRow(url=v.url, id=v.vid, key=v.key, title=v.title, duration=v.duration,
+                            supported=supported[v.key], done_already=done, price_estimate=estimate,
+                            line=v.line, source=v.source))
+    seconds, time_basis = estimate_seconds([v.duration for v in runnable], settings)
+    totals = PlanTotals(
+        videos=len(rows), to_run=len(runnable), done_already=sum(r.done_already for r in rows),
+        unsupported=sum(not r.supported for r in rows),
+        audio_seconds=sum(v.duration for v in runnable if v.duration is not None),
+        unknown_durations=sum(v.duration is None for v in runnable), estimated_cost=cost,
+        cost_basis=cost_basis, balance=balance, estimated_seconds=seconds, time_basis=time_basis,
+        duplicates=len(resolved.duplicates))
+    return Plan(rows=rows, totals=totals, problems=problems, duplicates=resolved.duplicates,
+                videos=[v for v in videos if v.key not in done_keys])
+
+
+# -- faces ----------------------------------------------------------------------------------
+
+
+def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
+    """One JSON-ready dict per row (keys url, id, key, title, duration, supported, done,
+    price_estimate, line, source), then one totals dict with `"totals": true`, the problems
+    and the duplicates."""
+    for r in plan.rows:
+        yield {"url": r.url, "id": r.id, "key": r.key, "title": r.title, "duration": r.duration,
+               "supported": r.supported, "done": r.done_already, "price_estimate": r.price_estimate,
+               "line": r.line, "source": r.source}
+    t = plan.totals
+    yield {
+        "totals": True, "videos": t.videos, "to_run": t.to_run, "done_already": t.done_already,
+        "unsupported": t.unsupported, "audio_seconds": t.audio_seconds, "hours": round(t.hours, 4),
+        "unknown_durations": t.unknown_durations, "estimated_cost": round(t.estimated_cost, 6),
+        "cost_basis": t.cost_basis, "balance": t.balance, "exceeds_balance": t.exceeds_balance,
+        "estimated_seconds": round(t.estimated_seconds, 1), "time_basis": t.time_basis,
+        "duplicates": [{"line": ln, "url": u, "key": k} for ln, u, k in plan.duplicates],
+        "problems": [{"line": p.line, "url": p.url, "category": p.category, "message": p.message,
+                      "key": p.key} for p in plan.problems],
+    }
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    return f"{h}:{rem // 60:02d}:{rem % 60:02d}" if h else f"{rem // 60}:{rem % 60:02d}"
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def format_plan_table(plan: Plan, width: int = 100) -> str:
+    """The plan as plain text for a terminal `width` columns wide: rows, totals, problems."""
+    fixed = [("#", 4), ("id", 12), ("duration", 8), ("deAPI", 5), ("done", 4), ("price", 8)]
+    flexible = max(20, width - sum(w + 1 for _, w in fixed) - 1)
+    title_w = flexible * 3 // 5
+    url_w = flexible - title_w - 1
+
+    def line(cells: list[str]) -> str:
+        widths = [w for _, w in fixed] + [title_w, url_w]
+        right = {0, 2, 5}
+        out = [(_fit(c, w).rjust(w) if i in right else _fit(c, w).ljust(w)) for i, (c, w) in enumerate(zip(cells, widths))]
+        return " ".join(out).rstrip()
+
+    out = [line([n for n, _ in fixed] + ["title", "url"])]
+    for i, r in enumerate(plan.rows, 1):
+        price = "-" if r.price_estimate is None else f"${r.price_estimate:.4f}"
+        out.append(line([str(i), r.id, format_duration(r.duration), "yes" if r.supported else "no",
+                         "yes" if r.done_already else "", price, r.title, r.url]))
+    t = plan.totals
+    notes = [f"videos: {t.videos} ({t.to_run} to run, {t.done_already} done already, "
+             f"{t.unsupported} on hosts deAPI cannot fetch, {t.duplicates} duplicates dropped)"]
+    unknown = f", {t.unknown_durations} of unknown length" if t.unknown_durations else ""
+    notes.append(f"audio: {t.hours:.2f} h{unknown}")
+    notes.append(f"estimated cost: ${t.estimated_cost:.4f} ({t.cost_basis})")
+    if t.balance is not None:
+        notes.append(f"balance: ${t.balance:.2f}" + ("  NOT ENOUGH for this batch" if t.exceeds_balance else ""))
+    notes.append(f"estimated time: {format_duration(t.estimated_seconds)} ({t.time_basis})")
+    if plan.problems:
+        notes.append(f"problems ({len(plan.problems)}):")
+        for p in plan.problems:
+            where = f"line {p.line}: " if p.line else ""
+            notes.append(f"  {where}[{p.category}] {p.url + ' - ' if p.url else ''}{p.message}")
+    out.append("")
+    for note in notes:
+        out += textwrap.wrap(note, width=width, subsequent_indent="      ", break_long_words=True) or [""]
+    return "\n".join(out) + "\n"

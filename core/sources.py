@@ -1,0 +1,437 @@
+"""Turn batch lines into distinct videos: expand playlists, channels and pages, read metadata.
+
+yt-dlp is used only through its Python API, always in a worker thread (it is synchronous and
+does network I/O), a bounded number at once, each call under an overall time limit, and quiet:
+its messages go to a private logger, never to stdout. Metadata is an enrichment: a video whose
+metadata cannot be read is still returned and will be submitted by its URL.
+
+Metadata that was read is cached on disk, one small JSON file per video key, so a reopened
+session never asks again. Failures are deliberately not cached: they are mostly transient
+(network, YouTube's bot check until the user adds cookies) and retrying costs one bounded call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from .batch import BatchLine
+from .errors import Category
+from .model import Video
+from .urls import NormalizedUrl, UrlError, normalize
+
+EXPANDABLE = ("playlist", "channel", "page")
+COOKIES_REMEDY = (
+    "YouTube asks this server's address to sign in. Export the cookies of a logged-in browser "
+    "to a file (Netscape cookies.txt format) and pass it with --cookies FILE, or set "
+    'cookies = "FILE" in the config file'
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_MAX_DEPTH = 2  # a channel's root lists its tabs (videos, shorts, streams), each a playlist
+
+
+@dataclass(frozen=True)
+class SourceProblem:
+    """Why a source could not be expanded, or a video's metadata could not be read.
+
+    `key` is set when the problem concerns one video that is still in the batch (a metadata
+    failure); it is empty when a whole source was lost (nothing of it is in the batch)."""
+
+    line: int
+    url: str
+    category: str
+    message: str
+    key: str = ""
+
+
+@dataclass
+class Resolved:
+    """The distinct videos of a batch, in input order (expanded entries in place of their source).
+
+    `duplicates` holds (line, url, key) for every item dropped because the same key came first;
+    `skipped_done` counts distinct keys left out because they were in `done_keys`."""
+
+    videos: list[Video]
+    problems: list[SourceProblem] = field(default_factory=list)
+    skipped_done: int = 0
+    duplicates: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+class SourceFailure(Exception):
+    """A yt-dlp call failed; the message is already written for the user."""
+
+
+# -- yt-dlp in a thread ---------------------------------------------------------------
+
+
+class _QuietLogger:
+    """Receives everything yt-dlp would print; keeps warnings and errors for the report."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def debug(self, msg: str) -> None:
+        pass
+
+    info = debug
+
+    def warning(self, msg: str) -> None:
+        self.messages.append(_clean(msg))
+
+    error = warning
+
+
+def _clean(msg: str) -> str:
+    msg = _ANSI.sub("", str(msg)).strip()
+    for prefix in ("ERROR: ", "WARNING: "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    return re.sub(r"\s*\(caused by .*\)\s*$", "", msg, flags=re.S)
+
+
+def explain(raw: str, *, cookies: str = "") -> str:
+    """A yt-dlp error turned into one sentence the user can act on."""
+    msg = _clean(raw)
+    low = msg.lower()
+    if "not a bot" in low or "sign in to confirm" in low:
+        if cookies:
+            return f"{msg}. The cookies in {cookies} were not accepted: export fresh ones from a logged-in browser"
+        return f"{msg}. {COOKIES_REMEDY}"
+    if "unsupported url" in low:
+        return f"yt-dlp cannot read this page ({msg})"
+    if any(s in low for s in ("connection refused", "unable to download", "timed out", "name or service",
+                               "temporary failure", "network is unreachable", "proxy")):
+        return f"could not reach the source: {msg}"
+    return msg
+
+
+def _options(*, logger: _QuietLogger, cookies: str, proxy: str | None, socket_timeout: float,
+             cache_dir: Path | None, single: bool) -> dict[str, Any]:
+    opts: dict[str, Any] = {
+        "quiet": True, "no_warnings": True, "noprogress": True, "logger": logger,
+        "skip_download": True, "extract_flat": "in_playlist", "socket_timeout": socket_timeout,
+        "extractor_retries": 1, "format": "bestaudio/best", "ignore_no_formats_error": True,
+        "noplaylist": single, "color": {"stdout": "no_color", "stderr": "no_color"},
+        # yt-dlp's own cache (YouTube player code) lives beside ours, never in the user's home.
+        "cachedir": str(cache_dir / "yt-dlp") if cache_dir else False,
+    }
+    if cookies:
+        opts["cookiefile"] = cookies
+    if proxy is not None:
+        opts["proxy"] = proxy
+    return opts
+
+
+def _extract_sync(url: str, opts: dict[str, Any]) -> dict[str, Any]:
+    import yt_dlp  # heavy: imported only by the worker that needs it
+
+    logger: _QuietLogger = opts["logger"]
+    try:
+        with yt_dlp.YoutubeDL(opts) as ydl:
+            info = ydl.extract_info(url, download=False)
+            if info is None:
+                raise SourceFailure(logger.messages[-1] if logger.messages else "yt-dlp returned nothing")
+            return ydl.sanitize_info(info)
+    except SourceFailure:
+        raise
+    except Exception as exc:  # yt-dlp raises DownloadError and, on odd pages, anything else
+        raise SourceFailure(_clean(str(exc)) or type(exc).__name__) from exc
+
+
+class _Extractor:
+    """Runs yt-dlp calls in threads: at most `concurrency` at once, each under `timeout` seconds.
+
+    A call that runs out of time is abandoned (a thread cannot be killed); it ends on its own
+    within yt-dlp's socket timeout, so abandoned threads never pile up for long."""
+
+    def __init__(self, *, cookies: str, proxy: str | None, cache_dir: Path | None,
+                 concurrency: int, timeout: float) -> None:
+        self.cookies, self.proxy, self.cache_dir, self.timeout = cookies, proxy, cache_dir, timeout
+        self.limiter = anyio.CapacityLimiter(max(1, concurrency))
+
+    async def extract(self, url: str, *, single: bool, timeout: float | None = None) -> dict[str, Any]:
+        """Raise SourceFailure with a user-facing message when the call fails or times out."""
+        limit = timeout or self.timeout
+        opts = _options(logger=_QuietLogger(), cookies=self.cookies, proxy=self.proxy,
+                        socket_timeout=max(1.0, min(20.0, self.timeout / 3)),
+                        cache_dir=self.cache_dir, single=single)
+        async with self.limiter:  # waiting for a slot does not count against the time limit
+            with anyio.move_on_after(limit):
+                try:
+                    return await anyio.to_thread.run_sync(_extract_sync, url, opts, abandon_on_cancel=True)
+                except SourceFailure as exc:
+                    raise SourceFailure(explain(str(exc), cookies=self.cookies)) from None
+        raise SourceFailure(f"gave up after {limit:g} s: the source did not answer in time")
+
+
+# -- metadata and its cache ------------------------------------------------------------
+
+_META_FIELDS = ("title", "duration", "channel", "upload_date")
+
+
+def _meta_from_info(info: dict[str, Any]) -> dict[str, Any]:
+    duration = info.get("duration")
+    return {
+        "title": str(info.get("title") or ""),
+        "duration": float(duration) if isinstance(duration, (int, float)) and duration >= 0 else None,
+        "channel": str(info.get("channel") or info.get("uploader") or ""),
+        "upload_date": str(info.get("upload_date") or ""),
+    }
+
+
+def _apply(video: Video, meta: dict[str, Any]) -> None:
+    """Fill what is missing. A title already there wins: the user's own, or the playlist's
+    (a page's "Talk (2)" says more than the media file's name a second fetch would find)."""
+    if meta.get("title") and not video.title:
+        video.title = meta["title"]
+    if meta.get("duration") is not None:
+        video.duration = float(meta["duration"])
+    video.channel = meta.get("channel") or video.channel
+    video.upload_date = meta.get("upload_date") or video.upload_date
+
+
+def _complete(video: Video) -> bool:
+    """Enough for names, ordering and estimates; upload dates alone are not worth a fetch."""
+    return bool(video.title) and video.duration is not None
+
+
+def cache_path(cache_dir: Path, key: str) -> Path:
+    """One file per video key: readable prefix plus a hash, safe on every file system."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:60]
+    return cache_dir / f"{safe}-{hashlib.sha1(key.encode()).hexdigest()[:10]}.json"
+
+
+def read_cached(cache_dir: Path, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Cached metadata by key; unreadable or foreign files are ignored (they will be refetched)."""
+    found: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        try:
+            data = json.loads(cache_path(cache_dir, key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("key") == key:
+            found[key] = {k: data.get(k) for k in _META_FIELDS}
+    return found
+
+
+def write_cached(cache_dir: Path, entries: dict[str, dict[str, Any]]) -> None:
+    """Write each entry atomically (temp file + rename); a full disk only loses the cache."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    for key, meta in entries.items():
+        path = cache_path(cache_dir, key)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"key": key, **{k: meta.get(k) for k in _META_FIELDS}}, fh)
+            os.replace(tmp, path)
+        except OSError:
+            try:
+                os.unlink(tmp)
+            except (OSError, UnboundLocalError):
+                pass
+
+
+# -- resolve ---------------------------------------------------------------------------
+
+
+def _entry_url(entry: dict[str, Any]) -> str:
+    url = entry.get("url") or entry.get("webpage_url") or ""
+    if not url and entry.get("ie_key") == "Youtube" and entry.get("id"):
+        url = f"https://www.youtube.com/watch?v={entry['id']}"
+    return str(url)
+
+
+async def _expand(ex: _Extractor, norm: NormalizedUrl, line: int, timeout: float, depth: int = 0,
+                  ) -> tuple[list[tuple[NormalizedUrl, dict[str, Any]]], list[SourceProblem]]:
+    """Entries of one source as (normalised url, metadata) pairs, nested playlists flattened.
+
+    A page that turns out to be a single video yields itself with the metadata read."""
+    info = await ex.extract(norm.url, single=False, timeout=timeout)
+    entries = info.get("entries")
+    if entries is None:
+        return [(norm, _meta_from_info(info))], []
+    found: list[tuple[NormalizedUrl, dict[str, Any]]] = []
+    problems: list[SourceProblem] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        raw = _entry_url(entry)
+        try:
+            sub = normalize(raw)
+        except UrlError as exc:
+            problems.append(SourceProblem(line, raw or norm.url, Category.SOURCE.value,
+                                          f"an entry of {norm.url} has an unusable URL: {exc}"))
+            continue
+        if entry.get("entries") is not None or (sub.kind in ("playlist", "channel") and depth < _MAX_DEPTH
+                                                 and entry.get("_type") in ("url", "url_transparent")):
+            try:
+                more, more_problems = await _expand(ex, sub, line, timeout, depth + 1)
+            except SourceFailure as exc:
+                problems.append(SourceProblem(line, sub.url, Category.SOURCE.value, str(exc)))
+                continue
+            found += more
+            problems += more_problems
+        else:
+            found.append((sub, _meta_from_info(entry)))
+    return found, problems
+
+
+async def _pool(items: Sequence[Any], worker: Callable[[Any], Any], n: int) -> None:
+    """Run `worker` over items with at most n in flight (a shared iterator: no task per item)."""
+    it = iter(items)
+
+    async def run() -> None:
+        for item in it:
+            await worker(item)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(max(1, min(n, len(items)))):
+            tg.start_soon(run)
+
+
+async def resolve(
+    lines: Sequence[BatchLine], *, metadata: bool = True, cookies: str = "", cache_dir: Path | None = None,
+    done_keys: frozenset[str] = frozenset(), proxy: str | None = None, concurrency: int = 4,
+    timeout: float = 60.0, expand_timeout: float | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> Resolved:
+    """Expand, dedupe and (when `metadata`) enrich the batch's lines. Never raises for a source.
+
+    - Lines without a URL (input errors: batch.py reports them) are ignored; lines batch.py
+      marked `duplicate_of` go to `duplicates`.
+    - Playlists, channels and pages are expanded with yt-dlp's flat extraction; a source that
+      cannot be expanded becomes a SourceProblem (an unknown page on a host deAPI supports is
+      kept as one video, since deAPI may still fetch it).
+    - Single video URLs cost no yt-dlp call unless metadata is wanted and not cached.
+    - Each key appears once: the first occurrence wins, later ones go to `duplicates`;
+      keys in `done_keys` are counted in `skipped_done` and left out.
+    - Metadata failures are SourceProblems carrying the video's key; the video stays.
+    `timeout` bounds each per-video call, `expand_timeout` (default 5 x timeout) each expansion;
+    `on_progress` gets short human lines, called from the event loop. `cache_dir` is the app's
+    cache directory (`config.cache_dir()`): metadata goes to `metadata/`, yt-dlp's own to `yt-dlp/`.
+    """
+    ex = _Extractor(cookies=cookies, proxy=proxy, cache_dir=cache_dir, concurrency=concurrency, timeout=timeout)
+    cache_dir = cache_dir / "metadata" if cache_dir is not None else None
+    expand_limit = expand_timeout or timeout * 5
+    say = on_progress or (lambda _msg: None)
+    problems: list[SourceProblem] = []
+    if cookies and not os.path.isfile(cookies):
+        problems.append(SourceProblem(0, "", Category.SOURCE.value,
+                                      f"cookies file {cookies} not found; continuing without cookies"))
+        ex.cookies = ""
+
+    usable = [bl for bl in lines if bl.url is not None and not bl.error]
+    to_expand = [bl for bl in usable if not bl.duplicate_of and bl.url.kind in EXPANDABLE]
+    expanded: dict[int, list[tuple[NormalizedUrl, dict[str, Any]]]] = {}
+    unreadable: set[str] = set()
+    count = [0]
+
+    async def expand_one(bl: BatchLine) -> None:
+        try:
+            expanded[bl.line], more = await _expand(ex, bl.url, bl.line, expand_limit)
+            problems.extend(more)
+        except SourceFailure as exc:
+            keep = bl.url.kind == "page" and bl.url.supported
+            problems.append(SourceProblem(bl.line, bl.url.url, Category.SOURCE.value, str(exc),
+                                          key=bl.url.key if keep else ""))
+            expanded[bl.line] = [(bl.url, {})] if keep else []
+            unreadable.add(bl.url.key)  # one failure is enough: no second call for its metadata
+        count[0] += 1
+        say(f"expanded {count[0]}/{len(to_expand)}: {bl.url.url}")
+
+    if cache_dir is not None:
+        # A page whose own key is cached was read before as one single video: not asked again.
+        pages = [bl for bl in to_expand if bl.url.kind == "page"]
+        known = await anyio.to_thread.run_sync(read_cached, cache_dir, [bl.url.key for bl in pages])
+        for bl in pages:
+            if bl.url.key in known:
+                expanded[bl.line] = [(bl.url, known[bl.url.key])]
+        to_expand = [bl for bl in to_expand if bl.line not in expanded]
+    await _pool(to_expand, expand_one, concurrency)
+
+    # Assemble in input order; the first occurrence of a key wins.
+    result = Resolved(videos=[], problems=problems)
+    seen: set[str] = set()
+    origin: dict[str, int] = {}
+    fetched: dict[str, dict[str, Any]] = {}
+    for bl in usable:
+        if bl.duplicate_of:
+            result.duplicates.append((bl.line, bl.url.url, bl.url.key))
+            continue
+        items = expanded.get(bl.line, []) if bl.url.kind in EXPANDABLE else [(bl.url, {})]
+        for norm, meta in items:
+            if norm.key in seen:
+                result.duplicates.append((bl.line, norm.url, norm.key))
+                continue
+            seen.add(norm.key)
+            if norm.key in done_keys:
+                result.skipped_done += 1
+                continue
+            own = norm is bl.url
+            video = Video(key=norm.key, url=norm.url, vid=norm.vid, line=bl.line if own else 0,
+                          source="" if own else bl.url.url, title=bl.title or "")
+            if meta:
+                _apply(video, meta)
+                if _complete(video):
+                    fetched[norm.key] = meta
+            origin[norm.key] = bl.line
+            result.videos.append(video)
+
+    cached: dict[str, dict[str, Any]] = {}
+    if cache_dir is not None:
+        cached = await anyio.to_thread.run_sync(read_cached, cache_dir, [v.key for v in result.videos])
+        for video in result.videos:
+            if video.key in cached and not _complete(video):
+                _apply(video, cached[video.key])
+        new = {k: m for k, m in fetched.items() if k not in cached}
+        if new:
+            await anyio.to_thread.run_sync(write_cached, cache_dir, new)
+
+    if metadata:
+        # One successful read is final: what it did not find (a WAV's length) it will not find later.
+        missing = [v for v in result.videos if not _complete(v) and v.key not in unreadable and v.key not in cached]
+        done = [0]
+
+        async def enrich(video: Video) -> None:
+            try:
+                info = await ex.extract(video.url, single=True)
+            except SourceFailure as exc:
+                result.problems.append(SourceProblem(
+                    origin[video.key], video.url, Category.SOURCE.value,
+                    f"metadata not read (the video is still submitted by URL): {exc}", key=video.key))
+            else:
+                meta = _meta_from_info(info)
+                _apply(video, meta)
+                if cache_dir is not None:
+                    await anyio.to_thread.run_sync(write_cached, cache_dir, {video.key: meta})
+            done[0] += 1
+            say(f"metadata {done[0]}/{len(missing)}: {video.label}")
+
+        await _pool(missing, enrich, concurrency)
+    result.problems.sort(key=lambda p: p.line)  # workers finish in any order; reports read by line
+    return result
+
+
+def order_videos(videos: Iterable[Video], order: str) -> list[Video]:
+    """`"input"`: as given. `"shortest"`: known durations ascending, then unknown ones, both
+    stable (ties and unknowns keep input order). Raises ValueError for another order."""
+    videos = list(videos)
+    if order == "input":
+        return videos
+    if order == "shortest":
+        known = sorted((v for v in videos if v.duration is not None), key=lambda v: v.duration)
+        return known + [v for v in videos if v.duration is None]
+    raise ValueError(f"order must be 'shortest' or 'input' (got {order!r})")
