@@ -86,8 +86,12 @@ class WorkerLine:
 _COUNTDOWN = {Activity.WAITING_RATE, Activity.BACKING_OFF, Activity.WAITING_SLOT, Activity.PAUSED}
 
 
-def describe_worker(w: WorkerChanged | None, slot: int, now: float, label_width: int = 28) -> WorkerLine:
-    """What a worker slot is doing and why, with countdowns computed against `now`."""
+def describe_worker(w: WorkerChanged | None, slot: int, now: float, label_width: int = 28,
+                    started: float | None = None) -> WorkerLine:
+    """What a worker slot is doing and why, with countdowns computed against `now`.
+
+    `started` is when the slot took its current video (elapsed counts from there); without
+    it, from the event's `since`."""
     if w is None or w.activity is Activity.IDLE:
         return WorkerLine(f"{slot + 1}", "", Activity.IDLE.value, "", "", False)
     doing = w.activity.value
@@ -105,7 +109,8 @@ def describe_worker(w: WorkerChanged | None, slot: int, now: float, label_width:
     if detail:
         doing += f" after {detail}" if w.activity is Activity.BACKING_OFF else f" ({detail})"
     progress = f"{w.progress:.0f} %" if w.progress is not None else ""
-    elapsed = fmt_duration(now - w.since) if w.since else ""
+    start = started if started is not None else w.since
+    elapsed = fmt_duration(now - start) if start else ""
     video = clean(w.label or w.video_key, label_width)
     return WorkerLine(f"{slot + 1}", video, doing, progress, elapsed, True)
 
@@ -140,8 +145,10 @@ class RunView:
         self.finished: BatchFinished | None = None
         self.video_states: dict[str, VideoState] = {}
         self.bin_seconds = bin_seconds
+        self.history = history
         # (bin index, done count at the last Progress seen in that bin)
         self._bins: deque[tuple[int, int]] = deque(maxlen=history + 1)
+        self._started: dict[int, tuple[str, float]] = {}   # slot -> (video key, when it took it)
         self.version = 0   # bumped on every fold; the screen repaints only when it moved
 
     # -- folding --------------------------------------------------------------------
@@ -149,6 +156,12 @@ class RunView:
         self.version += 1
         if isinstance(event, WorkerChanged):
             self.workers[event.worker] = event
+            # Every step of a video is a new event; elapsed is per video, so keep its start.
+            held = self._started.get(event.worker)
+            if not event.video_key:
+                self._started.pop(event.worker, None)
+            elif held is None or held[0] != event.video_key:
+                self._started[event.worker] = (event.video_key, event.since)
         elif isinstance(event, VideoChanged):
             self.video_states[event.key] = event.state
         elif isinstance(event, ErrorLogged):
@@ -201,7 +214,8 @@ class RunView:
         return n
 
     def worker_lines(self, now: float) -> list[WorkerLine]:
-        return [describe_worker(self.workers.get(i), i, now) for i in range(self.slots())]
+        return [describe_worker(self.workers.get(i), i, now, started=self._started.get(i, ("", None))[1])
+                for i in range(self.slots())]
 
     def bucket_text(self) -> str:
         if self.progress is None:
@@ -210,10 +224,11 @@ class RunView:
         return " · ".join(fmt_bucket(b, unit=i == 0) for i, b in enumerate(self.progress.buckets))
 
     def throughput(self) -> list[float]:
-        """Videos per minute in each finished time bin, oldest first (for a sparkline)."""
+        """Videos per minute in each time bin, oldest first, left-padded with zeros to the
+        full history so the chart reads as a time axis from its first minute on."""
         bins = list(self._bins)
         out: list[float] = []
         for (i0, d0), (i1, d1) in zip(bins, bins[1:]):
             span = (i1 - i0) * self.bin_seconds
             out.append(max(d1 - d0, 0) * 60.0 / span)
-        return out
+        return [0.0] * (self.history - len(out)) + out
