@@ -20,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="port to listen on (default: any free port)")
     p.add_argument("--latency", type=float, nargs=2, metavar=("MIN", "MAX"), default=(20.0, 80.0),
                    help="seconds a job takes, drawn per job between MIN and MAX (default 20 80)")
+    p.add_argument("--window", type=float, default=60.0,
+                   help="seconds in a rate 'minute' (default 60; shorter only to scale time in benchmarks)")
     p.add_argument("--submit-rpm", type=int, default=300)
     p.add_argument("--status-rpm", type=int, default=300)
     p.add_argument("--price-rpm", type=int, default=300)
@@ -59,7 +61,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         latency=tuple(args.latency), result_ttl=args.result_ttl, inline_result=not args.no_inline,
         server_error_share=args.server_errors, slow_share=args.slow_share, slow_seconds=args.slow_seconds,
         faults=faults, balance=args.balance, api_keys=frozenset(args.api_key) or None,
-        retry_after_as_date=args.retry_after_date, seed=args.seed, **limits,
+        retry_after_as_date=args.retry_after_date, seed=args.seed, window=args.window, **limits,
     )
 
 

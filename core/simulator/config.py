@@ -32,6 +32,8 @@ class SimConfig:
     """Knobs of the simulated service. Rates are per endpoint bucket ("submit" covers v1 and
     v2 submits, "status" both status routes, "price" the price route); `None` per day = no
     daily limit. `latency` bounds are seconds per job, drawn per (URL, attempt) from `seed`.
+    `window` is the length in seconds of the "per minute" windows (60; a benchmark that scales
+    time shortens it together with the latencies and the client's own window).
     """
 
     submit_rpm: int = 300
@@ -39,6 +41,7 @@ class SimConfig:
     submit_per_day: int | None = None
     status_per_day: int | None = None
     price_rpm: int = 300
+    window: float = 60.0
     latency: tuple[float, float] = (20.0, 80.0)
     pending_share: float = 0.2
     result_ttl: float = 5 * 3600.0
@@ -66,6 +69,8 @@ class SimConfig:
         low, high = self.latency
         if not 0 <= low <= high:
             raise ValueError(f"latency must be 0 <= low <= high (got {self.latency})")
+        if not self.window > 0:
+            raise ValueError(f"window must be positive seconds (got {self.window})")
         for name in ("submit_rpm", "status_rpm", "price_rpm"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -1,5 +1,6 @@
 """Per-endpoint rate limits as deAPI enforces them: an exact sliding 60 s window plus an
-optional daily counter that resets at midnight UTC.
+optional daily counter that resets at midnight UTC. The window's length is a parameter so a
+benchmark can scale time (it must then scale the client's window by the same factor).
 
 Not thread-safe on its own: `SimState` calls it under its lock.
 """
@@ -35,13 +36,15 @@ class RateBucket:
         self._day: str = ""
         self._day_count = 0
 
-    def used(self, now: float) -> int:
-        self._expire(now)
+    def used(self, now: float, window: float = WINDOW) -> int:
+        self._expire(now, window)
         return len(self._times)
 
-    def admit(self, now: float, wall: float, per_minute: int, per_day: int | None) -> Verdict:
-        """Count an arrival at monotonic `now` / wall clock `wall` if the limits allow it."""
-        self._expire(now)
+    def admit(self, now: float, wall: float, per_minute: int, per_day: int | None,
+              window: float = WINDOW) -> Verdict:
+        """Count an arrival at monotonic `now` / wall clock `wall` if the limits allow it:
+        at most `per_minute` in any `window` seconds and `per_day` per UTC day."""
+        self._expire(now, window)
         day = _utc_day(wall)
         if day != self._day:
             self._day, self._day_count = day, 0
@@ -51,7 +54,7 @@ class RateBucket:
                            retry_after=max(1.0, math.ceil(_seconds_to_midnight(wall))),
                            daily_limit=per_day, daily_remaining=0)
         if len(self._times) >= per_minute:
-            wait = self._times[0] + WINDOW - now
+            wait = self._times[0] + window - now
             return Verdict(False, "minute", per_minute, 0, retry_after=max(1.0, math.ceil(wait)),
                            daily_limit=per_day, daily_remaining=daily_remaining)
         self._times.append(now)
@@ -60,8 +63,8 @@ class RateBucket:
                        daily_limit=per_day,
                        daily_remaining=None if per_day is None else per_day - self._day_count)
 
-    def _expire(self, now: float) -> None:
-        while self._times and self._times[0] <= now - WINDOW:
+    def _expire(self, now: float, window: float) -> None:
+        while self._times and self._times[0] <= now - window:
             self._times.popleft()
 
 

@@ -138,7 +138,7 @@ class SimState:
                 return None
             per_minute = {"submit": cfg.submit_rpm, "status": cfg.status_rpm, "price": cfg.price_rpm}[endpoint]
             per_day = {"submit": cfg.submit_per_day, "status": cfg.status_per_day}.get(endpoint)
-            verdict = self._buckets[endpoint].admit(now, time.time(), per_minute, per_day)
+            verdict = self._buckets[endpoint].admit(now, time.time(), per_minute, per_day, cfg.window)
             if verdict.allowed:
                 self._accepted[endpoint].append(now)
             else:

@@ -302,6 +302,29 @@ def test_sliding_window_is_exact_and_ignores_refusals():
     assert bucket.admit(70.5, wall, 3, None).allowed
 
 
+def test_window_can_be_scaled():
+    bucket, wall = RateBucket(), 1_700_000_000.0
+    assert all(bucket.admit(t, wall, 2, None, window=6.0).allowed for t in (0.0, 1.0))
+    refused = bucket.admit(5.9, wall, 2, None, window=6.0)
+    assert not refused.allowed and refused.retry_after == 1
+    assert bucket.admit(6.0, wall, 2, None, window=6.0).allowed
+    assert bucket.used(6.5, window=6.0) == 2
+    with pytest.raises(ValueError):
+        SimConfig(window=0)
+    assert config_from_args(build_parser().parse_args(["--window", "6"])).window == 6.0
+
+
+async def test_scaled_window_at_the_server(make_sim):
+    sim = make_sim(submit_rpm=1, window=0.5)
+    async with DeapiClient(sim.base_url, "key") as api:
+        await api.submit(f"{URL}0", model="WhisperLargeV3", include_ts=False)
+        with pytest.raises(DeapiError):
+            await api.submit(f"{URL}1", model="WhisperLargeV3", include_ts=False)
+        await anyio.sleep(0.6)   # the scaled window has passed: a slot is free again
+        await api.submit(f"{URL}2", model="WhisperLargeV3", include_ts=False)
+    assert sim.count_429["submit"] == 1 and len(sim.accepted("submit")) == 2
+
+
 def test_daily_limit_resets_at_utc_midnight():
     bucket = RateBucket()
     before_midnight = 1_700_006_399.0   # 2023-11-14 23:59:59 UTC
