@@ -342,7 +342,7 @@ class Engine:
     # -- snapshots ----------------------------------------------------------------------
     @property
     def report_path(self) -> Path:
-        return Path(self.settings.output_dir) / f"{Path(self.session.path).stem}.report.csv"
+        return Path(self.settings.output_dir).resolve() / f"{Path(self.session.path).stem}.report.csv"
 
     def counts(self) -> Counter:
         return Counter(v.state for v in self.session.videos)

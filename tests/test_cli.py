@@ -16,7 +16,7 @@ def run_cli(tmp_path: Path, *args: str, key: str | None = None, timeout: float =
     env.update(BULK_TRANSCRIBE_DATA_DIR=str(tmp_path / "data"), BULK_TRANSCRIBE_CONFIG_DIR=str(tmp_path / "config"))
     if key:
         env["DEAPI_API_KEY"] = key
-    return subprocess.run([sys.executable, "-m", "bulk_transcribe.tui.cli", *args], env=env, cwd=tmp_path,
+    return subprocess.run([sys.executable, "-m", "bulk_transcribe.tui", *args], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -162,6 +162,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
 
-
-if __name__ == "__main__":   # python -m bulk_transcribe.tui.cli
-    sys.exit(main())

@@ -67,6 +67,10 @@ def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, sett
             raise UsageError(str(exc)) from exc
         if on_ready:
             on_ready(session)
+        if not resumed:
+            for r in session.rejected:
+                level = "info" if r.category == "duplicate" else "warning"
+                printer(Notice(0, level, f"line {r.line} skipped ({r.category}): {r.reason}"))
         done = sum(1 for v in session.videos if v.state.value == "done")
         verb = "resuming" if resumed else "starting"
         printer(Notice(0, "info", f"{verb} {session.path}: {done} of {len(session.videos)} done"))

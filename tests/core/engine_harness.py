@@ -10,6 +10,7 @@ from bulk_transcribe.core.engine import Engine
 from bulk_transcribe.core.model import Video
 from bulk_transcribe.core.session import Session
 from bulk_transcribe.core.settings import Settings
+from bulk_transcribe.core.urls import normalize
 
 KEY = "test-key-0123456789"
 
@@ -23,8 +24,8 @@ def yt(n: int, prefix: str = "vid") -> str:
 def videos_for(urls: list[str]) -> list[Video]:
     out = []
     for i, url in enumerate(urls, 1):
-        vid = url.rsplit("=", 1)[-1]
-        out.append(Video(key=f"youtube:{vid}", url=url, vid=vid, line=i))
+        n = normalize(url)
+        out.append(Video(key=n.key, url=n.url, vid=n.vid, line=i))
     return out
 
 

@@ -27,7 +27,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bulk_transcribe.tui.cli", *args]
+    return [sys.executable, "-m", "bulk_transcribe.tui", *args]
 
 
 @pytest.mark.slow
