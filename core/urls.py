@@ -92,13 +92,13 @@ def normalize(text: str) -> NormalizedUrl:
         m = _X_STATUS.match(path) or _X_SPACE.match(path)
         clean = urlunsplit(("https", "x.com", path.rstrip("/"), "", ""))
         if m:
-            return NormalizedUrl(clean, f"x:{m.group(1)}", m.group(1)[-11:], "x", "video", True)
+            return NormalizedUrl(clean, f"x:{m.group(1)}", m.group(1), "x", "video", True)
         return NormalizedUrl(clean, f"url:{clean}", _short_hash(clean), "x", "page", False)
     if bare == "twitch.tv":
         m = _TWITCH_VOD.match(path)
         if m:
             url = f"https://www.twitch.tv/videos/{m.group(1)}"
-            return NormalizedUrl(url, f"twitch:{m.group(1)}", m.group(1)[-11:], "twitch", "video", True)
+            return NormalizedUrl(url, f"twitch:{m.group(1)}", m.group(1), "twitch", "video", True)
         return NormalizedUrl(clean, f"url:{clean}", _short_hash(clean), "twitch", "page", False)
     if bare == "kick.com":
         url = urlunsplit(("https", "kick.com", path.rstrip("/"), "", ""))
@@ -107,7 +107,7 @@ def normalize(text: str) -> NormalizedUrl:
         m = _TIKTOK_VIDEO.match(path)
         url = urlunsplit(("https", "www.tiktok.com", path.rstrip("/"), "", ""))
         if m:
-            return NormalizedUrl(url, f"tiktok:{m.group(1)}", m.group(1)[-11:], "tiktok", "video", True)
+            return NormalizedUrl(url, f"tiktok:{m.group(1)}", m.group(1), "tiktok", "video", True)
         return NormalizedUrl(url, f"url:{url}", _short_hash(url), "tiktok", "page", False)
     page = urlunsplit((scheme, parts.netloc.lower(), path, parts.query, ""))
     return NormalizedUrl(page, f"url:{page}", _short_hash(page), "other", "page", False)
