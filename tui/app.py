@@ -24,7 +24,7 @@ from .screens.modals import Confirm, confirm_quit
 from .screens.resume import ResumeScreen
 from .screens.run import RunScreen
 from .screens.summary import SummaryScreen
-from .state import RunView
+from .state import RunView, clean
 
 EngineFactory = Callable[..., Any]
 REPAINT_HZ = 4
@@ -71,6 +71,7 @@ class BulkTranscribeApp(App[int]):
         self.run_title = ""
         self._engine_worker: Worker | None = None
         self._summary_shown = False
+        self._notices_seen = 0
 
     # -- the one sink -----------------------------------------------------------------
     def sink(self, event: Event) -> None:
@@ -89,11 +90,22 @@ class BulkTranscribeApp(App[int]):
     def repaint_now(self) -> None:
         """Drain and repaint immediately (the timer calls this; tests call it to settle)."""
         self.drain()
+        self._toast_new_notices()
         for screen in self.screen_stack:
             if isinstance(screen, RunScreen):
                 screen.repaint(self.view, self.clock())
         if self.view.finished is not None and not self._summary_shown and self._run_screen() is not None:
             self._show_summary(self.view.finished)
+
+    def _toast_new_notices(self) -> None:
+        """Warnings and errors from the engine (a daily limit, a refused key) also pop up;
+        info notices only go to the notice line."""
+        view = self.view
+        new = min(view.notices_total - self._notices_seen, len(view.notices))
+        self._notices_seen = view.notices_total
+        for notice in list(view.notices)[len(view.notices) - new:] if new > 0 else ():
+            if notice.level in ("warning", "error"):
+                self.notify(clean(notice.message, 300), severity=notice.level, timeout=8, markup=False)
 
     # -- starting ---------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -241,6 +253,7 @@ class BulkTranscribeApp(App[int]):
         self.engine, self.run_title = engine, title
         self.view = RunView()
         self._summary_shown = False
+        self._notices_seen = 0
         screen = RunScreen(engine, title)
         if len(self.screen_stack) > 1:
             self.switch_screen(screen)

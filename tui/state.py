@@ -141,6 +141,8 @@ class RunView:
         self.errors: deque[ErrorLogged] = deque(maxlen=error_limit)
         self.errors_total = 0
         self.notice: Notice | None = None
+        self.notices: deque[Notice] = deque(maxlen=50)
+        self.notices_total = 0
         self.concurrency: ConcurrencyChanged | None = None
         self.finished: BatchFinished | None = None
         self.video_states: dict[str, VideoState] = {}
@@ -174,6 +176,8 @@ class RunView:
             self.concurrency = event
         elif isinstance(event, Notice):
             self.notice = event
+            self.notices.append(event)
+            self.notices_total += 1
         elif isinstance(event, BatchFinished):
             self.finished = event
 

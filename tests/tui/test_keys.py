@@ -160,3 +160,15 @@ async def test_no_color_still_tells_states_apart(monkeypatch):
         await started(pilot, mid_batch(), failures())
         bar = str(app.screen.query_one("#run-bar").render())
         assert "█" in bar and "░" in bar   # done and to-do differ by glyph, not colour
+
+
+async def test_warnings_from_the_engine_pop_up_but_info_stays_on_the_notice_line():
+    from bulk_transcribe.core.events import Notice
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot, [Notice(0, "info", "session saved"),
+                              Notice(0, "warning", "daily submit limit reached: [b]paused[/b] until 00:00")])
+        toasts = [str(n.message) for n in app._notifications]
+        assert toasts == ["daily submit limit reached: [b]paused[/b] until 00:00"]
+        assert "warning: daily submit limit" in str(app.screen.query_one("#notice").render())
