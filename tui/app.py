@@ -119,8 +119,8 @@ class BulkTranscribeApp(App[int]):
         elif self.session_path and Path(self.session_path).exists():
             # `resume SESSION`: the command line already merged its overrides into the settings.
             self.resume_session(self.session_path, settings=self.settings)
-        elif not self.batch_path and not self.demo and self.unfinished_sessions():
-            self.push_screen(ResumeScreen(self.unfinished_sessions()))
+        elif not self.batch_path and not self.demo and (unfinished := self.unfinished_sessions()):
+            self.push_screen(ResumeScreen(unfinished))
         else:
             self.show_config()
 
@@ -154,10 +154,14 @@ class BulkTranscribeApp(App[int]):
         from the batch in a worker (expansion may call yt-dlp), then run it."""
         self.api_key, self.key_source = request.api_key, request.key_source
         self.settings = request.settings
-        if request.remember or request.save_key:
+        # The demo's settings point at a loopback simulator: never make them the user's defaults.
+        if (request.remember or request.save_key) and not self.demo:
             from bulk_transcribe.core.config import save_settings
 
-            save_settings(request.settings, request.api_key if request.save_key else None)
+            try:
+                save_settings(request.settings, request.api_key if request.save_key else None)
+            except OSError as exc:
+                self.notify(f"Settings not saved: {exc}", severity="warning", markup=False)
         self.run_worker(self._prepare_and_run(request), group="prepare", exclusive=True, exit_on_error=False)
 
     async def _prepare_and_run(self, request: StartRequest) -> None:
