@@ -113,3 +113,21 @@ async def test_configure_run_summary(tmp_path, sim):
         await pilot.press("q")
     assert app.return_value == 0
     assert sorted(sim.submissions().values()) == [1, 1, 1, 1]
+
+
+async def test_graceful_stop_finishes_what_is_in_flight_and_submits_nothing_new(tmp_path, sim):
+    path, settings = saved_session(tmp_path, sim, 8)
+    app = build_app(settings=settings, api_key="sim-key", key_source="test", session_path=str(path),
+                    start=True, testing=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: len(sim.submissions()) >= 2, what="two submits")
+        await pilot.press("s")
+        stopped_at = len(sim.submissions())
+        await until(pilot, lambda: isinstance(app.screen, SummaryScreen), timeout=60, what="the summary")
+        result = app.view.finished
+        assert result.stopped and result.remaining > 0
+        assert "Stopped" in str(app.screen.query_one("#summary-text").render())
+        await pilot.press("q")
+    # Jobs on the wire when s was pressed may still land; nothing after them.
+    assert len(sim.submissions()) <= stopped_at + settings.concurrency
+    assert result.done == len(sim.submissions())
