@@ -95,6 +95,7 @@ class Engine:
         self.submitting_paused = False
         self.stopping = False
         self.halted: DeapiError | None = None
+        self._said: set[str] = set()
         self._started = clock()
         self.index = {v.key: i for i, v in enumerate(session.videos)}
 
@@ -139,6 +140,12 @@ class Engine:
 
     def notice(self, level: str, message: str) -> None:
         self.emit(Notice(time.time(), level, message))
+
+    def notice_once(self, message: str, level: str = "warning") -> None:
+        """A notice that is worth saying once per run, however many workers run into it."""
+        if message not in self._said:
+            self._said.add(message)
+            self.notice(level, message)
 
     def worker(self, slot: int, activity: Activity, v: Video | None = None, *, detail: str = "",
                progress: float | None = None, until: float | None = None) -> None:
@@ -228,7 +235,12 @@ class Engine:
             elif v.state is VideoState.FAILED:
                 if v.request_id and v.category in REATTACH_CATEGORIES:
                     reattach.append(v)
-                elif v.retryable or self.settings.retry_failed:
+                elif v.retryable:
+                    self._queue.append(v)
+                elif self.settings.retry_failed:
+                    if v.category == Category.JOB_FAILED.value:
+                        # The user asks again for a video deAPI refused (failed jobs are not charged).
+                        self.session.record_nowait(v, request_id="")
                     self._queue.append(v)
             elif v.state is VideoState.SUBMITTING and not v.request_id:
                 # Crashed between sending a submit and recording its answer.

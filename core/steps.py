@@ -68,13 +68,15 @@ async def backoff(eng: "Engine", slot: int, v: Video, attempt: int, err: DeapiEr
     delay = backoff_delay(max(1, attempt))
     if err.retry_after:
         delay = max(delay, err.retry_after)
-    eng.worker(slot, Activity.BACKING_OFF, v, detail=f"after {_short(err)}", until=eng.clock() + delay)
+    eng.worker(slot, Activity.BACKING_OFF, v, detail=_short(err), until=eng.clock() + delay)
     await anyio.sleep(delay)
 
 
 async def acquire(eng: "Engine", slot: int, v: Video, endpoint: str) -> None:
     def on_wait(seconds: float, reason: str) -> None:
         eng.worker(slot, Activity.WAITING_RATE, v, detail=reason, until=eng.clock() + seconds)
+        if "daily" in reason:
+            eng.notice_once(f"{endpoint}: {reason}; waiting (the session is saved: quitting and resuming later is safe)")
 
     await eng.limiter.acquire(endpoint, on_wait)
 

@@ -57,3 +57,80 @@ def test_demo_headless_runs_without_a_key(tmp_path):
     txts = list((tmp_path / "demo-out").glob("*.txt"))
     assert len(txts) >= 20
     assert "demo-key" not in "".join(p.read_text() for p in (tmp_path / "data").rglob("*.toml"))
+
+
+def _batch(tmp_path: Path, ids: list[str]) -> Path:
+    p = tmp_path / "batch.txt"
+    p.write_text("".join(f"https://youtu.be/{i}\n" for i in ids), encoding="utf-8")
+    return p
+
+
+def test_json_lines_and_exit_1_when_some_failed(tmp_path):
+    import json
+
+    from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+    ids = ["aaaaaaaaaa1", "aaaaaaaaaa2", "aaaaaaaaaa3"]
+    with SimServer(SimConfig(latency=(0.1, 0.3), faults={"aaaaaaaaaa2": "private"})) as sim:
+        r = run_cli(tmp_path, "run", str(_batch(tmp_path, ids)), "--api-base", sim.base_url, "--no-metadata",
+                    "--json", key="k-123456789")
+    assert r.returncode == 1, r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    kinds = {e["event"] for e in events}
+    assert {"VideoChanged", "Progress", "BatchFinished"} <= kinds
+    end = events[-1]
+    assert end["event"] == "BatchFinished" and (end["done"], end["failed"]) == (2, 1)
+    failed = [e for e in events if e["event"] == "VideoChanged" and e["state"] == "failed"]
+    assert failed and failed[0]["category"] == "job-failed"
+
+
+def test_retry_failed_resubmits_a_refused_video_on_request(tmp_path):
+    from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+    ids = ["bbbbbbbbbb1", "bbbbbbbbbb2"]
+    batch = _batch(tmp_path, ids)
+    with SimServer(SimConfig(latency=(0.1, 0.3), faults={"bbbbbbbbbb2": "private"})) as sim:
+        args = ["run", str(batch), "--api-base", sim.base_url, "--no-metadata"]
+        assert run_cli(tmp_path, *args, key="k-123456789").returncode == 1
+        again = run_cli(tmp_path, *args, key="k-123456789")           # same batch: resumes, keeps the failure
+        assert again.returncode == 1
+        assert sim.submissions()["https://www.youtube.com/watch?v=bbbbbbbbbb2"] == 1
+        sim.set_config(faults={})                                       # the video became public
+        retried = run_cli(tmp_path, *args, "--retry-failed", key="k-123456789")
+        subs = sim.submissions()
+    assert retried.returncode == 0, retried.stderr
+    assert subs["https://www.youtube.com/watch?v=bbbbbbbbbb2"] == 2
+    assert subs["https://www.youtube.com/watch?v=bbbbbbbbbb1"] == 1, "done videos are never submitted again"
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_the_session_and_exits_130(tmp_path):
+    import signal
+    import time
+
+    from bulk_transcribe.core.session import Session
+    from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+    ids = [f"ccccccccc{i:02d}" for i in range(12)]
+    env = dict(os.environ, DEAPI_API_KEY="k-123456789", BULK_TRANSCRIBE_DATA_DIR=str(tmp_path / "data"),
+               BULK_TRANSCRIBE_CONFIG_DIR=str(tmp_path / "config"))
+    session = tmp_path / "s.toml"
+    with SimServer(SimConfig(latency=(3.0, 5.0))) as sim:
+        proc = subprocess.Popen([sys.executable, "-m", "bulk_transcribe.tui", "run", str(_batch(tmp_path, ids)),
+                                 "--api-base", sim.base_url, "--no-metadata", "--session", str(session)],
+                                env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and sum(sim.submissions().values()) < 3:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        submitted = sum(sim.submissions().values())
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    s = Session.open(session)
+    try:
+        with_ids = [v for v in s.videos if v.request_id]
+        assert len(with_ids) == submitted, "every paid job's request id was saved"
+    finally:
+        s.close()
+    assert list((tmp_path / "transcripts").glob("*.report.csv"))
