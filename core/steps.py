@@ -22,6 +22,7 @@ from .events import Activity
 from .model import Video, VideoState
 from .outputs import write_outputs
 from .polling import JobClock
+from .urls import UrlError, normalize
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -93,6 +94,11 @@ def rate_limited(eng: "Engine", v: Video, endpoint: str, err: DeapiError) -> Non
 async def submit(eng: "Engine", slot: int, v: Video) -> bool:
     """Get `v` a request id, durably. False when the video ended (failed) or must wait for another run."""
     s = eng.settings
+    if not fetchable(v.url):
+        # deAPI fetches only the hosts it documents: refusing here costs no request.
+        await fail(eng, v, DeapiError(Category.INPUT, "deAPI fetches only YouTube, X, Twitch VOD, Kick and TikTok "
+                                      "links; this one is elsewhere", retryable=False))
+        return False
     while True:
         if eng.stopping:
             if v.state is not VideoState.QUEUED:
@@ -276,6 +282,13 @@ async def finish(eng: "Engine", slot: int, v: Video, job: JobStatus) -> None:
                   category="", message="", retryable=False)
     eng.throughput.completed(eng.clock())
     eng.success()
+
+
+def fetchable(url: str) -> bool:
+    try:
+        return normalize(url).supported
+    except UrlError:
+        return False
 
 
 def _short(err: DeapiError) -> str:

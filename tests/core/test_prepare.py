@@ -1,0 +1,51 @@
+"""From a batch to a run: expansion, dedupe and ordering feed the engine (issue: sources)."""
+
+from __future__ import annotations
+
+import anyio
+
+from bulk_transcribe.core.engine import Engine
+from bulk_transcribe.core.model import VideoState
+from bulk_transcribe.core.prepare import prepare_session
+from bulk_transcribe.core.settings import Settings
+from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+from .engine_harness import KEY
+from .media_server import closed_port, media_server
+from .test_plan import IDS, seed_cache, watch, write_batch
+
+
+def test_a_mixed_batch_runs_shortest_first_and_metadata_never_fails_a_video(tmp_path, monkeypatch):
+    monkeypatch.setenv("BULK_TRANSCRIBE_DATA_DIR", str(tmp_path / "data"))
+    seed_cache(tmp_path / "data" / "cache", {IDS[0]: 600.0, IDS[1]: 60.0, IDS[2]: 5.0})
+    with media_server() as srv, SimServer(SimConfig(latency=(0.1, 0.3))) as sim:
+        batch = write_batch(tmp_path, [
+            watch(IDS[0]),                                        # 1: 600 s (cached)
+            srv.url("/pages/two.html"),                           # 2: expands into two clips
+            f"https://youtu.be/{IDS[1]}?si=x",                    # 3: 60 s
+            watch(IDS[0]),                                        # 4: duplicate of line 1
+            f"http://127.0.0.1:{closed_port()}/gone.html",        # 5: unreachable source
+            watch(IDS[2]),                                        # 6: 5 s
+            watch(IDS[3]),                                        # 7: metadata cannot be read (no network)
+        ])
+        settings = Settings(api_base=sim.base_url, output_dir=str(tmp_path / "out")).validate()
+        session, resumed = anyio.run(lambda: prepare_session(batch, settings, session_path=tmp_path / "s.toml"))
+        order = [v.url for v in session.videos]
+        events: list = []
+        finished = anyio.run(Engine(session, api_key=KEY, sink=events.append).run)
+        subs = sim.submissions()
+
+    assert not resumed
+    # shortest first among known durations, unknown ones after, in input order
+    assert order[:3] == [watch(IDS[2]), watch(IDS[1]), watch(IDS[0])]
+    assert watch(IDS[3]) in order[3:]
+    assert len(order) == 6, "two YouTube-only rows + 3 cached + 2 clips of the page, the duplicate dropped"
+    by_url = {v.url: v for v in session.videos}
+    assert by_url[watch(IDS[3])].state is VideoState.DONE, "unreadable metadata never fails a video"
+    assert all(by_url[watch(i)].state is VideoState.DONE for i in IDS[:4])
+    clips = [v for v in session.videos if v.url.startswith(srv.url("/"))]
+    assert len(clips) == 2 and all(v.state is VideoState.FAILED and v.category == "input" for v in clips)
+    assert not any(u.startswith(srv.url("/")) for u in subs), "no request is spent on hosts deAPI cannot fetch"
+    reasons = {r.line: r for r in session.rejected}
+    assert reasons[4].category == "duplicate" and reasons[5].category == "source"
+    assert finished.done == 4
