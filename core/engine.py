@@ -110,6 +110,9 @@ class Engine:
         self._unpaused.set()
         self.notice("info", "submitting resumed")
 
+    async def wait_unpaused(self) -> None:
+        await self._unpaused.wait()
+
     def request_stop(self) -> None:
         """Graceful stop: no new submits; jobs already paid for are followed to the end."""
         if not self.stopping:

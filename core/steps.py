@@ -112,7 +112,7 @@ async def submit(eng: "Engine", slot: int, v: Video) -> bool:
             return False
         if eng.submitting_paused:
             eng.worker(slot, Activity.PAUSED, v, detail="submitting paused")
-            await eng._unpaused.wait()
+            await eng.wait_unpaused()
             continue
         err: DeapiError | None = None
         async with eng.submit_gate:
@@ -188,13 +188,14 @@ async def follow(eng: "Engine", slot: int, v: Video) -> JobStatus | None:
             delay = eng.planner.next_delay(
                 clock, now, duration=v.duration, in_flight=eng.following,
                 status_per_minute=eng.limiter.status_budget_per_minute())
-            if now + delay > deadline:
+            if now >= deadline:
                 err = DeapiError(Category.TIMEOUT,
                                  f"still not done after {eng.settings.wait_limit / 60:.0f} min; the job is kept "
                                  "and a resume polls it again", retryable=True, request_id=v.request_id)
                 eng.log_error(v, err, will_retry=False)
                 await fail(eng, v, err)
                 return None
+            delay = min(delay, max(0.0, deadline - now))
             eng.worker(slot, Activity.TRANSCRIBING, v, progress=progress,
                        detail=f"next check in {delay:.0f} s", until=now + delay)
             await anyio.sleep(delay)

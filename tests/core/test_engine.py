@@ -164,3 +164,21 @@ def test_too_high_limit_obeys_retry_after_and_completes(tmp_path):
     assert rejected.get("submit", 0) <= 2, rejected
     assert len(arrivals) - len(accepted) == rejected.get("submit", 0)
     assert any(isinstance(e, ErrorLogged) and e.category == "rate-limited" for e in events)
+
+
+def test_wait_limit_keeps_the_job_and_a_resume_collects_it(tmp_path):
+    urls = [yt(i) for i in range(2)]
+    with SimServer(SimConfig(latency=(0.1, 0.2), faults={urls[0][-11:]: "slow:2.5"})) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, wait_limit=1.0)
+        finished, _ = run_engine(session)
+        slow = session.videos[0]
+        assert slow.state is VideoState.FAILED and slow.category == "wait-limit" and slow.request_id
+        rid = slow.request_id
+        import time as _t
+        _t.sleep(2.0)
+        reopened = Session.open(tmp_path / "session.toml")
+        reopened.settings = reopened.settings.with_(wait_limit=60.0)
+        finished2, _ = run_engine(reopened)
+        subs = sim.submissions()
+    assert finished.failed == 1 and finished2.done == 2
+    assert reopened.videos[0].request_id == rid and subs[urls[0]] == 1, "the paid job was collected, not resubmitted"
