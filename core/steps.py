@@ -178,7 +178,8 @@ async def follow(eng: "Engine", slot: int, v: Video) -> JobStatus | None:
     """Poll `v`'s job until it ends. None when the video ended otherwise or the run stops."""
     since_submit = max(0.0, time.time() - v.submitted_at) if v.submitted_at else 0.0
     clock = JobClock(submitted=eng.clock() - since_submit)
-    deadline = clock.submitted + eng.settings.wait_limit
+    # Measured from when this run starts following: a job re-attached a day later gets a full wait.
+    deadline = eng.clock() + eng.settings.wait_limit
     transient = 0
     progress: float | None = None
     eng.follow_started()
