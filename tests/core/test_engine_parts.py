@@ -1,0 +1,55 @@
+"""Small engine parts: adaptive concurrency, backoff and throughput/ETA."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bulk_transcribe.core.backoff import backoff_delay
+from bulk_transcribe.core.concurrency import AdaptiveLevel
+from bulk_transcribe.core.stats import Throughput
+
+
+def test_adaptive_level_halves_on_trouble_and_climbs_back():
+    now = [0.0]
+    level = AdaptiveLevel(8, clock=lambda: now[0], cooldown=5.0)
+    assert level.trouble("a 429") and level.level == 4
+    assert level.trouble("a 429") is None and level.level == 4, "one cut per burst"
+    now[0] = 6.0
+    level.trouble("a 503")
+    now[0] = 12.0
+    level.trouble("a 503")
+    assert level.level == 1, "down to one at a time, the sequential fallback"
+    level.trouble("x")
+    assert level.level == 1
+    now[0] = 20.0
+    for _ in range(200):
+        level.success()
+    assert level.level == 8 and level.slots.total_tokens == 8
+
+
+def test_adaptive_off_keeps_the_level():
+    level = AdaptiveLevel(5, enabled=False, clock=lambda: 0.0)
+    level.trouble("a 429")
+    assert level.level == 5
+
+
+def test_backoff_is_full_jitter_within_an_exponential_ceiling():
+    rng = random.Random(1)
+    for attempt in range(1, 8):
+        ceiling = min(120.0, 2.0 * 2 ** (attempt - 1))
+        draws = [backoff_delay(attempt, rng=rng) for _ in range(300)]
+        assert all(0 < d <= ceiling for d in draws)
+        assert max(draws) > 0.8 * ceiling and min(draws) < 0.3 * ceiling, "spread over the whole range"
+
+
+def test_throughput_and_eta():
+    t = Throughput(window=60.0)
+    t.start(0.0)
+    assert t.eta(0.0, 10, model_rate_per_min=5.0) == pytest.approx(120.0), "the model until videos finish"
+    for s in range(1, 31):
+        t.completed(float(s))            # one a second
+    assert t.per_minute(30.0) == pytest.approx(60.0)
+    assert t.eta(30.0, 60, model_rate_per_min=5.0) == pytest.approx(60.0)
+    assert t.eta(30.0, 0, model_rate_per_min=5.0) == 0.0

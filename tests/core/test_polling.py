@@ -1,0 +1,70 @@
+"""The poll planner: budgeted, learned, and guided by deAPI's progress."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bulk_transcribe.core.polling import JobClock, PollPlanner
+
+
+def trained(economy=False, latency=40.0, n=10):
+    p = PollPlanner(economy=economy)
+    for i in range(n):
+        p.learn(latency + (i % 3) - 1, None)
+    return p
+
+
+def test_before_learning_it_explores_early_and_grows():
+    p = PollPlanner()
+    job = JobClock(submitted=0.0)
+    gaps = []
+    now = 0.0
+    for _ in range(6):
+        d = p.next_delay(job, now, duration=None, in_flight=1, status_per_minute=300)
+        gaps.append(d)
+        now += d
+        job.observe(now, None)
+    assert gaps[0] == pytest.approx(1.0)
+    assert all(b >= a for a, b in zip(gaps, gaps[1:])) and gaps[-1] <= 10.0
+
+
+def test_first_poll_waits_until_a_job_could_plausibly_be_done():
+    p = trained(latency=40.0)
+    d = p.next_delay(JobClock(submitted=0.0), 0.0, duration=None, in_flight=1, status_per_minute=300)
+    assert 5.0 <= d <= 40.0
+    e = trained(economy=True, latency=40.0)
+    d_econ = e.next_delay(JobClock(submitted=0.0), 0.0, duration=None, in_flight=1, status_per_minute=300)
+    assert d_econ >= 0.8 * 40.0, "economy mode aims at the expected finish"
+
+
+def test_progress_predicts_the_finish():
+    p = trained(latency=100.0)
+    job = JobClock(submitted=0.0)
+    job.observe(10.0, 20.0)
+    job.observe(14.0, 30.0)          # 2.5 %/s -> 70 % left -> 28 s
+    d = p.next_delay(job, 14.0, duration=None, in_flight=1, status_per_minute=300)
+    assert d == pytest.approx(28.0 * 1.05 + 0.1)
+    # a prediction is trusted only so far: re-check within half the expected time
+    job.observe(15.0, 30.5)          # progress crawling: 0.5 %/s -> 139 s left
+    d = p.next_delay(job, 15.0, duration=None, in_flight=1, status_per_minute=300)
+    assert d == pytest.approx(0.5 * p.expected(None))
+
+
+def test_durations_scale_the_expectation():
+    p = PollPlanner()
+    for d in (60.0, 120.0, 600.0, 300.0):
+        p.learn(d / 10.0, d)          # 0.1 s of work per second of audio
+    assert p.expected(3600.0) == pytest.approx(360.0, rel=0.01)
+    assert p.expected(60.0) < p.expected(3600.0)
+
+
+@given(in_flight=st.integers(1, 50), rpm=st.floats(1, 1000), polls=st.integers(0, 5),
+       elapsed=st.floats(0, 500), economy=st.booleans())
+def test_never_plans_more_status_calls_than_the_budget(in_flight, rpm, polls, elapsed, economy):
+    p = trained(economy=economy)
+    job = JobClock(submitted=0.0, polls=polls, last_gap=1.0)
+    d = p.next_delay(job, elapsed, duration=None, in_flight=in_flight, status_per_minute=rpm)
+    assert d >= in_flight * 60.0 / rpm - 1e-9, "jobs in flight share the status bucket"
+    assert d > 0
