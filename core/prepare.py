@@ -10,13 +10,19 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .batch import BatchInput, read_batch
 from .config import cache_dir, sessions_dir
 from .session import RejectedLine, Session
 from .settings import Settings
 from .sources import order_videos, resolve
+
+if TYPE_CHECKING:
+    from .plan import Plan
+
+# Plan problems that came from the batch itself; the others (balance, price route) are about deAPI.
+_SOURCE_CATEGORIES = frozenset({"input", "source"})
 
 
 def session_path_for(batch_path: str | Path) -> Path:
@@ -72,3 +78,28 @@ async def prepare_session(
     session = Session.create(path, batch=str(Path(batch_path).resolve()), settings=settings, videos=videos,
                              rejected=sorted(rejected, key=lambda r: r.line))
     return session, False
+
+
+def plan_rejected(plan: "Plan") -> list[RejectedLine]:
+    """The plan's input and source problems and its duplicates as the session's rejected lines,
+    by line number (the same reasons `prepare_session` records)."""
+    first_line = {r.key: r.line for r in plan.rows if r.line}
+    out = [RejectedLine(p.line, p.url, p.message, p.category) for p in plan.problems
+           if p.category in _SOURCE_CATEGORIES]
+    for line, url, key in plan.duplicates:
+        first = f"line {first_line[key]}" if key in first_line else key
+        out.append(RejectedLine(line, url, f"duplicate of {first}", "duplicate"))
+    return sorted(out, key=lambda r: r.line)
+
+
+def create_session_from_plan(
+    plan: "Plan", batch_path: str | Path, settings: Settings, *, session_path: str | Path | None = None,
+) -> Session:
+    """A new session holding exactly the plan's videos (the ones the user was shown), without
+    expanding or reading metadata again. Sync (it writes the session file): call it in a thread.
+
+    Raises SessionError if a session already exists at the path (resume it instead: see
+    `prepare_session`) or cannot be written, SessionLocked if another process holds it."""
+    path = Path(session_path) if session_path else session_path_for(batch_path)
+    return Session.create(path, batch=str(Path(batch_path).resolve()), settings=settings,
+                          videos=list(plan.videos), rejected=plan_rejected(plan))

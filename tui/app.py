@@ -8,6 +8,7 @@ thousands of events costs one repaint, and a slow SSH link sees a bounded update
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from pathlib import Path
@@ -21,17 +22,19 @@ from bulk_transcribe.core.settings import Settings
 
 from .screens.config import ConfigScreen, StartRequest
 from .screens.modals import Confirm, confirm_quit
+from .screens.plan import PlanScreen
 from .screens.resume import ResumeScreen
 from .screens.run import RunScreen
 from .screens.summary import SummaryScreen
 from .state import RunView, clean
 
 EngineFactory = Callable[..., Any]
+PlanFactory = Callable[..., Any]   # core.plan.build_plan's signature
 REPAINT_HZ = 4
 
 
 class BulkTranscribeApp(App[int]):
-    CSS_PATH = ["app.tcss", "config.tcss", "run.tcss"]
+    CSS_PATH = ["app.tcss", "config.tcss", "plan.tcss", "run.tcss"]
     TITLE = "bulk-transcribe"
     ENABLE_COMMAND_PALETTE = False
 
@@ -47,6 +50,7 @@ class BulkTranscribeApp(App[int]):
         demo: bool = False,
         sim: Any = None,
         engine_factory: EngineFactory | None = None,
+        plan_factory: PlanFactory | None = None,
         clock: Callable[[], float] = time.monotonic,
         testing: bool = False,
     ) -> None:
@@ -61,6 +65,7 @@ class BulkTranscribeApp(App[int]):
         self.sim = sim               # a running simulator handle (demo); the caller stops it
         self._own_sim: Any = None    # one this app started, stopped on exit
         self.engine_factory = engine_factory
+        self.plan_factory = plan_factory
         self.clock = clock
         self.testing = testing
         if testing:
@@ -115,7 +120,7 @@ class BulkTranscribeApp(App[int]):
         if self.start_now and self.batch_path:
             # prepare_session resumes the batch's session when it exists (new lines are added).
             self.start_new(StartRequest(self.settings, self.batch_path, self.api_key, self.key_source,
-                                        save_key=False, remember=False))
+                                        save_key=False, remember=False), ask=False)
         elif self.session_path and Path(self.session_path).exists():
             # `resume SESSION`: the command line already merged its overrides into the settings.
             self.resume_session(self.session_path, settings=self.settings)
@@ -149,9 +154,11 @@ class BulkTranscribeApp(App[int]):
         else:
             self.push_screen(screen)
 
-    def start_new(self, request: StartRequest) -> None:
-        """From the config screen (or --start): remember settings if asked, build the session
-        from the batch in a worker (expansion may call yt-dlp), then run it."""
+    def start_new(self, request: StartRequest, *, ask: bool = True) -> None:
+        """From the config screen (or --start): remember settings if asked; then, for a batch
+        whose session already exists, resume it (new lines are added); for a new batch, show
+        the plan first. With `ask=False` (--start) the plan starts by itself unless its
+        estimate exceeds the balance."""
         self.api_key, self.key_source = request.api_key, request.key_source
         self.settings = request.settings
         # The demo's settings point at a loopback simulator: never make them the user's defaults.
@@ -162,7 +169,58 @@ class BulkTranscribeApp(App[int]):
                 save_settings(request.settings, request.api_key if request.save_key else None)
             except OSError as exc:
                 self.notify(f"Settings not saved: {exc}", severity="warning", markup=False)
-        self.run_worker(self._prepare_and_run(request), group="prepare", exclusive=True, exit_on_error=False)
+        if self._session_file(request.batch_path).exists():
+            self.run_worker(self._prepare_and_run(request), group="prepare", exclusive=True, exit_on_error=False)
+        else:
+            self.show_plan(request, auto_start=not ask)
+
+    def _session_file(self, batch_path: str) -> Path:
+        from bulk_transcribe.core.prepare import session_path_for
+
+        return Path(self.session_path) if self.session_path else session_path_for(batch_path)
+
+    # -- the plan before spending -------------------------------------------------------
+    def show_plan(self, request: StartRequest, *, auto_start: bool = False) -> PlanScreen:
+        """Build the batch's plan on a plan screen over the current one; start from it."""
+        factory = self.plan_factory
+        if factory is None:
+            from bulk_transcribe.core.plan import build_plan as factory
+
+        def build(on_progress: Callable[[str], None]) -> Any:
+            return factory(request.batch_path, request.settings, api_key=request.api_key, on_progress=on_progress)
+
+        screen = PlanScreen(build, title=Path(request.batch_path).name, auto_start=auto_start,
+                            on_start=lambda plan: self.start_planned(request, plan), on_back=self.plan_back)
+        self.push_screen(screen)
+        return screen
+
+    def plan_back(self) -> None:
+        """Escape on the plan: back to the config screen under it (or a new one after --start)."""
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+        else:
+            self.show_config()
+
+    def start_planned(self, request: StartRequest, plan: Any) -> None:
+        """Create the session from the plan the user saw (no second expansion) and run it."""
+        self.run_worker(self._create_and_run(request, plan), group="prepare", exclusive=True,
+                        exit_on_error=False)
+
+    async def _create_and_run(self, request: StartRequest, plan: Any) -> None:
+        from bulk_transcribe.core.prepare import create_session_from_plan
+        from bulk_transcribe.core.session import SessionError
+
+        try:
+            session = await asyncio.to_thread(create_session_from_plan, plan, request.batch_path,
+                                              request.settings, session_path=self.session_path or None)
+        except SessionError as exc:   # SessionLocked, or a session made meanwhile: say so, stay
+            self.notify(str(exc), severity="error", timeout=15, markup=False)
+            if isinstance(self.screen, PlanScreen):
+                self.screen.started = False
+            return
+        if isinstance(self.screen, PlanScreen) and len(self.screen_stack) > 2:
+            self.pop_screen()   # the run replaces the config screen under the plan
+        self.launch(session)
 
     async def _prepare_and_run(self, request: StartRequest) -> None:
         from bulk_transcribe.core.batch import BatchError
@@ -352,6 +410,7 @@ def build_app(
     demo: bool = False,
     sim: Any = None,
     engine_factory: EngineFactory | None = None,
+    plan_factory: PlanFactory | None = None,
     clock: Callable[[], float] = time.monotonic,
     testing: bool = False,
 ) -> BulkTranscribeApp:
@@ -362,13 +421,15 @@ def build_app(
     - `demo` needs no key; `sim` is the running simulator the caller started (and stops). With
       `demo` and no `sim`, the app starts the demo simulator itself and stops it on exit.
     - `engine_factory(session, api_key=..., sink=...)` builds the engine (default core.engine.Engine).
+    - `plan_factory(batch_path, settings, api_key=..., on_progress=...)` builds the plan shown
+      before a new batch starts (default core.plan.build_plan).
     - `clock` is what countdowns and elapsed times are computed against; `testing` turns off
       animations and cursor blink so snapshots are identical on every run.
     """
     return BulkTranscribeApp(
         settings=settings, api_key=api_key, key_source=key_source, batch_path=batch_path,
         session_path=session_path, start=start, demo=demo, sim=sim, engine_factory=engine_factory,
-        clock=clock, testing=testing,
+        plan_factory=plan_factory, clock=clock, testing=testing,
     )
 
 

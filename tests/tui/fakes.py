@@ -132,3 +132,48 @@ def make_app(**kwargs):
     kwargs.setdefault("api_key", "sk-test-0123456789abcdef")
     kwargs.setdefault("key_source", "DEAPI_API_KEY")
     return build_app(clock=clock, testing=True, **kwargs)
+
+
+def sample_plan(n: int = 6, *, balance: float | None = 10.0, cost: float = 0.0421):
+    """A plan as core.plan.build_plan returns it: n videos (one on a host deAPI cannot fetch,
+    one of unknown length, a hostile title), a duplicate and two problems."""
+    from bulk_transcribe.core.model import Video
+    from bulk_transcribe.core.plan import Plan, PlanRow, PlanTotals
+    from bulk_transcribe.core.sources import SourceProblem
+
+    rows, videos = [], []
+    for i in range(n):
+        vid = f"plan{i:07d}"
+        url = f"https://www.youtube.com/watch?v={vid}"
+        title = HOSTILE if i == 1 else f"Lecture {i + 1}: signals and systems"
+        duration = None if i == n - 1 else 60.0 * (i + 1)
+        supported = i != 2
+        if not supported:
+            url, title = f"https://vimeo.example/{vid}", ""
+        price = None if duration is None or not supported else round(0.005 + duration * 0.000013, 6)
+        rows.append(PlanRow(url=url, id=vid, key=f"youtube:{vid}", title=title, duration=duration,
+                            supported=supported, done_already=False, price_estimate=price, line=i + 1))
+        videos.append(Video(key=f"youtube:{vid}", url=url, vid=vid, line=i + 1, title=title, duration=duration))
+    totals = PlanTotals(videos=n, to_run=n - 1, done_already=0, unsupported=1,
+                        audio_seconds=sum(r.duration or 0 for r in rows if r.supported), unknown_durations=1,
+                        estimated_cost=cost, cost_basis="deAPI's price route", balance=balance,
+                        estimated_seconds=754.0, time_basis="", duplicates=1)
+    problems = [SourceProblem(n + 1, "not a url", "input", "not a video URL"),
+                SourceProblem(n + 2, "https://www.youtube.com/playlist?list=PLgone", "source",
+                              "the playlist does not exist")]
+    return Plan(rows=rows, totals=totals, problems=problems,
+                duplicates=[(n + 3, rows[0].url, rows[0].key)], videos=videos)
+
+
+def plan_factory(plan):
+    """A stand-in for core.plan.build_plan that returns `plan` and records its calls."""
+    calls: list = []
+
+    async def build(batch_path, settings, *, api_key=None, on_progress=None):
+        calls.append((batch_path, settings, api_key))
+        if on_progress:
+            on_progress("metadata 1/1: a video")
+        return plan
+
+    build.calls = calls
+    return build

@@ -83,7 +83,7 @@ async def test_problems_are_explained_inline_and_block_start(batch_counts):
 async def test_start_saves_settings_and_the_key_only_when_asked(batch_counts, monkeypatch):
     started = []
     app = make_app(batch_path="good.txt")
-    monkeypatch.setattr(app, "_prepare_and_run", lambda request: started.append(request) or _noop())
+    monkeypatch.setattr(app, "show_plan", lambda request, auto_start=False: started.append(request))
     async with app.run_test(size=(80, 40)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -104,7 +104,7 @@ async def test_start_saves_settings_and_the_key_only_when_asked(batch_counts, mo
 async def test_a_key_entered_for_the_run_is_saved_only_with_the_box_ticked(batch_counts, monkeypatch):
     started = []
     app = make_app(api_key=None, key_source="", batch_path="good.txt")
-    monkeypatch.setattr(app, "_prepare_and_run", lambda request: started.append(request) or _noop())
+    monkeypatch.setattr(app, "show_plan", lambda request, auto_start=False: started.append(request))
     async with app.run_test(size=(80, 40)) as pilot:
         await settle(pilot)
         await type_into(pilot, "#key", "sk-typed-abcdefghijkl")
@@ -114,7 +114,3 @@ async def test_a_key_entered_for_the_run_is_saved_only_with_the_box_ticked(batch
         await settle(pilot)
     assert started[0].key_source == "entered for this run" and started[0].save_key
     assert tomllib.loads(config_path().read_text())["api_key"] == "sk-typed-abcdefghijkl"
-
-
-async def _noop() -> None:
-    return None

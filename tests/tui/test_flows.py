@@ -18,6 +18,7 @@ from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.core.simulator import SimConfig, SimServer
 from bulk_transcribe.tui.app import build_app
 from bulk_transcribe.tui.screens.modals import Confirm
+from bulk_transcribe.tui.screens.plan import PlanScreen
 from bulk_transcribe.tui.screens.resume import ResumeScreen
 from bulk_transcribe.tui.screens.run import RunScreen
 from bulk_transcribe.tui.screens.summary import SummaryScreen
@@ -105,6 +106,12 @@ async def test_configure_run_summary(tmp_path, sim):
         info = str(app.screen.query_one("#batch-info").render())
         assert "1 invalid" in info and "1 duplicate" in info and "line 5" in info
         await pilot.press("ctrl+s")
+        # The plan first (the real build_plan against the simulator's balance route), then enter.
+        await until(pilot, lambda: isinstance(app.screen, PlanScreen) and app.screen.plan is not None,
+                    what="the plan")
+        assert app.screen.plan.totals.to_run == 4 and app.screen.plan.totals.balance is not None
+        assert sim.submissions() == {}
+        await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, RunScreen), what="the run screen")
         await until(pilot, lambda: isinstance(app.screen, SummaryScreen), timeout=60, what="the summary")
         result = app.view.finished
@@ -113,6 +120,12 @@ async def test_configure_run_summary(tmp_path, sim):
         await pilot.press("q")
     assert app.return_value == 0
     assert sorted(sim.submissions().values()) == [1, 1, 1, 1]
+    session = Session.open(sessions_dir() / next(p.name for p in sessions_dir().glob("talks-*.toml")))
+    try:   # made from the plan: the bad line and the duplicate are recorded as before
+        assert [(r.line, r.category) for r in session.rejected] == [(5, "input"), (6, "duplicate")]
+        assert session.rejected[1].reason == "duplicate of line 1"
+    finally:
+        session.close()
 
 
 async def test_graceful_stop_finishes_what_is_in_flight_and_submits_nothing_new(tmp_path, sim):

@@ -1,0 +1,174 @@
+"""The plan before spending: shown between Start and the run, confirmed when over the balance."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from textual.widgets import Static
+
+from bulk_transcribe.core.model import Video
+from bulk_transcribe.core.prepare import session_path_for
+from bulk_transcribe.core.session import Session
+from bulk_transcribe.core.settings import Settings
+from bulk_transcribe.tui.screens.config import ConfigScreen
+from bulk_transcribe.tui.screens.modals import Confirm
+from bulk_transcribe.tui.screens.plan import PlanScreen, totals_text
+from bulk_transcribe.tui.screens.run import RunScreen
+from bulk_transcribe.tui.widgets.plan_table import CHUNK, PlanTable
+
+from .fakes import FakeEngine, make_app, plan_factory, sample_plan
+
+pytestmark = pytest.mark.anyio
+
+
+async def settle(pilot):
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def text(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+@pytest.fixture
+def batch(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "talks.txt").write_text("https://www.youtube.com/watch?v=aaaaaaaaaaa\n")
+    return "talks.txt"
+
+
+def record_starts(app) -> list:
+    started: list = []
+    app.start_planned = lambda request, plan: started.append((request, plan))
+    return started
+
+
+def test_totals_say_what_runs_what_it_costs_and_whether_the_balance_covers_it():
+    plan = sample_plan()
+    t = totals_text(plan.totals).plain
+    assert "6 videos: 5 to run · 1 on hosts deAPI cannot fetch · 1 duplicates dropped" in t
+    assert "1 of unknown length" in t and "$0.0421" in t and "balance $10.00" in t
+    assert "NOT ENOUGH" in totals_text(sample_plan(balance=0.01).totals).plain
+    assert "balance not known" in totals_text(sample_plan(balance=None).totals).plain
+
+
+async def test_start_shows_the_plan_and_enter_starts_it(batch):
+    plan = sample_plan()
+    factory = plan_factory(plan)
+    app = make_app(batch_path=batch, plan_factory=factory)
+    started = record_starts(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PlanScreen) and screen.plan is plan
+        assert factory.calls[0][0] == batch and factory.calls[0][2] == "sk-test-0123456789abcdef"
+        assert screen.query_one(PlanTable).row_count == 6
+        assert "5 to run" in text(screen, "#plan-totals")
+        title = screen.query_one(PlanTable).get_cell_at((1, 3))
+        assert title.plain.startswith("Intro to [bold]markup") and title.spans == []
+        assert screen.query_one("#plan-problems").row_count == 2
+        await pilot.press("enter")
+    assert started == [(started[0][0], plan)] and started[0][0].batch_path == batch
+
+
+async def test_over_the_balance_starting_needs_a_yes(batch):
+    plan = sample_plan(balance=0.01)
+    app = make_app(batch_path=batch, plan_factory=plan_factory(plan))
+    started = record_starts(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("s")
+        assert isinstance(app.screen, Confirm)
+        assert "Estimated $0.04 exceeds your balance $0.01: start anyway?" in app.screen.title_text
+        await pilot.press("n")
+        assert isinstance(app.screen, PlanScreen) and started == []
+        await pilot.press("enter", "y")
+        await settle(pilot)
+    assert len(started) == 1
+
+
+async def test_escape_goes_back_to_the_config_screen_as_it_was(batch):
+    app = make_app(batch_path=batch, plan_factory=plan_factory(sample_plan()))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#concurrency").value = "9"
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, PlanScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfigScreen)
+        assert app.screen.query_one("#concurrency").value == "9"
+
+
+async def test_with_start_a_plan_within_the_balance_starts_by_itself(batch):
+    app = make_app(batch_path=batch, start=True, plan_factory=plan_factory(sample_plan()))
+    started = record_starts(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+    assert len(started) == 1
+
+
+async def test_with_start_a_plan_over_the_balance_stops_to_ask(batch):
+    app = make_app(batch_path=batch, start=True, plan_factory=plan_factory(sample_plan(balance=0.0)))
+    started = record_starts(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, Confirm) and started == []
+        await pilot.press("n", "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfigScreen)   # nothing under the plan: a fresh config screen
+    assert started == []
+
+
+async def test_a_batch_with_a_session_resumes_without_a_plan(batch):
+    path = session_path_for(batch)
+    video = Video(key="youtube:aaaaaaaaaaa", url="https://www.youtube.com/watch?v=aaaaaaaaaaa", vid="aaaaaaaaaaa")
+    Session.create(path, batch=batch, settings=Settings(metadata=False), videos=[video]).close()
+    factory = plan_factory(sample_plan())
+    engines: list = []
+
+    def engine(session, *, api_key, sink):
+        session.close()
+        engines.append(FakeEngine())
+        return engines[-1]
+
+    app = make_app(batch_path=batch, start=True, settings=Settings(metadata=False), plan_factory=factory,
+                   engine_factory=engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        while not isinstance(app.screen, RunScreen):
+            await pilot.pause(0.05)
+        await pilot.press("q", "y")
+    assert factory.calls == [] and len(engines) == 1
+
+
+async def test_ten_thousand_rows_are_loaded_a_chunk_at_a_time():
+    plan = sample_plan(10_000)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        began = time.perf_counter()
+        app.push_screen(PlanScreen(lambda say: _ready(plan), title="big.txt",
+                                   on_start=lambda p: None, on_back=lambda: None))
+        await settle(pilot)
+        assert time.perf_counter() - began < 2.0
+        table = app.screen.query_one(PlanTable)
+        assert table.row_count == CHUNK
+        assert f"… {10_000 - CHUNK} more" in text(app.screen, "#plan-more")
+        await pilot.press("ctrl+end")   # the last loaded row: the next chunk comes in
+        await pilot.pause()
+        assert table.row_count == 2 * CHUNK
+        await pilot.press("ctrl+end")
+        await pilot.pause()
+        assert table.row_count == 3 * CHUNK and f"… {10_000 - 3 * CHUNK} more" in text(app.screen, "#plan-more")
+
+
+async def _ready(plan):
+    return plan
