@@ -42,7 +42,7 @@ from .settings import Settings
 
 __all__ = [
     "RejectedLine", "Session", "SessionError", "SessionInfo", "SessionLocked",
-    "default_session_path", "list_sessions",
+    "default_session_path", "discard_session", "list_sessions",
 ]
 
 
@@ -98,6 +98,26 @@ def _keep_copy(path: Path) -> str:
     except OSError as exc:
         return f"no copy could be kept ({exc})"
     return f"a copy was kept at {aside}"
+
+
+def discard_session(path: Path | str) -> None:
+    """Delete a session's file and its journal, holding its lock while doing so.
+
+    The ``.lock`` sidecar stays (see lockfile.py: deleting it would let two processes lock two
+    different inodes); transcripts and reports are not touched. A missing session is not an error.
+    Raises SessionLocked if another process (or another open in this one) holds the session,
+    SessionError (category ``disk``) if the files cannot be removed.
+    """
+    path = Path(path)
+    lock = _take_lock(path)
+    try:
+        for doomed in (path, journal_path(path)):
+            try:
+                doomed.unlink(missing_ok=True)
+            except OSError as exc:
+                raise _disk_error("delete", doomed, exc) from exc
+    finally:
+        lock.release()
 
 
 @dataclasses.dataclass

@@ -274,25 +274,15 @@ class BulkTranscribeApp(App[int]):
             self.api_key, self.key_source = "demo-key", "demo"
 
     def discard_session(self, path: str | Path) -> bool:
-        """Delete a session (file, journal, lock) unless another process holds it.
+        """Discard a session through core (its file and journal; the lock file and transcripts
+        stay). Says why when it cannot (another process runs it). Returns whether it went."""
+        from bulk_transcribe.core.session import SessionError, discard_session
 
-        Transcripts already written are not touched. Returns whether it was deleted."""
-        from bulk_transcribe.core.lockfile import FileLock, LockBusy
-        from bulk_transcribe.core.session_file import journal_path, lock_path
-
-        path = Path(path)
-        lock = FileLock(lock_path(path))
         try:
-            lock.acquire()
-        except (LockBusy, OSError) as exc:
+            discard_session(path)
+        except SessionError as exc:
             self.notify(f"Not discarded: {exc}", severity="error", timeout=10, markup=False)
             return False
-        try:
-            path.unlink(missing_ok=True)
-            journal_path(path).unlink(missing_ok=True)
-        finally:
-            lock.release()
-            lock_path(path).unlink(missing_ok=True)
         return True
 
     def launch(self, session: Any) -> None:

@@ -9,6 +9,7 @@ import pytest
 from textual.widgets import DataTable
 
 from bulk_transcribe.core.events import Activity, Progress, WorkerChanged
+from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.tui.screens.modals import Confirm, ErrorDetail, HelpScreen
 from bulk_transcribe.tui.screens.run import RunScreen
 from bulk_transcribe.tui.screens.summary import SummaryScreen
@@ -172,3 +173,26 @@ async def test_warnings_from_the_engine_pop_up_but_info_stays_on_the_notice_line
         toasts = [str(n.message) for n in app._notifications]
         assert toasts == ["daily submit limit reached: [b]paused[/b] until 00:00"]
         assert "warning: daily submit limit" in str(app.screen.query_one("#notice").render())
+
+
+async def test_discard_from_the_prompt_goes_through_core_and_keeps_the_lock_file(tmp_path):
+    from bulk_transcribe.core.model import Video
+    from bulk_transcribe.core.session import Session, list_sessions
+    from bulk_transcribe.core.session_file import lock_path
+    from bulk_transcribe.tui.screens.resume import ResumeScreen
+
+    path = tmp_path / "a.toml"
+    video = Video(key="youtube:v000000001", url="https://youtu.be/v000000001", vid="v000000001")
+    Session.create(path, batch="a.txt", settings=Settings(), videos=[video]).close()
+    busy = Session.open(path)   # held elsewhere: refused with a message, nothing deleted
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(ResumeScreen(list_sessions(tmp_path)))
+        await pilot.pause()
+        await pilot.press("d", "y")
+        await pilot.pause()
+        assert path.exists() and "Not discarded" in str(list(app._notifications)[-1].message)
+        busy.close()
+        await pilot.press("d", "y")
+        await pilot.pause()
+    assert not path.exists() and lock_path(path).exists()
