@@ -38,7 +38,7 @@ from .settings import Settings
 OnWait = Callable[[float, str], None]
 
 DAY = 86400.0
-MAX_SLEEP = 60.0     # waiters re-read both clocks at least this often (suspend, wall clock changes)
+MAX_SLEEP = 300.0    # waiters re-read both clocks at least this often (suspend, wall clock changes)
 DAILY_PAD = 2.0      # wait this long past midnight UTC: the server's clock is not ours
 MAX_PAUSE = DAY + 3600.0
 MIN_429_PAUSE = 1.0  # a 429 saying "Retry-After: 0" must not become a request storm
@@ -102,7 +102,12 @@ class SlidingWindow:
         while idx >= len(log):        # that grant is itself a future one: one window later
             idx -= n
             extra += w
-        return (now if idx < 0 else max(now, log[idx] + w)) + extra
+        if idx < 0:
+            return now + extra
+        free = log[idx] + w
+        if free - log[idx] < w:        # rounded down: one ulp more keeps the rule exact
+            free = math.nextafter(free, math.inf)
+        return max(now, free) + extra
 
     def record(self, now: float) -> None:
         """Log a grant at `now` (never before the last one: times are kept in order)."""
@@ -113,12 +118,12 @@ class SlidingWindow:
         self._log = deque(sorted([*self._log, *times]), maxlen=self.limit)
 
     def used(self, now: float) -> int:
-        """Grants in (now - window, now]."""
-        return sum(1 for t in self._log if now - self.window < t <= now)
+        """Grants in (now - window, now], i.e. with 0 <= now - t < window."""
+        return sum(1 for t in self._log if 0 <= now - t < self.window)
 
     def times(self, now: float) -> list[float]:
         """Grant times still inside the window ending at `now`, oldest first."""
-        return [t for t in self._log if t > now - self.window]
+        return [t for t in self._log if now - t < self.window]
 
 
 def _check_limit(limit: int) -> int:
@@ -131,6 +136,7 @@ def _check_limit(limit: int) -> int:
 class _Waiter:
     lane: "Lane"
     granted: bool = False
+    wake: anyio.Event | None = None   # set to end this waiter's current wait early
 
 
 class Lane:
@@ -144,6 +150,7 @@ class Lane:
         self.per_day = per_day if per_day and per_day > 0 else None
         self._day = -1
         self._count = 0
+        self._held_until_wall = -math.inf   # after an exhausted day: midnight + DAILY_PAD
         self._pause_until = -math.inf
         self._pause_reason = ""
         self._recent: deque[float] = deque()   # this lane's grants in the window (display only)
@@ -158,7 +165,7 @@ class Lane:
         until = self.bucket._clock() + min(seconds, MAX_PAUSE) if _sane_seconds(seconds) else -math.inf
         if until > self._pause_until:
             self._pause_until, self._pause_reason = until, reason
-            self.bucket._notify()
+            self.bucket._notify(everyone=True)
 
     def note_daily_exhausted(self, retry_after: float | None = None) -> float:
         """The server says today's allowance is gone: hold this lane until `retry_after`
@@ -205,6 +212,8 @@ class Lane:
     def _today(self, wall: float) -> int:
         day = utc_day(wall)
         if day != self._day:
+            if day == self._day + 1 and self.per_day is not None and self._count >= self.per_day:
+                self._held_until_wall = day * DAY + DAILY_PAD
             self._day, self._count = day, 0
         return self._count
 
@@ -213,8 +222,9 @@ class Lane:
         at, reason = now, ""
         if self._pause_until > now:
             at, reason = self._pause_until, self._pause_reason
-        if self.per_day is not None and self._today(wall) >= self.per_day:
-            reset = now + seconds_to_midnight(wall) + DAILY_PAD
+        if self.per_day is not None and self._today(wall) >= self.per_day or wall < self._held_until_wall:
+            reset = now + (seconds_to_midnight(wall) + DAILY_PAD if wall >= self._held_until_wall
+                           else self._held_until_wall - wall)
             if reset > at:
                 at, reason = reset, f"daily limit of {self.per_day} reached, resets at 00:00 UTC"
         return at, reason
@@ -226,7 +236,7 @@ class Lane:
         self._prune(now)
 
     def _prune(self, now: float) -> None:
-        while self._recent and self._recent[0] <= now - self.bucket.window:
+        while self._recent and now - self._recent[0] >= self.bucket.window:
             self._recent.popleft()
 
 
@@ -248,7 +258,6 @@ class Bucket:
         self._pause_until = -math.inf
         self._pause_reason = ""
         self._queue: list[_Waiter] = []
-        self._changed: anyio.Event | None = None
         self.lanes: dict[str, Lane] = {}
         self.own = self.lane(name, per_day)
 
@@ -278,7 +287,7 @@ class Bucket:
         until = self._clock() + min(seconds, MAX_PAUSE)
         if until > self._pause_until:
             self._pause_until, self._pause_reason = until, reason
-            self._notify()
+            self._notify(everyone=True)
 
     def note_daily_exhausted(self, retry_after: float | None = None) -> float:
         """See `Lane.note_daily_exhausted` (for this bucket's own lane)."""
@@ -287,7 +296,7 @@ class Bucket:
     def set_per_minute(self, n: int) -> None:
         """Change the limit at once (adaptive rate); raises ValueError if n < 1."""
         self._window.set_limit(n)
-        self._notify()
+        self._notify(everyone=True)
 
     def usage(self) -> BucketUsage:
         """Window use, the own lane's day, and how long the bucket is held."""
@@ -323,9 +332,9 @@ class Bucket:
                         told is None or told[0] != reason or abs(told[1] - until) > 1.0):
                     told = (reason, until)
                     on_wait(until - now, reason)
-                event = self._event()
+                me.wake = anyio.Event()
                 with anyio.move_on_after(min(sleep, MAX_SLEEP)):
-                    await event.wait()
+                    await me.wake.wait()
         finally:
             if not me.granted:
                 self._queue.remove(me)
@@ -337,12 +346,12 @@ class Bucket:
         at, reason = me.lane.ready_at(now, wall)
         if at > now:
             return at, reason, at - now
+        ready = self._ready_lanes(now, wall)
         ahead = 0
         for w in self._queue:
             if w is me:
                 break
-            if w.lane.ready_at(now, wall)[0] <= now:
-                ahead += 1
+            ahead += w.lane in ready
         free = self._window.eta(now, ahead)
         at, reason = (self._pause_until, self._pause_reason) if self._pause_until > free else (free, "rate limit")
         if ahead:
@@ -354,18 +363,23 @@ class Bucket:
         me.granted = True
         self._window.record(now)
         me.lane._granted(now, wall)
-        self._notify()
+        # A lane that just used its last grant of the day holds its other waiters: they re-plan.
+        self._notify(everyone=me.lane.ready_at(now, wall)[0] > now)
 
-    def _event(self) -> anyio.Event:
-        # Created lazily: an anyio.Event needs a running event loop.
-        if self._changed is None:
-            self._changed = anyio.Event()
-        return self._changed
+    def _ready_lanes(self, now: float, wall: float) -> set[Lane]:
+        return {lane for lane in self.lanes.values() if lane.ready_at(now, wall)[0] <= now}
 
-    def _notify(self) -> None:
-        event, self._changed = self._changed, None
-        if event is not None:
-            event.set()
+    def _notify(self, everyone: bool = False) -> None:
+        """Wake the first waiter that may go (the only one a grant or a departure can unblock),
+        or every waiter when pauses or limits changed. The others keep their place and are
+        woken when they come first, so a grant costs O(waiters), not O(waiters^2)."""
+        ready = self._ready_lanes(self._clock(), self._wall()) if not everyone else set()
+        for w in self._queue:
+            if everyone or w.lane in ready:
+                if w.wake is not None:
+                    w.wake.set()
+                if not everyone:
+                    break
 
     # -- persistence -------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -424,7 +438,7 @@ class Bucket:
             until = _sane_seconds(ld.get("paused_until"))
             if until is not None and until > wall:
                 lane.pause(until - wall, str(ld.get("pause_reason", "paused")))
-        self._notify()
+        self._notify(everyone=True)
 
 
 class RateLimiter:
@@ -519,12 +533,14 @@ class RateLimiter:
         price = self.bucket("price").usage()
         return tuple(rows + ([price] if price.used_today else []))
 
-    def status_budget_per_minute(self, submit_demand: float | None = None) -> float:
+    def status_budget_per_minute(self, submit_demand: float | None = None, *,
+                                 horizon: float | None = None) -> float:
         """Status calls per minute the engine may plan for. Per-endpoint: the status bucket's
         limit. Shared: the account's limit less what submits need (`submit_demand` per minute;
         default: the submits of the last window), never below max(1, 10%) of the limit.
         Either way no more than today's remaining status allowance spread over the hours to
-        midnight UTC, so it is 0.0 when that allowance is gone."""
+        midnight UTC, or over `horizon` minutes if that is sooner (the caller knows its work
+        for today ends then), so it is 0.0 when that allowance is gone."""
         status = self.bucket("status")
         budget = float(status.per_minute)
         if self.shared:
@@ -538,6 +554,8 @@ class RateLimiter:
         left = self.daily_remaining("status")
         if left is not None:
             minutes = seconds_to_midnight(self._scope("status")._wall()) / 60.0
+            if horizon is not None and horizon > 0:
+                minutes = min(minutes, horizon)
             budget = min(budget, left / max(minutes, 1.0))
         return budget
 
