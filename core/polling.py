@@ -7,7 +7,9 @@ Three ideas:
 - Never plan more status calls than the status bucket can carry: the gap between two
   polls of one job is at least (jobs in flight) * 60 / (status calls per minute).
 In economy mode (a daily status allowance, e.g. the Basic plan's 200 a day) polls are
-aimed later and spaced wider, trading a little latency for calls.
+aimed later and spaced wider, trading a little latency for calls. How long that allowance
+must last is `status_horizon`'s question: until midnight, unless a daily submit allowance
+bounds today's jobs, in which case only until they can all be submitted and followed.
 """
 
 from __future__ import annotations
@@ -42,8 +44,11 @@ class JobClock:
 class PollPlanner:
     """Plans the delay before each status call. Pure: callers pass `now`."""
 
-    def __init__(self, *, economy: bool = False) -> None:
+    def __init__(self, *, economy: bool = False, time_scale: float = 1.0) -> None:
+        """`time_scale` > 1 divides every fixed time of the plan (first looks, caps, the
+        default expectation, the minimum gap): only for benchmarks that run time faster."""
         self.economy = economy
+        self._k = 1.0 / time_scale
         self._latency: deque[float] = deque(maxlen=50)        # seconds per job
         self._per_audio_second: deque[float] = deque(maxlen=50)
 
@@ -63,7 +68,7 @@ class PollPlanner:
             return max(est, 0.5 * lo)
         if self._latency:
             return statistics.median(self._latency)
-        return DEFAULT_EXPECTED
+        return DEFAULT_EXPECTED * self._k
 
     def low_expected(self) -> float:
         """A short job's time: the 20th percentile of what was seen."""
@@ -84,20 +89,20 @@ class PollPlanner:
     ) -> float:
         """Seconds to wait before the next status call for `job`."""
         spread = max(1, in_flight) * 60.0 / max(status_per_minute, 1e-6)
-        floor = max(MIN_GAP, spread)
+        floor = max(MIN_GAP * self._k, spread)
         expected = self.expected(duration)
         elapsed = now - job.submitted
         cap = expected * (0.5 if self.economy else 0.1)
-        upper = 300.0 if self.economy else 60.0
+        upper = (300.0 if self.economy else 60.0) * self._k
         if not self._latency:
             # Nothing learned yet: explore like the official SDK (start early, grow x1.5),
             # starting later and growing further in economy mode.
-            start, grow_to = (10.0, 60.0) if self.economy else (1.0, 10.0)
+            start, grow_to = (10.0 * self._k, 60.0 * self._k) if self.economy else (self._k, 10.0 * self._k)
             predicted = self._predict_remaining(job, now) if job.polls else None
             if job.polls == 0:
                 delay = start - elapsed
             elif predicted is not None:
-                delay = min(predicted * 1.05 + 0.1, grow_to)
+                delay = min(predicted * 1.05 + 0.1 * self._k, grow_to)
             else:
                 delay = min(max(job.last_gap, start) * 1.5, grow_to)
             delay = max(floor, delay)
@@ -112,7 +117,7 @@ class PollPlanner:
         else:
             predicted = self._predict_remaining(job, now)
             if predicted is not None:
-                delay = predicted * 1.05 + 0.1
+                delay = predicted * 1.05 + 0.1 * self._k
                 upper = min(upper, expected * (1.0 if self.economy else 0.5))
             elif elapsed < expected:
                 delay = (expected - elapsed) if self.economy else min(expected - elapsed, cap)
@@ -135,3 +140,21 @@ class PollPlanner:
             rate = p1 / max(t1 - job.submitted, 1e-6)   # assumes progress started at submit: errs late
             return max(0.0, (100.0 - p1) / rate - (now - t1))
         return None
+
+
+def status_horizon(*, status_left: int | None, submits_left: int | None, queued: int, in_flight: int,
+                   submit_per_minute: float, expected: float) -> float | None:
+    """Minutes today's status allowance must last, or None for "until midnight UTC".
+
+    With daily limits on both status calls and submits, the jobs still to follow today are at
+    most `in_flight` + min(`submits_left`, `queued`): the allowance need only last until the
+    last of them can be submitted (at `submit_per_minute`) and has had twice the `expected`
+    seconds of a job. Spreading it to midnight instead starves a short batch (the Basic
+    plan's 200 calls over 12 hours is one call every 3.6 minutes for all jobs together).
+    When the allowance is under 3 calls per such job, planning on jobs is too tight: None."""
+    if status_left is None or submits_left is None:
+        return None
+    to_submit = min(submits_left, queued)
+    if status_left < 3 * max(1, in_flight + to_submit):
+        return None
+    return to_submit / max(submit_per_minute, 1e-9) + 2.0 * expected / 60.0

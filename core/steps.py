@@ -21,7 +21,7 @@ from .errors import Category, DeapiError
 from .events import Activity
 from .model import Video, VideoState
 from .outputs import write_outputs
-from .polling import JobClock
+from .polling import JobClock, status_horizon
 from .urls import UrlError, normalize
 
 if TYPE_CHECKING:
@@ -188,7 +188,7 @@ async def follow(eng: "Engine", slot: int, v: Video) -> JobStatus | None:
             now = eng.clock()
             delay = eng.planner.next_delay(
                 clock, now, duration=v.duration, in_flight=eng.following,
-                status_per_minute=eng.limiter.status_budget_per_minute())
+                status_per_minute=status_budget(eng))
             if now >= deadline:
                 err = DeapiError(Category.TIMEOUT,
                                  f"still not done after {eng.settings.wait_limit / 60:.0f} min; the job is kept "
@@ -234,6 +234,16 @@ async def follow(eng: "Engine", slot: int, v: Video) -> JobStatus | None:
                 await eng.set(v, state=VideoState.TRANSCRIBING, durable=False)
     finally:
         eng.follow_ended()
+
+
+def status_budget(eng: "Engine") -> float:
+    """Status calls per minute to plan with; see `polling.status_horizon` for the day's share."""
+    lim = eng.limiter
+    horizon = status_horizon(
+        status_left=lim.daily_remaining("status"), submits_left=lim.daily_remaining("submit"),
+        queued=len(eng._queue), in_flight=eng.following,
+        submit_per_minute=lim.submit_per_minute(), expected=eng.planner.expected(None))
+    return lim.status_budget_per_minute(horizon=horizon)
 
 
 # -- fetch and write -------------------------------------------------------------------
