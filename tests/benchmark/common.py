@@ -3,9 +3,10 @@
 Scaling time: with factor F, the simulator's rate windows and job latencies and our
 limiter's window and margin are all divided by F. Rates are then reported per *scaled minute*
 (one window, 60/F real seconds), so a limit of "30 per minute" reads as 30 in the table.
-The engine's own fixed constants (first poll after 1 s, poll gaps of at least 0.25 s, the
-0.5 s progress tick) are NOT scaled: at F > 1 they cost relatively more than in real use,
-so scaled figures err on the pessimistic side.
+The poll planner's fixed times (first looks, caps, minimum gap) are scaled too
+(`PollPlanner(time_scale=F)`). Not scaled: the engine's 0.5 s progress tick, the loopback
+round trip (~1-3 ms) and the simulator's 1 s minimum Retry-After; at F > 1 these cost
+relatively more than in real use, so scaled figures err on the pessimistic side.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bulk_transcribe.core.engine import Engine
 from bulk_transcribe.core.events import VideoChanged, WorkerChanged
 from bulk_transcribe.core.limiter import RateLimiter
 from bulk_transcribe.core.model import VideoState
+from bulk_transcribe.core.polling import PollPlanner
 from bulk_transcribe.core.session import Session
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.core.simulator import content
@@ -74,10 +76,12 @@ class ScaledLimiter(RateLimiter):
     def submit_per_minute(self) -> int:
         return max(1, round(super().submit_per_minute() * self.factor))
 
-    def status_budget_per_minute(self, submit_demand: float | None = None) -> float:
+    def status_budget_per_minute(self, submit_demand: float | None = None, *,
+                                 horizon: float | None = None) -> float:
         if submit_demand is None and self.shared:
             submit_demand = float(self.bucket("submit").usage().used_60s)   # per window
-        return super().status_budget_per_minute(submit_demand) * self.factor
+        scaled = horizon * self.factor if horizon else None                # real -> scaled minutes
+        return super().status_budget_per_minute(submit_demand, horizon=scaled) * self.factor
 
 
 class SimProcess:
@@ -166,6 +170,7 @@ async def run_ours(tmp: Path, base_url: str, batch: list[str], scale: Scale, *,
                 stats.failed += 1
 
     engine = Engine(session, api_key=KEY, sink=sink, limiter=ScaledLimiter.build(s, scale, wall0=wall0))
+    engine.planner = PollPlanner(economy=engine.planner.economy, time_scale=scale.factor)
     await engine.run()
     stats.ended = time.monotonic()
     stats.polls = sum(v.polls for v in session.videos)

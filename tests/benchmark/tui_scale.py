@@ -65,7 +65,7 @@ async def _drive(tmp: Path, base_url: str, n: int) -> dict:
 def run(tmp: Path, scale, *, smoke: bool, cache: dict) -> list[Row]:
     n = 500 if smoke else 10_000
     tmp.mkdir(parents=True, exist_ok=True)
-    with SimProcess(latency=[0.5, 2.0], submit_rpm=LIMIT, status_rpm=LIMIT, price_rpm=LIMIT) as sim:
+    with SimProcess(latency=[0.5, 2.0], submit_rpm=LIMIT, status_rpm=LIMIT, price_rpm=LIMIT, balance=1e9) as sim:
         out = anyio.run(_drive, tmp, sim.base_url, n)
     keys = sorted(out["keys"])
     p95 = keys[min(len(keys) - 1, int(0.95 * len(keys)))] * 1000
