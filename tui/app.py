@@ -21,7 +21,7 @@ from bulk_transcribe.core.events import BatchFinished, Event, Notice
 from bulk_transcribe.core.settings import Settings
 
 from .screens.config import ConfigScreen, StartRequest
-from .screens.modals import Confirm, confirm_quit
+from .screens.modals import Confirm, KeyPrompt, confirm_quit
 from .screens.plan import PlanScreen
 from .screens.resume import ResumeScreen
 from .screens.run import RunScreen
@@ -243,9 +243,13 @@ class BulkTranscribeApp(App[int]):
         self.launch(session)
 
     def resume_session(self, path: str | Path, settings: Settings | None = None) -> None:
-        """Open a saved session (its own settings, unless `settings` overrides them) and run it."""
+        """Open a saved session (its own settings, unless `settings` overrides them) and run it.
+        Without a key (and not a demo session), ask for one for this run first."""
         from bulk_transcribe.core.session import Session, SessionError
 
+        if not self.api_key and not self._is_demo(Path(path)):
+            self._ask_key_then_resume(Path(path), settings)
+            return
         try:
             session = Session.open(Path(path))
         except SessionError as exc:   # SessionLocked is one: another process runs it
@@ -257,6 +261,28 @@ class BulkTranscribeApp(App[int]):
             session.settings = settings
         self._point_demo_at_simulator(Path(path), session)
         self.launch(session)
+
+    def _ask_key_then_resume(self, path: Path, settings: Settings | None) -> None:
+        """The key prompt; with a key, resume (the key is for this run only, never saved)."""
+
+        def answered(key: str | None) -> None:
+            if key:
+                from .widgets.key_input import ENTERED
+
+                self.api_key, self.key_source = key, ENTERED
+                self.resume_session(path, settings)
+            elif len(self.screen_stack) <= 1:
+                self.show_config()
+
+        self.push_screen(KeyPrompt(path.stem), answered)
+
+    @staticmethod
+    def _is_demo(path: Path) -> bool:
+        try:
+            from bulk_transcribe.core.simulator.demo import is_demo_session
+        except ImportError:
+            return False
+        return is_demo_session(path)
 
     def _point_demo_at_simulator(self, path: Path, session: Any) -> None:
         """A demo session reopened (e.g. from the resume prompt) talks to the demo simulator,

@@ -18,9 +18,10 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from bulk_transcribe.core.settings import FORMATS, LIMIT_MODES, MODELS, PLANS, Settings, redact_key
+from bulk_transcribe.core.settings import FORMATS, LIMIT_MODES, MODELS, PLANS, Settings
 
 from ..state import clean
+from ..widgets.key_input import ENTERED, KeyInput, key_status
 from ..widgets.tick import Tick
 from .config_form import BatchSummary, parse_form, rate_text, summarise_batch
 
@@ -77,8 +78,7 @@ class ConfigScreen(Screen):
                                  placeholder="text file, one video URL per line"), name="batch")
             yield Static("", id="batch-info", markup=False)
             yield from self._row("API key", Static("", id="key-status", markup=False), name="key")
-            yield from self._row("", Input(id="key", password=True, compact=True,
-                                 placeholder="enter a key for this run only"))
+            yield from self._row("", KeyInput(id="key"))
             yield from self._row("", Tick("save this key in the config file (0600)",
                                  id="save_key", compact=True))
             plans = [(p, p) for p in PLANS]
@@ -171,15 +171,8 @@ class ConfigScreen(Screen):
 
     def _show_key(self) -> None:
         typed = self.query_one("#key", Input).value.strip()
-        if typed:
-            status = f"set ({redact_key(typed)}), entered for this run"
-        elif self.api_key:
-            status = f"set ({redact_key(self.api_key)}) from {self.key_source or 'unknown'}"
-        elif not self.key_required:
-            status = "not needed (simulated service)"
-        else:
-            status = "not set: set DEAPI_API_KEY or enter one below"
-        self.query_one("#key-status", Static).update(status)
+        self.query_one("#key-status", Static).update(
+            key_status(typed, self.api_key, self.key_source, self.key_required))
 
     def form_values(self) -> dict:
         values: dict = {name: self.query_one(f"#{name}", Input).value for name in TEXT_FIELDS}
@@ -230,7 +223,7 @@ class ConfigScreen(Screen):
             settings=self.settings,
             batch_path=self.query_one("#batch", Input).value.strip(),
             api_key=typed or self.api_key,
-            key_source="entered for this run" if typed else self.key_source,
+            key_source=ENTERED if typed else self.key_source,
             save_key=bool(typed) and self.query_one("#save_key", Tick).value,
             remember=self.query_one("#remember", Tick).value,
         ))

@@ -1,4 +1,4 @@
-"""Small modal screens: confirm quitting while work runs, and the key help."""
+"""Small modal screens: confirm quitting while work runs, the key help, and asking for an API key."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Input, Static
+
+from ..state import clean
+from ..widgets.key_input import KeyInput, key_status
 
 
 class Confirm(ModalScreen[bool]):
@@ -90,4 +93,43 @@ class ErrorDetail(ModalScreen[None]):
             yield Static(Text("escape  close"), classes="dialog-keys")
 
     def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class KeyPrompt(ModalScreen["str | None"]):
+    """Ask for an API key for this run only (it is never saved): the key, or None on escape."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(Text(clean(f"An API key is needed to resume {self.what}", 120), style="bold"),
+                          classes="dialog-title")
+            yield Static(Text("No key is set (DEAPI_API_KEY or the config file). Enter one for this "
+                              "run; it is not saved."))
+            yield KeyInput(id="prompt-key")
+            yield Static(key_status("", None, ""), id="prompt-key-status", markup=False)
+            yield Static(Text("enter  resume     escape  cancel"), classes="dialog-keys")
+
+    def on_mount(self) -> None:
+        field = self.query_one(KeyInput)
+        field.cursor_blink = not getattr(self.app, "testing", False)
+        field.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#prompt-key-status", Static).update(key_status(event.value.strip(), None, ""))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        key = event.value.strip()
+        if not key:
+            self.query_one("#prompt-key-status", Static).update("enter a key, or escape to go back")
+            return
+        self.dismiss(key)
+
+    def action_cancel(self) -> None:
         self.dismiss(None)
