@@ -18,12 +18,12 @@ _YT_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 _YT_LIST = re.compile(r"^[A-Za-z0-9_-]{10,64}$")
 _YT_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com", "youtube-nocookie.com",
              "www.youtube-nocookie.com", "gaming.youtube.com"}
-_YT_PATH_ID = re.compile(r"^/(?:shorts|embed|live|v|e)/([A-Za-z0-9_-]{11})(?:[/?#]|$)")
+_YT_PATH_ID = re.compile(r"^/(?:shorts|embed|live|v|e)/(?!videoseries\b)([A-Za-z0-9_-]{11})(?:[/?#]|$)")
 _YT_CHANNEL = re.compile(r"^/(@[\w.\-·]+|channel/UC[A-Za-z0-9_-]{10,40}|c/[^/]+|user/[^/]+)"
                          r"(?:/(videos|shorts|streams|featured|live|playlists))?/?$", re.UNICODE)
-_TWITCH_VOD = re.compile(r"^/videos/(\d+)")
+_TWITCH_VOD = re.compile(r"^/(?:videos|[^/]+/v)/(\d+)")
 _TIKTOK_VIDEO = re.compile(r"^/@[^/]+/video/(\d+)")
-_X_STATUS = re.compile(r"^/[^/]+/status/(\d+)")
+_X_STATUS = re.compile(r"^/(?:[^/]+|i/web)/status/(\d+)")
 _X_SPACE = re.compile(r"^/i/spaces/([A-Za-z0-9]+)")
 
 SUPPORTED_HOSTS = ("youtube", "x", "twitch", "kick", "tiktok")
@@ -40,7 +40,7 @@ class NormalizedUrl:
     vid: str        # short id safe for file names
     host: str       # youtube | x | twitch | kick | tiktok | other
     kind: str       # video | playlist | channel | page
-    supported: bool  # deAPI fetches it directly by URL
+    supported: bool  # deAPI fetches it directly by URL (playlists and channels: expand first)
 
 
 def _short_hash(text: str) -> str:
@@ -49,8 +49,10 @@ def _short_hash(text: str) -> str:
 
 def _clean_text(text: str) -> str:
     s = text.strip().strip("<>\"'").strip()
-    if s and "://" not in s and re.match(r"^(?:www\.|m\.|music\.)?(?:youtube\.com|youtu\.be|x\.com|twitter\.com|"
-                                         r"twitch\.tv|kick\.com|tiktok\.com)/", s, re.I):
+    if s.startswith("//"):
+        s = "https:" + s
+    # No scheme but a host name first ("youtube.com/watch?v=...", "example.com/video"): https.
+    elif s and "://" not in s and re.match(r"^[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?::\d+)?(?:[/?]|$)", s):
         s = "https://" + s
     return s
 
@@ -59,8 +61,21 @@ def youtube(vid: str) -> NormalizedUrl:
     return NormalizedUrl(f"https://www.youtube.com/watch?v={vid}", f"youtube:{vid}", vid, "youtube", "video", True)
 
 
+_UNSAFE = re.compile(r"[\"'<>`]")
+
+
 def normalize(text: str) -> NormalizedUrl:
-    """Normalise one URL. Raises UrlError for anything that is not a usable http(s) URL."""
+    """Normalise one URL. Raises UrlError for anything that is not a usable http(s) URL.
+
+    Idempotent: ``normalize(normalize(x).url) == normalize(x)``. Quotes and <> inside a
+    passed-through URL are percent-encoded, so a canonical URL never ends in characters
+    that the cleaning of pasted text would strip."""
+    n = _normalize(text)
+    safe = _UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", n.url)
+    return n if safe == n.url else _normalize(safe)
+
+
+def _normalize(text: str) -> NormalizedUrl:
     s = _clean_text(text)
     if not s:
         raise UrlError("empty line: expected a video URL")
@@ -72,7 +87,11 @@ def normalize(text: str) -> NormalizedUrl:
     if scheme not in ("http", "https"):
         raise UrlError(f"not an http(s) URL: {s[:80]!r} (expected e.g. https://youtu.be/VIDEO_ID)")
     host = (parts.hostname or "").lower().rstrip(".")
-    if not host or "." not in host or " " in s:
+    try:
+        parts.port
+    except ValueError:
+        raise UrlError(f"not a valid port in {s[:80]!r}: expected e.g. https://example.com:8080/video") from None
+    if not host or "." not in host or " " in s or not re.fullmatch(r"[\w.-]+", host):
         raise UrlError(f"not a valid URL: {s[:80]!r}")
     path = parts.path or "/"
     query = parse_qs(parts.query)
@@ -105,11 +124,15 @@ def normalize(text: str) -> NormalizedUrl:
         return NormalizedUrl(url, f"url:{url}", _short_hash(url), "kick", "video", True)
     if bare.endswith("tiktok.com"):
         m = _TIKTOK_VIDEO.match(path)
-        url = urlunsplit(("https", "www.tiktok.com", path.rstrip("/"), "", ""))
         if m:
+            url = urlunsplit(("https", "www.tiktok.com", path.rstrip("/"), "", ""))
             return NormalizedUrl(url, f"tiktok:{m.group(1)}", m.group(1), "tiktok", "video", True)
+        # Short links (vm./vt.tiktok.com) only work on their own host: yt-dlp resolves them.
+        url = urlunsplit(("https", host, path.rstrip("/") or "/", parts.query, ""))
         return NormalizedUrl(url, f"url:{url}", _short_hash(url), "tiktok", "page", False)
-    page = urlunsplit((scheme, parts.netloc.lower(), path, parts.query, ""))
+    userinfo = parts.netloc.rpartition("@")[0]   # kept as typed: only the host is case-insensitive
+    netloc = (f"{userinfo}@" if userinfo else "") + host + (f":{parts.port}" if parts.port is not None else "")
+    page = urlunsplit((scheme, netloc, path, parts.query, ""))
     return NormalizedUrl(page, f"url:{page}", _short_hash(page), "other", "page", False)
 
 
@@ -118,22 +141,24 @@ def _youtube(s: str, path: str, query: dict[str, list[str]]) -> NormalizedUrl:
         vid = (query.get("v") or [""])[0]
         if _YT_ID.match(vid):
             return youtube(vid)
+        if not vid and _YT_LIST.match((query.get("list") or [""])[0]):
+            return _youtube(s, "/playlist", query)
         if path == "/" and not query:
             raise UrlError("the YouTube home page is not a video, playlist or channel")
         raise UrlError(f"a YouTube watch link without a valid 11-character video id: {s[:80]!r}")
     m = _YT_PATH_ID.match(path)
     if m:
         return youtube(m.group(1))
-    if path.rstrip("/") == "/playlist":
+    if path.rstrip("/") == "/playlist" or (path.rstrip("/") == "/embed/videoseries" and "list" in query):
         lid = (query.get("list") or [""])[0]
         if _YT_LIST.match(lid):
             url = f"https://www.youtube.com/playlist?list={lid}"
-            return NormalizedUrl(url, f"youtube-list:{lid}", lid[-11:], "youtube", "playlist", True)
+            return NormalizedUrl(url, f"youtube-list:{lid}", lid[-11:], "youtube", "playlist", False)
         raise UrlError(f"a YouTube playlist link without a valid list id: {s[:80]!r}")
     m = _YT_CHANNEL.match(path)
     if m:
         handle, tab = m.group(1), m.group(2)
         url = f"https://www.youtube.com/{handle}" + (f"/{tab}" if tab else "")
         key = f"youtube-channel:{handle.lower() if handle.startswith('@') else handle}" + (f"/{tab}" if tab else "")
-        return NormalizedUrl(url, key, _short_hash(key), "youtube", "channel", True)
+        return NormalizedUrl(url, key, _short_hash(key), "youtube", "channel", False)
     raise UrlError(f"a YouTube link that is not a video, playlist or channel: {s[:80]!r}")

@@ -90,3 +90,82 @@ def test_normalisation_is_idempotent_and_keyed_on_the_id(vid, template, extra):
     n = normalize(url)
     assert n.key == f"youtube:{vid}"
     assert normalize(n.url) == n
+
+
+@pytest.mark.parametrize("url, canonical, key, kind", [
+    # an embedded playlist: "videoseries" is 11 characters but not a video id
+    ("https://www.youtube.com/embed/videoseries?list=PLFgquLnL59alCl_2TQvOiD5Vgm1hCaGSI",
+     "https://www.youtube.com/playlist?list=PLFgquLnL59alCl_2TQvOiD5Vgm1hCaGSI",
+     "youtube-list:PLFgquLnL59alCl_2TQvOiD5Vgm1hCaGSI", "playlist"),
+    ("https://www.youtube.com/watch?list=PLFgquLnL59alCl_2TQvOiD5Vgm1hCaGSI",
+     "https://www.youtube.com/playlist?list=PLFgquLnL59alCl_2TQvOiD5Vgm1hCaGSI",
+     "youtube-list:PLFgquLnL59alCl_2TQvOiD5Vgm1hCaGSI", "playlist"),
+    (f"youtube-nocookie.com/embed/{VID}", f"https://www.youtube.com/watch?v={VID}", f"youtube:{VID}", "video"),
+    (f"//youtu.be/{VID}", f"https://www.youtube.com/watch?v={VID}", f"youtube:{VID}", "video"),
+    (f"https://www.youtube.com/v/{VID}?version=3", f"https://www.youtube.com/watch?v={VID}", f"youtube:{VID}", "video"),
+    ("https://x.com/i/web/status/123", "https://x.com/i/web/status/123", "x:123", "video"),
+    ("https://www.twitch.tv/someone/v/123456", "https://www.twitch.tv/videos/123456", "twitch:123456", "video"),
+    # short links only work on their own host; yt-dlp resolves them
+    ("https://vm.tiktok.com/ZMabcdef/", "https://vm.tiktok.com/ZMabcdef", "url:https://vm.tiktok.com/ZMabcdef", "page"),
+    ("example.com/video", "https://example.com/video", "url:https://example.com/video", "page"),
+])
+def test_more_forms(url, canonical, key, kind):
+    n = normalize(url)
+    assert (n.url, n.key, n.kind) == (canonical, key, kind)
+    assert normalize(n.url) == n
+
+
+@pytest.mark.parametrize("url", ["https://www.youtube.com/playlist?list=PLFgquLnL59alCl_2TQvOiD5Vgm1hCaGSI",
+                                 "https://www.youtube.com/@NASA/streams"])
+def test_playlists_and_channels_are_expanded_not_sent(url):
+    assert normalize(url).supported is False
+
+
+hosts = st.sampled_from(["example.com", "Example.COM", "www.youtube.com", "youtu.be", "x.com", "twitter.com",
+                         "www.twitch.tv", "kick.com", "www.tiktok.com", "vm.tiktok.com", "clips.twitch.tv",
+                         "music.youtube.com", "sub.domain.org:8080", "127.0.0.1"])
+segment = st.text(alphabet="abcAZ09_-.@%~", min_size=0, max_size=12)
+words = st.sampled_from(["watch", "shorts", "embed", "live", "v", "playlist", "status", "videos", "video",
+                         "channel", "c", "user", "@NASA", "i", "spaces", "web", VID, "123", "videoseries"])
+query = st.lists(st.tuples(st.sampled_from(["v", "list", "t", "si", "s", "x"]),
+                           st.one_of(st.just(VID), st.just("PLFgquLnL59alCl_2TQvOiD5Vgm1hCaGSI"), segment)),
+                 max_size=3)
+
+
+@given(st.sampled_from(["https://", "http://", "", "HTTPS://"]), hosts,
+       st.lists(st.one_of(words, segment), max_size=4), query, st.sampled_from(["", "/", "#frag"]))
+def test_any_url_normalises_idempotently_or_is_refused(scheme, host, path, params, tail):
+    text = f"{scheme}{host}/{'/'.join(path)}" + ("?" + "&".join(f"{k}={v}" for k, v in params) if params else "") + tail
+    try:
+        n = normalize(text)
+    except UrlError as exc:
+        assert str(exc)
+        return
+    assert normalize(n.url) == n
+    assert n.vid and "/" not in n.vid and n.kind in ("video", "playlist", "channel", "page")
+    assert n.host in ("youtube", "x", "twitch", "kick", "tiktok", "other")
+
+
+@given(st.text(max_size=60))
+def test_arbitrary_text_never_crashes(text):
+    try:
+        n = normalize(text)
+    except UrlError:
+        return
+    assert normalize(n.url) == n
+
+
+prefixes = st.sampled_from(["https://", "http://", "", "//", "HTTP://", "https://www.youtube.com/", "youtu.be/",
+                            "https://x.com/", "https://a.com:", "https://vm.tiktok.com/", "kick.com/",
+                            "https://www.youtube.com/c/", "https://u:p@a.com/", "https://A.com:8080/"])
+
+
+@given(prefixes, st.text(alphabet="abcxyzAZ09:/?#&=.@%-_ []<>\"'\\;`\t", max_size=25))
+def test_url_like_garbage_is_refused_or_idempotent(prefix, rest):
+    """Found by fuzzing: quotes and <> exposed at the end once a query was cut, user info
+    lower-cased, junk ports. A canonical URL must be its own canonical form."""
+    try:
+        n = normalize(prefix + rest)
+    except UrlError:
+        return
+    assert normalize(n.url) == n
