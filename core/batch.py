@@ -49,6 +49,12 @@ class BatchInput:
     def duplicates(self) -> list[BatchLine]:
         return [ln for ln in self.lines if ln.duplicate_of]
 
+    @property
+    def counts(self) -> dict[str, int]:
+        """{"lines", "valid", "invalid", "duplicates"}: lines are the non-blank, non-comment ones."""
+        return {"lines": len(self.lines), "valid": len(self.valid), "invalid": len(self.invalid),
+                "duplicates": len(self.duplicates)}
+
 
 def _decode(data: bytes, name: str) -> str:
     for enc in ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",):
@@ -110,19 +116,29 @@ def _txt_rows(text: str):
         yield number, raw.rstrip("\r\n"), stripped, ""
 
 
+def _delimiter(text: str) -> str:
+    """The separator that makes the header name a url column (Excel writes ';' in some locales);
+    chosen from the header alone: a ';' inside a URL further down must not decide it."""
+    header = next((ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), "")
+    if header.lower().startswith("sep=") and len(header.strip()) == 5:
+        return header.strip()[4]
+    for sep in (",", ";", "\t"):
+        if any(c.strip().strip('"').lower() in URL_HEADERS for c in header.split(sep)):
+            return sep
+    return ","
+
+
 def _csv_rows(text: str, name: str):
-    sample = text[:4096]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
     header: list[str] | None = None
     url_col = title_col = -1
+    last = 0
     for row in reader:
-        number = reader.line_num
+        number, last = last + 1, reader.line_num   # a quoted field may span lines: report the first
         if not any(c.strip() for c in row) or row[0].strip().startswith("#"):
             continue
+        if header is None and row[0].strip().lower().startswith("sep="):
+            continue   # Excel's "sep=;" line
         if header is None:
             header = [c.strip().lower() for c in row]
             url_col = next((header.index(h) for h in URL_HEADERS if h in header), -1)

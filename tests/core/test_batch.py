@@ -57,3 +57,46 @@ def test_bom_and_windows_line_endings(tmp_path):
 def test_fragment_hash_is_not_a_comment():
     b = parse_batch_text("https://example.com/page#section\n")
     assert b.valid[0].url.url.startswith("https://example.com/page")
+
+
+def test_counts_and_trailing_tab_comment():
+    b = parse_batch_text("https://youtu.be/dQw4w9WgXcQ\t# first\nhttps://youtu.be/dQw4w9WgXcQ\nnope\n")
+    assert b.counts == {"lines": 3, "valid": 1, "invalid": 1, "duplicates": 1}
+
+
+def test_csv_semicolons_excel_sep_line_and_link_header():
+    b = parse_batch_text("sep=;\nLink;Title\nhttps://youtu.be/dQw4w9WgXcQ;A title\n", fmt="csv")
+    assert [(ln.line, ln.title) for ln in b.valid] == [(3, "A title")]
+    # the header alone decides the separator: a ';' inside a later URL does not
+    b = parse_batch_text("url,title\nhttps://example.com/a;b,T\n", fmt="csv")
+    assert [(ln.url.url, ln.title) for ln in b.valid] == [("https://example.com/a;b", "T")]
+    b = parse_batch_text("Link;Title\nhttps://youtu.be/dQw4w9WgXcQ;A title\n", fmt="csv")
+    assert [(ln.line, ln.url.key, ln.title) for ln in b.valid] == [(2, "youtube:dQw4w9WgXcQ", "A title")]
+
+
+def test_csv_line_numbers_point_at_the_row_start():
+    text = 'url,title\n"https://youtu.be/dQw4w9WgXcQ","two\nlines"\nbad url,x\n'
+    b = parse_batch_text(text, fmt="csv")
+    assert [ln.line for ln in b.valid] == [2] and [ln.line for ln in b.invalid] == [4]
+
+
+def test_unknown_extension_is_sniffed(tmp_path):
+    p = tmp_path / "list.dat"
+    p.write_text("URL,title\nhttps://youtu.be/dQw4w9WgXcQ,Hi\n", encoding="utf-8")
+    assert read_batch(p).valid[0].title == "Hi"
+    p.write_text("https://youtu.be/dQw4w9WgXcQ\n", encoding="utf-8")
+    assert read_batch(p).valid[0].url.key == "youtube:dQw4w9WgXcQ"
+
+
+def test_windows_1252_file_and_folder(tmp_path):
+    p = tmp_path / "b.csv"
+    p.write_bytes("url,title\nhttps://youtu.be/dQw4w9WgXcQ,Caf\xe9 \x96 live\n".encode("latin-1"))
+    assert read_batch(p).valid[0].title == "Café – live"
+    with pytest.raises(BatchError, match="folder"):
+        read_batch(tmp_path)
+
+
+def test_bad_lines_keep_their_numbers_and_say_why():
+    b = parse_batch_text("\n\nftp://example.com/a.mp4\nhttps://www.youtube.com/watch?v=short\n")
+    assert [(ln.line, bool(ln.error), ln.url) for ln in b.lines] == [(3, True, None), (4, True, None)]
+    assert "http" in b.lines[0].error and "11" in b.lines[1].error
