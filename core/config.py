@@ -15,6 +15,7 @@ from typing import Any
 import tomli_w
 from platformdirs import user_config_dir, user_data_dir
 
+from .atomic import atomic_write_text
 from .settings import Settings, SettingsError
 
 APP = "bulk-transcribe"
@@ -106,20 +107,5 @@ def save_settings(settings: Settings, api_key: str | None = None) -> Path:
     old_key = read_config_file().get("api_key") if path.exists() else None
     if api_key or old_key:
         data["api_key"] = api_key or old_key
-    _write_private(path, tomli_w.dumps(data))
+    atomic_write_text(path, tomli_w.dumps(data), mode=0o600)   # 0600 from its first byte
     return path
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Atomically replace `path` with a file that is 0600 from its first byte."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -13,6 +13,7 @@ The rules that protect the user's money live here and in `steps.py`:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Callable
 
 import anyio
 
+from .atomic import atomic_write_text
 from .client import DeapiClient
 from .concurrency import AdaptiveLevel
 from .errors import Category, DeapiError
@@ -42,13 +44,14 @@ from .polling import PollPlanner
 from .report import write_report
 from .stats import Throughput
 
-from .session import SessionError
+from .session import SessionError, limiter_path
 
 if TYPE_CHECKING:
     from .session import Session
 
 TICK = 0.5              # seconds between Progress events
 CHECKPOINT_EVERY = 30.0  # seconds between folds of the journal into the TOML
+LIMITER_EVERY = 2.0      # seconds between saves of the limiter's recent grants
 
 # Failures after which the job may still exist on deAPI's side: resume re-polls, never resubmits.
 REATTACH_CATEGORIES = {Category.TIMEOUT.value, Category.DISK.value, Category.NETWORK.value,
@@ -78,8 +81,8 @@ class Engine:
         self._client = client
         self.clock = clock
         self.limiter = limiter or RateLimiter.from_settings(self.settings)
-        if session.limiter:
-            self.limiter.restore(session.limiter)
+        self._limiter_path = limiter_path(session.path)
+        self._restore_limiter()
         self.level = AdaptiveLevel(self.settings.concurrency, enabled=self.settings.adaptive, clock=clock)
         self.planner = PollPlanner(economy=self.settings.status_daily is not None)
         self.throughput = Throughput()
@@ -334,19 +337,44 @@ class Engine:
                 self.release(v)
 
     async def _ticker(self) -> None:
-        last_checkpoint = self.clock()
+        last_checkpoint = last_limiter = self.clock()
         while True:
             await anyio.sleep(TICK)
             self.emit(self.progress())
+            if self.clock() - last_limiter >= LIMITER_EVERY:
+                last_limiter = self.clock()
+                await self._save_limiter()
             if self.clock() - last_checkpoint >= CHECKPOINT_EVERY:
                 last_checkpoint = self.clock()
                 await self._save(report=False)
+
+    def _restore_limiter(self) -> None:
+        """The grants of the last minute survive a crash, so an immediate resume cannot burst.
+        The sidecar is written every few seconds; the session's copy only at checkpoints."""
+        state = self.session.limiter
+        try:
+            state = json.loads(self._limiter_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass
+        if state:
+            try:
+                self.limiter.restore(state)
+            except (TypeError, ValueError, KeyError):
+                self.notice("warning", "the saved rate-limit state was unreadable; starting from an empty window")
+
+    async def _save_limiter(self) -> None:
+        text = json.dumps(self.limiter.snapshot())
+        try:
+            await anyio.to_thread.run_sync(atomic_write_text, self._limiter_path, text)
+        except OSError:
+            pass   # only costs a slower start after a crash: the limiter itself is unaffected
 
     async def _save(self, *, report: bool = True) -> None:
         """Checkpoint the session (and write the report); shielded so a quit cannot tear it."""
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(30):
                 self.session.limiter = self.limiter.snapshot()
+                await self._save_limiter()
                 try:
                     await self.session.checkpoint()
                     if report:

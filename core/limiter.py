@@ -461,7 +461,7 @@ class RateLimiter:
         `settings.limit_margin`."""
         clock_kwargs.setdefault("margin", settings.limit_margin)
         daily = {"submit": settings.submit_daily, "status": settings.status_daily, "price": settings.status_daily}
-        if settings.limit_mode == "shared":
+        if settings.effective_limit_mode == "shared":
             account = Bucket("account", settings.submit_rpm, None, **clock_kwargs)
             routes: dict[str, Bucket | Lane] = {e: account.lane(e, daily[e]) for e in ENDPOINTS}
             return cls({"account": account}, routes, shared=True)

@@ -36,7 +36,7 @@ from .model import Video, VideoState
 from .session_file import (
     CHANGEABLE, VERSION, NewerVersion, RejectedLine, SessionInfo, apply_set, clean_settings,
     corrupt_copy_name, decode_value, default_session_path, dump, encode_value, journal_path,
-    list_sessions, lock_path, parse, video_to_row,
+    limiter_path, list_sessions, lock_path, parse, video_to_row,
 )
 from .settings import Settings
 
@@ -111,7 +111,7 @@ def discard_session(path: Path | str) -> None:
     path = Path(path)
     lock = _take_lock(path)
     try:
-        for doomed in (path, journal_path(path)):
+        for doomed in (path, journal_path(path), limiter_path(path)):
             try:
                 doomed.unlink(missing_ok=True)
             except OSError as exc:

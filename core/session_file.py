@@ -68,6 +68,11 @@ def journal_path(path: Path) -> Path:
     return path.with_name(path.name + ".journal")
 
 
+def limiter_path(path: Path | str) -> Path:
+    """The engine's sidecar with the rate limiter's recent grants (written every few seconds)."""
+    return Path(f"{path}.limiter.json")
+
+
 def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 

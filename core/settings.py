@@ -60,6 +60,13 @@ class Settings:
         return self.rpm or PLANS[self.plan][0]
 
     @property
+    def effective_limit_mode(self) -> str:
+        """Basic's limits are documented per endpoint (1 submit and 50 status calls a minute):
+        one shared account bucket would hold status checks to the submit rate. Only
+        Premium's figure is ambiguous, so only there does `shared` apply."""
+        return "per-endpoint" if self.plan == "basic" else self.limit_mode
+
+    @property
     def effective_status_rpm(self) -> int:
         return self.status_rpm or PLANS[self.plan][2]
 

@@ -182,3 +182,19 @@ def test_wait_limit_keeps_the_job_and_a_resume_collects_it(tmp_path):
         subs = sim.submissions()
     assert finished.failed == 1 and finished2.done == 2
     assert reopened.videos[0].request_id == rid and subs[urls[0]] == 1, "the paid job was collected, not resubmitted"
+
+
+@pytest.mark.slow
+def test_a_resume_right_after_a_run_does_not_burst_over_the_limit(tmp_path):
+    """The limiter's recent grants outlive the process: run, reopen at once, still <= limit per window."""
+    urls = [yt(i) for i in range(14)]
+    with SimServer(SimConfig(submit_rpm=8, latency=(0.1, 0.2))) as sim:
+        session = make_session(tmp_path, urls[:8], sim.base_url, limit_mode="per-endpoint", rpm=8, status_rpm=300)
+        run_engine(session)
+        reopened = Session.open(tmp_path / "session.toml")
+        from .engine_harness import videos_for
+        reopened.add_videos(videos_for(urls)[8:])
+        finished, _ = run_engine(reopened)
+        accepted, rejected = sim.accepted("submit"), sim.count_429
+    assert finished.done == 14
+    assert sum(rejected.values()) == 0 and max_in_window(accepted) <= 8

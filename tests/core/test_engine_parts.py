@@ -53,3 +53,13 @@ def test_throughput_and_eta():
     assert t.per_minute(30.0) == pytest.approx(60.0)
     assert t.eta(30.0, 60, model_rate_per_min=5.0) == pytest.approx(60.0)
     assert t.eta(30.0, 0, model_rate_per_min=5.0) == 0.0
+
+
+def test_basic_plan_is_always_per_endpoint():
+    from bulk_transcribe.core.limiter import RateLimiter
+    from bulk_transcribe.core.settings import Settings
+
+    lim = RateLimiter.from_settings(Settings(plan="basic", limit_mode="shared"))
+    assert not lim.shared, "one shared bucket would hold status checks to Basic's 1 submit a minute"
+    assert lim.bucket("status").per_minute == 50 and lim.bucket("submit").per_minute == 1
+    assert RateLimiter.from_settings(Settings(plan="premium")).shared
