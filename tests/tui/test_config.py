@@ -114,3 +114,36 @@ async def test_a_key_entered_for_the_run_is_saved_only_with_the_box_ticked(batch
         await settle(pilot)
     assert started[0].key_source == "entered for this run" and started[0].save_key
     assert tomllib.loads(config_path().read_text())["api_key"] == "sk-typed-abcdefghijkl"
+
+
+async def test_the_run_options_are_on_the_form_validated_inline(batch_counts, monkeypatch, tmp_path):
+    started = []
+    app = make_app(batch_path="good.txt")
+    monkeypatch.setattr(app, "show_plan", lambda request, auto_start=False: started.append(request))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        start = screen.query_one("#start", Button)
+        assert not start.disabled
+        for field, bad, needle in (("#max_attempts", "0", "1 to 20"), ("#max_attempts", "x", "whole number"),
+                                   ("#api_base", "ftp://deapi", "http(s) URL"), ("#template", "{channel}", "{id}"),
+                                   ("#cookies", str(tmp_path / "missing.txt"), "no such file")):
+            good = screen.query_one(field, Input).value
+            await type_into(pilot, field, bad)
+            assert needle in text(screen, f"#err-{field[1:]}") and start.disabled, field
+            await type_into(pilot, field, good)
+            assert not start.disabled, field
+        cookies = tmp_path / "cookies.txt"
+        cookies.write_text("# Netscape HTTP Cookie File\n")
+        await type_into(pilot, "#cookies", str(cookies))
+        await type_into(pilot, "#lang", " de ")
+        await type_into(pilot, "#max_attempts", "5")
+        await type_into(pilot, "#template", "{id}")
+        screen.query_one("#order", Select).value = "input"
+        screen.query_one("#metadata").value = False
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    s = started[0].settings
+    assert (s.lang, s.max_attempts, s.template, s.order, s.metadata, s.cookies) == (
+        "de", 5, "{id}", "input", False, str(cookies))

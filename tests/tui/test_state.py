@@ -119,3 +119,15 @@ def test_elapsed_counts_from_when_the_slot_took_the_video():
     assert view.worker_lines(NOW)[0].elapsed == "1s"
     view.apply(WorkerChanged(0, Activity.IDLE, since=NOW))
     assert view.worker_lines(NOW)[0].elapsed == ""
+
+
+def test_parse_form_maps_the_run_options_to_their_fields(tmp_path):
+    base = Settings()
+    for values, field in (({"max_attempts": "21"}, "max_attempts"), ({"order": "random"}, "order"),
+                          ({"api_base": "deapi.ai"}, "api_base"), ({"template": "{channel}"}, "template"),
+                          ({"cookies": str(tmp_path / "none.txt")}, "cookies")):
+        settings, errors = parse_form(values, base)
+        assert settings is None and list(errors) == [field], values
+    settings, errors = parse_form({"lang": " en ", "cookies": "", "metadata": False, "api_base": " http://x "}, base)
+    assert errors == {} and (settings.lang, settings.cookies, settings.metadata, settings.api_base) == (
+        "en", "", False, "http://x")

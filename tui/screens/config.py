@@ -25,7 +25,9 @@ from ..widgets.key_input import ENTERED, KeyInput, key_status
 from ..widgets.tick import Tick
 from .config_form import BatchSummary, parse_form, rate_text, summarise_batch
 
-TEXT_FIELDS = ("concurrency", "rpm", "status_rpm", "submit_per_day", "status_per_day", "output_dir")
+TEXT_FIELDS = ("concurrency", "rpm", "status_rpm", "submit_per_day", "status_per_day", "output_dir",
+               "lang", "template", "max_attempts", "cookies", "api_base")
+ORDER_CHOICES = (("shortest first", "shortest"), ("input order", "input"))
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class StartRequest:
 def plan_hint(plan: str) -> str:
     submit, submit_day, status, status_day = PLANS[plan]
     daily = f", {submit_day} submits/day" if submit_day else ", no daily limit"
-    return f"{plan}: {submit} submits/min, {status} status checks/min{daily}"
+    return f"{plan}: {submit} submits/min, {status} status/min{daily}"
 
 
 class ConfigScreen(Screen):
@@ -109,6 +111,21 @@ class ConfigScreen(Screen):
                                  classes="fmt") for f in FORMATS), name="formats")
             yield from self._row("Output folder", Input(s.output_dir, id="output_dir", compact=True),
                                  name="output_dir")
+            yield from self._row("File names", Input(s.template, id="template", compact=True,
+                                 placeholder="{title} [{id}]"), name="template")
+            yield from self._row("Language", Input(s.lang, id="lang", compact=True, classes="num",
+                                                          placeholder="auto"),
+                                 Label("e.g. en; empty = detect", classes="sub hint"), name="lang")
+            yield from self._row("Max attempts", Input(str(s.max_attempts), id="max_attempts", compact=True,
+                                 classes="num"), Label("submits per video, 1-20", classes="sub hint"),
+                                 name="max_attempts")
+            yield from self._row("Order", Select(ORDER_CHOICES, value=s.order, allow_blank=False, id="order",
+                                 compact=True), name="order")
+            yield from self._row("Metadata", Tick("read titles and durations first (yt-dlp)", s.metadata,
+                                 id="metadata", compact=True))
+            yield from self._row("Cookies file", Input(s.cookies, id="cookies", compact=True,
+                                 placeholder="optional: for YouTube's bot check"), name="cookies")
+            yield from self._row("API base", Input(s.api_base, id="api_base", compact=True), name="api_base")
             yield Static("", id="err-settings", classes="field-error", markup=False)
             with Horizontal(classes="row", id="start-row"):
                 yield Button("Start", id="start", variant="primary", compact=True)
@@ -176,9 +193,10 @@ class ConfigScreen(Screen):
 
     def form_values(self) -> dict:
         values: dict = {name: self.query_one(f"#{name}", Input).value for name in TEXT_FIELDS}
-        for name in ("plan", "limit_mode", "model"):
+        for name in ("plan", "limit_mode", "model", "order"):
             values[name] = self.query_one(f"#{name}", Select).value
         values["timestamps"] = self.query_one("#timestamps", Tick).value
+        values["metadata"] = self.query_one("#metadata", Tick).value
         values["formats"] = tuple(f for f in FORMATS if self.query_one(f"#fmt-{f}", Tick).value)
         return values
 

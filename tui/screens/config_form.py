@@ -20,14 +20,17 @@ INT_FIELDS = {
     "status_rpm": "status per-minute limit",
     "submit_per_day": "submits per day",
     "status_per_day": "status checks per day",
+    "max_attempts": "max attempts",
 }
+STRIPPED_FIELDS = ("lang", "template", "cookies", "api_base")
 
 # Which field a Settings.validate() message is about (it names the command-line flag).
 _MESSAGE_FIELD = (   # most specific first: the srt/vtt message also names --model
     ("srt and vtt", "formats"), ("--concurrency", "concurrency"), ("--rpm", "rpm"), ("--status-rpm", "status_rpm"),
     ("submit per day", "submit_per_day"), ("status per day", "status_per_day"),
     ("--plan", "plan"), ("--limit-mode", "limit_mode"), ("--model", "model"),
-    ("--format", "formats"),
+    ("--format", "formats"), ("--max-attempts", "max_attempts"), ("--order", "order"),
+    ("--api-base", "api_base"), ("template", "template"),
 )
 
 
@@ -50,6 +53,10 @@ def parse_form(values: dict[str, Any], base: Settings) -> tuple[Settings | None,
             if not str(raw).strip():
                 errors[name] = "give a folder for the transcripts"
             changes[name] = str(raw).strip()
+        elif name in STRIPPED_FIELDS:
+            changes[name] = str(raw).strip()
+            if name == "cookies" and changes[name] and not Path(changes[name]).expanduser().is_file():
+                errors[name] = f"no such file: {changes[name]} (leave empty for none)"
         elif name == "formats":
             changes[name] = tuple(raw)
         else:
@@ -69,7 +76,7 @@ def rate_text(s: Settings) -> str:
     """What the concurrency implies for the request rate, in one or two short sentences."""
     c = s.concurrency
     submit = s.submit_rpm
-    if s.limit_mode == "shared":
+    if s.effective_limit_mode == "shared":
         checks = submit
         shared = f"{submit} requests/min shared by submits and status checks"
     else:
