@@ -134,3 +134,29 @@ def test_ctrl_c_saves_the_session_and_exits_130(tmp_path):
     finally:
         s.close()
     assert list((tmp_path / "transcripts").glob("*.report.csv"))
+
+
+def test_a_second_process_on_the_same_session_is_refused_clearly(tmp_path):
+    import time
+
+    from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+    batch = _batch(tmp_path, [f"ddddddddd{i:02d}" for i in range(4)])
+    env = dict(os.environ, DEAPI_API_KEY="k-123456789", BULK_TRANSCRIBE_DATA_DIR=str(tmp_path / "data"),
+               BULK_TRANSCRIBE_CONFIG_DIR=str(tmp_path / "config"))
+    with SimServer(SimConfig(latency=(4.0, 5.0))) as sim:
+        args = ["run", str(batch), "--api-base", sim.base_url, "--no-metadata"]
+        first = subprocess.Popen([sys.executable, "-m", "bulk_transcribe.tui", *args], env=env, cwd=tmp_path,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not sim.submissions():
+                time.sleep(0.05)
+            second = run_cli(tmp_path, *args, key="k-123456789")
+            subs_during = sum(sim.submissions().values())
+        finally:
+            first.kill()
+            first.wait()
+    assert second.returncode == 2, second.stderr
+    assert "pid" in second.stderr.lower() and str(first.pid) in second.stderr
+    assert subs_during <= 4, "the refused process submitted nothing"
