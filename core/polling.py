@@ -50,13 +50,23 @@ class PollPlanner:
         self.economy = economy
         self._k = 1.0 / time_scale
         self._latency: deque[float] = deque(maxlen=50)        # seconds per job
+        self._lead: deque[float] = deque(maxlen=50)           # share of a job before progress starts
         self._per_audio_second: deque[float] = deque(maxlen=50)
 
     # -- learning -----------------------------------------------------------------
-    def learn(self, latency: float, duration: float | None) -> None:
+    def learn(self, latency: float, duration: float | None, job: JobClock | None = None) -> None:
+        """A job took `latency` seconds. With its `job` clock (two progress samples or more),
+        also learn how much of a job passes before its progress starts rising (deAPI queues
+        a job before it reports progress), so one sample predicts the end without erring late."""
         if latency <= 0:
             return
         self._latency.append(latency)
+        if job is not None and len(job.samples) >= 2:
+            (t1, p1), (t2, p2) = job.samples[-2], job.samples[-1]
+            rate = (p2 - p1) / max(t2 - t1, 1e-6)
+            if rate > 0:
+                lead = (t2 - p2 / rate - job.submitted) / latency
+                self._lead.append(min(0.9, max(0.0, lead)))
         if duration and duration > 0:
             self._per_audio_second.append(latency / duration)
 
@@ -128,17 +138,24 @@ class PollPlanner:
         job.last_gap = delay
         return delay
 
-    @staticmethod
-    def _predict_remaining(job: JobClock, now: float) -> float | None:
+    def lead(self) -> float:
+        """The learned share of a job before progress starts (0 until learned)."""
+        return statistics.median(self._lead) if len(self._lead) >= 3 else 0.0
+
+    def _predict_remaining(self, job: JobClock, now: float) -> float | None:
         if len(job.samples) >= 2:
             (t1, p1), (t2, p2) = job.samples[-2], job.samples[-1]
             rate = (p2 - p1) / max(t2 - t1, 1e-6)
             if rate > 0:
                 return max(0.0, (100.0 - p2) / rate - (now - t2))
         if len(job.samples) == 1:
+            # Progress starts after the learned lead share f of the job T, then rises evenly:
+            # t1 - submitted = f*T + (p1/100)*(1-f)*T. With f = 0 (nothing learned) this
+            # assumes progress started at submit, which errs late.
             t1, p1 = job.samples[0]
-            rate = p1 / max(t1 - job.submitted, 1e-6)   # assumes progress started at submit: errs late
-            return max(0.0, (100.0 - p1) / rate - (now - t1))
+            f = self.lead()
+            total = (t1 - job.submitted) / max(f + p1 / 100.0 * (1.0 - f), 1e-6)
+            return max(0.0, job.submitted + total - now)
         return None
 
 

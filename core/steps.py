@@ -228,7 +228,7 @@ async def follow(eng: "Engine", slot: int, v: Video) -> JobStatus | None:
             eng.session.record_nowait(v, polls=v.polls + 1)
             if job.terminal:
                 if job.status == "done":
-                    eng.planner.learn(eng.clock() - clock.submitted, v.duration)
+                    eng.planner.learn(eng.clock() - clock.submitted, v.duration, clock)
                 return job
             if v.state is not VideoState.TRANSCRIBING:
                 await eng.set(v, state=VideoState.TRANSCRIBING, durable=False)

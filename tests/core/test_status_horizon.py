@@ -49,3 +49,22 @@ def test_planner_time_scale_divides_its_fixed_times():
     first = dict(in_flight=1, duration=None, status_per_minute=1e6)
     assert fast.next_delay(JobClock(submitted=0.0), 0.0, **first) == pytest.approx(
         plain.next_delay(JobClock(submitted=0.0), 0.0, **first) / 10)
+
+
+def test_one_progress_sample_predicts_the_end_once_the_lead_is_learned():
+    from bulk_transcribe.core.polling import JobClock, PollPlanner
+
+    def job_at(t: float, total: float, lead: float = 0.2) -> float:   # progress of a linear job
+        return max(0.0, (t / total - lead) / (1 - lead) * 100)
+
+    planner = PollPlanner()
+    for total in (10.0, 12.0, 14.0):
+        clock = JobClock(submitted=0.0)
+        for t in (0.5 * total, 0.8 * total):
+            clock.observe(t, job_at(t, total))
+        planner.learn(total, None, clock)
+    assert planner.lead() == pytest.approx(0.2)
+    clock = JobClock(submitted=0.0)
+    clock.observe(4.0, job_at(4.0, 8.0))
+    assert planner._predict_remaining(clock, 4.0) == pytest.approx(4.0)
+    assert PollPlanner()._predict_remaining(clock, 4.0) > 4.0   # unlearned: errs late
