@@ -62,19 +62,32 @@ async def _drive(tmp: Path, base_url: str, n: int) -> dict:
     return out
 
 
-def run(tmp: Path, scale, *, smoke: bool, cache: dict) -> list[Row]:
-    n = 500 if smoke else 10_000
+def _one(tmp: Path, n: int, latency: list[float]) -> dict:
     tmp.mkdir(parents=True, exist_ok=True)
-    with SimProcess(latency=[0.5, 2.0], submit_rpm=LIMIT, status_rpm=LIMIT, price_rpm=LIMIT, balance=1e9) as sim:
-        out = anyio.run(_drive, tmp, sim.base_url, n)
-    keys = sorted(out["keys"])
-    p95 = keys[min(len(keys) - 1, int(0.95 * len(keys)))] * 1000
+    with SimProcess(latency=latency, submit_rpm=LIMIT, status_rpm=LIMIT, price_rpm=LIMIT, balance=1e9) as sim:
+        return anyio.run(_drive, tmp, sim.base_url, n)
+
+
+def _p95(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(0.95 * len(xs)))] * 1000
+
+
+def run(tmp: Path, scale, *, smoke: bool, cache: dict) -> list[Row]:
+    """Two runs: deAPI's real job times (20-80 s; N=50 finishes about one video a second),
+    and a stress run with 0.5-2 s jobs (about 40 a second), where the engine's own work
+    competes with the app for the one event loop they share."""
+    n = 500 if smoke else 10_000
+    real = _one(tmp / "real", n, [20.0, 80.0])
+    stress = _one(tmp / "stress", n, [0.5, 2.0])
     params = f"{n:,} videos, N=50, 80x24, Pilot"
-    return [
-        Row("6 TUI", params + ": first frame", out["first_frame"], "s", target="<= 1.5 s",
-            passed=out["first_frame"] <= 1.5, note=f"run screen with progress after {out['run_screen']:.2f} s"),
-        Row("6 TUI", params + ": key to repaint p95", p95, "ms", target="<= 100 ms", passed=p95 <= 100,
-            runs=[k * 1000 for k in out["keys"]],
-            note=f"{len(keys)} presses of l while running; max {keys[-1] * 1000:.0f} ms; "
-                 f"{out['done_while_pressing']} videos done by the end"),
-    ]
+    rows = [Row("6 TUI", params + ": first frame", real["first_frame"], "s", target="<= 1.5 s",
+                passed=real["first_frame"] <= 1.5,
+                note=f"run screen with progress after {real['run_screen']:.2f} s")]
+    for label, out in (("jobs 20-80 s", real), ("stress, jobs 0.5-2 s", stress)):
+        p95 = _p95(out["keys"])
+        rows.append(Row("6 TUI", f"{params}, {label}: key to repaint p95", p95, "ms", target="<= 100 ms",
+                        passed=p95 <= 100, runs=[k * 1000 for k in out["keys"]],
+                        note=f"{len(out['keys'])} presses of l while running; max {max(out['keys']) * 1000:.0f} ms; "
+                             f"{out['done_while_pressing']} videos done by the last press"))
+    return rows
