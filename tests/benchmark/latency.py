@@ -36,7 +36,7 @@ def measure(tmp: Path, scale: Scale, n: int, waves: int, seed: int = 0) -> dict:
 def run(tmp: Path, scale: Scale, *, smoke: bool, cache: dict) -> list[Row]:
     rows = []
     for n in (5, 20, 50):
-        waves = 2 if smoke else {5: 10, 20: 7, 50: 5}[n]
+        waves = 2 if smoke else {5: 8, 20: 6, 50: 5}[n]
         repeats = 1 if smoke else (3 if n == 5 else 1)
         results = [measure(tmp / f"lat{n}-{i}", scale, n, waves, seed=i) for i in range(repeats)]
         ratios = [r["rate"] / r["bound"] for r in results]
