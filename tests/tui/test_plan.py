@@ -48,7 +48,7 @@ def record_starts(app) -> list:
 def test_totals_say_what_runs_what_it_costs_and_whether_the_balance_covers_it():
     plan = sample_plan()
     t = totals_text(plan.totals).plain
-    assert "6 videos: 5 to run · 1 on hosts deAPI cannot fetch · 1 duplicates dropped" in t
+    assert "6 videos: 5 to run · 1 on hosts deAPI cannot fetch · 1 duplicate dropped" in t
     assert "1 of unknown length" in t and "$0.0421" in t and "balance $10.00" in t
     assert "NOT ENOUGH" in totals_text(sample_plan(balance=0.01).totals).plain
     assert "balance not known" in totals_text(sample_plan(balance=None).totals).plain

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bulk_transcribe.core.session_file import SessionInfo
 
-from .fakes import WALL, FakeEngine, failures, finished, make_app, mid_batch
+from .fakes import WALL, FakeEngine, failures, finished, make_app, mid_batch, sample_plan
 
 
 def feed(*batches):
@@ -84,5 +84,28 @@ def test_resume_prompt(snap_compare):
         from bulk_transcribe.tui.screens.resume import ResumeScreen
 
         await pilot.app.push_screen(ResumeScreen(sessions))
+        await pilot.pause()
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=show)
+
+
+def test_help_dialog(snap_compare):
+    async def help_open(pilot):
+        await feed(mid_batch())(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=help_open)
+
+
+def test_plan_screen_over_the_balance(snap_compare):
+    async def show(pilot):
+        from bulk_transcribe.tui.screens.plan import PlanScreen
+
+        plan = sample_plan(balance=0.01)
+
+        async def build(_say):
+            return plan
+        await pilot.app.push_screen(PlanScreen(build, title="lectures.txt", on_start=lambda p: None,
+                                               on_back=lambda: None))
+        await pilot.app.workers.wait_for_complete()
         await pilot.pause()
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=show)

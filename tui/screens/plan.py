@@ -18,9 +18,9 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, LoadingIndicator, Static
 
-from bulk_transcribe.core.plan import Plan, PlanTotals, format_duration
+from bulk_transcribe.core.plan import Plan, PlanTotals
 
-from ..state import clean
+from ..state import clean, fmt_duration
 from ..widgets.plan_table import PlanTable
 from ..widgets.table import literal
 from .modals import Confirm
@@ -32,14 +32,15 @@ MAX_PROBLEMS = 200   # problem rows shown; the rest are counted
 def totals_text(t: PlanTotals) -> Text:
     """The plan's totals in four short lines (80 columns)."""
     text = Text()
-    text.append(f"{t.videos} videos", style="bold")
+    text.append(f"{t.videos} video{'' if t.videos == 1 else 's'}", style="bold")
     text.append(f": {t.to_run} to run")
+    dropped = f"duplicate{'' if t.duplicates == 1 else 's'} dropped"
     for n, what in ((t.done_already, "done already"), (t.unsupported, "on hosts deAPI cannot fetch"),
-                    (t.duplicates, "duplicates dropped")):
+                    (t.duplicates, dropped)):
         if n:
             text.append(f" · {n} {what}")
     unknown = f" ({t.unknown_durations} of unknown length)" if t.unknown_durations else ""
-    text.append(f"\naudio {t.hours:.2f} h{unknown} · time about {format_duration(t.estimated_seconds)}")
+    text.append(f"\naudio {t.hours:.2f} h{unknown} · time about {fmt_duration(t.estimated_seconds)}")
     text.append(f"\ncost about ${t.estimated_cost:.4f}", style="bold")
     text.append(f" ({t.cost_basis})")
     if t.balance is None:
@@ -92,7 +93,7 @@ class PlanScreen(Screen):
         problems = self.query_one("#plan-problems", DataTable)
         problems.add_column("line", key="line", width=5)
         problems.add_column("problem", key="problem", width=12)
-        problems.add_column("source and reason", key="message", width=200)
+        problems.add_column("source and reason", key="message", width=55)   # 80 columns
         self.set_interval(0.25, self._show_progress)   # progress lines repaint at a bounded rate
         self.run_worker(self._build(), group="plan", exclusive=True, exit_on_error=False)
 
