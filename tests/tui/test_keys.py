@@ -23,7 +23,9 @@ pytestmark = pytest.mark.anyio
 async def started(pilot, *batches) -> FakeEngine:
     engine = FakeEngine()
     pilot.app.attach(engine, "lectures.txt")
-    await pilot.pause()
+    # switch_screen returns before the run screen is composed; under load one pause is not enough.
+    while not isinstance(pilot.app.screen, RunScreen) or not pilot.app.screen.query("#run-title"):
+        await pilot.pause(0.01)
     for batch in batches:
         for event in batch:
             pilot.app.sink(event)
