@@ -12,7 +12,7 @@ from typing import Any
 
 FORMATS = ("txt", "json", "srt", "vtt", "md")
 MODELS = ("WhisperLargeV3", "WhisperLargeV3Ct2")
-LIMIT_MODES = ("shared", "per-endpoint")
+LIMIT_MODES = ("auto", "shared", "per-endpoint")
 ORDERS = ("shortest", "input")
 
 # deAPI's published limits per plan: (submit/min, submit/day, status/min, status/day).
@@ -34,7 +34,7 @@ class Settings:
     output_dir: str = "transcripts"
     concurrency: int = 5
     plan: str = "premium"
-    limit_mode: str = "shared"
+    limit_mode: str = "auto"          # auto: shared on premium, per-endpoint on basic
     rpm: int = 0                      # submit (or account, in shared mode) per minute; 0 = plan's
     status_rpm: int = 0               # status per minute in per-endpoint mode; 0 = plan's
     submit_per_day: int = -1          # -1 = plan's; 0 = no daily limit
@@ -61,10 +61,13 @@ class Settings:
 
     @property
     def effective_limit_mode(self) -> str:
-        """Basic's limits are documented per endpoint (1 submit and 50 status calls a minute):
-        one shared account bucket would hold status checks to the submit rate. Only
-        Premium's figure is ambiguous, so only there does `shared` apply."""
-        return "per-endpoint" if self.plan == "basic" else self.limit_mode
+        """`auto` picks per plan: Basic's limits are documented per endpoint (1 submit and
+        50 status calls a minute), and one shared account bucket would hold status checks to
+        the submit rate; only Premium's figure is ambiguous, so there the conservative
+        `shared` applies. An explicit mode is always honoured."""
+        if self.limit_mode == "auto":
+            return "per-endpoint" if self.plan == "basic" else "shared"
+        return self.limit_mode
 
     @property
     def effective_status_rpm(self) -> int:
@@ -85,7 +88,7 @@ class Settings:
         if self.plan not in PLANS:
             raise SettingsError(f"--plan must be one of {', '.join(PLANS)} (got {self.plan!r})")
         if self.limit_mode not in LIMIT_MODES:
-            raise SettingsError(f"--limit-mode must be shared or per-endpoint (got {self.limit_mode!r})")
+            raise SettingsError(f"--limit-mode must be auto, shared or per-endpoint (got {self.limit_mode!r})")
         for name, value in (("--rpm", self.rpm), ("--status-rpm", self.status_rpm)):
             if not 0 <= value <= 100_000:
                 raise SettingsError(f"{name} must be a whole number from 1 to 100000, or 0 for the plan's (got {value})")

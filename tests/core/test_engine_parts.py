@@ -55,11 +55,12 @@ def test_throughput_and_eta():
     assert t.eta(30.0, 0, model_rate_per_min=5.0) == 0.0
 
 
-def test_basic_plan_is_always_per_endpoint():
+def test_auto_mode_is_per_endpoint_on_basic_and_shared_on_premium():
     from bulk_transcribe.core.limiter import RateLimiter
     from bulk_transcribe.core.settings import Settings
 
-    lim = RateLimiter.from_settings(Settings(plan="basic", limit_mode="shared"))
+    lim = RateLimiter.from_settings(Settings(plan="basic"))
     assert not lim.shared, "one shared bucket would hold status checks to Basic's 1 submit a minute"
     assert lim.bucket("status").per_minute == 50 and lim.bucket("submit").per_minute == 1
     assert RateLimiter.from_settings(Settings(plan="premium")).shared
+    assert RateLimiter.from_settings(Settings(plan="basic", limit_mode="shared")).shared, "explicit wins"
