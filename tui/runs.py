@@ -23,6 +23,7 @@ from ..core.config import load_settings
 from ..core.engine import Engine
 from ..core.errors import Category, DeapiError
 from ..core.events import Notice
+from ..core.plan import rate_price
 from ..core.prepare import prepare_session
 from ..core.session import Session, SessionError
 from ..core.settings import Settings
@@ -71,6 +72,8 @@ def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, sett
             for r in session.rejected:
                 level = "info" if r.category == "duplicate" else "warning"
                 printer(Notice(0, level, f"line {r.line} skipped ({r.category}): {r.reason}"))
+        if balance is not None:
+            warn_over_balance(session, balance, printer)
         done = sum(1 for v in session.videos if v.state.value == "done")
         verb = "resuming" if resumed else "starting"
         printer(Notice(0, "info", f"{verb} {session.path}: {done} of {len(session.videos)} done"))
@@ -99,6 +102,18 @@ def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, sett
     except UsageError:
         raise
     return _exit_code(state["finished"], state["interrupted"])
+
+
+def warn_over_balance(session: Session, balance: float, printer: HeadlessPrinter) -> None:
+    """Say so when the known durations alone would cost more than the balance (deAPI then
+    refuses jobs, the engine stops submitting cleanly, and a resume after a top-up carries on)."""
+    todo = [v for v in session.videos if v.state.value not in ("done", "failed")]
+    seconds = sum(v.duration or 0.0 for v in todo)
+    estimate = rate_price(seconds)
+    if estimate > balance:
+        printer(Notice(0, "warning", f"estimated ${estimate:.2f} for {len(todo)} videos exceeds the balance "
+                                     f"${balance:.2f}: the run stops submitting when deAPI refuses; "
+                                     "`bulk-transcribe plan` shows the details"))
 
 
 def run_headless(args: argparse.Namespace) -> int:
