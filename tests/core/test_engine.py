@@ -198,3 +198,23 @@ def test_a_resume_right_after_a_run_does_not_burst_over_the_limit(tmp_path):
         accepted, rejected = sim.accepted("submit"), sim.count_429
     assert finished.done == 14
     assert sum(rejected.values()) == 0 and max_in_window(accepted) <= 8
+
+
+def test_every_format_from_a_structured_result(tmp_path):
+    urls = [yt(i) for i in range(2)]
+    with SimServer(SimConfig(**FAST)) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, model="WhisperLargeV3Ct2", timestamps=True,
+                               formats=("txt", "json", "srt", "vtt", "md"))
+        finished, _ = run_engine(session)
+    assert finished.done == 2
+    import json as _json
+    for v in session.videos:
+        paths = {Path(p).suffix: Path(p) for p in v.outputs}
+        assert set(paths) == {".txt", ".json", ".srt", ".vtt", ".md"}
+        paths = {k: (p if p.is_absolute() else tmp_path / "out" / p) for k, p in paths.items()}
+        srt = paths[".srt"].read_text(encoding="utf-8")
+        assert srt.startswith("1\n") and " --> " in srt and "," in srt.split(" --> ")[0]
+        assert paths[".vtt"].read_text(encoding="utf-8").startswith("WEBVTT")
+        doc = _json.loads(paths[".json"].read_text(encoding="utf-8"))
+        assert doc["segments"] and doc["request_id"] == v.request_id
+        assert paths[".md"].read_text(encoding="utf-8").startswith("---\n")
