@@ -218,3 +218,30 @@ def test_every_format_from_a_structured_result(tmp_path):
         doc = _json.loads(paths[".json"].read_text(encoding="utf-8"))
         assert doc["segments"] and doc["request_id"] == v.request_id
         assert paths[".md"].read_text(encoding="utf-8").startswith("---\n")
+
+
+@pytest.mark.parametrize("as_date", [False, True])
+def test_429_storm_every_retry_after_obeyed_by_every_worker(tmp_path, as_date):
+    """Windows scaled to 3 s on both sides; the client is configured 10x over the server's limit."""
+    import anyio
+
+    from bulk_transcribe.core.engine import Engine
+    from bulk_transcribe.core.limiter import RateLimiter
+
+    urls = [yt(i) for i in range(16)]
+    cfg = SimConfig(window=3.0, submit_rpm=4, latency=(0.1, 0.2), retry_after_as_date=as_date)
+    with SimServer(cfg) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, concurrency=8, limit_mode="per-endpoint",
+                               rpm=40, status_rpm=1000, max_attempts=2)
+        limiter = RateLimiter.from_settings(session.settings, window=3.0)
+        events: list = []
+        finished = anyio.run(Engine(session, api_key=KEY, sink=events.append, limiter=limiter).run)
+        arrivals, accepted = sim.arrivals("submit"), sim.accepted("submit")
+    assert finished.done == 16, "429s are not attempts: max_attempts=2 never fails a video here"
+    rejected = sorted(set(arrivals) - set(accepted))
+    assert rejected, "the storm happened"
+    for t in rejected:
+        later = [a for a in arrivals if a > t]
+        if later:
+            # Retry-After is at least 1 s (whole seconds, or an HTTP date): no worker may go earlier.
+            assert min(later) - t >= 0.9, f"a submit {min(later) - t:.2f} s after a 429"
