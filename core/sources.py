@@ -3,20 +3,14 @@
 yt-dlp is used only through its Python API, always in a worker thread (it is synchronous and
 does network I/O), a bounded number at once, each call under an overall time limit, and quiet:
 its messages go to a private logger, never to stdout. Metadata is an enrichment: a video whose
-metadata cannot be read is still returned and will be submitted by its URL.
-
-Metadata that was read is cached on disk, one small JSON file per video key, so a reopened
-session never asks again. Failures are deliberately not cached: they are mostly transient
-(network, YouTube's bot check until the user adds cookies) and retrying costs one bounded call.
+metadata cannot be read is still returned and will be submitted by its URL. Metadata that was
+read goes to the on-disk cache (metadata_cache.py), so a reopened session never asks again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +21,8 @@ import anyio.to_thread
 
 from .batch import BatchLine
 from .errors import Category
+# cache_path is unused here but stays importable from sources, where callers first found it.
+from .metadata_cache import cache_path, read_cached, write_cached  # noqa: F401
 from .model import Video
 from .urls import NormalizedUrl, UrlError, normalize
 
@@ -174,9 +170,7 @@ class _Extractor:
         raise SourceFailure(f"gave up after {limit:g} s: the source did not answer in time")
 
 
-# -- metadata and its cache ------------------------------------------------------------
-
-_META_FIELDS = ("title", "duration", "channel", "upload_date")
+# -- metadata --------------------------------------------------------------------------
 
 
 def _meta_from_info(info: dict[str, Any]) -> dict[str, Any]:
@@ -203,45 +197,6 @@ def _apply(video: Video, meta: dict[str, Any]) -> None:
 def _complete(video: Video) -> bool:
     """Enough for names, ordering and estimates; upload dates alone are not worth a fetch."""
     return bool(video.title) and video.duration is not None
-
-
-def cache_path(cache_dir: Path, key: str) -> Path:
-    """One file per video key: readable prefix plus a hash, safe on every file system."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:60]
-    return cache_dir / f"{safe}-{hashlib.sha1(key.encode()).hexdigest()[:10]}.json"
-
-
-def read_cached(cache_dir: Path, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Cached metadata by key; unreadable or foreign files are ignored (they will be refetched)."""
-    found: dict[str, dict[str, Any]] = {}
-    for key in keys:
-        try:
-            data = json.loads(cache_path(cache_dir, key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and data.get("key") == key:
-            found[key] = {k: data.get(k) for k in _META_FIELDS}
-    return found
-
-
-def write_cached(cache_dir: Path, entries: dict[str, dict[str, Any]]) -> None:
-    """Write each entry atomically (temp file + rename); a full disk only loses the cache."""
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return
-    for key, meta in entries.items():
-        path = cache_path(cache_dir, key)
-        try:
-            fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"key": key, **{k: meta.get(k) for k in _META_FIELDS}}, fh)
-            os.replace(tmp, path)
-        except OSError:
-            try:
-                os.unlink(tmp)
-            except (OSError, UnboundLocalError):
-                pass
 
 
 # -- resolve ---------------------------------------------------------------------------
