@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Iterable
 
 import anyio
+import tomli_w
 
 from .atomic import atomic_write_bytes
 from .groupcommit import GroupCommit
@@ -35,8 +36,8 @@ from .lockfile import FileLock, LockBusy
 from .model import Video, VideoState
 from .session_file import (
     CHANGEABLE, VERSION, NewerVersion, RejectedLine, SessionInfo, apply_set, clean_settings,
-    corrupt_copy_name, decode_value, default_session_path, dump, encode_value, journal_path,
-    limiter_path, list_sessions, lock_path, parse, video_to_row,
+    corrupt_copy_name, decode_value, default_session_path, dump, dump_doc, encode_value, journal_path,
+    limiter_path, list_sessions, lock_path, parse, parse_cache_path, video_to_row, write_parse_cache,
 )
 from .settings import Settings
 
@@ -111,7 +112,7 @@ def discard_session(path: Path | str) -> None:
     path = Path(path)
     lock = _take_lock(path)
     try:
-        for doomed in (path, journal_path(path), limiter_path(path)):
+        for doomed in (path, journal_path(path), limiter_path(path), parse_cache_path(path)):
             try:
                 doomed.unlink(missing_ok=True)
             except OSError as exc:
@@ -212,7 +213,7 @@ class Session:
             except OSError as exc:
                 raise _disk_error("read", path, exc) from exc
             try:
-                parsed = parse(data)
+                parsed = parse(data, parse_cache_path(path))
             except NewerVersion as exc:
                 raise SessionError(f"The session {path} cannot be resumed: {exc}.") from None
             except ValueError as exc:
@@ -366,10 +367,12 @@ class Session:
     def _write_snapshot(self, snap: _Snapshot) -> None:
         """Sync: atomic TOML write, then empty the journal. Raises OSError, or SessionError for unstorable state."""
         try:
-            data = dump(snap.header, snap.rows, snap.rejected)
+            doc = dump_doc(snap.header, snap.rows, snap.rejected)
+            data = tomli_w.dumps(doc).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise SessionError(f"The session state cannot be stored as TOML ({exc}); this is a bug.", "internal") from exc
         atomic_write_bytes(self.path, data)
+        write_parse_cache(self.path, data, doc)
         self._journal.truncate()
         self._folded = snap.seq
         self._need_fold = False

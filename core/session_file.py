@@ -19,6 +19,8 @@ Beside it: ``<name>.toml.journal`` (JSON lines, see journal.py) and ``<name>.tom
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
 import time
 import tomllib
@@ -143,14 +145,61 @@ def clean_settings(data: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- whole file --------------------------------------------------------------------------
-def dump(header: dict[str, Any], rows: list[dict[str, Any]], rejected: list[RejectedLine]) -> bytes:
-    """Serialise a snapshot. Raises TypeError if limiter/meta hold values TOML cannot store (e.g. None)."""
+def dump_doc(header: dict[str, Any], rows: list[dict[str, Any]], rejected: list[RejectedLine]) -> dict[str, Any]:
     doc = dict(header)
     doc["videos"] = rows
     doc["rejected"] = [
         {"line": r.line, "raw": r.raw, "reason": r.reason, "category": r.category} for r in rejected
     ]
-    return tomli_w.dumps(doc).encode("utf-8")
+    return doc
+
+
+def dump(header: dict[str, Any], rows: list[dict[str, Any]], rejected: list[RejectedLine]) -> bytes:
+    """Serialise a snapshot. Raises TypeError if limiter/meta hold values TOML cannot store (e.g. None)."""
+    return tomli_w.dumps(dump_doc(header, rows, rejected)).encode("utf-8")
+
+
+# -- parse cache -------------------------------------------------------------------------
+# Parsing TOML is the slow part of reopening a large session (about a second for 10,000
+# videos); JSON of the same document parses in a few milliseconds. The TOML stays the one
+# source of truth: the cache is used only when it was made from exactly these bytes.
+def parse_cache_path(path: Path | str) -> Path:
+    return Path(f"{path}.parsed.json")
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def write_parse_cache(path: Path | str, data: bytes, doc: dict[str, Any]) -> None:
+    """Best effort, not durable: a lost or stale cache only means parsing the TOML again."""
+    target = parse_cache_path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        tmp.write_text(json.dumps({"digest": _digest(data), "doc": doc}, allow_nan=False), encoding="utf-8")
+        os.replace(tmp, target)
+    except (OSError, TypeError, ValueError):
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _load_doc(data: bytes, cache: Path | None) -> dict[str, Any]:
+    if cache is not None:
+        try:
+            cached = json.loads(cache.read_text(encoding="utf-8"))
+            if cached.get("digest") == _digest(data) and isinstance(cached.get("doc"), dict):
+                return cached["doc"]
+        except (OSError, ValueError, AttributeError):
+            pass
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"it is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"it is not valid TOML ({exc})") from None
+    return doc
 
 
 @dataclass
@@ -165,14 +214,10 @@ class Parsed:
     rejected: list[RejectedLine]
 
 
-def parse(data: bytes) -> Parsed:
-    """Parse and validate a session file. Raises ValueError saying what is wrong."""
-    try:
-        doc = tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"it is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"it is not valid TOML ({exc})") from None
+def parse(data: bytes, cache: Path | None = None) -> Parsed:
+    """Parse and validate a session file (through its parse cache when that was made from these
+    exact bytes). Raises ValueError saying what is wrong."""
+    doc = _load_doc(data, cache)
     version = doc.get("version")
     if version != VERSION:
         if isinstance(version, int) and version > VERSION:
@@ -224,7 +269,7 @@ class SessionInfo:
 def peek(path: Path) -> SessionInfo:
     """Counts of one session, journal included, without taking its lock. Never raises."""
     try:
-        parsed = parse(path.read_bytes())
+        parsed = parse(path.read_bytes(), parse_cache_path(path))
         journal = read_journal(journal_path(path))
         by_key = {v.key: v for v in parsed.videos}
         for rec in journal.records:
