@@ -27,6 +27,10 @@ ENV_CONFIG_DIR = "BULK_TRANSCRIBE_CONFIG_DIR"
 ENV_DATA_DIR = "BULK_TRANSCRIBE_DATA_DIR"
 
 
+# The config file's keys: the Settings fields, plus api_key (read by resolve_api_key).
+CONFIG_KEYS = (*Settings.__dataclass_fields__, "api_key")
+
+
 def config_dir() -> Path:
     return Path(os.environ.get(ENV_CONFIG_DIR) or user_config_dir(APP))
 
@@ -73,6 +77,10 @@ def load_settings(cli_overrides: dict[str, Any] | None = None, *, base: Settings
     values: dict[str, Any] = (base or Settings()).to_dict()
     if base is None:
         file_values = read_config_file()
+        unknown = sorted(k for k in file_values if k not in values and k != "api_key")
+        if unknown:
+            raise SettingsError(f"unknown setting {', '.join(map(repr, unknown))} in {config_path()}: "
+                                f"the keys are {', '.join(CONFIG_KEYS)}")
         values.update({k: v for k, v in file_values.items() if k in values})
     if os.environ.get(ENV_BASE):
         values["api_base"] = os.environ[ENV_BASE]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .. import __version__
-from ..core.config import ENV_BASE, ENV_KEY, config_path, load_settings, resolve_api_key
+from ..core.config import CONFIG_KEYS, ENV_BASE, ENV_KEY, config_path, load_settings, resolve_api_key
 from ..core.settings import DEFAULT_API_BASE, FORMATS, LIMIT_MODES, MODELS, ORDERS, PLANS, SettingsError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -25,7 +25,11 @@ environment:
   {ENV_BASE}       the API's base URL (default {DEFAULT_API_BASE})
   BULK_TRANSCRIBE_CONFIG_DIR / BULK_TRANSCRIBE_DATA_DIR   move the config / sessions folders
 
-config file: {{config}} (TOML; any run option's long name with '_' for '-', e.g. concurrency = 10)
+config file: {{config}} (TOML), e.g.
+  concurrency = 10
+  formats = ["txt", "md"]
+  keys: {{keys}}
+  (wait_limit is in seconds there; --wait-limit takes minutes)
 precedence: config file < environment < command line. A resumed session keeps its own settings
 unless the command line overrides them.
 """
@@ -79,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bulk-transcribe",
         description="Transcribe batches of online video (YouTube videos, playlists, channels, X, Twitch, "
                     "Kick, TikTok) through deAPI, as fast as your account's rate limits allow.",
-        epilog=EPILOG.format(config=config_path()),
+        epilog=EPILOG.format(config=config_path(), keys=", ".join(CONFIG_KEYS)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"bulk-transcribe {__version__}")

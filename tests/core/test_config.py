@@ -1,0 +1,57 @@
+"""One place knows the precedence: config file < environment < command line."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from bulk_transcribe.core import config
+from bulk_transcribe.core.settings import Settings, SettingsError
+
+
+def write_config(text: str):
+    path = config.config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_file_then_environment_then_flags(monkeypatch):
+    write_config('concurrency = 9\napi_base = "http://file.example"\nformats = ["txt", "md"]\n')
+    s = config.load_settings({})
+    assert (s.concurrency, s.api_base, s.formats) == (9, "http://file.example", ("txt", "md"))
+    monkeypatch.setenv("DEAPI_BASE_URL", "http://env.example")
+    assert config.load_settings({}).api_base == "http://env.example"
+    s = config.load_settings({"api_base": "http://flag.example", "concurrency": 3, "model": None})
+    assert (s.api_base, s.concurrency, s.model) == ("http://flag.example", 3, "WhisperLargeV3")
+
+
+def test_a_resumed_session_keeps_its_settings_over_the_file():
+    write_config("concurrency = 9\n")
+    s = config.load_settings({}, base=Settings(concurrency=2))
+    assert s.concurrency == 2
+
+
+def test_typos_and_bad_files_are_named(monkeypatch):
+    write_config("concurency = 9\n")
+    with pytest.raises(SettingsError, match="unknown setting 'concurency'.*concurrency"):
+        config.load_settings({})
+    write_config("concurrency = [\n")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        config.load_settings({})
+    write_config("concurrency = 99\n")
+    with pytest.raises(SettingsError, match="1 to 50"):
+        config.load_settings({})
+
+
+def test_key_from_environment_wins_and_is_saved_only_when_asked(monkeypatch):
+    write_config('api_key = "from-file-123"\n')
+    assert config.resolve_api_key() == ("from-file-123", "config file")
+    monkeypatch.setenv("DEAPI_API_KEY", "from-env-456")
+    assert config.resolve_api_key() == ("from-env-456", "DEAPI_API_KEY")
+    config.config_path().unlink()
+    path = config.save_settings(Settings(concurrency=4))
+    assert "api_key" not in path.read_text() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    config.save_settings(Settings(concurrency=4), api_key="saved-789")
+    assert 'api_key = "saved-789"' in path.read_text() and stat.S_IMODE(path.stat().st_mode) == 0o600
