@@ -80,6 +80,8 @@ def output_name(template: str, video: Video, ext: str) -> str:
         values[name] = _cut(values[name], MAX_NAME_BYTES - without).rstrip() if without < MAX_NAME_BYTES else ""
         stem = _finish(_fill(template, values, video.line))
     stem = _finish(_cut(stem, MAX_NAME_BYTES)) or vid
+    if not _clean(video.title) and stem == f"{vid} [{vid}]":
+        stem = vid   # no title known: "abc [abc]" says nothing more than "abc"
     return f"{stem}.{ext}"
 
 

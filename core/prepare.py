@@ -66,18 +66,29 @@ async def prepare_session(
             resolved = await resolve(new_lines, metadata=settings.metadata, cookies=settings.cookies,
                                      cache_dir=cache_dir(), done_keys=frozenset(known), on_progress=on_progress)
             session.add_videos(order_videos(resolved.videos, settings.order))
+            session.warnings.extend(metadata_warnings(resolved.problems))
+            session.rejected.extend(RejectedLine(p.line, p.url, p.message, p.category)
+                                    for p in resolved.problems if not p.key)
         return session, True
     resolved = await resolve([ln for ln in batch.lines if ln.url is not None and not ln.error and not ln.duplicate_of],
                              metadata=settings.metadata, cookies=settings.cookies, cache_dir=cache_dir(),
                              on_progress=on_progress)
     rejected = rejected_lines(batch)
-    rejected += [RejectedLine(p.line, p.url, p.message, p.category) for p in resolved.problems]
+    # A problem with a key is a video kept without its metadata: a warning, not a rejected line.
+    rejected += [RejectedLine(p.line, p.url, p.message, p.category) for p in resolved.problems if not p.key]
+    warnings = metadata_warnings(resolved.problems)
     rejected += [RejectedLine(line, url, f"duplicate of {first}", "duplicate") for line, url, first in resolved.duplicates]
     videos = order_videos(resolved.videos, settings.order)
     path.parent.mkdir(parents=True, exist_ok=True)
     session = Session.create(path, batch=str(Path(batch_path).resolve()), settings=settings, videos=videos,
                              rejected=sorted(rejected, key=lambda r: r.line))
+    session.warnings.extend(warnings)
     return session, False
+
+
+def metadata_warnings(problems) -> list[str]:
+    """Videos kept without their metadata (title, duration): worth a warning, never a failure."""
+    return [f"line {p.line}: {p.message}" for p in problems if getattr(p, "key", "")]
 
 
 def plan_rejected(plan: "Plan") -> list[RejectedLine]:
@@ -85,7 +96,7 @@ def plan_rejected(plan: "Plan") -> list[RejectedLine]:
     by line number (the same reasons `prepare_session` records)."""
     first_line = {r.key: r.line for r in plan.rows if r.line}
     out = [RejectedLine(p.line, p.url, p.message, p.category) for p in plan.problems
-           if p.category in _SOURCE_CATEGORIES]
+           if p.category in _SOURCE_CATEGORIES and not getattr(p, "key", "")]
     for line, url, key in plan.duplicates:
         first = f"line {first_line[key]}" if key in first_line else key
         out.append(RejectedLine(line, url, f"duplicate of {first}", "duplicate"))

@@ -68,6 +68,8 @@ def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, sett
             raise UsageError(str(exc)) from exc
         if on_ready:
             on_ready(session)
+        for w in session.warnings:
+            printer(Notice(0, "warning", w))
         if not resumed:
             for r in session.rejected:
                 level = "info" if r.category == "duplicate" else "warning"

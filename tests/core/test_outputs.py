@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bulk_transcribe.core.model import Video
-from bulk_transcribe.core.outputs import MAX_NAME_BYTES, output_name, render, write_outputs, yaml_quote
+from bulk_transcribe.core.outputs import _clean, MAX_NAME_BYTES, output_name, render, write_outputs, yaml_quote
 from bulk_transcribe.core.settings import DEFAULT_TEMPLATE
 from bulk_transcribe.core.transcript import Segment, Transcript
 
@@ -41,12 +41,13 @@ def test_names_are_always_safe_and_bounded(title, channel, vid):
         assert not name.startswith(".") and stem == stem.strip()
         assert len(stem.encode("utf-8")) <= MAX_NAME_BYTES
         if template == DEFAULT_TEMPLATE:
-            assert name.endswith(f"[{vid}].txt")  # the id survives any cut
+            # the id survives any cut (alone when there is no title to show)
+            assert name.endswith(f"[{vid}].txt") or (name == f"{vid}.txt" and not _clean(title))
 
 
 def test_name_examples():
     assert output_name(DEFAULT_TEMPLATE, video(title="A/B: C?  \n D"), "srt") == "A_B_ C_ D [abc123].srt"
-    assert output_name(DEFAULT_TEMPLATE, video(title=""), "txt") == "abc123 [abc123].txt"
+    assert output_name(DEFAULT_TEMPLATE, video(title=""), "txt") == "abc123.txt", "no title: the id alone"
     assert output_name("{title}", video(title="..hidden"), "txt") == "hidden.txt"
     assert output_name("{title}", video(title="con"), "txt") == "_con.txt"
     assert output_name("{index:03d} {title}", video(title="x"), "md") == "004 x.md"

@@ -48,4 +48,6 @@ def test_a_mixed_batch_runs_shortest_first_and_metadata_never_fails_a_video(tmp_
     assert not any(u.startswith(srv.url("/")) for u in subs), "no request is spent on hosts deAPI cannot fetch"
     reasons = {r.line: r for r in session.rejected}
     assert reasons[4].category == "duplicate" and reasons[5].category == "source"
+    assert 7 not in reasons, "a video kept without metadata is not a rejected line (the report has its row)"
+    assert any(w.startswith("line 7:") for w in session.warnings)
     assert finished.done == 4
