@@ -105,7 +105,8 @@ class Engine:
     # -- controls ---------------------------------------------------------------------
     def pause_submitting(self) -> None:
         self.submitting_paused = True
-        self._unpaused = anyio.Event()
+        if self._unpaused.is_set():   # a second pause must not orphan the workers waiting on the first
+            self._unpaused = anyio.Event()
         self.notice("info", "submitting paused: jobs in flight continue")
 
     def resume_submitting(self) -> None:
@@ -127,12 +128,16 @@ class Engine:
     def retry_failed(self) -> int:
         """Queue again every failed video worth another try; returns how many."""
         count = 0
+        queued = {q.key for q in self._queue}   # e.g. resumed failures not yet taken: never twice
         for v in self.session.videos:
-            if v.state is VideoState.FAILED and v.key not in self._active and (v.retryable or v.request_id):
+            if (v.state is VideoState.FAILED and v.key not in self._active and v.key not in queued
+                    and (v.retryable or v.request_id)):
                 self._requeue(v, front=bool(v.request_id))
                 count += 1
         if count:
             self.stopping = False
+            if self.submitting_paused and self._unpaused.is_set():
+                self._unpaused = anyio.Event()   # request_stop set it; still paused, so wait again
             self.notice("info", f"{count} failed video(s) queued again")
             self._poke()
         return count
@@ -329,10 +334,19 @@ class Engine:
             except anyio.get_cancelled_exc_class():
                 raise
             except Exception as exc:   # a bug in one video's walk must not stop the batch
-                err = DeapiError(Category.INTERNAL, f"{type(exc).__name__}: {exc}", retryable=True)
+                if isinstance(exc, SessionError):
+                    # Not known to be on disk: pay for nothing more (jobs in flight are still followed).
+                    err = DeapiError(Category.DISK, f"could not save the session: {exc}", retryable=True)
+                    self.halt(err)
+                else:
+                    err = DeapiError(Category.INTERNAL, f"{type(exc).__name__}: {exc}", retryable=True)
                 self.log_error(v, err, will_retry=False)
-                await self.set(v, state=VideoState.FAILED, category=err.category.value,
-                               message=err.message, retryable=True)
+                try:
+                    await self.set(v, state=VideoState.FAILED, category=err.category.value,
+                                   message=err.message, retryable=True)
+                except SessionError as again:   # applied in memory: the next commit or the final save retries it
+                    self.video_event(v)
+                    self.halt(DeapiError(Category.DISK, f"could not save the session: {again}", retryable=True))
             finally:
                 self.release(v)
 

@@ -67,8 +67,10 @@ async def prepare_session(
                                      cache_dir=cache_dir(), done_keys=frozenset(known), on_progress=on_progress)
             session.add_videos(order_videos(resolved.videos, settings.order))
             session.warnings.extend(metadata_warnings(resolved.problems))
+            # A line that never became a video is resolved again on every resume: record it once.
+            seen = {(r.line, r.raw) for r in session.rejected}
             session.rejected.extend(RejectedLine(p.line, p.url, p.message, p.category)
-                                    for p in resolved.problems if not p.key)
+                                    for p in resolved.problems if not p.key and (p.line, p.url) not in seen)
         return session, True
     resolved = await resolve([ln for ln in batch.lines if ln.url is not None and not ln.error and not ln.duplicate_of],
                              metadata=settings.metadata, cookies=settings.cookies, cache_dir=cache_dir(),

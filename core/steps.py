@@ -124,8 +124,10 @@ async def submit(eng: "Engine", slot: int, v: Video) -> bool:
             # video is in doubt (possibly paid) instead of silently paying again.
             await eng.set(v, state=VideoState.SUBMITTING, attempts=v.attempts + 1)
             started = eng.clock()
-            # Once on the wire, let the answer land even if the user quits meanwhile.
+            # Once on the wire, let the answer land even if the user quits meanwhile. The grace
+            # bounds the wait for the answer only: an answer that landed is always recorded.
             with anyio.CancelScope(shield=True):
+                request_id = ""
                 with anyio.move_on_after(SUBMIT_ANSWER_GRACE):
                     try:
                         request_id = await eng.client.submit(
@@ -134,12 +136,12 @@ async def submit(eng: "Engine", slot: int, v: Video) -> bool:
                         )
                     except DeapiError as exc:
                         err = exc
-                    else:
-                        await eng.set(v, state=VideoState.SUBMITTED, request_id=request_id,
-                                      submitted_at=time.time(), category="", message="")
-                        eng.observe_submit_latency(eng.clock() - started)
-                        eng.success()
-                        return True
+                if request_id:
+                    await eng.set(v, state=VideoState.SUBMITTED, request_id=request_id,
+                                  submitted_at=time.time(), category="", message="")
+                    eng.observe_submit_latency(eng.clock() - started)
+                    eng.success()
+                    return True
             if err is None:   # the grace ran out with no answer: in doubt
                 err = DeapiError(Category.NETWORK, "no answer to a submit", retryable=True)
         await _submit_failed(eng, slot, v, err)

@@ -1,0 +1,189 @@
+"""Review findings: races and failure paths of the engine, against the simulator over loopback."""
+
+from __future__ import annotations
+
+import os
+
+import anyio
+import pytest
+
+from bulk_transcribe.core import steps
+from bulk_transcribe.core.engine import Engine
+from bulk_transcribe.core.errors import Category
+from bulk_transcribe.core.events import Activity, WorkerChanged
+from bulk_transcribe.core.model import VideoState
+from bulk_transcribe.core.session import Session
+from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+from .engine_harness import KEY, make_session, run_engine, yt
+
+FAST = dict(latency=(0.2, 0.6), pending_share=0.2)
+
+
+def test_retry_failed_never_queues_a_video_that_is_already_queued(tmp_path):
+    """A resumed retryable failure waits in the queue still FAILED; pressing "retry failed"
+    then must not queue it a second time (two workers would submit it twice)."""
+    urls = [yt(i) for i in range(2)]
+    with SimServer(SimConfig(**FAST)) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, concurrency=3)
+        session.record_nowait(session.videos[0], state=VideoState.FAILED, category="server",
+                              message="a 503", retryable=True)
+        queued_again: list[int] = []
+
+        async def main():
+            engine = Engine(session, api_key=KEY, sink=lambda e: None)
+            engine.pause_submitting()   # the workers hold nothing until the user resumes
+
+            async def steer():
+                while not engine._queue:
+                    await anyio.sleep(0.01)
+                queued_again.append(engine.retry_failed())
+                engine.resume_submitting()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(steer)
+                return await engine.run()
+
+        finished = anyio.run(main)
+        subs = sim.submissions()
+    assert queued_again == [0], "the failed video was already queued by the resume"
+    assert subs[urls[0]] == 1, "one video, one paid job"
+    assert finished.done == 2
+
+
+def test_a_session_write_failure_halts_submitting_and_never_crashes_the_run(tmp_path):
+    """The journal's disk fills up mid-run: the run must not die with a SessionError; it stops
+    submitting (nothing more may be paid for without a durable record) and a resume finishes
+    every video without paying twice."""
+    urls = [yt(i) for i in range(6)]
+    with SimServer(SimConfig(latency=(0.3, 0.8))) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, concurrency=2)
+        fd = session._journal._fd
+        saved = os.dup(fd)
+        seen: list[Engine] = []
+
+        async def steer(engine):
+            seen.append(engine)
+            while not any(v.request_id for v in session.videos):
+                await anyio.sleep(0.01)
+            full = os.open("/dev/full", os.O_WRONLY)   # every write: ENOSPC
+            os.dup2(full, fd)
+            os.close(full)
+            while engine.halted is None:
+                await anyio.sleep(0.01)
+            os.dup2(saved, fd)   # space is back
+
+        try:
+            finished, _ = run_engine(session, controls=steer)
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+        assert seen[0].halted is not None and seen[0].halted.category is Category.DISK
+        assert finished.done < 6
+        resumed = Session.open(tmp_path / "session.toml")
+        again, _ = run_engine(resumed)
+        subs = sim.submissions()
+    assert again.done == 6
+    assert sorted(subs.values()) == [1] * 6, "nothing paid twice"
+
+
+def test_pause_stop_then_retry_failed_waits_paused_without_spinning(tmp_path):
+    """Pause, stop, then "retry failed": the retried video must wait for the user to resume
+    submitting, not spin on an already-set event (a flood of PAUSED events)."""
+    urls = [yt(0, "slow"), yt(1, "flaky")]
+    faults = {urls[0][-11:]: "slow:8", urls[1][-11:]: "flaky:1"}
+    with SimServer(SimConfig(faults=faults, **FAST)) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, concurrency=2, max_attempts=1)
+        flaky = session.videos[1]
+        events: list = []
+        paused_events: list[int] = []
+
+        async def steer(engine):
+            while flaky.state is not VideoState.FAILED or flaky.key in engine._active:
+                await anyio.sleep(0.01)
+            engine.pause_submitting()
+            engine.request_stop()
+            assert engine.retry_failed() == 1
+            while not any(isinstance(e, WorkerChanged) and e.activity is Activity.PAUSED and e.video_key == flaky.key
+                          for e in events):
+                await anyio.sleep(0.01)
+            before = len(events)
+            for _ in range(200):
+                await anyio.sleep(0)
+            paused_events.append(sum(1 for e in events[before:]
+                                     if isinstance(e, WorkerChanged) and e.activity is Activity.PAUSED))
+            engine.resume_submitting()
+
+        async def main():
+            engine = Engine(session, api_key=KEY, sink=events.append)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(steer, engine)
+                with anyio.fail_after(120):
+                    return await engine.run()
+
+        finished = anyio.run(main)
+    assert paused_events and paused_events[0] < 5, f"{paused_events[0]} PAUSED events while nothing changed"
+    assert finished.done == 2
+
+
+def test_pausing_twice_then_resuming_wakes_every_worker(tmp_path):
+    urls = [yt(i) for i in range(3)]
+    with SimServer(SimConfig(**FAST)) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, concurrency=2)
+
+        async def main():
+            engine = Engine(session, api_key=KEY, sink=lambda e: None)
+            engine.pause_submitting()
+
+            async def steer():
+                while not engine._queue:
+                    await anyio.sleep(0.01)
+                for _ in range(20):
+                    await anyio.sleep(0)   # the workers are waiting, paused
+                engine.pause_submitting()
+                engine.resume_submitting()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(steer)
+                with anyio.fail_after(60):
+                    return await engine.run()
+
+        finished = anyio.run(main)
+    assert finished.done == 3
+
+
+def test_a_submit_answered_within_the_grace_is_kept_even_if_its_record_is_slow(tmp_path, monkeypatch):
+    """The grace bounds the wait for deAPI's answer, not the disk write of it: when the grace
+    runs out while the request id is being recorded, the video must not be submitted again."""
+    monkeypatch.setattr(steps, "SUBMIT_ANSWER_GRACE", 0.3)
+    urls = [yt(0)]
+    with SimServer(SimConfig(**FAST)) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, concurrency=1)
+        session.commits.commit_delay = 1.0   # a slow disk: every durable record takes a second
+        finished, _ = run_engine(session)
+        subs = sim.submissions()
+    assert subs[urls[0]] == 1, "the request id was known: never submitted again"
+    assert finished.done == 1
+    assert not session.videos[0].possibly_paid
+
+
+def test_resuming_twice_does_not_repeat_a_rejected_line(tmp_path, monkeypatch):
+    """A line that could not be expanded has no video, so every resume resolves it again: its
+    rejection must still be recorded once, not once per resume (the report lists each)."""
+    from bulk_transcribe.core.prepare import prepare_session
+    from bulk_transcribe.core.settings import Settings
+
+    from .media_server import closed_port
+    from .test_plan import write_batch
+
+    monkeypatch.setenv("BULK_TRANSCRIBE_DATA_DIR", str(tmp_path / "data"))
+    batch = write_batch(tmp_path, [yt(1), f"http://127.0.0.1:{closed_port()}/gone.html"])
+    settings = Settings(api_base="http://127.0.0.1:9", output_dir=str(tmp_path / "out"), metadata=False).validate()
+    for _ in range(3):
+        session, _ = anyio.run(lambda: prepare_session(batch, settings, session_path=tmp_path / "s.toml"))
+        session.close()
+    session = Session.open(tmp_path / "s.toml")
+    try:
+        assert [r.line for r in session.rejected] == [2]
+    finally:
+        session.close()
