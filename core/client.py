@@ -97,10 +97,18 @@ class DeapiClient:
             fields["lang"] = lang
         if ts_level:
             fields["ts_level"] = ts_level
-        body = await self._call("POST", "/api/v2/audio/transcriptions", files=_form(fields))
+        try:
+            body = await self._call("POST", "/api/v2/audio/transcriptions", files=_form(fields))
+        except DeapiError as err:
+            # A timeout after sending, or a 2xx we cannot read: deAPI may have created the job.
+            err.maybe_created = err.category is Category.NETWORK or (err.category is Category.SERVER
+                                                                    and err.status is None)
+            raise
         request_id = data_of(body).get("request_id")
         if not isinstance(request_id, str) or not request_id:
-            raise unreadable("submit answered without a request id")
+            err = unreadable("submit answered without a request id")
+            err.maybe_created = True
+            raise err
         return request_id
 
     async def job(self, request_id: str) -> JobStatus:

@@ -201,6 +201,7 @@ class Engine:
             }.get(err.category, "fix the cause, then resume")
             self.notice("error", f"{err.message}: {hint}. Jobs already paid for are still followed.")
         self.stopping = True
+        self._unpaused.set()   # paused workers must see the stop, not wait for a resume
         self._poke()
 
     # -- submit pacing ---------------------------------------------------------------
@@ -261,7 +262,7 @@ class Engine:
                 reattach.append(v)
             else:
                 self._queue.append(v)
-        for v in self._queue:
+        for v in (*self._queue, *reattach):   # every video this run takes gets its full attempts
             self._attempt_base[v.key] = v.attempts
         self._queue.extendleft(reversed(reattach))
 

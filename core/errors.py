@@ -47,6 +47,7 @@ class DeapiError(Exception):
     request_id: str | None = None
     error_reason: str | None = None   # deAPI's error_reason on failed jobs
     rate_limit_type: str | None = None  # "minute" | "daily" from X-RateLimit-Type
+    maybe_created: bool = False  # a submit whose answer was lost or unreadable: a job may exist (and be paid)
 
     def __post_init__(self) -> None:
         super().__init__(self.message)

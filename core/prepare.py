@@ -60,8 +60,9 @@ async def prepare_session(
         session = Session.open(path)
         session.settings = settings
         known = {v.key for v in session.videos}
+        expanded = {v.source for v in session.videos if v.source}   # playlists/pages already expanded
         new_lines = [ln for ln in batch.lines if ln.url is not None and not ln.error and not ln.duplicate_of
-                     and ln.url.key not in known]
+                     and ln.url.key not in known and ln.url.url not in expanded]
         if new_lines:
             resolved = await resolve(new_lines, metadata=settings.metadata, cookies=settings.cookies,
                                      cache_dir=cache_dir(), done_keys=frozenset(known), on_progress=on_progress)

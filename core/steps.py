@@ -161,7 +161,7 @@ async def _submit_failed(eng: "Engine", slot: int, v: Video, err: DeapiError) ->
         eng.log_error(v, err, will_retry=False)
         eng.halt(err)
         return
-    if cat is Category.NETWORK:
+    if err.maybe_created or cat is Category.NETWORK:
         # The request may have reached deAPI and created a job we will never hear of.
         await eng.set(v, state=VideoState.QUEUED, possibly_paid=True, category=cat.value, message=err.message)
     if err.retryable and eng.attempts_left(v) > 0:
@@ -308,4 +308,4 @@ def fetchable(url: str) -> bool:
 def _short(err: DeapiError) -> str:
     if err.status:
         return f"a {err.status}"
-    return err.category.value
+    return (err.error_reason or err.category.value).lower().replace("_", " ")

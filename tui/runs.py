@@ -94,7 +94,10 @@ def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, sett
 
             tg.start_soon(watch)
             with run_scope:
-                state["finished"] = await engine.run()
+                try:
+                    state["finished"] = await engine.run()
+                except SessionError as exc:   # the final save failed: say so plainly, never a traceback
+                    printer(Notice(0, "error", f"{exc} (the journal beside it still holds every request id)"))
             if state["interrupted"]:
                 printer(engine.summary())
             tg.cancel_scope.cancel()

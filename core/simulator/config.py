@@ -12,6 +12,7 @@ order) found in the URL decides the fault:
 ``invalid``         the submit is refused: 422 with ``errors.source_url`` (not billed)
 ``silent``          job ends `done` with an empty transcript
 ``slow:X``          the job takes X seconds instead of its drawn latency
+``garbled:N``       the first N submits create their job but answer 200 with an HTML body
 ==================  =====================================================================
 """
 
@@ -24,7 +25,7 @@ DEFAULT_MODELS: tuple[str, ...] = (
     "Kokoro", "Chatterbox", "Bge_M3_FP16", "Nanonets_Ocr_S_F16", "QwenImageEdit_Plus_NF4",
 )
 TRANSCRIPTION_MODELS = frozenset({"WhisperLargeV3", "WhisperLargeV3Ct2"})
-FAULT_KINDS = frozenset({"private", "restricted", "flaky", "capacity", "invalid", "silent", "slow"})
+FAULT_KINDS = frozenset({"private", "restricted", "flaky", "capacity", "invalid", "silent", "slow", "garbled"})
 
 
 @dataclass
@@ -96,7 +97,7 @@ def parse_fault(spec: str) -> Fault:
     kind = kind.strip().lower()
     if kind not in FAULT_KINDS:
         raise ValueError(f"unknown fault {spec!r} (one of {', '.join(sorted(FAULT_KINDS))})")
-    if kind == "flaky":
+    if kind in ("flaky", "garbled"):
         return Fault(kind, count=int(arg or 1))
     if kind == "slow":
         if not arg:

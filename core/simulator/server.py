@@ -126,6 +126,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(400, {"message": str(exc)}, headers)
                 return
             status, payload = state.submit(fields) if route == "submit" else state.price(fields)
+            if isinstance(payload, dict) and "garbled" in payload:   # the job exists; its answer is mangled
+                self._send(status, payload["garbled"].encode(), "text/html", headers)
+                return
             self._json(status, payload, headers)
 
     # -- bodies -------------------------------------------------------------------------

@@ -193,6 +193,9 @@ class SimState:
                 latency=latency, pending_for=latency * cfg.pending_share, price=price,
                 silent=bool(fault and fault.kind == "silent"), error=error,
             )
+        if fault and fault.kind == "garbled" and attempt < fault.count:
+            # A proxy mangled the answer after the job was made: the client cannot read its id.
+            return 200, {"garbled": "<html><body>upstream answered</body></html>"}
         return 200, {"data": {"request_id": request_id}}
 
     def job_view(self, request_id: str, base_url: str) -> dict[str, Any] | None:
