@@ -10,7 +10,7 @@ import pytest
 from bulk_transcribe.core import steps
 from bulk_transcribe.core.engine import Engine
 from bulk_transcribe.core.errors import Category
-from bulk_transcribe.core.events import Activity, WorkerChanged
+from bulk_transcribe.core.events import Activity, Notice, WorkerChanged
 from bulk_transcribe.core.model import VideoState
 from bulk_transcribe.core.session import Session
 from bulk_transcribe.core.simulator import SimConfig, SimServer
@@ -62,19 +62,30 @@ def test_a_session_write_failure_halts_submitting_and_never_crashes_the_run(tmp_
         saved = os.dup(fd)
         seen: list[Engine] = []
 
-        async def steer(engine):
+        def sink(event):
+            # Space comes back the moment the engine halts (synchronously, before its final save).
+            if isinstance(event, Notice) and event.level == "error" and seen and seen[0].halted is not None:
+                os.dup2(saved, fd)
+
+        async def main():
+            engine = Engine(session, api_key=KEY, sink=sink)
             seen.append(engine)
-            while not any(v.request_id for v in session.videos):
-                await anyio.sleep(0.01)
-            full = os.open("/dev/full", os.O_WRONLY)   # every write: ENOSPC
-            os.dup2(full, fd)
-            os.close(full)
-            while engine.halted is None:
-                await anyio.sleep(0.01)
-            os.dup2(saved, fd)   # space is back
+
+            async def fill_disk():
+                while not any(v.request_id for v in session.videos):
+                    await anyio.sleep(0.01)
+                full = os.open("/dev/full", os.O_WRONLY)   # every write: ENOSPC
+                os.dup2(full, fd)
+                os.close(full)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(fill_disk)
+                result = await engine.run()
+                tg.cancel_scope.cancel()
+            return result
 
         try:
-            finished, _ = run_engine(session, controls=steer)
+            finished = anyio.run(main)
         finally:
             os.dup2(saved, fd)
             os.close(saved)
