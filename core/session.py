@@ -36,7 +36,7 @@ from .lockfile import FileLock, LockBusy
 from .model import Video, VideoState
 from .session_file import (
     CHANGEABLE, VERSION, NewerVersion, RejectedLine, SessionInfo, apply_set, clean_settings,
-    corrupt_copy_name, decode_value, default_session_path, dump, dump_doc, encode_value, journal_path,
+    corrupt_copy_name, decode_value, default_session_path, dump_doc, encode_value, journal_path,
     limiter_path, list_sessions, lock_path, parse, parse_cache_path, video_to_row, write_parse_cache,
 )
 from .settings import Settings

@@ -7,7 +7,7 @@ field here: it travels separately so nothing that serialises settings can leak i
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 FORMATS = ("txt", "json", "srt", "vtt", "md")

@@ -219,21 +219,7 @@ class BulkTranscribeApp(SessionStartup, App[int]):
             sim.stop()
 
 
-def build_app(
-    *,
-    settings: Settings,
-    api_key: str | None,
-    key_source: str,
-    batch_path: str | None = None,
-    session_path: str | None = None,
-    start: bool = False,
-    demo: bool = False,
-    sim: Any = None,
-    engine_factory: EngineFactory | None = None,
-    plan_factory: PlanFactory | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    testing: bool = False,
-) -> BulkTranscribeApp:
+def build_app(**options: Any) -> BulkTranscribeApp:
     """The app as the command line and the tests run it.
 
     - `session_path` of an existing session resumes it; otherwise it is where a new one goes.
@@ -246,11 +232,7 @@ def build_app(
     - `clock` is what countdowns and elapsed times are computed against; `testing` turns off
       animations and cursor blink so snapshots are identical on every run.
     """
-    return BulkTranscribeApp(
-        settings=settings, api_key=api_key, key_source=key_source, batch_path=batch_path,
-        session_path=session_path, start=start, demo=demo, sim=sim, engine_factory=engine_factory,
-        plan_factory=plan_factory, clock=clock, testing=testing,
-    )
+    return BulkTranscribeApp(**options)   # the App's own signature names and types every option
 
 
 def run_app(**kwargs: Any) -> int:

@@ -8,13 +8,11 @@ server stay light. Exit codes: 0 every video done, 1 some failed or unfinished,
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 from .. import __version__
-from ..core.config import CONFIG_KEYS, ENV_BASE, ENV_KEY, config_path, load_settings, resolve_api_key
+from ..core.config import CONFIG_KEYS, ENV_BASE, ENV_KEY, config_path, resolve_api_key
 from ..core.settings import DEFAULT_API_BASE, FORMATS, LIMIT_MODES, MODELS, ORDERS, PLANS, SettingsError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

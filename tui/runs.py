@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -19,7 +18,7 @@ import anyio
 
 from ..core.batch import BatchError
 from ..core.client import DeapiClient
-from ..core.config import load_settings
+from ..core.config import load_settings, resolve_api_key
 from ..core.engine import Engine
 from ..core.errors import Category, DeapiError
 from ..core.events import Notice
@@ -27,7 +26,7 @@ from ..core.plan import rate_price
 from ..core.prepare import prepare_session
 from ..core.session import Session, SessionError
 from ..core.settings import Settings
-from .cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, need_key, overrides
+from .cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, need_key, overrides
 from .headless import HeadlessPrinter
 
 
@@ -189,7 +188,7 @@ def run_plan(args: argparse.Namespace) -> int:
     from ..core.plan import build_plan, format_plan_table, plan_rows_json
 
     settings = load_settings(overrides(args))
-    key, _ = __import__("bulk_transcribe.core.config", fromlist=["x"]).resolve_api_key()
+    key, _ = resolve_api_key()
     if not Path(args.batch).is_file():
         raise UsageError(f"no batch file at {args.batch}")
     try:
@@ -205,7 +204,6 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def open_app(args: argparse.Namespace, resume: str | None = None) -> int:
-    from ..core.config import resolve_api_key
     from .app import run_app
 
     key, where = resolve_api_key()

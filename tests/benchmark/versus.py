@@ -36,7 +36,7 @@ def run(tmp: Path, scale: Scale, *, smoke: bool, cache: dict) -> list[Row]:
     return [
         Row("4 vs naive", f"naive: 10 threads, poll 5 s, 1 s pause, R/N share of {RPM}/min", naive, "videos/min",
             note="plain httpx sync clients in threads"),
-        Row("4 vs naive", f"ours: N=50, same limits and latencies", ours, "videos/min", bound=3 * naive,
+        Row("4 vs naive", "ours: N=50, same limits and latencies", ours, "videos/min", bound=3 * naive,
             target="ratio >= 1 (= 3x naive)", passed=ours >= 3 * naive,
             note=f"ours / naive = {ours / naive:.2f}x" if naive else ""),
     ]

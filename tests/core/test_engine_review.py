@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import anyio
-import pytest
 
 from bulk_transcribe.core import steps
 from bulk_transcribe.core.engine import Engine

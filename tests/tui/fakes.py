@@ -177,3 +177,16 @@ def plan_factory(plan):
 
     build.calls = calls
     return build
+
+
+async def settle(pilot):
+    """Let the screen's workers (batch counts, plan) finish and the screen catch up."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def text(screen, selector: str) -> str:
+    from textual.widgets import Static
+
+    return str(screen.query_one(selector, Static).render())

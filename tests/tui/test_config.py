@@ -6,14 +6,15 @@ import os
 import tomllib
 
 import pytest
-from textual.widgets import Button, Input, Select, Static
+
+from textual.widgets import Button, Input, Select
 
 from bulk_transcribe.core.config import config_path
 from bulk_transcribe.tui.screens import config as config_screen
 from bulk_transcribe.tui.screens.config import ConfigScreen
 from bulk_transcribe.tui.screens.config_form import BatchSummary
 
-from .fakes import make_app
+from .fakes import make_app, settle, text
 
 pytestmark = pytest.mark.anyio
 
@@ -30,14 +31,6 @@ def batch_counts(monkeypatch):
     monkeypatch.setattr(config_screen, "summarise_batch", fake)
 
 
-async def settle(pilot):
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def text(screen, selector: str) -> str:
-    return str(screen.query_one(selector, Static).render())
 
 
 async def type_into(pilot, selector: str, value: str) -> None:

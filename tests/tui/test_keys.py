@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable
 
-from bulk_transcribe.core.events import Activity, Progress, WorkerChanged
+from bulk_transcribe.core.events import Activity, WorkerChanged
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.tui.screens.modals import Confirm, ErrorDetail, HelpScreen
 from bulk_transcribe.tui.screens.run import RunScreen

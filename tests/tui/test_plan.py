@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from textual.widgets import Static
+
 
 from bulk_transcribe.core.model import Video
 from bulk_transcribe.core.prepare import session_path_for
@@ -17,19 +17,11 @@ from bulk_transcribe.tui.screens.plan import PlanScreen, totals_text
 from bulk_transcribe.tui.screens.run import RunScreen
 from bulk_transcribe.tui.widgets.plan_table import CHUNK, PlanTable
 
-from .fakes import FakeEngine, make_app, plan_factory, sample_plan
+from .fakes import FakeEngine, make_app, plan_factory, sample_plan, settle, text
 
 pytestmark = pytest.mark.anyio
 
 
-async def settle(pilot):
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def text(screen, selector: str) -> str:
-    return str(screen.query_one(selector, Static).render())
 
 
 @pytest.fixture

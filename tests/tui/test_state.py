@@ -8,7 +8,7 @@ from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.tui.screens.config_form import parse_form, rate_text
 from bulk_transcribe.tui.state import RunView, clean, describe_worker, fmt_bucket, fmt_duration
 
-from .fakes import HOSTILE, NOW, WALL, buckets, failures, mid_batch, progress
+from .fakes import HOSTILE, NOW, WALL, buckets, mid_batch, progress
 
 
 def test_clean_strips_escapes_and_control_but_keeps_markup_text():
