@@ -34,6 +34,11 @@ async def until(pilot, condition, timeout: float = 30.0, what: str = "") -> None
         await pilot.pause(0.05)
 
 
+def shown(app, screen_type, marker: str):
+    """The screen is on top *and* composed: being pushed is not enough to read or press on it."""
+    return isinstance(app.screen, screen_type) and bool(app.screen.query(marker))
+
+
 def videos(n: int) -> list[Video]:
     out = []
     for i in range(n):
@@ -64,7 +69,7 @@ async def test_quit_mid_run_then_resume_from_the_prompt_finishes_with_no_second_
     first = build_app(settings=settings, api_key="sim-key", key_source="test", session_path=str(path),
                       start=True, testing=True)
     async with first.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: isinstance(first.screen, RunScreen), what="the run screen")
+        await until(pilot, lambda: shown(first, RunScreen, "#workers"), what="the run screen")
         await until(pilot, lambda: len(sim.submissions()) >= 3, what="three submits")
         await pilot.press("q")
         assert isinstance(first.screen, Confirm)
@@ -76,9 +81,9 @@ async def test_quit_mid_run_then_resume_from_the_prompt_finishes_with_no_second_
 
     second = build_app(settings=Settings(), api_key="sim-key", key_source="test", testing=True)
     async with second.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: isinstance(second.screen, ResumeScreen), what="the resume prompt")
+        await until(pilot, lambda: shown(second, ResumeScreen, "#sessions"), what="the resume prompt")
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(second.screen, SummaryScreen), timeout=60, what="the summary")
+        await until(pilot, lambda: shown(second, SummaryScreen, "#summary-text"), timeout=60, what="the summary")
         assert second.view.finished is not None and second.view.finished.done == 8
         await pilot.press("q")
     assert second.return_value == 0
@@ -112,8 +117,8 @@ async def test_configure_run_summary(tmp_path, sim):
         assert app.screen.plan.totals.to_run == 4 and app.screen.plan.totals.balance is not None
         assert sim.submissions() == {}
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, RunScreen), what="the run screen")
-        await until(pilot, lambda: isinstance(app.screen, SummaryScreen), timeout=60, what="the summary")
+        await until(pilot, lambda: shown(app, RunScreen, "#workers"), what="the run screen")
+        await until(pilot, lambda: shown(app, SummaryScreen, "#summary-text"), timeout=60, what="the summary")
         result = app.view.finished
         assert (result.done, result.failed, result.remaining) == (4, 0, 0)
         assert Path(result.output_dir).is_dir() and len(list(Path(result.output_dir).glob("*.txt"))) == 4
@@ -136,7 +141,7 @@ async def test_graceful_stop_finishes_what_is_in_flight_and_submits_nothing_new(
         await until(pilot, lambda: len(sim.submissions()) >= 2, what="two submits")
         await pilot.press("s")
         stopped_at = len(sim.submissions())
-        await until(pilot, lambda: isinstance(app.screen, SummaryScreen), timeout=60, what="the summary")
+        await until(pilot, lambda: shown(app, SummaryScreen, "#summary-text"), timeout=60, what="the summary")
         result = app.view.finished
         assert result.stopped and result.remaining > 0
         assert "Stopped" in str(app.screen.query_one("#summary-text").render())
