@@ -132,7 +132,13 @@ class Engine:
         for v in self.session.videos:
             if (v.state is VideoState.FAILED and v.key not in self._active and v.key not in queued
                     and (v.retryable or v.request_id)):
-                self._requeue(v, front=bool(v.request_id))
+                if v.request_id and v.category == Category.JOB_FAILED.value:
+                    # deAPI's verdict on that job is final (polling it again only says "failed"
+                    # again) and failed jobs are not charged: the user asks for a new job.
+                    self.session.record_nowait(v, request_id="")
+                    self._requeue(v)
+                else:
+                    self._requeue(v, front=bool(v.request_id))   # re-attach to the paid job
                 count += 1
         if count:
             self.stopping = False

@@ -113,9 +113,9 @@ def test_pause_stop_then_retry_failed_waits_paused_without_spinning(tmp_path):
                 await anyio.sleep(0.01)
             engine.pause_submitting()
             engine.request_stop()
+            mark = len(events)
             assert engine.retry_failed() == 1
-            while not any(isinstance(e, WorkerChanged) and e.activity is Activity.PAUSED and e.video_key == flaky.key
-                          for e in events):
+            while not any(isinstance(e, WorkerChanged) and e.activity is Activity.PAUSED for e in events[mark:]):
                 await anyio.sleep(0.01)
             before = len(events)
             for _ in range(200):
@@ -197,3 +197,36 @@ def test_resuming_twice_does_not_repeat_a_rejected_line(tmp_path, monkeypatch):
         assert [r.line for r in session.rejected] == [2]
     finally:
         session.close()
+
+
+def test_retry_failed_resubmits_a_job_deapi_failed_instead_of_polling_it_again(tmp_path):
+    """"Retry failed" on a video whose deAPI job failed for good: polling that job again only
+    answers "failed" again, so the video gets a new job (failed jobs are not charged)."""
+    urls = [yt(0, "slow"), yt(1, "private")]
+    faults = {urls[0][-11:]: "slow:6", urls[1][-11:]: "private"}
+    with SimServer(SimConfig(faults=faults, **FAST)) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, concurrency=2)
+        refused = session.videos[1]
+        retried: list[int] = []
+
+        async def steer(engine):
+            while refused.state is not VideoState.FAILED or refused.key in engine._active:
+                await anyio.sleep(0.01)
+            assert refused.request_id and refused.category == Category.JOB_FAILED.value
+            first_job = refused.request_id
+            retried.append(engine.retry_failed())
+            with anyio.move_on_after(60):   # without a new job this never ends: fail, don't hang
+                while refused.state is VideoState.FAILED and refused.request_id == first_job:
+                    await anyio.sleep(0.01)
+
+        async def main():
+            engine = Engine(session, api_key=KEY, sink=lambda e: None)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(steer, engine)
+                return await engine.run()
+
+        finished = anyio.run(main)
+        subs = sim.submissions()
+    assert retried == [1]
+    assert subs[urls[1]] == 2, "a new job for the retried video, not another poll of the failed one"
+    assert finished.done == 1 and finished.failed == 1
