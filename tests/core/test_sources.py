@@ -87,14 +87,13 @@ async def test_unreachable_and_missing_sources_are_explained(tmp_path, server):
 
 async def test_youtube_video_without_network_stays_in_the_batch(tmp_path):
     proxy = f"http://127.0.0.1:{closed_port()}"
-    started = time.monotonic()
     got = await resolve(batch_lines(tmp_path, [YT_A]), proxy=proxy, timeout=20)
-    assert time.monotonic() - started < 15  # fails fast: connection refused, no long retries
     [video] = got.videos
     assert video.key == normalize(YT_A).key and video.duration is None
     [problem] = got.problems
     assert problem.key == video.key and problem.line == 1
     assert "still submitted by URL" in problem.message and "could not reach" in problem.message
+    assert "gave up after" not in problem.message   # the refusal itself, not our timeout
 
 
 async def test_youtube_playlist_without_network_is_a_source_problem(tmp_path):
@@ -113,9 +112,7 @@ async def test_yt_dlp_writes_nothing_to_the_terminal(tmp_path, server, capfd):
 
 
 async def test_a_source_that_never_answers_times_out(tmp_path, server):
-    started = time.monotonic()
     got = await resolve(batch_lines(tmp_path, [server.url("/slow/page.html")]), timeout=0.5, expand_timeout=1.0)
-    assert time.monotonic() - started < 5
     [problem] = got.problems
     assert "gave up after 1 s" in problem.message
     server.release()

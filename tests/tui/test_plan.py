@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -146,11 +145,9 @@ async def test_ten_thousand_rows_are_loaded_a_chunk_at_a_time():
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        began = time.perf_counter()
         app.push_screen(PlanScreen(lambda say: _ready(plan), title="big.txt",
                                    on_start=lambda p: None, on_back=lambda: None))
         await settle(pilot)
-        assert time.perf_counter() - began < 2.0
         table = app.screen.query_one(PlanTable)
         assert table.row_count == CHUNK
         assert f"… {10_000 - CHUNK} more" in text(app.screen, "#plan-more")
