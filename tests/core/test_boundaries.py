@@ -44,3 +44,19 @@ def test_engine_never_imports_the_faces():
 
 def test_headless_command_does_not_load_textual():
     assert "textual" not in _loaded_after(HEADLESS)
+
+
+def test_every_package_folder_is_listed_for_the_wheel():
+    """setuptools installs only the packages pyproject names: a new folder left out would work
+    in an editable install and be missing from a wheel."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"bulk_transcribe"}
+    for top in ("core", "tui"):
+        for init in (root / top).rglob("__init__.py"):
+            parts = init.parent.relative_to(root).parts
+            found.add(".".join(("bulk_transcribe", *parts)))
+    assert found == listed
