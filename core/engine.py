@@ -44,7 +44,8 @@ from .polling import PollPlanner
 from .report import write_report
 from .stats import Throughput
 
-from .session import SessionError, limiter_path
+from .session import SessionError
+from .session_file import limiter_path
 
 if TYPE_CHECKING:
     from .session import Session

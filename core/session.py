@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import errno
-import os
-import shutil
 import time
 import tomllib
 from collections import Counter
@@ -32,12 +29,13 @@ import tomli_w
 from .atomic import atomic_write_bytes
 from .groupcommit import GroupCommit
 from .journal import Journal, JournalRead, read_journal
-from .lockfile import FileLock, LockBusy
+from .lockfile import FileLock
 from .model import Video, VideoState
+from .session_access import SessionError, SessionLocked, disk_error, keep_copy, take_lock, discard_session
 from .session_file import (
     CHANGEABLE, VERSION, NewerVersion, RejectedLine, SessionInfo, apply_set, clean_settings,
-    corrupt_copy_name, decode_value, default_session_path, dump_doc, encode_value, journal_path,
-    limiter_path, list_sessions, lock_path, parse, parse_cache_path, video_to_row, write_parse_cache,
+    decode_value, default_session_path, dump_doc, encode_value, journal_path,
+    list_sessions, parse, parse_cache_path, video_to_row, write_parse_cache,
 )
 from .settings import Settings
 
@@ -45,80 +43,6 @@ __all__ = [
     "RejectedLine", "Session", "SessionError", "SessionInfo", "SessionLocked",
     "default_session_path", "discard_session", "list_sessions",
 ]
-
-
-class SessionError(Exception):
-    """The session cannot be read, written or used; the message says what happened and what to do.
-
-    `category` is ``"disk"`` when an OSError (disk full, permissions, I/O error) caused it,
-    ``"session"`` for a damaged or incompatible file, ``"locked"`` for SessionLocked.
-    """
-
-    def __init__(self, message: str, category: str = "session") -> None:
-        super().__init__(message)
-        self.category = category
-
-
-class SessionLocked(SessionError):
-    """Another process (or another open in this one) holds the session; `holder` says who."""
-
-    def __init__(self, message: str, holder: Any) -> None:
-        super().__init__(message, "locked")
-        self.holder = holder
-
-
-def _disk_error(action: str, path: Path, exc: BaseException) -> SessionError:
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        hint = "The disk is full: free some space, then resume the batch."
-    else:
-        hint = "Check that the folder is writable and the disk is healthy, then resume the batch."
-    return SessionError(f"Could not {action} {path} ({exc}). {hint} Finished work recorded so far is safe.", "disk")
-
-
-def _take_lock(path: Path) -> FileLock:
-    lock = FileLock(lock_path(path))
-    try:
-        lock.acquire()
-    except LockBusy as busy:
-        h = busy.holder
-        if h.pid == os.getpid():
-            msg = f"The session {path} is already open in this process."
-        else:
-            msg = (f"The session {path} is in use by another bulk-transcribe ({h.describe()}). "
-                   "Let that one finish or stop it first; if it has ended, the lock is freed automatically.")
-        raise SessionLocked(msg, h) from None
-    except OSError as exc:
-        raise _disk_error("lock", lock.path, exc) from exc
-    return lock
-
-
-def _keep_copy(path: Path) -> str:
-    aside = corrupt_copy_name(path)
-    try:
-        shutil.copy2(path, aside)
-    except OSError as exc:
-        return f"no copy could be kept ({exc})"
-    return f"a copy was kept at {aside}"
-
-
-def discard_session(path: Path | str) -> None:
-    """Delete a session's file and its journal, holding its lock while doing so.
-
-    The ``.lock`` sidecar stays (see lockfile.py: deleting it would let two processes lock two
-    different inodes); transcripts and reports are not touched. A missing session is not an error.
-    Raises SessionLocked if another process (or another open in this one) holds the session,
-    SessionError (category ``disk``) if the files cannot be removed.
-    """
-    path = Path(path)
-    lock = _take_lock(path)
-    try:
-        for doomed in (path, journal_path(path), limiter_path(path), parse_cache_path(path)):
-            try:
-                doomed.unlink(missing_ok=True)
-            except OSError as exc:
-                raise _disk_error("delete", doomed, exc) from exc
-    finally:
-        lock.release()
 
 
 @dataclasses.dataclass
@@ -177,8 +101,8 @@ class Session:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise _disk_error("create the folder for", path, exc) from exc
-        lock = _take_lock(path)
+            raise disk_error("create the folder for", path, exc) from exc
+        lock = take_lock(path)
         try:
             if path.exists():
                 raise SessionError(f"A session already exists at {path}. Resume it, or move it away to start over.")
@@ -189,7 +113,7 @@ class Session:
                 session._write_snapshot(session._snapshot())
             except OSError as exc:
                 session._journal.close()
-                raise _disk_error("write the session", path, exc) from exc
+                raise disk_error("write the session", path, exc) from exc
         except BaseException:
             lock.release()
             raise
@@ -204,20 +128,20 @@ class Session:
         ``<name>.corrupt-<timestamp>``; nothing is ever written over it).
         """
         path = Path(path)
-        lock = _take_lock(path)
+        lock = take_lock(path)
         try:
             try:
                 data = path.read_bytes()
             except FileNotFoundError:
                 raise SessionError(f"There is no session at {path}.") from None
             except OSError as exc:
-                raise _disk_error("read", path, exc) from exc
+                raise disk_error("read", path, exc) from exc
             try:
                 parsed = parse(data, parse_cache_path(path))
             except NewerVersion as exc:
                 raise SessionError(f"The session {path} cannot be resumed: {exc}.") from None
             except ValueError as exc:
-                kept = _keep_copy(path)
+                kept = keep_copy(path)
                 raise SessionError(
                     f"The session file {path} is damaged: {exc}. It was left as it is and {kept}. "
                     f"To run the batch again from the start, move {path} away; finished transcripts "
@@ -226,7 +150,7 @@ class Session:
             try:
                 journal = read_journal(journal_path(path))
             except OSError as exc:
-                raise _disk_error("read", journal_path(path), exc) from exc
+                raise disk_error("read", journal_path(path), exc) from exc
             session = cls(path, batch=parsed.batch, created=parsed.created,
                           settings=Settings.from_dict(parsed.settings), videos=parsed.videos,
                           rejected=parsed.rejected, limiter=parsed.limiter, meta=parsed.meta,
@@ -235,7 +159,7 @@ class Session:
             try:
                 session._journal.open(keep_bytes=journal.good_size)
             except OSError as exc:
-                raise _disk_error("open", journal_path(path), exc) from exc
+                raise disk_error("open", journal_path(path), exc) from exc
         except BaseException:
             lock.release()
             raise
@@ -243,7 +167,7 @@ class Session:
 
     def _replay(self, journal: JournalRead) -> None:
         if journal.damaged_lines:
-            kept = _keep_copy(self._journal.path)
+            kept = keep_copy(self._journal.path)
             self.warnings.append(f"the journal had unreadable lines {journal.damaged_lines} (skipped; {kept})")
         for rec in journal.records:
             self._seq = max(self._seq, rec["seq"])
@@ -349,7 +273,7 @@ class Session:
             await anyio.to_thread.run_sync(self._journal.append, records)
         except OSError as exc:
             self._need_fold = True
-            raise _disk_error("write", self._journal.path, exc) from exc
+            raise disk_error("write", self._journal.path, exc) from exc
 
     # -- checkpoints ----------------------------------------------------------------------
     def _snapshot(self) -> _Snapshot:
@@ -382,7 +306,7 @@ class Session:
         try:
             await anyio.to_thread.run_sync(self._write_snapshot, snap)
         except OSError as exc:
-            raise _disk_error("write", self.path, exc) from exc
+            raise disk_error("write", self.path, exc) from exc
 
     async def checkpoint(self) -> None:
         """Rewrite the TOML with everything in memory and empty the journal.
@@ -411,7 +335,7 @@ class Session:
                 if self._need_fold:
                     raise OSError("changes from an earlier failed write never reached the disk")
             except OSError as exc:
-                raise _disk_error("save", self.path, exc) from fold_exc
+                raise disk_error("save", self.path, exc) from fold_exc
             return f"the final checkpoint failed ({fold_exc}); the journal will be replayed on resume"
 
     async def _final_save(self) -> None:

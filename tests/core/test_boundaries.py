@@ -60,3 +60,17 @@ def test_every_package_folder_is_listed_for_the_wheel():
             parts = init.parent.relative_to(root).parts
             found.add(".".join(("bulk_transcribe", *parts)))
     assert found == listed
+
+
+def test_every_module_imports():
+    """A moved name breaks only the modules that import it; catch it even in ones no test runs."""
+    import importlib
+    import pkgutil
+
+    import bulk_transcribe
+
+    names = [m.name for m in pkgutil.walk_packages(bulk_transcribe.__path__, "bulk_transcribe.")]
+    assert "bulk_transcribe.core.limiter.bucket" in names and "bulk_transcribe.tui.app" in names
+    for name in names:
+        if not name.endswith("__main__"):
+            importlib.import_module(name)

@@ -1,0 +1,87 @@
+"""Who may touch a session, and how its failures read: the errors, the single-writer lock,
+a damaged file kept aside, and discarding a session (its lock held while deleting)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from .lockfile import FileLock, LockBusy
+from .session_file import corrupt_copy_name, journal_path, limiter_path, lock_path, parse_cache_path
+
+
+class SessionError(Exception):
+    """The session cannot be read, written or used; the message says what happened and what to do.
+
+    `category` is ``"disk"`` when an OSError (disk full, permissions, I/O error) caused it,
+    ``"session"`` for a damaged or incompatible file, ``"locked"`` for SessionLocked.
+    """
+
+    def __init__(self, message: str, category: str = "session") -> None:
+        super().__init__(message)
+        self.category = category
+
+
+class SessionLocked(SessionError):
+    """Another process (or another open in this one) holds the session; `holder` says who."""
+
+    def __init__(self, message: str, holder: Any) -> None:
+        super().__init__(message, "locked")
+        self.holder = holder
+
+
+def disk_error(action: str, path: Path, exc: BaseException) -> SessionError:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        hint = "The disk is full: free some space, then resume the batch."
+    else:
+        hint = "Check that the folder is writable and the disk is healthy, then resume the batch."
+    return SessionError(f"Could not {action} {path} ({exc}). {hint} Finished work recorded so far is safe.", "disk")
+
+
+def take_lock(path: Path) -> FileLock:
+    lock = FileLock(lock_path(path))
+    try:
+        lock.acquire()
+    except LockBusy as busy:
+        h = busy.holder
+        if h.pid == os.getpid():
+            msg = f"The session {path} is already open in this process."
+        else:
+            msg = (f"The session {path} is in use by another bulk-transcribe ({h.describe()}). "
+                   "Let that one finish or stop it first; if it has ended, the lock is freed automatically.")
+        raise SessionLocked(msg, h) from None
+    except OSError as exc:
+        raise disk_error("lock", lock.path, exc) from exc
+    return lock
+
+
+def keep_copy(path: Path) -> str:
+    aside = corrupt_copy_name(path)
+    try:
+        shutil.copy2(path, aside)
+    except OSError as exc:
+        return f"no copy could be kept ({exc})"
+    return f"a copy was kept at {aside}"
+
+
+def discard_session(path: Path | str) -> None:
+    """Delete a session's file and its journal, holding its lock while doing so.
+
+    The ``.lock`` sidecar stays (see lockfile.py: deleting it would let two processes lock two
+    different inodes); transcripts and reports are not touched. A missing session is not an error.
+    Raises SessionLocked if another process (or another open in this one) holds the session,
+    SessionError (category ``disk``) if the files cannot be removed.
+    """
+    path = Path(path)
+    lock = take_lock(path)
+    try:
+        for doomed in (path, journal_path(path), limiter_path(path), parse_cache_path(path)):
+            try:
+                doomed.unlink(missing_ok=True)
+            except OSError as exc:
+                raise disk_error("delete", doomed, exc) from exc
+    finally:
+        lock.release()
