@@ -122,7 +122,14 @@ async def submit(eng: "Engine", slot: int, v: Video) -> bool:
             eng.worker(slot, Activity.SUBMITTING, v)
             # Intent first: if we die before the answer is recorded, resume knows this
             # video is in doubt (possibly paid) instead of silently paying again.
-            await eng.set(v, state=VideoState.SUBMITTING, attempts=v.attempts + 1)
+            try:
+                await eng.set(v, state=VideoState.SUBMITTING, attempts=v.attempts + 1)
+            except anyio.get_cancelled_exc_class():
+                # Quit while the intent was reaching the disk: nothing was sent. Taken back in
+                # memory, the engine's closing checkpoint saves it, so a resume does not flag
+                # the video as possibly paid (a crash here still leaves the safe, flagged side).
+                eng.session.record_nowait(v, state=VideoState.QUEUED, attempts=v.attempts - 1)
+                raise
             started = eng.clock()
             # Once on the wire, let the answer land even if the user quits meanwhile. The grace
             # bounds the wait for the answer only: an answer that landed is always recorded.

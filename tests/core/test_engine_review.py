@@ -230,3 +230,43 @@ def test_retry_failed_resubmits_a_job_deapi_failed_instead_of_polling_it_again(t
     assert retried == [1]
     assert subs[urls[1]] == 2, "a new job for the retried video, not another poll of the failed one"
     assert finished.done == 1 and finished.failed == 1
+
+
+def test_quit_while_the_submit_intent_is_saved_is_not_possibly_paid(tmp_path):
+    """Quitting while the "about to submit" record is still reaching the disk: nothing was sent,
+    so the resumed video is simply queued, not flagged as possibly paid for."""
+    urls = [yt(0)]
+    with SimServer(SimConfig(**FAST)) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, concurrency=1)
+        journal = session._journal
+        real_append = journal.append
+
+        def slow_disk(records):   # the intent's fsync takes a while, as on a busy disk
+            if any(r.get("state") == VideoState.SUBMITTING.value for r in records):
+                import time
+                time.sleep(0.5)
+            real_append(records)
+
+        journal.append = slow_disk
+        video = session.videos[0]
+
+        async def main():
+            engine = Engine(session, api_key=KEY, sink=lambda e: None)
+            async with anyio.create_task_group() as tg:
+                async def quit_mid_intent():
+                    while video.state is not VideoState.SUBMITTING:
+                        await anyio.sleep(0.001)
+                    tg.cancel_scope.cancel()   # what quitting the app does
+
+                tg.start_soon(quit_mid_intent)
+                await engine.run()
+
+        anyio.run(main)
+        subs = sim.submissions()
+    assert subs == {}, "the quit came before the submit was sent"
+    reopened = Session.open(tmp_path / "session.toml")
+    try:
+        [v] = reopened.videos
+        assert v.state is VideoState.QUEUED and not v.possibly_paid and v.attempts == 0
+    finally:
+        reopened.close()
