@@ -4,7 +4,8 @@ A writer task (`run`, started in a task group) wakes when a caller is waiting, p
 milliseconds so concurrent callers join the group, and hands the group to the `write`
 coroutine. Without a writer, a waiting caller commits inline. Either way a write that is
 in progress is shielded from cancellation, so a group taken from the queue is always
-finished, and a cancelled waiter leaves its record queued for the next write.
+finished, and a cancelled waiter leaves its record queued for the next write. A writer that
+is cancelled writes what is queued on its way out, so nobody waits on it in vain.
 """
 
 from __future__ import annotations
@@ -111,4 +112,9 @@ class GroupCommit:
                         await anyio.sleep(self.commit_delay)  # let concurrent callers join this group
                     await self.commit()
         finally:
+            # Callers that found the writer running wait for it; when it is cancelled (a quit),
+            # their records must still be written, or a shielded caller (a submit recording its
+            # request id) would wait forever. Later callers see `running` False and commit inline.
             self.running = False
+            with anyio.CancelScope(shield=True):
+                await self.commit()
