@@ -31,7 +31,7 @@ from .groupcommit import GroupCommit
 from .journal import Journal, JournalRead, read_journal
 from .lockfile import FileLock
 from .model import Video, VideoState
-from .session_access import SessionError, SessionLocked, disk_error, keep_copy, take_lock, discard_session
+from .session_access import SessionError, SessionLocked, discard_session, disk_error, keep_copy, take_lock
 from .session_file import (
     CHANGEABLE, VERSION, NewerVersion, RejectedLine, SessionInfo, apply_set, clean_settings,
     decode_value, default_session_path, dump_doc, encode_value, journal_path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import anyio
 
@@ -243,7 +244,6 @@ def test_quit_while_the_submit_intent_is_saved_is_not_possibly_paid(tmp_path):
 
         def slow_disk(records):   # the intent's fsync takes a while, as on a busy disk
             if any(r.get("state") == VideoState.SUBMITTING.value for r in records):
-                import time
                 time.sleep(0.5)
             real_append(records)
 

@@ -186,6 +186,23 @@ async def settle(pilot):
     await pilot.pause()
 
 
+def shown(app, screen_type, marker: str) -> bool:
+    """`screen_type` is on top *and* composed (`marker` is mounted): a push or switch returns
+    before the screen's widgets exist, so being on top is not enough to read or type on it."""
+    return isinstance(app.screen, screen_type) and bool(app.screen.query(marker))
+
+
+async def until_shown(pilot, screen_type, marker: str, timeout: float = 30.0) -> None:
+    """Wait for `shown`; fail (never hang) if the screen does not come."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not shown(pilot.app, screen_type, marker):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{screen_type.__name__} ({marker}) not shown; on top: {pilot.app.screen!r}")
+        await pilot.pause(0.01)
+
+
 def text(screen, selector: str) -> str:
     from textual.widgets import Static
 

@@ -23,6 +23,8 @@ from bulk_transcribe.tui.screens.resume import ResumeScreen
 from bulk_transcribe.tui.screens.run import RunScreen
 from bulk_transcribe.tui.screens.summary import SummaryScreen
 
+from .fakes import shown
+
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
@@ -32,11 +34,6 @@ async def until(pilot, condition, timeout: float = 30.0, what: str = "") -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
         await pilot.pause(0.05)
-
-
-def shown(app, screen_type, marker: str):
-    """The screen is on top *and* composed: being pushed is not enough to read or press on it."""
-    return isinstance(app.screen, screen_type) and bool(app.screen.query(marker))
 
 
 def videos(n: int) -> list[Video]:

@@ -15,7 +15,7 @@ from bulk_transcribe.tui.screens.run import RunScreen
 from bulk_transcribe.tui.screens.summary import SummaryScreen
 from bulk_transcribe.tui.widgets.table import ErrorTable, WorkerTable
 
-from .fakes import NOW, FakeEngine, failures, finished, make_app, mid_batch, progress
+from .fakes import NOW, FakeEngine, failures, finished, make_app, mid_batch, progress, until_shown
 
 pytestmark = pytest.mark.anyio
 
@@ -23,9 +23,7 @@ pytestmark = pytest.mark.anyio
 async def started(pilot, *batches) -> FakeEngine:
     engine = FakeEngine()
     pilot.app.attach(engine, "lectures.txt")
-    # switch_screen returns before the run screen is composed; under load one pause is not enough.
-    while not isinstance(pilot.app.screen, RunScreen) or not pilot.app.screen.query("#run-title"):
-        await pilot.pause(0.01)
+    await until_shown(pilot, RunScreen, "#run-title")
     for batch in batches:
         for event in batch:
             pilot.app.sink(event)

@@ -14,7 +14,7 @@ from bulk_transcribe.tui.screens.modals import KeyPrompt
 from bulk_transcribe.tui.screens.resume import ResumeScreen
 from bulk_transcribe.tui.screens.run import RunScreen
 
-from .fakes import FakeEngine, make_app
+from .fakes import FakeEngine, make_app, until_shown
 
 pytestmark = pytest.mark.anyio
 
@@ -41,11 +41,10 @@ async def test_resume_without_a_key_asks_for_one_and_runs_with_it():
     engines = Engines()
     app = make_app(api_key=None, key_source="", engine_factory=engines)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        assert isinstance(app.screen, ResumeScreen)
+        await until_shown(pilot, ResumeScreen, "#sessions")
         await pilot.press("enter")
-        await pilot.pause()
-        assert isinstance(app.screen, KeyPrompt) and engines.keys == []
+        await until_shown(pilot, KeyPrompt, "#prompt-key-status")
+        assert engines.keys == []
         await pilot.press("enter")   # empty: explained, still asking
         await pilot.pause()
         assert isinstance(app.screen, KeyPrompt)
@@ -55,8 +54,7 @@ async def test_resume_without_a_key_asks_for_one_and_runs_with_it():
         status = str(app.screen.query_one("#prompt-key-status").render())
         assert "entered for this run" in status and "sk-typed-abcdefghijkl" not in status
         await pilot.press("enter")
-        await pilot.pause()
-        assert isinstance(app.screen, RunScreen)
+        await until_shown(pilot, RunScreen, "#workers")
         assert app.key_source == "entered for this run"
         await pilot.press("q", "y")
     assert engines.keys == ["sk-typed-abcdefghijkl"]
@@ -69,12 +67,11 @@ async def test_escape_on_the_key_prompt_goes_back_and_leaves_the_session_unopene
     engines = Engines()
     app = make_app(api_key=None, key_source="", engine_factory=engines)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await until_shown(pilot, ResumeScreen, "#sessions")
         await pilot.press("enter")
-        await pilot.pause()
+        await until_shown(pilot, KeyPrompt, "#prompt-key-status")
         await pilot.press("escape")
-        await pilot.pause()
-        assert isinstance(app.screen, ResumeScreen)
+        await until_shown(pilot, ResumeScreen, "#sessions")
         Session.open(path).close()   # not locked by the app
     assert engines.keys == []
 
@@ -85,8 +82,6 @@ async def test_resume_command_without_a_key_asks_and_escape_leaves_the_config_sc
     path = saved_session()
     app = make_app(api_key=None, key_source="", session_path=str(path), start=True, engine_factory=Engines())
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        assert isinstance(app.screen, KeyPrompt)
+        await until_shown(pilot, KeyPrompt, "#prompt-key-status")
         await pilot.press("escape")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfigScreen)
+        await until_shown(pilot, ConfigScreen, "#batch")
