@@ -15,7 +15,7 @@ from typing import Any
 import tomli_w
 from platformdirs import user_config_dir, user_data_dir
 
-from .atomic import atomic_write_text
+from .store.atomic import atomic_write_text
 from .settings import Settings, SettingsError
 
 APP = "bulk-transcribe"

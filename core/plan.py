@@ -26,13 +26,13 @@ from typing import Any
 import anyio.to_thread
 
 from . import config
-from .batch import BatchLine, read_batch
+from .sources.batch import BatchLine, read_batch
 from .errors import Category, DeapiError
 from .model import Video
-from .polling import DEFAULT_EXPECTED
+from .run.polling import DEFAULT_EXPECTED
 from .settings import Settings
-from .sources import SourceProblem, order_videos, resolve
-from .urls import UrlError, normalize
+from .sources.expand import SourceProblem, order_videos, resolve
+from .sources.urls import UrlError, normalize
 
 RATE_PER_HOUR = 0.05              # USD per hour of audio (deAPI's documented rough price)
 LATENCY_BASE_S = DEFAULT_EXPECTED  # assumed seconds from submit to done for a very short video
@@ -195,7 +195,7 @@ async def build_plan(
     if client is not None or api_key:
         own = None
         if client is None:
-            from .client import DeapiClient  # only when deAPI is really asked
+            from .deapi.client import DeapiClient  # only when deAPI is really asked
 
             client = own = DeapiClient(settings.api_base, api_key or "")
         try:

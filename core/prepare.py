@@ -12,11 +12,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .batch import BatchInput, read_batch
+from .sources.batch import BatchInput, read_batch
 from .config import cache_dir, sessions_dir
-from .session import RejectedLine, Session
+from .store.session import RejectedLine, Session
 from .settings import Settings
-from .sources import order_videos, resolve
+from .sources.expand import order_videos, resolve
 
 if TYPE_CHECKING:
     from .plan import Plan

@@ -24,7 +24,7 @@ from .screens.modals import Confirm, confirm_quit
 from .screens.run import RunScreen
 from .screens.summary import SummaryScreen
 from .startup import PlanFactory, SessionStartup
-from .state import RunView, clean
+from .run_view import RunView, clean
 
 EngineFactory = Callable[..., Any]
 REPAINT_HZ = 4
@@ -119,7 +119,7 @@ class BulkTranscribeApp(SessionStartup, App[int]):
         """Build the engine for `session` and watch it on the run screen."""
         factory = self.engine_factory
         if factory is None:
-            from bulk_transcribe.core.engine import Engine as factory
+            from bulk_transcribe.core.run.engine import Engine as factory
         if not self.api_key:
             self.notify("No API key: set DEAPI_API_KEY or enter one on the config screen.", severity="error")
             session.close()

@@ -143,21 +143,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
-            from .runs import run_headless
+            from .commands import run_headless
             return run_headless(args)
         if args.command == "resume":
             if args.headless:
-                from .runs import resume_headless
+                from .commands import resume_headless
                 return resume_headless(args)
-            from .runs import open_app
+            from .commands import open_app
             return open_app(args, resume=args.session_file)
         if args.command == "demo":
-            from .runs import run_demo
+            from .commands import run_demo
             return run_demo(args)
         if args.command == "plan":
-            from .runs import run_plan
+            from .commands import run_plan
             return run_plan(args)
-        from .runs import open_app
+        from .commands import open_app
         return open_app(args if args.command == "tui" else parser.parse_args(["tui", *(argv or [])]))
     except (UsageError, SettingsError) as exc:
         print(f"bulk-transcribe: {exc}", file=sys.stderr)

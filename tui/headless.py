@@ -25,7 +25,7 @@ from ..core.events import (
     WorkerChanged,
 )
 from ..core.model import VideoState
-from .state import clean, fmt_bucket, fmt_duration
+from .run_view import clean, fmt_bucket, fmt_duration
 
 
 class HeadlessPrinter:

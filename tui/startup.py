@@ -66,7 +66,7 @@ class SessionStartup:
         """Sessions in the data folder with videos not yet done or failed (unreadable ones too,
         so the user sees them). Never raises."""
         from bulk_transcribe.core.config import sessions_dir
-        from bulk_transcribe.core.session import list_sessions
+        from bulk_transcribe.core.store.session import list_sessions
 
         return [s for s in list_sessions(sessions_dir()) if not s.finished]
 
@@ -132,7 +132,7 @@ class SessionStartup:
 
     async def _create_and_run(self, request: StartRequest, plan: Any) -> None:
         from bulk_transcribe.core.prepare import create_session_from_plan
-        from bulk_transcribe.core.session import SessionError
+        from bulk_transcribe.core.store.session import SessionError
 
         try:
             session = await asyncio.to_thread(create_session_from_plan, plan, request.batch_path,
@@ -147,9 +147,9 @@ class SessionStartup:
         self.launch(session)
 
     async def _prepare_and_run(self, request: StartRequest) -> None:
-        from bulk_transcribe.core.batch import BatchError
+        from bulk_transcribe.core.sources.batch import BatchError
         from bulk_transcribe.core.prepare import prepare_session
-        from bulk_transcribe.core.session import SessionError
+        from bulk_transcribe.core.store.session import SessionError
 
         screen = self.screen if isinstance(self.screen, ConfigScreen) else None
         say = screen.preparing if screen is not None else (lambda _message: None)
@@ -170,7 +170,7 @@ class SessionStartup:
     def resume_session(self, path: str | Path, settings: Settings | None = None) -> None:
         """Open a saved session (its own settings, unless `settings` overrides them) and run it.
         Without a key (and not a demo session), ask for one for this run first."""
-        from bulk_transcribe.core.session import Session, SessionError
+        from bulk_transcribe.core.store.session import Session, SessionError
 
         if not self.api_key and not self._is_demo(Path(path)):
             self._ask_key_then_resume(Path(path), settings)
@@ -227,7 +227,7 @@ class SessionStartup:
     def discard_session(self, path: str | Path) -> bool:
         """Discard a session through core (its file and journal; the lock file and transcripts
         stay). Says why when it cannot (another process runs it). Returns whether it went."""
-        from bulk_transcribe.core.session import SessionError, discard_session
+        from bulk_transcribe.core.store.session import SessionError, discard_session
 
         try:
             discard_session(path)

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..retry_after import format_retry_after
+from ..deapi.retry_after import format_retry_after
 from .config import SimConfig
 from .forms import FormError, parse_fields
 from .limits import Verdict

@@ -16,7 +16,7 @@ import time
 
 import anyio
 
-from bulk_transcribe.core import engine as engine_module
+from bulk_transcribe.core.run import engine as engine_module
 
 SAMPLES: list[float] = []
 _original_run = engine_module.Engine.run

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bulk_transcribe.core.batch import BatchError, parse_batch_text, read_batch
+from bulk_transcribe.core.sources.batch import BatchError, parse_batch_text, read_batch
 
 
 def test_txt_comments_blanks_duplicates_and_bad_lines(tmp_path):

@@ -10,11 +10,11 @@ import sys
 import pytest
 
 ENGINE = [
-    "bulk_transcribe.core.engine", "bulk_transcribe.core.steps", "bulk_transcribe.core.client",
-    "bulk_transcribe.core.limiter", "bulk_transcribe.core.session", "bulk_transcribe.core.prepare",
-    "bulk_transcribe.core.simulator.server", "bulk_transcribe.core.sources", "bulk_transcribe.core.plan",
+    "bulk_transcribe.core.run.engine", "bulk_transcribe.core.run.video", "bulk_transcribe.core.deapi.client",
+    "bulk_transcribe.core.limiter", "bulk_transcribe.core.store.session", "bulk_transcribe.core.prepare",
+    "bulk_transcribe.core.simulator.server", "bulk_transcribe.core.sources.expand", "bulk_transcribe.core.plan",
 ]
-HEADLESS = ["bulk_transcribe.tui.cli", "bulk_transcribe.tui.runs", "bulk_transcribe.tui.headless"]
+HEADLESS = ["bulk_transcribe.tui.cli", "bulk_transcribe.tui.commands", "bulk_transcribe.tui.headless"]
 
 
 def _loaded_after(modules: list[str]) -> set[str]:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bulk_transcribe.core.lockfile import FileLock
+from bulk_transcribe.core.store.lockfile import FileLock
 from bulk_transcribe.core.model import Video
-from bulk_transcribe.core.session import Session, SessionError, SessionLocked, discard_session
-from bulk_transcribe.core.session_file import journal_path, lock_path
+from bulk_transcribe.core.store.session import Session, SessionError, SessionLocked, discard_session
+from bulk_transcribe.core.store.format import journal_path, lock_path
 from bulk_transcribe.core.settings import Settings
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from bulk_transcribe.core.events import BatchFinished, ConcurrencyChanged, ErrorLogged, Progress, VideoChanged
 from bulk_transcribe.core.model import VideoState
-from bulk_transcribe.core.session import Session
+from bulk_transcribe.core.store.session import Session
 from bulk_transcribe.core.simulator import SimConfig, SimServer
 
 from .engine_harness import KEY, make_session, max_in_window, run_engine, yt
@@ -88,7 +88,7 @@ def test_server_errors_and_html_bodies_are_retried(tmp_path):
 def test_known_request_id_is_polled_never_resubmitted(tmp_path):
     import anyio
 
-    from bulk_transcribe.core.client import DeapiClient
+    from bulk_transcribe.core.deapi.client import DeapiClient
 
     urls = [yt(i) for i in range(3)]
     with SimServer(SimConfig(**FAST)) as sim:
@@ -225,7 +225,7 @@ def test_429_storm_every_retry_after_obeyed_by_every_worker(tmp_path, as_date):
     """Windows scaled to 3 s on both sides; the client is configured 10x over the server's limit."""
     import anyio
 
-    from bulk_transcribe.core.engine import Engine
+    from bulk_transcribe.core.run.engine import Engine
     from bulk_transcribe.core.limiter import RateLimiter
 
     urls = [yt(i) for i in range(16)]

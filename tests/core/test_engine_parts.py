@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from bulk_transcribe.core.backoff import backoff_delay
-from bulk_transcribe.core.concurrency import AdaptiveLevel
-from bulk_transcribe.core.stats import Throughput
+from bulk_transcribe.core.run.backoff import backoff_delay
+from bulk_transcribe.core.run.pacing import AdaptiveLevel
+from bulk_transcribe.core.run.stats import Throughput
 
 
 def test_adaptive_level_halves_on_trouble_and_climbs_back():

@@ -7,12 +7,12 @@ import time
 
 import anyio
 
-from bulk_transcribe.core import steps
-from bulk_transcribe.core.engine import Engine
+from bulk_transcribe.core.run import video as steps
+from bulk_transcribe.core.run.engine import Engine
 from bulk_transcribe.core.errors import Category
 from bulk_transcribe.core.events import Activity, Notice, WorkerChanged
 from bulk_transcribe.core.model import VideoState
-from bulk_transcribe.core.session import Session
+from bulk_transcribe.core.store.session import Session
 from bulk_transcribe.core.simulator import SimConfig, SimServer
 
 from .engine_harness import KEY, make_session, run_engine, yt

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anyio
 
-from bulk_transcribe.core.groupcommit import GroupCommit
+from bulk_transcribe.core.store.groupcommit import GroupCommit
 
 
 def test_a_writer_cancelled_under_a_shielded_waiter_still_writes_its_record():

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bulk_transcribe.core.model import Video
-from bulk_transcribe.core.outputs import _clean, MAX_NAME_BYTES, output_name, render, write_outputs, yaml_quote
+from bulk_transcribe.core.output.transcripts import _clean, MAX_NAME_BYTES, output_name, render, write_outputs, yaml_quote
 from bulk_transcribe.core.settings import DEFAULT_TEMPLATE
 from bulk_transcribe.core.transcript import Segment, Transcript
 

@@ -14,8 +14,8 @@ from bulk_transcribe.core.plan import (
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.core.simulator.config import SimConfig
 from bulk_transcribe.core.simulator.server import SimServer
-from bulk_transcribe.core.sources import write_cached
-from bulk_transcribe.core.urls import normalize
+from bulk_transcribe.core.sources.expand import write_cached
+from bulk_transcribe.core.sources.urls import normalize
 
 from .media_server import closed_port, media_server
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulk_transcribe.core.polling import JobClock, PollPlanner
+from bulk_transcribe.core.run.polling import JobClock, PollPlanner
 
 
 def trained(economy=False, latency=40.0, n=10):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anyio
 
-from bulk_transcribe.core.engine import Engine
+from bulk_transcribe.core.run.engine import Engine
 from bulk_transcribe.core.model import VideoState
 from bulk_transcribe.core.prepare import prepare_session
 from bulk_transcribe.core.settings import Settings

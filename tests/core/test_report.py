@@ -7,8 +7,8 @@ import csv
 import pytest
 
 from bulk_transcribe.core.model import Video, VideoState
-from bulk_transcribe.core.report import COLUMNS, write_report
-from bulk_transcribe.core.session import RejectedLine, Session
+from bulk_transcribe.core.output.report import COLUMNS, write_report
+from bulk_transcribe.core.store.session import RejectedLine, Session
 from bulk_transcribe.core.settings import Settings
 
 

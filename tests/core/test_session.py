@@ -15,9 +15,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from bulk_transcribe.core import atomic, journal
+from bulk_transcribe.core.store import atomic, journal
 from bulk_transcribe.core.model import Video, VideoState
-from bulk_transcribe.core.session import (
+from bulk_transcribe.core.store.session import (
     RejectedLine, Session, SessionError, SessionLocked, default_session_path, list_sessions,
 )
 from bulk_transcribe.core.settings import Settings
@@ -281,7 +281,7 @@ def test_second_open_in_this_process_is_refused(tmp_path):
 HOLDER = textwrap.dedent("""
     import sys, time, anyio
     from bulk_transcribe.core.model import Video
-    from bulk_transcribe.core.session import Session
+    from bulk_transcribe.core.store.session import Session
     from bulk_transcribe.core.settings import Settings
     s = Session.create(sys.argv[1], batch="b", settings=Settings(),
                        videos=[Video(key="k", url="https://x/k", vid="k")])

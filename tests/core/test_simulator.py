@@ -12,7 +12,7 @@ import anyio
 import httpx
 import pytest
 
-from bulk_transcribe.core.client import DeapiClient, JobStatus, to_job_error
+from bulk_transcribe.core.deapi.client import DeapiClient, JobStatus, to_job_error
 from bulk_transcribe.core.errors import Category, DeapiError
 from bulk_transcribe.core.simulator import SimConfig, SimServer
 from bulk_transcribe.core.simulator.__main__ import build_parser, config_from_args

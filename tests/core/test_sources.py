@@ -11,13 +11,13 @@ import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from bulk_transcribe.core import sources
-from bulk_transcribe.core.batch import read_batch
+from bulk_transcribe.core.sources import expand as sources
+from bulk_transcribe.core.sources.batch import read_batch
 from bulk_transcribe.core.model import Video
-from bulk_transcribe.core.sources import (
+from bulk_transcribe.core.sources.expand import (
     SourceFailure, explain, order_videos, read_cached, resolve, write_cached,
 )
-from bulk_transcribe.core.urls import normalize
+from bulk_transcribe.core.sources.urls import normalize
 
 from .media_server import closed_port, media_server
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bulk_transcribe.core.limiter import RateLimiter
-from bulk_transcribe.core.polling import status_horizon
+from bulk_transcribe.core.run.polling import status_horizon
 from bulk_transcribe.core.settings import Settings
 
 NOON = 1_700_049_600.0   # 12:00 UTC: 720 minutes to the daily reset
@@ -42,7 +42,7 @@ def test_limiter_spreads_over_the_horizon_when_sooner():
 
 
 def test_planner_time_scale_divides_its_fixed_times():
-    from bulk_transcribe.core.polling import JobClock, PollPlanner
+    from bulk_transcribe.core.run.polling import JobClock, PollPlanner
 
     plain, fast = PollPlanner(economy=True), PollPlanner(economy=True, time_scale=10.0)
     assert fast.expected(None) == pytest.approx(plain.expected(None) / 10)
@@ -52,7 +52,7 @@ def test_planner_time_scale_divides_its_fixed_times():
 
 
 def test_one_progress_sample_predicts_the_end_once_the_lead_is_learned():
-    from bulk_transcribe.core.polling import JobClock, PollPlanner
+    from bulk_transcribe.core.run.polling import JobClock, PollPlanner
 
     def job_at(t: float, total: float, lead: float = 0.2) -> float:   # progress of a linear job
         return max(0.0, (t / total - lead) / (1 - lead) * 100)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulk_transcribe.core.urls import UrlError, normalize
+from bulk_transcribe.core.sources.urls import UrlError, normalize
 
 VID = "dQw4w9WgXcQ"
 FORMS = [

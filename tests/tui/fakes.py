@@ -139,7 +139,7 @@ def sample_plan(n: int = 6, *, balance: float | None = 10.0, cost: float = 0.042
     one of unknown length, a hostile title), a duplicate and two problems."""
     from bulk_transcribe.core.model import Video
     from bulk_transcribe.core.plan import Plan, PlanRow, PlanTotals
-    from bulk_transcribe.core.sources import SourceProblem
+    from bulk_transcribe.core.sources.expand import SourceProblem
 
     rows, videos = [], []
     for i in range(n):

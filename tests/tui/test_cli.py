@@ -108,7 +108,7 @@ def test_ctrl_c_saves_the_session_and_exits_130(tmp_path):
     import signal
     import time
 
-    from bulk_transcribe.core.session import Session
+    from bulk_transcribe.core.store.session import Session
     from bulk_transcribe.core.simulator import SimConfig, SimServer
 
     ids = [f"ccccccccc{i:02d}" for i in range(12)]

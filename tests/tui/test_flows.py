@@ -13,7 +13,7 @@ import pytest
 
 from bulk_transcribe.core.config import sessions_dir
 from bulk_transcribe.core.model import Video, VideoState
-from bulk_transcribe.core.session import Session
+from bulk_transcribe.core.store.session import Session
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.core.simulator import SimConfig, SimServer
 from bulk_transcribe.tui.app import build_app

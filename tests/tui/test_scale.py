@@ -9,7 +9,7 @@ import pytest
 from bulk_transcribe.core.config import sessions_dir
 from bulk_transcribe.core.events import Activity, VideoChanged, WorkerChanged
 from bulk_transcribe.core.model import Video
-from bulk_transcribe.core.session import Session
+from bulk_transcribe.core.store.session import Session
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.tui.screens.run import RunScreen
 from bulk_transcribe.tui.widgets.table import ErrorTable, WorkerTable

@@ -6,7 +6,7 @@ Review a changed SVG like code: `pytest tests/tui --snapshot-update`, then look 
 
 from __future__ import annotations
 
-from bulk_transcribe.core.session_file import SessionInfo
+from bulk_transcribe.core.store.format import SessionInfo
 
 from .fakes import WALL, FakeEngine, failures, finished, make_app, mid_batch, sample_plan
 

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, LoadingIndicator, Static
 
 from bulk_transcribe.core.plan import Plan, PlanTotals
 
-from ..state import clean, fmt_duration
+from ..run_view import clean, fmt_duration
 from ..widgets.plan_table import PlanTable
 from ..widgets.table import literal
 from .modals import Confirm

@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from ..state import RunView, clean
+from ..run_view import RunView, clean
 from ..widgets.header import RunHeader
 from ..widgets.table import ErrorTable, WorkerTable
 from .modals import ErrorDetail, HelpScreen

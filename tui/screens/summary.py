@@ -11,7 +11,7 @@ from textual.widgets import Footer, Static
 
 from bulk_transcribe.core.events import BatchFinished
 
-from ..state import clean, fmt_duration
+from ..run_view import clean, fmt_duration
 
 
 def summary_text(r: BatchFinished, title: str, elapsed: float | None = None) -> Text:

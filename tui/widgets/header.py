@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
-from ..state import RunView, clean, fmt_duration
+from ..run_view import RunView, clean, fmt_duration
 from .bar import TextBar
 
 

@@ -14,7 +14,7 @@ from textual.widgets import DataTable
 
 from bulk_transcribe.core.plan import PlanRow, format_duration
 
-from ..state import clean
+from ..run_view import clean
 from .table import literal
 
 CHUNK = 200      # rows added at a time

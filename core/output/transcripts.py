@@ -17,9 +17,9 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write_text
-from .model import Video
-from .transcript import Segment, Transcript
+from ..store.atomic import atomic_write_text
+from ..model import Video
+from ..transcript import Segment, Transcript
 
 MAX_NAME_BYTES = 180  # before the extension; leaves room for ".json" and odd filesystems
 FIELDS = ("title", "id", "channel", "upload_date", "index")

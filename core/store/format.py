@@ -31,7 +31,7 @@ from typing import Any
 import tomli_w
 
 from .journal import read_journal
-from .model import Video, VideoState
+from ..model import Video, VideoState
 
 VERSION = 1
 SESSION_SUFFIX = ".toml"

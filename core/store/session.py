@@ -30,14 +30,14 @@ from .atomic import atomic_write_bytes
 from .groupcommit import GroupCommit
 from .journal import Journal, JournalRead, read_journal
 from .lockfile import FileLock
-from .model import Video, VideoState
-from .session_access import SessionError, SessionLocked, discard_session, disk_error, keep_copy, take_lock
-from .session_file import (
+from ..model import Video, VideoState
+from .access import SessionError, SessionLocked, discard_session, disk_error, keep_copy, take_lock
+from .format import (
     CHANGEABLE, VERSION, NewerVersion, RejectedLine, SessionInfo, apply_set, clean_settings,
     decode_value, default_session_path, dump_doc, encode_value, journal_path,
     list_sessions, parse, parse_cache_path, video_to_row, write_parse_cache,
 )
-from .settings import Settings
+from ..settings import Settings
 
 __all__ = [
     "RejectedLine", "Session", "SessionError", "SessionInfo", "SessionLocked",

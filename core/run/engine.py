@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Callable
 
 import anyio
 
-from .atomic import atomic_write_text
-from .client import DeapiClient
-from .concurrency import AdaptiveLevel
-from .errors import Category, DeapiError
-from .events import (
+from ..store.atomic import atomic_write_text
+from ..deapi.client import DeapiClient
+from .pacing import AdaptiveLevel
+from ..errors import Category, DeapiError
+from ..events import (
     Activity,
     BatchFinished,
     ConcurrencyChanged,
@@ -38,17 +38,17 @@ from .events import (
     VideoChanged,
     WorkerChanged,
 )
-from .limiter import RateLimiter
-from .model import Video, VideoState
+from ..limiter import RateLimiter
+from ..model import Video, VideoState
 from .polling import PollPlanner
-from .report import write_report
+from ..output.report import write_report
 from .stats import Throughput
 
-from .session import SessionError
-from .session_file import limiter_path
+from ..store.session import SessionError
+from ..store.format import limiter_path
 
 if TYPE_CHECKING:
-    from .session import Session
+    from ..store.session import Session
 
 TICK = 0.5              # seconds between Progress events
 CHECKPOINT_EVERY = 30.0  # seconds between folds of the journal into the TOML
@@ -300,7 +300,7 @@ class Engine:
 
         On cancellation (quit) the session is checkpointed and the report written before
         the cancellation propagates."""
-        from .steps import process_video   # the per-video walk; separate for size
+        from .video import process_video   # the per-video walk; separate for size
 
         self.plan_queue()
         self._started = self.clock()

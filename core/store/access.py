@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .lockfile import FileLock, LockBusy
-from .session_file import corrupt_copy_name, journal_path, limiter_path, lock_path, parse_cache_path
+from .format import corrupt_copy_name, journal_path, limiter_path, lock_path, parse_cache_path
 
 
 class SessionError(Exception):

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .errors import Category, DeapiError
-from .transcript import Segment, Transcript
+from ..errors import Category, DeapiError
+from ..transcript import Segment, Transcript
 
 # Every spelling of a status the spec mentions, normalised; anything else is "processing".
 _STATUS = {

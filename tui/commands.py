@@ -16,15 +16,15 @@ from typing import Awaitable, Callable
 
 import anyio
 
-from ..core.batch import BatchError
-from ..core.client import DeapiClient
+from ..core.sources.batch import BatchError
+from ..core.deapi.client import DeapiClient
 from ..core.config import load_settings, resolve_api_key
-from ..core.engine import Engine
+from ..core.run.engine import Engine
 from ..core.errors import Category, DeapiError
 from ..core.events import Notice
 from ..core.plan import rate_price
 from ..core.prepare import prepare_session
-from ..core.session import Session, SessionError
+from ..core.store.session import Session, SessionError
 from ..core.settings import Settings
 from .cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, need_key, overrides
 from .headless import HeadlessPrinter

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 import anyio
 
 from .backoff import backoff_delay
-from .client import JobStatus, to_job_error
-from .errors import Category, DeapiError
-from .events import Activity
-from .model import Video, VideoState
-from .outputs import write_outputs
+from ..deapi.client import JobStatus, to_job_error
+from ..errors import Category, DeapiError
+from ..events import Activity
+from ..model import Video, VideoState
+from ..output.transcripts import write_outputs
 from .polling import JobClock, status_horizon
-from .urls import UrlError, normalize
+from ..sources.urls import UrlError, normalize
 
 if TYPE_CHECKING:
     from .engine import Engine

@@ -7,10 +7,10 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .atomic import atomic_write_text
+from ..store.atomic import atomic_write_text
 
 if TYPE_CHECKING:
-    from .session import Session
+    from ..store.session import Session
 
 COLUMNS = ("line", "url", "video_id", "title", "status", "category", "message", "request_id",
            "attempts", "possibly_paid", "output")

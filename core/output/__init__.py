@@ -1,0 +1,5 @@
+"""What a run leaves for the user: transcript files in five formats, and the CSV report.
+
+- `transcripts.py`: safe file names from a template, txt/json/md/srt/vtt, atomic writes.
+- `report.py`: the end-of-batch CSV, one row per input line.
+"""
