@@ -35,7 +35,7 @@ def test_retry_failed_never_queues_a_video_that_is_already_queued(tmp_path):
             engine.pause_submitting()   # the workers hold nothing until the user resumes
 
             async def steer():
-                while not engine._queue:
+                while not engine.queue.pending:
                     await anyio.sleep(0.01)
                 queued_again.append(engine.retry_failed())
                 engine.resume_submitting()
@@ -110,7 +110,7 @@ def test_pause_stop_then_retry_failed_waits_paused_without_spinning(tmp_path):
         paused_events: list[int] = []
 
         async def steer(engine):
-            while flaky.state is not VideoState.FAILED or flaky.key in engine._active:
+            while flaky.state is not VideoState.FAILED or flaky.key in engine.queue.active:
                 await anyio.sleep(0.01)
             engine.pause_submitting()
             engine.request_stop()
@@ -147,7 +147,7 @@ def test_pausing_twice_then_resuming_wakes_every_worker(tmp_path):
             engine.pause_submitting()
 
             async def steer():
-                while not engine._queue:
+                while not engine.queue.pending:
                     await anyio.sleep(0.01)
                 for _ in range(20):
                     await anyio.sleep(0)   # the workers are waiting, paused
@@ -211,7 +211,7 @@ def test_retry_failed_resubmits_a_job_deapi_failed_instead_of_polling_it_again(t
         retried: list[int] = []
 
         async def steer(engine):
-            while refused.state is not VideoState.FAILED or refused.key in engine._active:
+            while refused.state is not VideoState.FAILED or refused.key in engine.queue.active:
                 await anyio.sleep(0.01)
             assert refused.request_id and refused.category == Category.JOB_FAILED.value
             first_job = refused.request_id

@@ -1,0 +1,50 @@
+"""What one video's walk may use of its run: a small record of parts, not the Engine.
+
+The engine builds one `RunContext` per run and hands it to every worker; `video.py` sees
+only this, so the walk's dependencies are these fields and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..model import Video
+from ..settings import Settings
+from .controls import Brakes
+from .pacing import Pacing
+from .polling import PollPlanner
+from .queue import WorkQueue
+from .reporter import Reporter
+from .stats import Throughput
+
+if TYPE_CHECKING:
+    from ..deapi.client import DeapiClient
+    from ..limiter import RateLimiter
+    from ..store.session import Session
+
+
+@dataclass(eq=False)
+class RunContext:
+    session: "Session"
+    settings: Settings
+    client: "DeapiClient"
+    limiter: "RateLimiter"
+    planner: PollPlanner
+    pacing: Pacing
+    queue: WorkQueue
+    brakes: Brakes
+    reporter: Reporter
+    throughput: Throughput
+    clock: Callable[[], float]
+    following: int = 0          # jobs being polled right now
+
+    async def record(self, v: Video, *, durable: bool = True, **changes: Any) -> None:
+        """Change a video, durably unless told otherwise (see `Session.record`), and tell the faces
+        when its state or error category changed."""
+        if durable:
+            await self.session.record(v, **changes)
+        else:
+            self.session.record_nowait(v, **changes)
+        if "state" in changes or "category" in changes:
+            self.reporter.video_changed(v)

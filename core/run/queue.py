@@ -1,0 +1,125 @@
+"""Which video a worker takes next, and what this run does with each video of the session.
+
+The money rules of the queue:
+- a video whose request id is known is re-attached (polled), never submitted again, unless
+  deAPI reported its job failed (failed jobs are not charged);
+- videos with a request id go first: they are paid for and only need following;
+- each video taken by this run gets its full `max_attempts`, counted from where it stands.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+from typing import Iterable
+
+import anyio
+
+from ..errors import Category
+from ..events import Activity
+from ..model import Video, VideoState
+from .controls import Brakes
+from .reporter import Reporter
+
+# Failures after which the job may still exist on deAPI's side: resume re-polls, never resubmits.
+REATTACH_CATEGORIES = {Category.TIMEOUT.value, Category.DISK.value, Category.NETWORK.value,
+                       Category.SERVER.value, Category.RESULT_EXPIRED.value, Category.INTERNAL.value}
+
+
+class WorkQueue:
+    """The videos this run may still take (`pending`) and those a worker holds (`active`)."""
+
+    def __init__(self, max_attempts: int) -> None:
+        self.max_attempts = max_attempts
+        self.pending: deque[Video] = deque()
+        self.active: set[str] = set()
+        self._attempt_base: dict[str, int] = {}
+        self._wake = anyio.Event()
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+    # -- deciding ---------------------------------------------------------------------
+    def plan(self, videos: Iterable[Video], *, retry_failed: bool, output_dir: str, record_nowait) -> None:
+        """Decide what this run does with each video (fresh or resumed). `record_nowait(v, **changes)`
+        applies the changes the decision implies (e.g. a crashed submit's video flagged)."""
+        reattach: list[Video] = []
+        out_dir = Path(output_dir)
+        for v in videos:
+            if v.state is VideoState.DONE:
+                if all(Path(p).exists() or (out_dir / p).exists() for p in v.outputs) and v.outputs:
+                    continue
+                (reattach if v.request_id else self.pending).append(v)   # outputs lost: fetch again
+            elif v.state is VideoState.FAILED:
+                if v.request_id and v.category in REATTACH_CATEGORIES:
+                    reattach.append(v)
+                elif v.retryable:
+                    self.pending.append(v)
+                elif retry_failed:
+                    if v.category == Category.JOB_FAILED.value:
+                        # The user asks again for a video deAPI refused (failed jobs are not charged).
+                        record_nowait(v, request_id="")
+                    self.pending.append(v)
+            elif v.state is VideoState.SUBMITTING and not v.request_id:
+                # Crashed between sending a submit and recording its answer.
+                record_nowait(v, possibly_paid=True, state=VideoState.QUEUED)
+                self.pending.append(v)
+            elif v.request_id:
+                reattach.append(v)
+            else:
+                self.pending.append(v)
+        for v in (*self.pending, *reattach):   # every video this run takes gets its full attempts
+            self._attempt_base[v.key] = v.attempts
+        self.pending.extendleft(reversed(reattach))
+
+    def requeue(self, v: Video, *, front: bool = False) -> None:
+        """Queue `v` again with a fresh count of attempts."""
+        self._attempt_base[v.key] = v.attempts
+        (self.pending.appendleft if front else self.pending.append)(v)
+
+    def queue_failed(self, videos: Iterable[Video], record_nowait) -> int:
+        """Queue again every failed video worth another try (retry failed); returns how many."""
+        count = 0
+        queued = {q.key for q in self.pending}   # e.g. resumed failures not yet taken: never twice
+        for v in videos:
+            if (v.state is VideoState.FAILED and v.key not in self.active and v.key not in queued
+                    and (v.retryable or v.request_id)):
+                if v.request_id and v.category == Category.JOB_FAILED.value:
+                    # deAPI's verdict on that job is final (polling it again only says "failed"
+                    # again) and failed jobs are not charged: the user asks for a new job.
+                    record_nowait(v, request_id="")
+                    self.requeue(v)
+                else:
+                    self.requeue(v, front=bool(v.request_id))   # re-attach to the paid job
+                count += 1
+        return count
+
+    def attempts_left(self, v: Video) -> int:
+        return self.max_attempts - (v.attempts - self._attempt_base.get(v.key, 0))
+
+    # -- taking -----------------------------------------------------------------------
+    def poke(self) -> None:
+        """Wake every idle worker: the queue or the brakes changed."""
+        self._wake.set()
+        self._wake = anyio.Event()
+
+    async def next_video(self, slot: int, brakes: Brakes, reporter: Reporter) -> Video | None:
+        """The next video for a worker, or None when this run has no more work."""
+        while True:
+            head = self.pending[0] if self.pending else None
+            if head is not None and (head.request_id or not brakes.stopping):
+                if head.request_id or not brakes.paused:
+                    self.pending.popleft()
+                    self.active.add(head.key)
+                    return head
+                reporter.worker_changed(slot, Activity.PAUSED, detail="submitting paused (press p to resume)")
+                await brakes.wait_unpaused()
+                continue
+            if not self.active:
+                return None   # nothing queued that this run may take, and nobody can add to it
+            reporter.worker_changed(slot, Activity.IDLE)
+            await self._wake.wait()
+
+    def release(self, v: Video) -> None:
+        self.active.discard(v.key)
+        self.poke()
