@@ -1,6 +1,6 @@
-"""Where things live and which setting wins: config file < environment < command line.
+"""Which setting wins: config file < environment < command line; and where the API key comes from.
 
-This is the one module that knows the platform paths and the precedence. The API key is
+This is the one module that knows the precedence (paths.py knows where the file is). The API key is
 read from `DEAPI_API_KEY` first, then the config file's `api_key`; it is written to the
 config file only when the user asks, with 0600 permissions.
 """
@@ -13,42 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from platformdirs import user_config_dir, user_data_dir
 
 from .store.atomic import atomic_write_text
+from .paths import config_path
 from .settings import Settings, SettingsError
-
-APP = "bulk-transcribe"
 
 # Environment variables a user may set (documented in --help and the README).
 ENV_KEY = "DEAPI_API_KEY"
 ENV_BASE = "DEAPI_BASE_URL"
-ENV_CONFIG_DIR = "BULK_TRANSCRIBE_CONFIG_DIR"
-ENV_DATA_DIR = "BULK_TRANSCRIBE_DATA_DIR"
 
 
 # The config file's keys: the Settings fields, plus api_key (read by resolve_api_key).
 CONFIG_KEYS = (*Settings.__dataclass_fields__, "api_key")
-
-
-def config_dir() -> Path:
-    return Path(os.environ.get(ENV_CONFIG_DIR) or user_config_dir(APP))
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get(ENV_DATA_DIR) or user_data_dir(APP))
-
-
-def sessions_dir() -> Path:
-    return data_dir() / "sessions"
-
-
-def cache_dir() -> Path:
-    return data_dir() / "cache"
-
-
-def config_path() -> Path:
-    return config_dir() / "config.toml"
 
 
 def read_config_file() -> dict[str, Any]:

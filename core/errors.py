@@ -1,13 +1,30 @@
-"""Error categories the user can act on, and the one exception type the engine deals in.
+"""Error categories the user can act on, and the exceptions the engine deals in.
 
 Every transport or API failure is mapped to a `Category` at the client boundary; the faces
-render categories and messages, never tracebacks.
+render categories and messages, never tracebacks. Every exception of the project, and where
+it lives (each message already says what to do)::
+
+    Exception
+    ├── DeapiError            here: a failed deAPI call or job, with its Category
+    ├── SessionError          here: a session cannot be read, written or used
+    │   └── SessionLocked     here: another process holds the session
+    ├── SourceFailure         sources/expand.py: a yt-dlp call failed (never leaves sources/)
+    ├── LockBusy              store/lockfile.py: the flock is held (store/access.py turns it into SessionLocked)
+    └── ValueError
+        ├── SettingsError     settings.py: a setting is out of range or unknown
+        ├── BatchError        sources/batch.py: the batch file as a whole cannot be read
+        ├── UrlError          sources/urls.py: not a usable video URL (a bad line, not a bad file)
+        ├── NewerVersion      store/format.py: a session written by a newer version
+        └── FormError         simulator/forms.py: the simulator could not read a request body
+
+The faces add one of their own: `UsageError` (tui/options.py), a bad command line: exit 2.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 
 class Category(str, Enum):
@@ -57,3 +74,23 @@ class DeapiError(Exception):
         if self.status is not None:
             bits.append(str(self.status))
         return f"[{' '.join(bits)}] {self.message}"
+
+
+class SessionError(Exception):
+    """The session cannot be read, written or used; the message says what happened and what to do.
+
+    `category` is ``"disk"`` when an OSError (disk full, permissions, I/O error) caused it,
+    ``"session"`` for a damaged or incompatible file, ``"locked"`` for SessionLocked.
+    """
+
+    def __init__(self, message: str, category: str = "session") -> None:
+        super().__init__(message)
+        self.category = category
+
+
+class SessionLocked(SessionError):
+    """Another process (or another open in this one) holds the session; `holder` says who."""
+
+    def __init__(self, message: str, holder: Any) -> None:
+        super().__init__(message, "locked")
+        self.holder = holder

@@ -25,7 +25,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from . import config
+from . import paths
 from .sources.batch import BatchLine, read_batch
 from .errors import Category, DeapiError
 from .model import Video
@@ -160,7 +160,7 @@ async def build_plan(
     """Expand, dedupe and price a batch without submitting anything.
 
     `batch` is a batch file path (read with `batch.read_batch`) or its lines. `cache_dir`
-    defaults to the app's cache (`config.cache_dir()`, shared with runs); None disables it.
+    defaults to the app's cache (`paths.cache_dir()`, shared with runs); None disables it.
     deAPI is asked for prices and the balance when `client` is given or `api_key` is set (then a
     client is opened on `settings.api_base` and closed again); any deAPI failure becomes a
     problem and the cost falls back to the per-hour rate. Rows follow `settings.order`.
@@ -171,7 +171,7 @@ async def build_plan(
     else:
         lines = list(batch)
     if cache_dir is _DEFAULT_CACHE:
-        cache_dir = config.cache_dir()
+        cache_dir = paths.cache_dir()
     problems = [SourceProblem(bl.line, bl.raw, Category.INPUT.value, bl.error) for bl in lines if bl.error]
     resolved = await resolve(
         lines, metadata=settings.metadata, cookies=settings.cookies, cache_dir=cache_dir,

@@ -7,13 +7,11 @@ Lines added to the file since are appended as new videos; removed lines are left
 
 from __future__ import annotations
 
-import hashlib
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from .sources.batch import BatchInput, read_batch
-from .config import cache_dir, sessions_dir
+from .paths import cache_dir, session_path_for
 from .store.session import RejectedLine, Session
 from .settings import Settings
 from .sources.expand import order_videos, resolve
@@ -23,14 +21,6 @@ if TYPE_CHECKING:
 
 # Plan problems that came from the batch itself; the others (balance, price route) are about deAPI.
 _SOURCE_CATEGORIES = frozenset({"input", "source"})
-
-
-def session_path_for(batch_path: str | Path) -> Path:
-    """The default session file of a batch: readable name plus a hash of its absolute path."""
-    p = Path(batch_path).resolve()
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", p.stem)[:40] or "batch"
-    digest = hashlib.sha1(str(p).encode()).hexdigest()[:8]
-    return sessions_dir() / f"{stem}-{digest}.toml"
 
 
 def rejected_lines(batch: BatchInput) -> list[RejectedLine]:

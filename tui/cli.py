@@ -12,7 +12,8 @@ import sys
 from typing import Any, Sequence
 
 from .. import __version__
-from ..core.config import CONFIG_KEYS, ENV_BASE, ENV_KEY, config_path, resolve_api_key
+from ..core.config import CONFIG_KEYS, ENV_BASE, ENV_KEY, resolve_api_key
+from ..core.paths import config_path
 from ..core.settings import DEFAULT_API_BASE, FORMATS, LIMIT_MODES, MODELS, ORDERS, PLANS, SettingsError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

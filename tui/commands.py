@@ -24,7 +24,8 @@ from ..core.errors import Category, DeapiError
 from ..core.events import Notice
 from ..core.plan import rate_price
 from ..core.prepare import prepare_session
-from ..core.store.session import Session, SessionError
+from ..core.errors import SessionError
+from ..core.store.session import Session
 from ..core.settings import Settings
 from .cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, need_key, overrides
 from .headless import HeadlessPrinter

@@ -65,7 +65,7 @@ class SessionStartup:
     def unfinished_sessions(self) -> list[Any]:
         """Sessions in the data folder with videos not yet done or failed (unreadable ones too,
         so the user sees them). Never raises."""
-        from bulk_transcribe.core.config import sessions_dir
+        from bulk_transcribe.core.paths import sessions_dir
         from bulk_transcribe.core.store.session import list_sessions
 
         return [s for s in list_sessions(sessions_dir()) if not s.finished]
@@ -99,7 +99,7 @@ class SessionStartup:
             self.show_plan(request, auto_start=not ask)
 
     def _session_file(self, batch_path: str) -> Path:
-        from bulk_transcribe.core.prepare import session_path_for
+        from bulk_transcribe.core.paths import session_path_for
 
         return Path(self.session_path) if self.session_path else session_path_for(batch_path)
 
@@ -132,7 +132,7 @@ class SessionStartup:
 
     async def _create_and_run(self, request: StartRequest, plan: Any) -> None:
         from bulk_transcribe.core.prepare import create_session_from_plan
-        from bulk_transcribe.core.store.session import SessionError
+        from bulk_transcribe.core.errors import SessionError
 
         try:
             session = await asyncio.to_thread(create_session_from_plan, plan, request.batch_path,
@@ -149,7 +149,7 @@ class SessionStartup:
     async def _prepare_and_run(self, request: StartRequest) -> None:
         from bulk_transcribe.core.sources.batch import BatchError
         from bulk_transcribe.core.prepare import prepare_session
-        from bulk_transcribe.core.store.session import SessionError
+        from bulk_transcribe.core.errors import SessionError
 
         screen = self.screen if isinstance(self.screen, ConfigScreen) else None
         say = screen.preparing if screen is not None else (lambda _message: None)
@@ -170,7 +170,8 @@ class SessionStartup:
     def resume_session(self, path: str | Path, settings: Settings | None = None) -> None:
         """Open a saved session (its own settings, unless `settings` overrides them) and run it.
         Without a key (and not a demo session), ask for one for this run first."""
-        from bulk_transcribe.core.store.session import Session, SessionError
+        from bulk_transcribe.core.errors import SessionError
+        from bulk_transcribe.core.store.session import Session
 
         if not self.api_key and not self._is_demo(Path(path)):
             self._ask_key_then_resume(Path(path), settings)
@@ -227,7 +228,8 @@ class SessionStartup:
     def discard_session(self, path: str | Path) -> bool:
         """Discard a session through core (its file and journal; the lock file and transcripts
         stay). Says why when it cannot (another process runs it). Returns whether it went."""
-        from bulk_transcribe.core.store.session import SessionError, discard_session
+        from bulk_transcribe.core.errors import SessionError
+        from bulk_transcribe.core.store.session import discard_session
 
         try:
             discard_session(path)

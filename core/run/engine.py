@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Callable
 import anyio
 
 from ..deapi.client import DeapiClient
-from ..errors import Category, DeapiError
+from ..errors import Category, DeapiError, SessionError
 from ..events import Activity, BatchFinished, EventSink, Progress
 from ..limiter import RateLimiter
 from ..model import VideoState
 from ..output.report import write_report
-from ..store.access import SessionError
 from ..store.limiter_state import load_limiter_state, save_limiter_state
 from .context import RunContext
 from .controls import Brakes

@@ -17,7 +17,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ..config import data_dir, sessions_dir
+from ..paths import data_dir, session_path_for
 from ..settings import Settings
 from .config import SimConfig
 from .server import SimServer
@@ -50,7 +50,8 @@ def demo_batch_path() -> Path:
 
 
 def demo_session_path() -> Path:
-    return sessions_dir() / "demo.toml"
+    """The demo batch's session, by the same rule as every batch's."""
+    return session_path_for(demo_batch_path())
 
 
 def is_demo_session(path: str | Path) -> bool:

@@ -276,7 +276,7 @@ async def resolve(
     - Metadata failures are SourceProblems carrying the video's key; the video stays.
     `timeout` bounds each per-video call, `expand_timeout` (default 5 x timeout) each expansion;
     `on_progress` gets short human lines, called from the event loop. `cache_dir` is the app's
-    cache directory (`config.cache_dir()`): metadata goes to `metadata/`, yt-dlp's own to `yt-dlp/`.
+    cache directory (`paths.cache_dir()`): metadata goes to `metadata/`, yt-dlp's own to `yt-dlp/`.
     """
     ex = _Extractor(cookies=cookies, proxy=proxy, cache_dir=cache_dir, concurrency=concurrency, timeout=timeout)
     cache_dir = cache_dir / "metadata" if cache_dir is not None else None

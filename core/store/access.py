@@ -7,30 +7,9 @@ import errno
 import os
 import shutil
 from pathlib import Path
-from typing import Any
-
+from ..errors import SessionError, SessionLocked
 from .lockfile import FileLock, LockBusy
 from .format import corrupt_copy_name, journal_path, limiter_path, lock_path, parse_cache_path
-
-
-class SessionError(Exception):
-    """The session cannot be read, written or used; the message says what happened and what to do.
-
-    `category` is ``"disk"`` when an OSError (disk full, permissions, I/O error) caused it,
-    ``"session"`` for a damaged or incompatible file, ``"locked"`` for SessionLocked.
-    """
-
-    def __init__(self, message: str, category: str = "session") -> None:
-        super().__init__(message)
-        self.category = category
-
-
-class SessionLocked(SessionError):
-    """Another process (or another open in this one) holds the session; `holder` says who."""
-
-    def __init__(self, message: str, holder: Any) -> None:
-        super().__init__(message, "locked")
-        self.holder = holder
 
 
 def disk_error(action: str, path: Path, exc: BaseException) -> SessionError:

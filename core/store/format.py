@@ -32,9 +32,9 @@ import tomli_w
 
 from .journal import read_journal
 from ..model import Video, VideoState
+from ..paths import SESSION_SUFFIX
 
 VERSION = 1
-SESSION_SUFFIX = ".toml"
 # Never written even if someone adds such a field to Settings by mistake.
 _SECRET_NAMES = frozenset({"api_key", "apikey", "key", "token", "secret", "password", "authorization"})
 
@@ -304,15 +304,6 @@ def list_sessions(folder: Path | str) -> list[SessionInfo]:
         return []
     infos = [peek(p) for p in paths]
     return sorted(infos, key=lambda i: (not i.readable, -i.created, str(i.path)))
-
-
-def default_session_path(data_dir: Path | str, batch_name: str) -> Path:
-    """``<data_dir>/sessions/<slug>-<hash>.toml``: the same batch always maps to the same session,
-    two batches with the same file name in different folders do not."""
-    stem = Path(batch_name).stem or "batch"
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.")[:60] or "batch"
-    digest = hashlib.sha256(batch_name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    return Path(data_dir) / "sessions" / f"{slug}-{digest}{SESSION_SUFFIX}"
 
 
 def corrupt_copy_name(path: Path) -> Path:

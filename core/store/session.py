@@ -31,18 +31,17 @@ from .groupcommit import GroupCommit
 from .journal import Journal, JournalRead, read_journal
 from .lockfile import FileLock
 from ..model import Video, VideoState
-from .access import SessionError, SessionLocked, discard_session, disk_error, keep_copy, take_lock
+from ..errors import SessionError, SessionLocked
+from .access import discard_session, disk_error, keep_copy, take_lock
 from .format import (
     CHANGEABLE, VERSION, NewerVersion, RejectedLine, SessionInfo, apply_set, clean_settings,
-    decode_value, default_session_path, dump_doc, encode_value, journal_path,
+    decode_value, dump_doc, encode_value, journal_path,
     list_sessions, parse, parse_cache_path, video_to_row, write_parse_cache,
 )
 from ..settings import Settings
 
-__all__ = [
-    "RejectedLine", "Session", "SessionError", "SessionInfo", "SessionLocked",
-    "default_session_path", "discard_session", "list_sessions",
-]
+# The store's public face: what callers outside store/ use. Errors live in core/errors.py.
+__all__ = ["RejectedLine", "Session", "SessionInfo", "discard_session", "list_sessions"]
 
 
 @dataclasses.dataclass

@@ -6,12 +6,12 @@ import stat
 
 import pytest
 
-from bulk_transcribe.core import config
+from bulk_transcribe.core import config, paths
 from bulk_transcribe.core.settings import Settings, SettingsError
 
 
 def write_config(text: str):
-    path = config.config_path()
+    path = paths.config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
@@ -50,7 +50,7 @@ def test_key_from_environment_wins_and_is_saved_only_when_asked(monkeypatch):
     assert config.resolve_api_key() == ("from-file-123", "config file")
     monkeypatch.setenv("DEAPI_API_KEY", "from-env-456")
     assert config.resolve_api_key() == ("from-env-456", "DEAPI_API_KEY")
-    config.config_path().unlink()
+    paths.config_path().unlink()
     path = config.save_settings(Settings(concurrency=4))
     assert "api_key" not in path.read_text() and stat.S_IMODE(path.stat().st_mode) == 0o600
     config.save_settings(Settings(concurrency=4), api_key="saved-789")

@@ -17,9 +17,8 @@ import pytest
 
 from bulk_transcribe.core.store import atomic, journal
 from bulk_transcribe.core.model import Video, VideoState
-from bulk_transcribe.core.store.session import (
-    RejectedLine, Session, SessionError, SessionLocked, default_session_path, list_sessions,
-)
+from bulk_transcribe.core.errors import SessionError, SessionLocked
+from bulk_transcribe.core.store.session import RejectedLine, Session, list_sessions
 from bulk_transcribe.core.settings import Settings
 
 
@@ -370,8 +369,12 @@ async def test_list_sessions_counts_the_journal_and_reports_unreadable_files(tmp
     b.close()
 
 
-def test_default_session_path_is_stable_and_distinct(tmp_path):
-    p = default_session_path(tmp_path, "/home/me/links.txt")
-    assert p == default_session_path(tmp_path, "/home/me/links.txt")
-    assert p != default_session_path(tmp_path, "/other/links.txt")
-    assert p.parent == tmp_path / "sessions" and p.name.startswith("links-") and p.suffix == ".toml"
+def test_a_batch_maps_to_one_session_and_two_same_named_batches_to_two(tmp_path):
+    from bulk_transcribe.core.paths import session_path_for, sessions_dir
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    p = session_path_for(tmp_path / "a" / "links.txt")
+    assert p == session_path_for(tmp_path / "a" / ".." / "a" / "links.txt")
+    assert p != session_path_for(tmp_path / "b" / "links.txt")
+    assert p.parent == sessions_dir() and p.name.startswith("links-") and p.suffix == ".toml"

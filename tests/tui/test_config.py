@@ -9,7 +9,7 @@ import pytest
 
 from textual.widgets import Button, Input, Select
 
-from bulk_transcribe.core.config import config_path
+from bulk_transcribe.core.paths import config_path
 from bulk_transcribe.tui.screens import config as config_screen
 from bulk_transcribe.tui.screens.config import ConfigScreen
 from bulk_transcribe.tui.screens.config_form import BatchSummary

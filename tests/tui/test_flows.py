@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bulk_transcribe.core.config import sessions_dir
+from bulk_transcribe.core.paths import sessions_dir
 from bulk_transcribe.core.model import Video, VideoState
 from bulk_transcribe.core.store.session import Session
 from bulk_transcribe.core.settings import Settings

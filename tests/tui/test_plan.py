@@ -7,7 +7,7 @@ import pytest
 
 
 from bulk_transcribe.core.model import Video
-from bulk_transcribe.core.prepare import session_path_for
+from bulk_transcribe.core.paths import session_path_for
 from bulk_transcribe.core.store.session import Session
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.tui.screens.config import ConfigScreen

@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from bulk_transcribe.core.config import config_path, sessions_dir
+from bulk_transcribe.core.paths import config_path, sessions_dir
 from bulk_transcribe.core.model import Video
 from bulk_transcribe.core.store.session import Session
 from bulk_transcribe.core.settings import Settings

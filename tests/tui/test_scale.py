@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bulk_transcribe.core.config import sessions_dir
+from bulk_transcribe.core.paths import sessions_dir
 from bulk_transcribe.core.events import Activity, VideoChanged, WorkerChanged
 from bulk_transcribe.core.model import Video
 from bulk_transcribe.core.store.session import Session
