@@ -17,8 +17,7 @@ cap adds the days it forces.
 from __future__ import annotations
 
 import math
-import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -239,77 +238,3 @@ async def build_plan(
         duplicates=len(resolved.duplicates))
     return Plan(rows=rows, totals=totals, problems=problems, duplicates=resolved.duplicates,
                 videos=[v for v in videos if v.key not in done_keys])
-
-
-# -- faces ----------------------------------------------------------------------------------
-
-
-def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
-    """One JSON-ready dict per row (keys url, id, key, title, duration, supported, done,
-    price_estimate, line, source), then one totals dict with `"totals": true`, the problems
-    and the duplicates."""
-    for r in plan.rows:
-        yield {"url": r.url, "id": r.id, "key": r.key, "title": r.title, "duration": r.duration,
-               "supported": r.supported, "done": r.done_already, "price_estimate": r.price_estimate,
-               "line": r.line, "source": r.source}
-    t = plan.totals
-    yield {
-        "totals": True, "videos": t.videos, "to_run": t.to_run, "done_already": t.done_already,
-        "unsupported": t.unsupported, "audio_seconds": t.audio_seconds, "hours": round(t.hours, 4),
-        "unknown_durations": t.unknown_durations, "estimated_cost": round(t.estimated_cost, 6),
-        "cost_basis": t.cost_basis, "balance": t.balance, "exceeds_balance": t.exceeds_balance,
-        "estimated_seconds": round(t.estimated_seconds, 1), "time_basis": t.time_basis,
-        "duplicates": [{"line": ln, "url": u, "key": k} for ln, u, k in plan.duplicates],
-        "problems": [{"line": p.line, "url": p.url, "category": p.category, "message": p.message,
-                      "key": p.key} for p in plan.problems],
-    }
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    return f"{h}:{rem // 60:02d}:{rem % 60:02d}" if h else f"{rem // 60}:{rem % 60:02d}"
-
-
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
-
-
-def format_plan_table(plan: Plan, width: int = 100) -> str:
-    """The plan as plain text for a terminal `width` columns wide: rows, totals, problems."""
-    fixed = [("#", 4), ("id", 12), ("duration", 8), ("deAPI", 5), ("done", 4), ("price", 8)]
-    flexible = max(20, width - sum(w + 1 for _, w in fixed) - 1)
-    title_w = flexible * 3 // 5
-    url_w = flexible - title_w - 1
-
-    def line(cells: list[str]) -> str:
-        widths = [w for _, w in fixed] + [title_w, url_w]
-        right = {0, 2, 5}
-        out = [(_fit(c, w).rjust(w) if i in right else _fit(c, w).ljust(w)) for i, (c, w) in enumerate(zip(cells, widths))]
-        return " ".join(out).rstrip()
-
-    out = [line([n for n, _ in fixed] + ["title", "url"])]
-    for i, r in enumerate(plan.rows, 1):
-        price = "-" if r.price_estimate is None else f"${r.price_estimate:.4f}"
-        out.append(line([str(i), r.id, format_duration(r.duration), "yes" if r.supported else "no",
-                         "yes" if r.done_already else "", price, r.title, r.url]))
-    t = plan.totals
-    notes = [f"videos: {t.videos} ({t.to_run} to run, {t.done_already} done already, "
-             f"{t.unsupported} on hosts deAPI cannot fetch, {t.duplicates} duplicates dropped)"]
-    unknown = f", {t.unknown_durations} of unknown length" if t.unknown_durations else ""
-    notes.append(f"audio: {t.hours:.2f} h{unknown}")
-    notes.append(f"estimated cost: ${t.estimated_cost:.4f} ({t.cost_basis})")
-    if t.balance is not None:
-        notes.append(f"balance: ${t.balance:.2f}" + ("  NOT ENOUGH for this batch" if t.exceeds_balance else ""))
-    notes.append(f"estimated time: {format_duration(t.estimated_seconds)} ({t.time_basis})")
-    if plan.problems:
-        notes.append(f"problems ({len(plan.problems)}):")
-        for p in plan.problems:
-            where = f"line {p.line}: " if p.line else ""
-            notes.append(f"  {where}[{p.category}] {p.url + ' - ' if p.url else ''}{p.message}")
-    out.append("")
-    for note in notes:
-        out += textwrap.wrap(note, width=width, subsequent_indent="      ", break_long_words=True) or [""]
-    return "\n".join(out) + "\n"

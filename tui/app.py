@@ -24,7 +24,9 @@ from .screens.modals import Confirm, confirm_quit
 from .screens.run import RunScreen
 from .screens.summary import SummaryScreen
 from .startup import PlanFactory, SessionStartup
-from .run_view import RunView, clean
+from bulk_transcribe.core.sanitize import clean
+
+from .run_view import RunView
 
 EngineFactory = Callable[..., Any]
 REPAINT_HZ = 4

@@ -186,7 +186,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from ..core.plan import build_plan, format_plan_table, plan_rows_json
+    from ..core.plan import build_plan
+    from .text import format_plan_table, plan_rows_json
 
     settings = load_settings(overrides(args))
     key, _ = resolve_api_key()

@@ -25,7 +25,8 @@ from ..core.events import (
     WorkerChanged,
 )
 from ..core.model import VideoState
-from .run_view import clean, fmt_bucket, fmt_duration
+from ..core.sanitize import clean
+from .text import fmt_bucket, fmt_duration
 
 
 class HeadlessPrinter:

@@ -9,14 +9,12 @@ read from a clock, so what is rendered is a function of the events and the injec
 from __future__ import annotations
 
 import math
-import re
 from collections import deque
 from dataclasses import dataclass
 
 from bulk_transcribe.core.events import (
     Activity,
     BatchFinished,
-    BucketUsage,
     ConcurrencyChanged,
     ErrorLogged,
     Event,
@@ -26,50 +24,9 @@ from bulk_transcribe.core.events import (
     WorkerChanged,
 )
 from bulk_transcribe.core.model import VideoState
+from bulk_transcribe.core.sanitize import clean
 
-# Escape sequences first (CSI, OSC, two-byte ESC x), then any other control character.
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def clean(text: object, limit: int | None = None) -> str:
-    """Make untrusted text (titles, server messages) safe to show on one line.
-
-    Escape sequences and control characters are removed, whitespace runs collapse to one
-    space. Markup such as ``[bold]`` is kept as literal text: callers must render the result
-    without markup (a Rich ``Text``), which is the other half of showing titles literally.
-    With `limit`, the result is cut to at most that many characters, ending in an ellipsis.
-    """
-    s = _ANSI.sub("", str(text))
-    s = _CONTROL.sub(lambda m: " " if m.group() in "\t\n\r" else "", s)
-    s = " ".join(s.split())
-    if limit is not None and len(s) > limit:
-        s = s[: max(limit - 1, 0)] + "…"
-    return s
-
-
-def fmt_duration(seconds: float | None) -> str:
-    """`45s`, `3m05s`, `2h07m`; an em dash when unknown."""
-    if seconds is None or seconds < 0 or math.isnan(seconds) or math.isinf(seconds):
-        return "—"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-
-
-def fmt_bucket(b: BucketUsage, unit: bool = True) -> str:
-    """`submit 37/300 per min` (`unit=False`: without "per min"), plus the daily use and any
-    pause in force."""
-    text = f"{b.name} {b.used_60s}/{b.per_minute}" + (" per min" if unit else "")
-    if b.per_day:
-        text += f", {b.used_today}/{b.per_day} today"
-    if b.paused_for > 0:
-        text += f" (paused {fmt_duration(b.paused_for)})"
-    return text
-
+from .text import fmt_bucket, fmt_duration
 
 @dataclass(frozen=True, slots=True)
 class WorkerLine:

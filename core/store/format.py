@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import time
 import tomllib
 from dataclasses import MISSING, dataclass, fields

@@ -31,7 +31,7 @@ from .groupcommit import GroupCommit
 from .journal import Journal, JournalRead, read_journal
 from .lockfile import FileLock
 from ..model import Video, VideoState
-from ..errors import SessionError, SessionLocked
+from ..errors import SessionError
 from .access import discard_session, disk_error, keep_copy, take_lock
 from .format import (
     CHANGEABLE, VERSION, NewerVersion, RejectedLine, SessionInfo, apply_set, clean_settings,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from bulk_transcribe.core.errors import Category, DeapiError
 from bulk_transcribe.core.plan import (
-    RATE_PER_HOUR, build_plan, estimate_seconds, format_plan_table, plan_rows_json,
+    RATE_PER_HOUR, build_plan, estimate_seconds,
 )
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.core.simulator.config import SimConfig
@@ -196,23 +195,3 @@ def test_time_estimate_follows_the_binding_limit():
     secs, basis = estimate_seconds([60.0] * 25, basic)  # 1 submit/min, 10 a day
     assert secs > 2 * 86400 and "day" in basis
     assert estimate_seconds([], fast)[0] == 0.0
-
-
-async def test_json_rows_then_totals_and_table(tmp_path):
-    cache = tmp_path / "cache"
-    seed_cache(cache, {IDS[0]: 3725.0})
-    batch = write_batch(tmp_path, [watch(IDS[0]), watch(IDS[1]), "not a url at all"])
-    plan = await build_plan(batch, Settings(metadata=False), cache_dir=cache)
-    rows = list(plan_rows_json(plan))
-    assert [r.get("totals") for r in rows] == [None, None, True]
-    for row in rows[:-1]:
-        assert {"url", "id", "title", "duration", "supported"} <= set(row)
-        json.dumps(row)
-    assert rows[0]["duration"] == 3725.0 and rows[1]["duration"] is None
-    assert rows[-1]["videos"] == 2 and rows[-1]["unknown_durations"] == 1
-    assert any(p["category"] == "input" and p["line"] == 3 for p in rows[-1]["problems"])
-    json.dumps(rows[-1])
-
-    table = format_plan_table(plan, width=100)
-    assert all(len(line) <= 100 for line in table.splitlines())
-    assert IDS[0] in table and "1:02:05" in table and "estimated cost" in table and "line 3" in table

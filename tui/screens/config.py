@@ -20,7 +20,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from bulk_transcribe.core.settings import FORMATS, LIMIT_MODES, MODELS, PLANS, Settings
 
-from ..run_view import clean
+from ...core.sanitize import clean
 from ..widgets.key_input import ENTERED, KeyInput, key_status
 from ..widgets.tick import Tick
 from .config_form import BatchSummary, parse_form, rate_text, summarise_batch

@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from ..run_view import clean
+from ...core.sanitize import clean
 from ..widgets.key_input import KeyInput, key_status
 
 

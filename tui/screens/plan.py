@@ -20,7 +20,8 @@ from textual.widgets import DataTable, Footer, LoadingIndicator, Static
 
 from bulk_transcribe.core.plan import Plan, PlanTotals
 
-from ..run_view import clean, fmt_duration
+from ...core.sanitize import clean
+from ..text import fmt_duration
 from ..widgets.plan_table import PlanTable
 from ..widgets.table import literal
 from .modals import Confirm

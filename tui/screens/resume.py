@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from ..run_view import clean
+from ...core.sanitize import clean
 from ..widgets.table import literal
 from .modals import Confirm
 

@@ -15,7 +15,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from ..run_view import RunView, clean
+from ...core.sanitize import clean
+from ..run_view import RunView
 from ..widgets.header import RunHeader
 from ..widgets.table import ErrorTable, WorkerTable
 from .modals import ErrorDetail, HelpScreen

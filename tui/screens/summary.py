@@ -11,7 +11,8 @@ from textual.widgets import Footer, Static
 
 from bulk_transcribe.core.events import BatchFinished
 
-from ..run_view import clean, fmt_duration
+from ...core.sanitize import clean
+from ..text import fmt_duration
 
 
 def summary_text(r: BatchFinished, title: str, elapsed: float | None = None) -> Text:

@@ -7,7 +7,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
-from ..run_view import RunView, clean, fmt_duration
+from ...core.sanitize import clean
+from ..run_view import RunView
+from ..text import fmt_duration
 from .bar import TextBar
 
 

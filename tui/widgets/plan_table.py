@@ -12,9 +12,10 @@ from typing import Sequence
 from textual.message import Message
 from textual.widgets import DataTable
 
-from bulk_transcribe.core.plan import PlanRow, format_duration
+from bulk_transcribe.core.plan import PlanRow
 
-from ..run_view import clean
+from ...core.sanitize import clean
+from ..text import fmt_clock
 from .table import literal
 
 CHUNK = 200      # rows added at a time
@@ -28,7 +29,7 @@ def plan_cells(number: int, row: PlanRow, video_width: int) -> tuple[str, ...]:
         runs = "done"
     else:
         runs = "yes" if row.supported else "no"
-    return (str(number), format_duration(row.duration), price,
+    return (str(number), fmt_clock(row.duration), price,
             clean(row.title or row.url, video_width), runs)
 
 
