@@ -4,78 +4,99 @@
 `app.sink(event)` as often as it likes; the sink only appends to a buffer. A timer drains the
 buffer into the `RunView` and repaints at most `REPAINT_HZ` times a second, so a burst of
 thousands of events costs one repaint, and a slow SSH link sees a bounded update rate.
-How the app gets to a run (config, plan, saved sessions, the demo simulator) is in startup.py.
+
+Screens post messages (`messages.py`) and the app handles them: starting a batch (through
+the plan when it is new), resuming or discarding a saved session, quitting. How a session is
+made is core's (`prepare.py`), and how a run is wired too (`launch.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from textual import on
 from textual.app import App
 from textual.worker import Worker, WorkerState
 
-from bulk_transcribe.core.events import BatchFinished, Event, Notice
-from bulk_transcribe.core.settings import Settings
-
-from .screens.modals import Confirm, confirm_quit
+from ..core.config import save_settings
+from ..core.errors import SessionError
+from ..core.events import BatchFinished, Event, Notice
+from ..core.launch import EngineFactory, start_engine
+from ..core.plan import build_plan
+from ..core.paths import session_path_for, sessions_dir
+from ..core.prepare import create_session_from_plan, prepare_session
+from ..core.run.controls import RunControls
+from ..core.sanitize import clean
+from ..core.settings import Settings
+from ..core.simulator.demo import is_demo_session, wire_demo
+from ..core.sources.batch import BatchError
+from ..core.store.session import Session, discard_session, list_sessions
+from .messages import (
+    DiscardRequested, NewBatchRequested, PlanAccepted, PlanDismissed, QuitRequested, ResumeRequested,
+    RunSteered, StartRequest, StartRequested,
+)
+from .run_view import RunView
+from .screens.config import ConfigScreen
+from .screens.modals import Confirm, KeyPrompt, confirm_quit
+from .screens.plan import PlanScreen
+from .screens.resume import ResumeScreen
 from .screens.run import RunScreen
 from .screens.summary import SummaryScreen
-from .startup import PlanFactory, SessionStartup
-from bulk_transcribe.core.sanitize import clean
+from .widgets.key_input import ENTERED
 
-from .run_view import RunView
-
-EngineFactory = Callable[..., Any]
+PlanFactory = Callable[..., Any]   # core.plan.build_plan's signature
 REPAINT_HZ = 4
 
 
-class BulkTranscribeApp(SessionStartup, App[int]):
+@dataclass
+class AppOptions:
+    """Everything the app is started with (see `build_app`)."""
+
+    settings: Settings = field(default_factory=Settings)
+    api_key: str | None = None
+    key_source: str = ""
+    batch_path: str | None = None
+    session_path: str | None = None
+    start: bool = False
+    demo: bool = False
+    sim: Any = None
+    engine_factory: EngineFactory | None = None
+    plan_factory: PlanFactory | None = None
+    clock: Callable[[], float] = time.monotonic
+    testing: bool = False
+
+
+class BulkTranscribeApp(App[int]):
     CSS_PATH = ["app.tcss", "config.tcss", "plan.tcss", "run.tcss"]
     TITLE = "bulk-transcribe"
     ENABLE_COMMAND_PALETTE = False
 
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        api_key: str | None,
-        key_source: str,
-        batch_path: str | None = None,
-        session_path: str | None = None,
-        start: bool = False,
-        demo: bool = False,
-        sim: Any = None,
-        engine_factory: EngineFactory | None = None,
-        plan_factory: PlanFactory | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        testing: bool = False,
-    ) -> None:
+    def __init__(self, options: AppOptions) -> None:
         super().__init__()
-        self.settings = settings
-        self.api_key = api_key
-        self.key_source = key_source
-        self.batch_path = batch_path or ""
-        self.session_path = session_path
-        self.start_now = start
-        self.demo = demo
-        self.sim = sim               # a running simulator handle (demo); the caller stops it
-        self._own_sim: Any = None    # one this app started, stopped on exit
-        self.engine_factory = engine_factory
-        self.plan_factory = plan_factory
-        self.clock = clock
-        self.testing = testing
-        if testing:
+        self.options = options
+        self.settings = options.settings
+        self.api_key, self.key_source = options.api_key, options.key_source
+        self.batch_path = options.batch_path or ""
+        self.session_path = options.session_path
+        self.sim = options.sim             # a running simulator handle (demo); the caller stops it
+        self._own_sim: Any = None          # one this app started, stopped on exit
+        self.clock = options.clock
+        self.testing = options.testing
+        if options.testing:
             self.animation_level = "none"
         self.view = RunView()
         self._inbox: deque[Event] = deque()
-        self.engine: Any = None
+        self.engine: RunControls | None = None
         self.run_title = ""
         self._engine_worker: Worker | None = None
         self._summary_shown = False
         self._notices_seen = 0
+        self._planned: StartRequest | None = None   # the request behind the plan on screen
 
     # -- the one sink -----------------------------------------------------------------
     def sink(self, event: Event) -> None:
@@ -111,31 +132,222 @@ class BulkTranscribeApp(SessionStartup, App[int]):
             if notice.level in ("warning", "error"):
                 self.notify(clean(notice.message, 300), severity=notice.level, timeout=8, markup=False)
 
-    # -- starting ---------------------------------------------------------------------
+    # -- the first screen ---------------------------------------------------------------
     def on_mount(self) -> None:
         self.set_interval(1 / REPAINT_HZ, self.repaint_now)
-        self.open_first_screen()
+        if self.options.demo and self.sim is None:
+            self._wire_demo()
+        if self.options.start and self.batch_path:
+            # prepare_session resumes the batch's session when it exists (new lines are added).
+            self.start_new(StartRequest(self.settings, self.batch_path, self.api_key, self.key_source,
+                                        save_key=False, remember=False), ask=False)
+        elif self.session_path and Path(self.session_path).exists():
+            # `resume SESSION`: the command line already merged its overrides into the settings.
+            self.resume_session(self.session_path, settings=self.settings)
+        elif not self.batch_path and not self.options.demo and (unfinished := self.unfinished_sessions()):
+            self.push_screen(ResumeScreen(unfinished))
+        else:
+            self.show_config()
+
+    def _wire_demo(self, session: Session | None = None) -> None:
+        """Point the app (or a reopened demo `session`) at the demo simulator, started here
+        if the caller did not pass one."""
+        started = self.sim is None
+        self.sim, settings, key = wire_demo(session.settings if session else self.settings, self.sim)
+        if started:
+            self._own_sim = self.sim
+        if session is not None:
+            session.settings = settings
+        else:
+            self.settings = settings
+        if not self.api_key:
+            self.api_key, self.key_source = key, "demo"
+
+    @staticmethod
+    def unfinished_sessions() -> list[Any]:
+        """Sessions in the data folder with videos not yet done or failed (unreadable ones too,
+        so the user sees them). Never raises."""
+        return [s for s in list_sessions(sessions_dir()) if not s.finished]
+
+    def show_config(self) -> None:
+        screen = ConfigScreen(settings=self.settings, api_key=self.api_key, key_source=self.key_source,
+                              batch_path=self.batch_path, key_required=not self.options.demo)
+        if self.screen_stack and len(self.screen_stack) > 1:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    # -- what the screens ask for -------------------------------------------------------
+    @on(StartRequested)
+    def _start_requested(self, message: StartRequested) -> None:
+        self.start_new(message.request)
+
+    @on(PlanAccepted)
+    def _plan_accepted(self, message: PlanAccepted) -> None:
+        if self._planned is not None:
+            self.start_planned(self._planned, message.plan)
+
+    @on(PlanDismissed)
+    def _plan_dismissed(self) -> None:
+        """Escape on the plan: back to the config screen under it (or a new one after --start)."""
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+        else:
+            self.show_config()
+
+    @on(ResumeRequested)
+    def _resume_requested(self, message: ResumeRequested) -> None:
+        self.resume_session(message.path)
+
+    @on(DiscardRequested)
+    def _discard_requested(self, message: DiscardRequested) -> None:
+        if self.discard_session(message.path) and isinstance(self.screen, ResumeScreen):
+            self.screen.session_discarded(message.path)
+
+    @on(NewBatchRequested)
+    def _new_batch_requested(self) -> None:
+        self.show_config()
+
+    @on(QuitRequested)
+    def _quit_requested(self) -> None:
+        self.request_quit()
+
+    @on(RunSteered)
+    def _run_steered(self) -> None:
+        self.repaint_now()
+
+    # -- new batches --------------------------------------------------------------------
+    def start_new(self, request: StartRequest, *, ask: bool = True) -> None:
+        """Remember settings if asked; then, for a batch whose session already exists, resume it
+        (new lines are added); for a new batch, show the plan first. With `ask=False` (--start)
+        the plan starts by itself unless its estimate exceeds the balance."""
+        self.api_key, self.key_source = request.api_key, request.key_source
+        self.settings = request.settings
+        # The demo's settings point at a loopback simulator: never make them the user's defaults.
+        if (request.remember or request.save_key) and not self.options.demo:
+            try:
+                save_settings(request.settings, request.api_key if request.save_key else None)
+            except OSError as exc:
+                self.notify(f"Settings not saved: {exc}", severity="warning", markup=False)
+        if self._session_file(request.batch_path).exists():
+            self.run_worker(self._prepare_and_run(request), group="prepare", exclusive=True, exit_on_error=False)
+        else:
+            self.show_plan(request, auto_start=not ask)
+
+    def _session_file(self, batch_path: str) -> Path:
+        return Path(self.session_path) if self.session_path else session_path_for(batch_path)
+
+    def show_plan(self, request: StartRequest, *, auto_start: bool = False) -> PlanScreen:
+        """Build the batch's plan on a plan screen over the current one."""
+        factory = self.options.plan_factory or build_plan
+
+        def build(on_progress: Callable[[str], None]) -> Any:
+            return factory(request.batch_path, request.settings, api_key=request.api_key, on_progress=on_progress)
+
+        self._planned = request
+        screen = PlanScreen(build, title=Path(request.batch_path).name, auto_start=auto_start)
+        self.push_screen(screen)
+        return screen
+
+    def start_planned(self, request: StartRequest, plan: Any) -> None:
+        """Create the session from the plan the user saw (no second expansion) and run it."""
+        self.run_worker(self._create_and_run(request, plan), group="prepare", exclusive=True,
+                        exit_on_error=False)
+
+    async def _create_and_run(self, request: StartRequest, plan: Any) -> None:
+        try:
+            session = await asyncio.to_thread(create_session_from_plan, plan, request.batch_path,
+                                              request.settings, session_path=self.session_path or None)
+        except SessionError as exc:   # SessionLocked, or a session made meanwhile: say so, stay
+            self.notify(str(exc), severity="error", timeout=15, markup=False)
+            if isinstance(self.screen, PlanScreen):
+                self.screen.started = False
+            return
+        if isinstance(self.screen, PlanScreen) and len(self.screen_stack) > 2:
+            self.pop_screen()   # the run replaces the config screen under the plan
+        self.launch(session, resumed=False)
+
+    async def _prepare_and_run(self, request: StartRequest) -> None:
+        screen = self.screen if isinstance(self.screen, ConfigScreen) else None
+        say = screen.preparing if screen is not None else (lambda _message: None)
+        say("Reading the batch…")
+        try:
+            session, resumed = await prepare_session(
+                request.batch_path, request.settings, session_path=self.session_path or None, on_progress=say)
+        except (BatchError, SessionError) as exc:   # SessionLocked too: a message for the user
+            self.notify(str(exc), severity="error", timeout=15, markup=False)
+            if screen is None:
+                self.show_config()
+            return
+        finally:
+            say(None)
+        self.launch(session, resumed=resumed)
+
+    # -- saved sessions -----------------------------------------------------------------
+    def resume_session(self, path: str | Path, settings: Settings | None = None) -> None:
+        """Open a saved session (its own settings, unless `settings` overrides them) and run it.
+        Without a key (and not a demo session), ask for one for this run first."""
+        path = Path(path)
+        demo = is_demo_session(path)
+        if not self.api_key and not demo:
+            self._ask_key_then_resume(path, settings)
+            return
+        try:
+            session = Session.open(path)
+        except SessionError as exc:   # SessionLocked is one: another process runs it
+            self.notify(str(exc), severity="error", timeout=10, markup=False)
+            if not self.screen_stack or len(self.screen_stack) <= 1:
+                self.show_config()
+            return
+        if settings is not None:
+            session.settings = settings
+        if demo:   # its saved address died with the old simulator
+            self._wire_demo(session)
+        self.launch(session, resumed=True)
+
+    def _ask_key_then_resume(self, path: Path, settings: Settings | None) -> None:
+        """The key prompt; with a key, resume (the key is for this run only, never saved)."""
+
+        def answered(key: str | None) -> None:
+            if key:
+                self.api_key, self.key_source = key, ENTERED
+                self.resume_session(path, settings)
+            elif len(self.screen_stack) <= 1:
+                self.show_config()
+
+        self.push_screen(KeyPrompt(path.stem), answered)
+
+    def discard_session(self, path: str | Path) -> bool:
+        """Discard a session through core (its file and journal; the lock file and transcripts
+        stay). Says why when it cannot (another process runs it). Returns whether it went."""
+        try:
+            discard_session(path)
+        except SessionError as exc:
+            self.notify(f"Not discarded: {exc}", severity="error", timeout=10, markup=False)
+            return False
+        return True
 
     # -- running ----------------------------------------------------------------------
-    def launch(self, session: Any) -> None:
+    def launch(self, session: Session, *, resumed: bool = True) -> None:
         """Build the engine for `session` and watch it on the run screen."""
-        factory = self.engine_factory
-        if factory is None:
-            from bulk_transcribe.core.run.engine import Engine as factory
         if not self.api_key:
             self.notify("No API key: set DEAPI_API_KEY or enter one on the config screen.", severity="error")
             session.close()
             if len(self.screen_stack) <= 1:
                 self.show_config()
             return
-        engine = factory(session, api_key=self.api_key, sink=self.sink)
+        self.view = RunView()
+        engine = start_engine(session, api_key=self.api_key, sink=self.sink, resumed=resumed,
+                              factory=self.options.engine_factory)
         batch = str(getattr(session, "batch", "") or "")
-        self.attach(engine, Path(batch).name if batch else Path(str(getattr(session, "path", "batch"))).stem)
+        self.attach(engine, Path(batch).name if batch else Path(str(getattr(session, "path", "batch"))).stem,
+                    keep_view=True)
 
-    def attach(self, engine: Any, title: str) -> RunScreen:
+    def attach(self, engine: RunControls, title: str, *, keep_view: bool = False) -> RunScreen:
         """Show the run screen for `engine` and drive `engine.run()` in a worker."""
         self.engine, self.run_title = engine, title
-        self.view = RunView()
+        if not keep_view:
+            self.view = RunView()
         self._summary_shown = False
         self._notices_seen = 0
         screen = RunScreen(engine, title)
@@ -221,20 +433,25 @@ class BulkTranscribeApp(SessionStartup, App[int]):
             sim.stop()
 
 
-def build_app(**options: Any) -> BulkTranscribeApp:
-    """The app as the command line and the tests run it.
+def build_app(options: AppOptions | None = None, **changes: Any) -> BulkTranscribeApp:
+    """The app as the command line and the tests run it: `AppOptions`' fields as keywords.
 
     - `session_path` of an existing session resumes it; otherwise it is where a new one goes.
     - `start` with `batch_path` skips the config screen.
     - `demo` needs no key; `sim` is the running simulator the caller started (and stops). With
       `demo` and no `sim`, the app starts the demo simulator itself and stops it on exit.
-    - `engine_factory(session, api_key=..., sink=...)` builds the engine (default core.engine.Engine).
+    - `engine_factory(session, api_key=..., sink=...)` builds the engine (default core's Engine).
     - `plan_factory(batch_path, settings, api_key=..., on_progress=...)` builds the plan shown
       before a new batch starts (default core.plan.build_plan).
     - `clock` is what countdowns and elapsed times are computed against; `testing` turns off
       animations and cursor blink so snapshots are identical on every run.
     """
-    return BulkTranscribeApp(**options)   # the App's own signature names and types every option
+    options = options or AppOptions()
+    for name, value in changes.items():
+        if not hasattr(options, name):
+            raise TypeError(f"build_app() got an unknown option {name!r}")
+        setattr(options, name, value)
+    return BulkTranscribeApp(options)
 
 
 def run_app(**kwargs: Any) -> int:

@@ -1,4 +1,4 @@
-"""The `bulk-transcribe` command: one entry point for the app and the headless runs.
+"""The `bulk-transcribe` command line: the parser and `main`, nothing else (commands.py does the work).
 
 Textual is imported only by the subcommands that open the app, so headless runs on a
 server stay light. Exit codes: 0 every video done, 1 some failed or unfinished,
@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Sequence
+from typing import Sequence
 
 from .. import __version__
-from ..core.config import CONFIG_KEYS, ENV_BASE, ENV_KEY, resolve_api_key
+from ..core.config import CONFIG_KEYS, ENV_BASE, ENV_KEY
 from ..core.paths import config_path
 from ..core.settings import DEFAULT_API_BASE, FORMATS, LIMIT_MODES, MODELS, ORDERS, PLANS, SettingsError
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from .options import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 
 EPILOG = f"""\
 environment:
@@ -32,10 +31,6 @@ config file: {{config}} (TOML), e.g.
 precedence: config file < environment < command line. A resumed session keeps its own settings
 unless the command line overrides them.
 """
-
-
-class UsageError(Exception):
-    """Bad command line or configuration: exit 2 with this message."""
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -115,28 +110,6 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("--start", action="store_true", help="skip the config screen and begin at once")
     add_run_options(tui)
     return parser
-
-
-RUN_KEYS = ("output_dir", "concurrency", "plan", "limit_mode", "rpm", "status_rpm", "submit_per_day",
-            "status_per_day", "api_base", "model", "timestamps", "lang", "formats", "template", "max_attempts",
-            "retry_failed", "order", "metadata", "cookies", "adaptive")
-
-
-def overrides(args: argparse.Namespace) -> dict[str, Any]:
-    out = {k: getattr(args, k, None) for k in RUN_KEYS}
-    if getattr(args, "wait_limit", None) is not None:
-        out["wait_limit"] = args.wait_limit * 60.0
-    return out
-
-
-def need_key(settings) -> tuple[str, str]:
-    key, where = resolve_api_key()
-    if not key:
-        raise UsageError(
-            f"no deAPI key: set {ENV_KEY}=<your key> (or api_key = \"...\" in {config_path()}), "
-            "or try the built-in demo: bulk-transcribe demo"
-        )
-    return key, where
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,8 +18,8 @@ import anyio
 
 from ..core.sources.batch import BatchError
 from ..core.deapi.client import DeapiClient
+from ..core.launch import start_engine
 from ..core.config import load_settings, resolve_api_key
-from ..core.run.engine import Engine
 from ..core.errors import Category, DeapiError
 from ..core.events import Notice
 from ..core.plan import rate_price
@@ -27,7 +27,7 @@ from ..core.prepare import prepare_session
 from ..core.errors import SessionError
 from ..core.store.session import Session
 from ..core.settings import Settings
-from .cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, need_key, overrides
+from .options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, need_key, overrides
 from .headless import HeadlessPrinter
 
 
@@ -68,18 +68,9 @@ def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, sett
             raise UsageError(str(exc)) from exc
         if on_ready:
             on_ready(session)
-        for w in session.warnings:
-            printer(Notice(0, "warning", w))
-        if not resumed:
-            for r in session.rejected:
-                level = "info" if r.category == "duplicate" else "warning"
-                printer(Notice(0, level, f"line {r.line} skipped ({r.category}): {r.reason}"))
         if balance is not None:
             warn_over_balance(session, balance, printer)
-        done = sum(1 for v in session.videos if v.state.value == "done")
-        verb = "resuming" if resumed else "starting"
-        printer(Notice(0, "info", f"{verb} {session.path}: {done} of {len(session.videos)} done"))
-        engine = Engine(session, api_key=key, sink=printer)
+        engine = start_engine(session, api_key=key, sink=printer, resumed=resumed)
         async with anyio.create_task_group() as tg:
             run_scope = anyio.CancelScope()
 
@@ -143,12 +134,10 @@ def resume_headless(args: argparse.Namespace) -> int:
     if not Path(args.session_file).is_file():
         raise UsageError(f"no session file at {args.session_file}")
     settings = _open_session_settings(args.session_file, args)
-    from ..core.simulator.demo import is_demo_session, start_demo_sim
+    from ..core.simulator.demo import is_demo_session, wire_demo
     sim = None
     if is_demo_session(args.session_file):
-        sim = start_demo_sim()
-        settings = settings.with_(api_base=sim.base_url)
-        key = "demo-key"
+        sim, settings, key = wire_demo(settings)
     else:
         key, _ = need_key(settings)
 
@@ -165,22 +154,22 @@ def resume_headless(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from ..core.simulator.demo import demo_batch_path, demo_session_path, demo_settings, start_demo_sim
+    from ..core.simulator.demo import demo_batch_path, demo_session_path, demo_settings, wire_demo
 
-    sim = start_demo_sim(fresh=args.fresh)
+    sim, base, key = wire_demo(demo_settings(""), fresh=args.fresh)
     try:
-        settings = load_settings(overrides(args), base=demo_settings(sim.base_url))
+        settings = load_settings(overrides(args), base=base)
         session_path = Path(args.session) if args.session else demo_session_path()
         if args.fresh and session_path.exists():
             for p in session_path.parent.glob(session_path.name + "*"):
                 p.unlink()
         if not args.headless:
             from .app import run_app
-            return run_app(settings=settings, api_key="demo-key", key_source="demo",
+            return run_app(settings=settings, api_key=key, key_source="demo",
                            batch_path=str(demo_batch_path()), session_path=str(session_path), start=True,
                            demo=True, sim=sim)
         return drive(lambda: prepare_session(demo_batch_path(), settings, session_path=session_path),
-                     "demo-key", settings, json_lines=args.json)
+                     key, settings, json_lines=args.json)
     finally:
         sim.stop()
 

@@ -12,7 +12,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from bulk_transcribe.core.events import (
+from ..core.events import (
     Activity,
     BatchFinished,
     ConcurrencyChanged,
@@ -23,8 +23,8 @@ from bulk_transcribe.core.events import (
     VideoChanged,
     WorkerChanged,
 )
-from bulk_transcribe.core.model import VideoState
-from bulk_transcribe.core.sanitize import clean
+from ..core.model import VideoState
+from ..core.sanitize import clean
 
 from .text import fmt_bucket, fmt_duration
 

@@ -120,3 +120,12 @@ class DemoSim:
 
 def start_demo_sim(fresh: bool = False) -> DemoSim:
     return DemoSim(fresh=fresh)
+
+
+def wire_demo(settings: Settings, sim: DemoSim | None = None, *, fresh: bool = False
+              ) -> tuple[DemoSim, Settings, str]:
+    """Everything a face needs to run the demo (or a demo session it reopens): the simulator
+    (`sim`, or one started now), `settings` pointed at it, and the key it accepts.
+    The caller stops a simulator it got from here."""
+    sim = sim or start_demo_sim(fresh=fresh)
+    return sim, settings.with_(api_base=sim.base_url), DEMO_KEY

@@ -145,8 +145,7 @@ async def test_ten_thousand_rows_are_loaded_a_chunk_at_a_time():
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        app.push_screen(PlanScreen(lambda say: _ready(plan), title="big.txt",
-                                   on_start=lambda p: None, on_back=lambda: None))
+        app.push_screen(PlanScreen(lambda say: _ready(plan), title="big.txt"))
         await settle(pilot)
         table = app.screen.query_one(PlanTable)
         assert table.row_count == CHUNK

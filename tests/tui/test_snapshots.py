@@ -104,8 +104,7 @@ def test_plan_screen_over_the_balance(snap_compare):
 
         async def build(_say):
             return plan
-        await pilot.app.push_screen(PlanScreen(build, title="lectures.txt", on_start=lambda p: None,
-                                               on_back=lambda: None))
+        await pilot.app.push_screen(PlanScreen(build, title="lectures.txt"))
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=show)

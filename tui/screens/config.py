@@ -8,7 +8,6 @@ debounced, so typing a path never blocks the event loop even for a huge file.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,9 +17,10 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from bulk_transcribe.core.settings import FORMATS, LIMIT_MODES, MODELS, PLANS, Settings
+from ...core.settings import FORMATS, LIMIT_MODES, MODELS, PLANS, Settings
 
 from ...core.sanitize import clean
+from ..messages import StartRequest, StartRequested
 from ..widgets.key_input import ENTERED, KeyInput, key_status
 from ..widgets.tick import Tick
 from .config_form import BatchSummary, parse_form, rate_text, summarise_batch
@@ -28,18 +28,6 @@ from .config_form import BatchSummary, parse_form, rate_text, summarise_batch
 TEXT_FIELDS = ("concurrency", "rpm", "status_rpm", "submit_per_day", "status_per_day", "output_dir",
                "lang", "template", "max_attempts", "cookies", "api_base")
 ORDER_CHOICES = (("shortest first", "shortest"), ("input order", "input"))
-
-
-@dataclass(frozen=True)
-class StartRequest:
-    """What the user asked for when pressing Start (the app acts on it)."""
-
-    settings: Settings
-    batch_path: str
-    api_key: str | None
-    key_source: str
-    save_key: bool
-    remember: bool
 
 
 def plan_hint(plan: str) -> str:
@@ -237,11 +225,11 @@ class ConfigScreen(Screen):
             self.notify("Fix the fields marked in red first.", severity="warning")
             return
         typed = self.query_one("#key", Input).value.strip()
-        self.app.start_new(StartRequest(
+        self.post_message(StartRequested(StartRequest(
             settings=self.settings,
             batch_path=self.query_one("#batch", Input).value.strip(),
             api_key=typed or self.api_key,
             key_source=ENTERED if typed else self.key_source,
             save_key=bool(typed) and self.query_one("#save_key", Tick).value,
             remember=self.query_one("#remember", Tick).value,
-        ))
+        )))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bulk_transcribe.core.settings import Settings, SettingsError
+from ...core.settings import Settings, SettingsError
 
 INT_FIELDS = {
     "concurrency": "concurrency",
@@ -106,7 +106,7 @@ class BatchSummary:
 def summarise_batch(path: str, *, show_bad: int = 5) -> BatchSummary:
     """Read the batch file through core.batch and count its lines. Never raises: problems
     (missing file, unreadable) come back in `.error`."""
-    from bulk_transcribe.core.sources.batch import read_batch
+    from ...core.sources.batch import read_batch
 
     p = Path(path).expanduser()
     if not path.strip():

@@ -9,7 +9,7 @@ within the balance starts by itself and only one beyond it stops to ask.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,9 +18,10 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, LoadingIndicator, Static
 
-from bulk_transcribe.core.plan import Plan, PlanTotals
+from ...core.plan import Plan, PlanTotals
 
 from ...core.sanitize import clean
+from ..messages import PlanAccepted, PlanDismissed
 from ..text import fmt_duration
 from ..widgets.plan_table import PlanTable
 from ..widgets.table import literal
@@ -68,11 +69,9 @@ class PlanScreen(Screen):
         Binding("escape", "back", "back"),
     ]
 
-    def __init__(self, build: PlanBuilder, *, title: str, on_start: Callable[[Plan], Any],
-                 on_back: Callable[[], Any], auto_start: bool = False) -> None:
+    def __init__(self, build: PlanBuilder, *, title: str, auto_start: bool = False) -> None:
         super().__init__()
-        self.build, self.plan_title = build, title
-        self.on_start, self.on_back, self.auto_start = on_start, on_back, auto_start
+        self.build, self.plan_title, self.auto_start = build, title, auto_start
         self.plan: Plan | None = None
         self.started = False
         self._progress = ""
@@ -167,8 +166,8 @@ class PlanScreen(Screen):
 
     def _go(self, plan: Plan) -> None:
         self.started = True
-        self.on_start(plan)
+        self.post_message(PlanAccepted(plan))
 
     def action_back(self) -> None:
         self.workers.cancel_group(self, "plan")
-        self.on_back()
+        self.post_message(PlanDismissed())

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from ...core.sanitize import clean
 from ..widgets.table import literal
+from ..messages import DiscardRequested, NewBatchRequested, ResumeRequested
 from .modals import Confirm
 
 
@@ -77,7 +78,7 @@ class ResumeScreen(Screen):
     def action_resume(self) -> None:
         chosen = self._current()
         if chosen is not None:
-            self.app.resume_session(chosen.path)
+            self.post_message(ResumeRequested(chosen.path))
 
     def action_discard(self) -> None:
         chosen = self._current()
@@ -85,17 +86,21 @@ class ResumeScreen(Screen):
             return
 
         def answered(yes: bool | None) -> None:
-            if yes and self.app.discard_session(chosen.path):
-                self.sessions.remove(chosen)
-                if not self.sessions:
-                    self.app.show_config()
-                else:
-                    self._fill()
+            if yes:
+                self.post_message(DiscardRequested(chosen.path))
 
         self.app.push_screen(Confirm(
             f"Discard {clean(chosen.batch, 40)}?",
             "The session file is deleted; transcripts already written stay where they are. "
             "Jobs still in flight on deAPI are abandoned.", yes="discard", no="keep"), answered)
 
+    def session_discarded(self, path) -> None:
+        """The app discarded the session at `path`: drop its row (or leave when none is left)."""
+        self.sessions = [s for s in self.sessions if s.path != path]
+        if self.sessions:
+            self._fill()
+        else:
+            self.post_message(NewBatchRequested())
+
     def action_new(self) -> None:
-        self.app.show_config()
+        self.post_message(NewBatchRequested())

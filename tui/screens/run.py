@@ -7,15 +7,15 @@ It holds no state of its own beyond what is on screen: the app folds events into
 from __future__ import annotations
 
 import time
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from ...core.run.controls import RunControls
 from ...core.sanitize import clean
+from ..messages import QuitRequested, RunSteered
 from ..run_view import RunView
 from ..widgets.header import RunHeader
 from ..widgets.table import ErrorTable, WorkerTable
@@ -35,7 +35,7 @@ def error_row(e) -> tuple[str, ...]:
 
 
 class RunScreen(Screen):
-    """Watch and steer one run. `engine` is anything with the Engine's control methods."""
+    """Watch and steer one run through its `RunControls` (the real Engine, or a test's fake)."""
 
     BINDINGS = [
         Binding("p", "pause", "pause/resume"),
@@ -46,7 +46,7 @@ class RunScreen(Screen):
         Binding("question_mark", "help", "help", key_display="?"),
     ]
 
-    def __init__(self, engine: Any, title: str) -> None:
+    def __init__(self, engine: RunControls, title: str) -> None:
         super().__init__()
         self.engine = engine
         self.run_title = title
@@ -64,9 +64,9 @@ class RunScreen(Screen):
     def state_word(self, view: RunView) -> str:
         if view.finished is not None:
             return "stopped" if view.finished.stopped else "finished"
-        if getattr(self.engine, "stopping", False):
+        if self.engine.stopping:
             return "stopping: finishing jobs in flight"
-        if getattr(self.engine, "submitting_paused", False):
+        if self.engine.submitting_paused:
             return "submitting paused"
         return "running"
 
@@ -97,17 +97,17 @@ class RunScreen(Screen):
             self.engine.resume_submitting()
         else:
             self.engine.pause_submitting()
-        self.app.repaint_now()
+        self.post_message(RunSteered())
 
     def action_stop(self) -> None:
         if not self.engine.stopping:
             self.engine.request_stop()
-        self.app.repaint_now()
+        self.post_message(RunSteered())
 
     def action_retry(self) -> None:
         n = self.engine.retry_failed()
         self.notify(f"Re-queued {n} failed video(s)." if n else "No failed videos that may be retried.")
-        self.app.repaint_now()
+        self.post_message(RunSteered())
 
     def action_toggle_log(self) -> None:
         log = self.query_one(ErrorTable)
@@ -122,4 +122,4 @@ class RunScreen(Screen):
         self.app.push_screen(HelpScreen())
 
     def action_quit_run(self) -> None:
-        self.app.request_quit()
+        self.post_message(QuitRequested())

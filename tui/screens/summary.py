@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from bulk_transcribe.core.events import BatchFinished
+from ...core.events import BatchFinished
 
 from ...core.sanitize import clean
 from ..text import fmt_duration

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from bulk_transcribe.core.settings import redact_key
+from ...core.settings import redact_key
 
 ENTERED = "entered for this run"
 

@@ -12,7 +12,7 @@ from typing import Sequence
 from textual.message import Message
 from textual.widgets import DataTable
 
-from bulk_transcribe.core.plan import PlanRow
+from ...core.plan import PlanRow
 
 from ...core.sanitize import clean
 from ..text import fmt_clock

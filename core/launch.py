@@ -1,0 +1,42 @@
+"""How a run is wired, for every face: a prepared session -> what the user is told -> the engine.
+
+`prepare.py` turns a batch (or a plan, or a saved session) into a `Session`; this module is
+the one step after it that every face shares: the opening notices (problems found while
+preparing, rejected and duplicate lines, where the session is) go to the face's sink, then
+the engine is built on the session. The faces only start it and render its events.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from .events import EventSink, Notice
+from .model import VideoState
+from .run.engine import Engine
+from .store.session import Session
+
+EngineFactory = Callable[..., Any]   # Engine's signature: (session, *, api_key, sink)
+
+
+def opening_notices(session: Session, *, resumed: bool) -> list[Notice]:
+    """What a face says before the first event: warnings found while opening or preparing, the
+    rejected and duplicate lines of a new session, and which session runs with what done."""
+    now = time.time()
+    out = [Notice(now, "warning", w) for w in session.warnings]
+    if not resumed:
+        for r in session.rejected:
+            level = "info" if r.category == "duplicate" else "warning"
+            out.append(Notice(now, level, f"line {r.line} skipped ({r.category}): {r.reason}"))
+    done = sum(1 for v in session.videos if v.state is VideoState.DONE)
+    verb = "resuming" if resumed else "starting"
+    out.append(Notice(now, "info", f"{verb} {session.path}: {done} of {len(session.videos)} done"))
+    return out
+
+
+def start_engine(session: Session, *, api_key: str, sink: EventSink, resumed: bool,
+                 factory: EngineFactory | None = None) -> Any:
+    """Tell the face what it needs to know about `session`, then build its engine (not yet run)."""
+    for notice in opening_notices(session, resumed=resumed):
+        sink(notice)
+    return (factory or Engine)(session, api_key=api_key, sink=sink)

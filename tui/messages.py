@@ -1,0 +1,74 @@
+"""What the screens ask of the app. Screens post these; the app handles them (`@on`), so no
+screen calls an app method by name. Each is named for the user's intent, not for the code
+that will run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+
+from ..core.settings import Settings
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """What the user asked for when pressing Start on the config screen."""
+
+    settings: Settings
+    batch_path: str
+    api_key: str | None
+    key_source: str
+    save_key: bool
+    remember: bool
+
+
+class StartRequested(Message):
+    """Start (or resume) the batch of `request` (config screen's Start, or `--start`)."""
+
+    def __init__(self, request: StartRequest) -> None:
+        super().__init__()
+        self.request = request
+
+
+class PlanAccepted(Message):
+    """The user accepted the plan shown (enter on the plan screen): create its session and run."""
+
+    def __init__(self, plan: Any) -> None:
+        super().__init__()
+        self.plan = plan
+
+
+class PlanDismissed(Message):
+    """Escape on the plan screen: back to where the user came from."""
+
+
+class ResumeRequested(Message):
+    """Open the saved session at `path` and run it."""
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__()
+        self.path = Path(path)
+
+
+class DiscardRequested(Message):
+    """Delete the saved session at `path` (the user said yes). The app answers the sending
+    screen with `session_discarded(path)` when it went."""
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__()
+        self.path = Path(path)
+
+
+class NewBatchRequested(Message):
+    """Show the config screen for a new batch."""
+
+
+class QuitRequested(Message):
+    """Quit (asks while work runs)."""
+
+
+class RunSteered(Message):
+    """A key changed the run (pause, stop, retry): repaint now rather than at the next tick."""

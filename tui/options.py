@@ -1,0 +1,41 @@
+"""What the command line's parts share: exit codes, the usage error, flags to settings, the key.
+
+Exit codes: 0 every video done, 1 some failed or unfinished, 2 a usage or configuration
+error (nothing written), 130 interrupted (session saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..core.config import ENV_KEY, resolve_api_key
+from ..core.paths import config_path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad command line or configuration: exit 2 with this message."""
+
+
+RUN_KEYS = ("output_dir", "concurrency", "plan", "limit_mode", "rpm", "status_rpm", "submit_per_day",
+            "status_per_day", "api_base", "model", "timestamps", "lang", "formats", "template", "max_attempts",
+            "retry_failed", "order", "metadata", "cookies", "adaptive")
+
+
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out = {k: getattr(args, k, None) for k in RUN_KEYS}
+    if getattr(args, "wait_limit", None) is not None:
+        out["wait_limit"] = args.wait_limit * 60.0
+    return out
+
+
+def need_key(settings) -> tuple[str, str]:
+    key, where = resolve_api_key()
+    if not key:
+        raise UsageError(
+            f"no deAPI key: set {ENV_KEY}=<your key> (or api_key = \"...\" in {config_path()}), "
+            "or try the built-in demo: bulk-transcribe demo"
+        )
+    return key, where
