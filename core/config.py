@@ -14,9 +14,9 @@ from typing import Any
 
 import tomli_w
 
-from .store.atomic import atomic_write_text
 from .paths import config_path
 from .settings import Settings, SettingsError
+from .store.atomic import atomic_write_text
 
 # Environment variables a user may set (documented in --help and the README).
 ENV_KEY = "DEAPI_API_KEY"

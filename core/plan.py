@@ -25,11 +25,11 @@ from typing import Any
 import anyio.to_thread
 
 from . import paths
-from .sources.batch import BatchLine, read_batch
 from .errors import Category, DeapiError
 from .model import Video
 from .run.polling import DEFAULT_EXPECTED
 from .settings import Settings
+from .sources.batch import BatchLine, read_batch
 from .sources.expand import SourceProblem, order_videos, resolve
 from .sources.urls import UrlError, normalize
 
@@ -188,7 +188,9 @@ async def build_plan(
             supported[v.key], platform[v.key] = False, ""
     runnable = [v for v in videos if supported[v.key] and v.key not in done_keys]
 
-    price: Callable[[str, float], float] = lambda _p, s: rate_price(s)
+    def price(_platform: str, seconds: float) -> float:
+        return rate_price(seconds)
+
     cost_basis = f"deAPI's documented rate of ${RATE_PER_HOUR:g} per hour of audio"
     balance: float | None = None
     if client is not None or api_key:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .sources.batch import BatchInput, read_batch
 from .paths import cache_dir, session_path_for
-from .store.session import RejectedLine, Session
 from .settings import Settings
+from .sources.batch import BatchInput, read_batch
 from .sources.expand import order_videos, resolve
+from .store.session import RejectedLine, Session
 
 if TYPE_CHECKING:
     from .plan import Plan

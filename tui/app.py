@@ -27,8 +27,8 @@ from ..core.config import save_settings
 from ..core.errors import SessionError
 from ..core.events import BatchFinished, Event, Notice
 from ..core.launch import EngineFactory, start_engine
-from ..core.plan import build_plan
 from ..core.paths import session_path_for, sessions_dir
+from ..core.plan import build_plan
 from ..core.prepare import create_session_from_plan, prepare_session
 from ..core.run.controls import RunControls
 from ..core.sanitize import clean
@@ -37,8 +37,15 @@ from ..core.simulator.demo import is_demo_session, wire_demo
 from ..core.sources.batch import BatchError
 from ..core.store.session import Session, discard_session, list_sessions
 from .messages import (
-    DiscardRequested, NewBatchRequested, PlanAccepted, PlanDismissed, QuitRequested, ResumeRequested,
-    RunSteered, StartRequest, StartRequested,
+    DiscardRequested,
+    NewBatchRequested,
+    PlanAccepted,
+    PlanDismissed,
+    QuitRequested,
+    ResumeRequested,
+    RunSteered,
+    StartRequest,
+    StartRequested,
 )
 from .run_view import RunView
 from .screens.config import ConfigScreen

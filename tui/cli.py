@@ -47,7 +47,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--session", metavar="FILE", help="session file (default: one per batch in the data folder)")
     g.add_argument("--concurrency", "-c", type=int, metavar="N", help="videos in flight, 1-50 (default 5; 1 = sequential)")
     g.add_argument("--plan", choices=list(PLANS), help="deAPI plan preset for the limits (default premium)")
-    g.add_argument("--limit-mode", choices=list(LIMIT_MODES), help="auto (default): shared on premium, per-endpoint on basic; shared: one account bucket; "
+    g.add_argument("--limit-mode", choices=list(LIMIT_MODES),
+                   help="auto (default): shared on premium, per-endpoint on basic; shared: one account bucket; "
                         "per-endpoint: submit and status buckets")
     g.add_argument("--rpm", type=int, metavar="N", help="requests per minute: the account (shared) or submit bucket")
     g.add_argument("--status-rpm", type=int, metavar="N", help="status requests per minute (per-endpoint mode)")

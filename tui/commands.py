@@ -16,19 +16,18 @@ from typing import Awaitable, Callable
 
 import anyio
 
-from ..core.sources.batch import BatchError
-from ..core.deapi.client import DeapiClient
-from ..core.launch import start_engine
 from ..core.config import load_settings, resolve_api_key
-from ..core.errors import Category, DeapiError
+from ..core.deapi.client import DeapiClient
+from ..core.errors import Category, DeapiError, SessionError
 from ..core.events import Notice
+from ..core.launch import start_engine
 from ..core.plan import rate_price
 from ..core.prepare import prepare_session
-from ..core.errors import SessionError
-from ..core.store.session import Session
 from ..core.settings import Settings
-from .options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, need_key, overrides
+from ..core.sources.batch import BatchError
+from ..core.store.session import Session
 from .headless import HeadlessPrinter
+from .options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, need_key, overrides
 
 
 def _exit_code(finished, interrupted: bool) -> int:

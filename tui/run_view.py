@@ -25,8 +25,8 @@ from ..core.events import (
 )
 from ..core.model import VideoState
 from ..core.sanitize import clean
-
 from .text import fmt_bucket, fmt_duration
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerLine:

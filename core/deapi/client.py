@@ -14,13 +14,22 @@ from urllib.parse import quote
 
 import httpx
 
-from .payloads import (
-    JobStatus, as_number, as_text, data_of, is_empty, model_name, models_page, parse_job, parse_result,
-    to_job_error, unreadable,
-)
 from ..errors import Category, DeapiError
-from .retry_after import parse_retry_after
 from ..transcript import Transcript
+from .payloads import (
+    JobStatus,
+    as_number,
+    as_text,
+    data_of,
+    is_empty,
+    model_name,
+    models_page,
+    parse_job,
+    parse_result,
+    to_job_error,
+    unreadable,
+)
+from .retry_after import parse_retry_after
 
 __all__ = ["DeapiClient", "JobStatus", "to_job_error", "parse_job", "parse_result", "USER_AGENT"]
 

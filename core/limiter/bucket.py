@@ -15,8 +15,19 @@ import anyio
 import anyio.lowlevel
 
 from ..events import BucketUsage
-from .window import (DAILY_PAD, DAY, MAX_PAUSE, MAX_SLEEP, MIN_429_PAUSE, OnWait, SlidingWindow,
-                     _iso_day, _sane_seconds, seconds_to_midnight, utc_day)
+from .window import (
+    DAILY_PAD,
+    DAY,
+    MAX_PAUSE,
+    MAX_SLEEP,
+    MIN_429_PAUSE,
+    OnWait,
+    SlidingWindow,
+    _iso_day,
+    _sane_seconds,
+    seconds_to_midnight,
+    utc_day,
+)
 
 
 @dataclass(eq=False, slots=True)

@@ -17,8 +17,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from ..store.atomic import atomic_write_text
 from ..model import Video
+from ..store.atomic import atomic_write_text
 from ..transcript import Segment, Transcript
 
 MAX_NAME_BYTES = 180  # before the extension; leaves room for ".json" and odd filesystems

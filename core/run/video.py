@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .backoff import backoff_delay
 from ..deapi.client import JobStatus, to_job_error
 from ..errors import Category, DeapiError
 from ..events import Activity
 from ..model import Video, VideoState
 from ..output.transcripts import write_outputs
-from .polling import JobClock, status_horizon
 from ..sources.urls import UrlError, normalize
+from .backoff import backoff_delay
+from .polling import JobClock, status_horizon
 
 if TYPE_CHECKING:
     from .context import RunContext

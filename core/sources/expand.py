@@ -19,11 +19,12 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from .batch import BatchLine
 from ..errors import Category
+from ..model import Video
+from .batch import BatchLine
+
 # cache_path is unused here but stays importable from sources, where callers first found it.
 from .metadata_cache import cache_path, read_cached, write_cached  # noqa: F401
-from ..model import Video
 from .urls import NormalizedUrl, UrlError, normalize
 
 EXPANDABLE = ("playlist", "channel", "page")

@@ -88,7 +88,7 @@ def _normalize(text: str) -> NormalizedUrl:
         raise UrlError(f"not an http(s) URL: {s[:80]!r} (expected e.g. https://youtu.be/VIDEO_ID)")
     host = (parts.hostname or "").lower().rstrip(".")
     try:
-        parts.port
+        _ = parts.port   # raises ValueError for a bad port
     except ValueError:
         raise UrlError(f"not a valid port in {s[:80]!r}: expected e.g. https://example.com:8080/video") from None
     if not host or "." not in host or " " in s or not re.fullmatch(r"[\w.-]+", host):

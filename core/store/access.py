@@ -7,9 +7,10 @@ import errno
 import os
 import shutil
 from pathlib import Path
+
 from ..errors import SessionError, SessionLocked
-from .lockfile import FileLock, LockBusy
 from .format import corrupt_copy_name, journal_path, limiter_path, lock_path, parse_cache_path
+from .lockfile import FileLock, LockBusy
 
 
 def disk_error(action: str, path: Path, exc: BaseException) -> SessionError:

@@ -29,9 +29,9 @@ from typing import Any
 
 import tomli_w
 
-from .journal import read_journal
 from ..model import Video, VideoState
 from ..paths import SESSION_SUFFIX
+from .journal import read_journal
 
 VERSION = 1
 # Never written even if someone adds such a field to Settings by mistake.

@@ -26,19 +26,32 @@ from typing import Any, AsyncIterator, Iterable
 import anyio
 import tomli_w
 
+from ..errors import SessionError
+from ..model import Video, VideoState
+from ..settings import Settings
+from .access import discard_session, disk_error, keep_copy, take_lock
 from .atomic import atomic_write_bytes
+from .format import (
+    CHANGEABLE,
+    VERSION,
+    NewerVersion,
+    RejectedLine,
+    SessionInfo,
+    apply_set,
+    clean_settings,
+    decode_value,
+    dump_doc,
+    encode_value,
+    journal_path,
+    list_sessions,
+    parse,
+    parse_cache_path,
+    video_to_row,
+    write_parse_cache,
+)
 from .groupcommit import GroupCommit
 from .journal import Journal, JournalRead, read_journal
 from .lockfile import FileLock
-from ..model import Video, VideoState
-from ..errors import SessionError
-from .access import discard_session, disk_error, keep_copy, take_lock
-from .format import (
-    CHANGEABLE, VERSION, NewerVersion, RejectedLine, SessionInfo, apply_set, clean_settings,
-    decode_value, dump_doc, encode_value, journal_path,
-    list_sessions, parse, parse_cache_path, video_to_row, write_parse_cache,
-)
-from ..settings import Settings
 
 # The store's public face: what callers outside store/ use. Errors live in core/errors.py.
 __all__ = ["RejectedLine", "Session", "SessionInfo", "discard_session", "list_sessions"]

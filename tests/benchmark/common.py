@@ -22,14 +22,14 @@ from typing import Any
 
 import anyio
 
-from bulk_transcribe.core.run.engine import Engine
 from bulk_transcribe.core.events import VideoChanged, WorkerChanged
 from bulk_transcribe.core.limiter import RateLimiter
 from bulk_transcribe.core.model import VideoState
+from bulk_transcribe.core.run.engine import Engine
 from bulk_transcribe.core.run.polling import PollPlanner
-from bulk_transcribe.core.store.session import Session
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.core.simulator import content
+from bulk_transcribe.core.store.session import Session
 from tests.core.engine_harness import KEY, videos_for, yt
 
 REPO = Path(__file__).resolve().parents[2]

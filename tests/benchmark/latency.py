@@ -11,7 +11,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import Scale, SimProcess, drawn_latency, median, run_async, run_ours, sim_config, slot_rate, steady_state, count_rate, urls
+from .common import (
+    Scale,
+    SimProcess,
+    count_rate,
+    drawn_latency,
+    median,
+    run_async,
+    run_ours,
+    sim_config,
+    slot_rate,
+    steady_state,
+    urls,
+)
 from .report import Row
 
 GENEROUS = 3000   # per (scaled) minute, shared by submits and status calls
@@ -46,6 +58,7 @@ def run(tmp: Path, scale: Scale, *, smoke: bool, cache: dict) -> list[Row]:
             "1 latency-bound", f"N={n}, {best['videos']} videos, L 20-80 s scaled, limits {GENEROUS}/min",
             best["rate"], "videos/min", bound=best["bound"], target="ratio >= 0.95",
             passed=median(ratios) >= 0.95, runs=ratios,
-            note=f"plain count {best['count_rate']:.1f}/min; status calls/video {best['polls_per_video']:.2f}; 429s {best['count_429']}; "
+            note=f"plain count {best['count_rate']:.1f}/min; status calls/video {best['polls_per_video']:.2f}; "
+                 f"429s {best['count_429']}; "
                  f"median of {repeats} run(s)"))
     return rows

@@ -91,7 +91,8 @@ def run(tmp: Path, scale, *, smoke: bool, cache: dict) -> list[Row]:
     params = f"{n:,} videos, N=50, latency 0.2-0.8 s, limits {LIMIT:,}/min"
     return [
         Row("5 scale", params + ": peak RSS headless", max(rss1, rss2), "MB", target="<= 150 MB",
-            passed=max(rss1, rss2) <= 150, note=f"run {rss1:.0f} MB (exit {code1}), resume {rss2:.0f} MB (exit {code2}); {summary}"),
+            passed=max(rss1, rss2) <= 150,
+            note=f"run {rss1:.0f} MB (exit {code1}), resume {rss2:.0f} MB (exit {code2}); {summary}"),
         Row("5 scale", params + ": loop lag p99", _p99(lag) * 1000, "ms", target="<= 20 ms",
             passed=_p99(lag) * 1000 <= 20, note=f"{len(lag)} samples of a 10 ms sleep; max {max(lag, default=0) * 1000:.0f} ms"),
         Row("5 scale", params + ": resume to first request", first_work, "s", target="<= 2 s",

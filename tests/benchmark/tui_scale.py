@@ -48,6 +48,7 @@ async def _drive(tmp: Path, base_url: str, n: int) -> dict:
         out["run_screen"] = time.perf_counter() - created
         keys = []
         from textual import events
+
         from bulk_transcribe.tui.widgets.table import ErrorTable
 
         pane = app.screen.query_one(ErrorTable)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import anyio
 
-from bulk_transcribe.core.run.engine import Engine
 from bulk_transcribe.core.model import Video
-from bulk_transcribe.core.store.session import Session
+from bulk_transcribe.core.run.engine import Engine
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.core.sources.urls import normalize
+from bulk_transcribe.core.store.session import Session
 
 KEY = "test-key-0123456789"
 

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from bulk_transcribe.core.deapi.client import DeapiClient, JobStatus, _error_for_response, to_job_error
 from bulk_transcribe.core.deapi.payloads import parse_job, parse_result
-from bulk_transcribe.core.errors import Category, DeapiError
 from bulk_transcribe.core.deapi.retry_after import format_retry_after, parse_retry_after
+from bulk_transcribe.core.errors import Category, DeapiError
 
 pytestmark = pytest.mark.anyio
 BASE = "https://api.deapi.test"

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bulk_transcribe.core.store.lockfile import FileLock
-from bulk_transcribe.core.model import Video
 from bulk_transcribe.core.errors import SessionError, SessionLocked
-from bulk_transcribe.core.store.session import Session, discard_session
-from bulk_transcribe.core.store.format import journal_path, lock_path
+from bulk_transcribe.core.model import Video
 from bulk_transcribe.core.settings import Settings
+from bulk_transcribe.core.store.format import journal_path, lock_path
+from bulk_transcribe.core.store.lockfile import FileLock
+from bulk_transcribe.core.store.session import Session, discard_session
 
 
 def saved(tmp_path: Path) -> Path:

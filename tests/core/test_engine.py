@@ -8,8 +8,8 @@ import pytest
 
 from bulk_transcribe.core.events import BatchFinished, ConcurrencyChanged, ErrorLogged, Progress, VideoChanged
 from bulk_transcribe.core.model import VideoState
-from bulk_transcribe.core.store.session import Session
 from bulk_transcribe.core.simulator import SimConfig, SimServer
+from bulk_transcribe.core.store.session import Session
 
 from .engine_harness import KEY, make_session, max_in_window, run_engine, yt
 
@@ -225,8 +225,8 @@ def test_429_storm_every_retry_after_obeyed_by_every_worker(tmp_path, as_date):
     """Windows scaled to 3 s on both sides; the client is configured 10x over the server's limit."""
     import anyio
 
-    from bulk_transcribe.core.run.engine import Engine
     from bulk_transcribe.core.limiter import RateLimiter
+    from bulk_transcribe.core.run.engine import Engine
 
     urls = [yt(i) for i in range(16)]
     cfg = SimConfig(window=3.0, submit_rpm=4, latency=(0.1, 0.2), retry_after_as_date=as_date)

@@ -13,14 +13,15 @@ import json
 import math
 import random
 import selectors
-from collections import Counter
 import time
+from collections import Counter
 from datetime import datetime, timezone
 
 import anyio
 import pytest
 import tomli_w
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bulk_transcribe.core.limiter import DAILY_PAD, Bucket, Lane, RateLimiter, SlidingWindow
 from bulk_transcribe.core.settings import Settings

@@ -6,10 +6,18 @@ import json
 import unicodedata
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bulk_transcribe.core.model import Video
-from bulk_transcribe.core.output.transcripts import _clean, MAX_NAME_BYTES, output_name, render, write_outputs, yaml_quote
+from bulk_transcribe.core.output.transcripts import (
+    MAX_NAME_BYTES,
+    _clean,
+    output_name,
+    render,
+    write_outputs,
+    yaml_quote,
+)
 from bulk_transcribe.core.settings import DEFAULT_TEMPLATE
 from bulk_transcribe.core.transcript import Segment, Transcript
 
@@ -24,7 +32,8 @@ def video(**kw) -> Video:
 TRANSCRIPT = Transcript(
     text="Hello world again",
     language="en",
-    segments=(Segment(0.0, 1.5, "Hello"), Segment(61.25, 3723.4, " World\n\nagain "), Segment(3723.4, 3724.0, "a <b> -->", "Ann")),
+    segments=(Segment(0.0, 1.5, "Hello"), Segment(61.25, 3723.4, " World\n\nagain "),
+              Segment(3723.4, 3724.0, "a <b> -->", "Ann")),
 )
 
 

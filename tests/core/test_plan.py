@@ -8,7 +8,9 @@ import pytest
 
 from bulk_transcribe.core.errors import Category, DeapiError
 from bulk_transcribe.core.plan import (
-    RATE_PER_HOUR, build_plan, estimate_seconds,
+    RATE_PER_HOUR,
+    build_plan,
+    estimate_seconds,
 )
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.core.simulator.config import SimConfig

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import anyio
 
-from bulk_transcribe.core.run.engine import Engine
 from bulk_transcribe.core.model import VideoState
 from bulk_transcribe.core.prepare import prepare_session
+from bulk_transcribe.core.run.engine import Engine
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.core.simulator import SimConfig, SimServer
 

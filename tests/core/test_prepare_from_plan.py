@@ -6,11 +6,11 @@ import anyio
 import pytest
 
 from bulk_transcribe.core import prepare
-from bulk_transcribe.core.sources import expand as sources
+from bulk_transcribe.core.errors import SessionError
 from bulk_transcribe.core.plan import build_plan
 from bulk_transcribe.core.prepare import create_session_from_plan, prepare_session
-from bulk_transcribe.core.errors import SessionError
 from bulk_transcribe.core.settings import Settings
+from bulk_transcribe.core.sources import expand as sources
 
 from .test_plan import IDS, watch, write_batch
 

@@ -8,8 +8,8 @@ import pytest
 
 from bulk_transcribe.core.model import Video, VideoState
 from bulk_transcribe.core.output.report import COLUMNS, write_report
-from bulk_transcribe.core.store.session import RejectedLine, Session
 from bulk_transcribe.core.settings import Settings
+from bulk_transcribe.core.store.session import RejectedLine, Session
 
 
 @pytest.fixture

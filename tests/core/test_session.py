@@ -15,11 +15,11 @@ from pathlib import Path
 import anyio
 import pytest
 
-from bulk_transcribe.core.store import atomic, journal
-from bulk_transcribe.core.model import Video, VideoState
 from bulk_transcribe.core.errors import SessionError, SessionLocked
-from bulk_transcribe.core.store.session import RejectedLine, Session, list_sessions
+from bulk_transcribe.core.model import Video, VideoState
 from bulk_transcribe.core.settings import Settings
+from bulk_transcribe.core.store import atomic, journal
+from bulk_transcribe.core.store.session import RejectedLine, Session, list_sessions
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from __future__ import annotations
 import anyio
 
 from bulk_transcribe.core.model import Video, VideoState
-from bulk_transcribe.core.store.session import Session
-from bulk_transcribe.core.store.format import parse_cache_path
 from bulk_transcribe.core.settings import Settings
+from bulk_transcribe.core.store.format import parse_cache_path
+from bulk_transcribe.core.store.session import Session
 
 
 def _session(tmp_path, n=3):

@@ -9,13 +9,19 @@ from unittest import mock
 
 import anyio
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from bulk_transcribe.core.model import Video
 from bulk_transcribe.core.sources import expand as sources
 from bulk_transcribe.core.sources.batch import read_batch
-from bulk_transcribe.core.model import Video
 from bulk_transcribe.core.sources.expand import (
-    SourceFailure, explain, order_videos, read_cached, resolve, write_cached,
+    SourceFailure,
+    explain,
+    order_videos,
+    read_cached,
+    resolve,
+    write_cached,
 )
 from bulk_transcribe.core.sources.urls import normalize
 

@@ -108,8 +108,8 @@ def test_ctrl_c_saves_the_session_and_exits_130(tmp_path):
     import signal
     import time
 
-    from bulk_transcribe.core.store.session import Session
     from bulk_transcribe.core.simulator import SimConfig, SimServer
+    from bulk_transcribe.core.store.session import Session
 
     ids = [f"ccccccccc{i:02d}" for i in range(12)]
     env = dict(os.environ, DEAPI_API_KEY="k-123456789", BULK_TRANSCRIBE_DATA_DIR=str(tmp_path / "data"),

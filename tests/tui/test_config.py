@@ -6,7 +6,6 @@ import os
 import tomllib
 
 import pytest
-
 from textual.widgets import Button, Input, Select
 
 from bulk_transcribe.core.paths import config_path

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bulk_transcribe.core.paths import sessions_dir
 from bulk_transcribe.core.model import Video, VideoState
-from bulk_transcribe.core.store.session import Session
+from bulk_transcribe.core.paths import sessions_dir
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.core.simulator import SimConfig, SimServer
+from bulk_transcribe.core.store.session import Session
 from bulk_transcribe.tui.app import build_app
 from bulk_transcribe.tui.screens.modals import Confirm
 from bulk_transcribe.tui.screens.plan import PlanScreen

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 from bulk_transcribe.core.events import BatchFinished, BucketUsage, ErrorLogged, Progress, VideoChanged
 from bulk_transcribe.core.model import Video, VideoState
-from bulk_transcribe.tui.headless import HeadlessPrinter
 from bulk_transcribe.tui.commands import warn_over_balance
+from bulk_transcribe.tui.headless import HeadlessPrinter
 
 
 def test_readable_lines_are_literal_and_rate_limited():

@@ -177,8 +177,8 @@ async def test_warnings_from_the_engine_pop_up_but_info_stays_on_the_notice_line
 
 async def test_discard_from_the_prompt_goes_through_core_and_keeps_the_lock_file(tmp_path):
     from bulk_transcribe.core.model import Video
-    from bulk_transcribe.core.store.session import Session, list_sessions
     from bulk_transcribe.core.store.format import lock_path
+    from bulk_transcribe.core.store.session import Session, list_sessions
     from bulk_transcribe.tui.screens.resume import ResumeScreen
 
     path = tmp_path / "a.toml"

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-
 import pytest
-
 
 from bulk_transcribe.core.model import Video
 from bulk_transcribe.core.paths import session_path_for
-from bulk_transcribe.core.store.session import Session
 from bulk_transcribe.core.settings import Settings
+from bulk_transcribe.core.store.session import Session
 from bulk_transcribe.tui.screens.config import ConfigScreen
 from bulk_transcribe.tui.screens.modals import Confirm
 from bulk_transcribe.tui.screens.plan import PlanScreen, totals_text

@@ -6,10 +6,10 @@ import tomllib
 
 import pytest
 
-from bulk_transcribe.core.paths import config_path, sessions_dir
 from bulk_transcribe.core.model import Video
-from bulk_transcribe.core.store.session import Session
+from bulk_transcribe.core.paths import config_path, sessions_dir
 from bulk_transcribe.core.settings import Settings
+from bulk_transcribe.core.store.session import Session
 from bulk_transcribe.tui.screens.modals import KeyPrompt
 from bulk_transcribe.tui.screens.resume import ResumeScreen
 from bulk_transcribe.tui.screens.run import RunScreen

@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from bulk_transcribe.core.paths import sessions_dir
 from bulk_transcribe.core.events import Activity, VideoChanged, WorkerChanged
 from bulk_transcribe.core.model import Video
-from bulk_transcribe.core.store.session import Session
+from bulk_transcribe.core.paths import sessions_dir
 from bulk_transcribe.core.settings import Settings
+from bulk_transcribe.core.store.session import Session
 from bulk_transcribe.tui.screens.run import RunScreen
 from bulk_transcribe.tui.widgets.table import ErrorTable, WorkerTable
 

@@ -17,9 +17,8 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
-from ...core.settings import FORMATS, LIMIT_MODES, MODELS, PLANS, Settings
-
 from ...core.sanitize import clean
+from ...core.settings import FORMATS, LIMIT_MODES, MODELS, PLANS, Settings
 from ..messages import StartRequest, StartRequested
 from ..widgets.key_input import ENTERED, KeyInput, key_status
 from ..widgets.tick import Tick

@@ -19,7 +19,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, LoadingIndicator, Static
 
 from ...core.plan import Plan, PlanTotals
-
 from ...core.sanitize import clean
 from ..messages import PlanAccepted, PlanDismissed
 from ..text import fmt_duration

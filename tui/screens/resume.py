@@ -13,8 +13,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ...core.sanitize import clean
-from ..widgets.table import literal
 from ..messages import DiscardRequested, NewBatchRequested, ResumeRequested
+from ..widgets.table import literal
 from .modals import Confirm
 
 

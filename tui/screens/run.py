@@ -7,6 +7,7 @@ It holds no state of its own beyond what is on screen: the app folds events into
 from __future__ import annotations
 
 import time
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding

@@ -10,7 +10,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...core.events import BatchFinished
-
 from ...core.sanitize import clean
 from ..text import fmt_duration
 

@@ -13,7 +13,6 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from ...core.plan import PlanRow
-
 from ...core.sanitize import clean
 from ..text import fmt_clock
 from .table import literal

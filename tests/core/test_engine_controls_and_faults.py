@@ -1,4 +1,4 @@
-"""Review findings: races and failure paths of the engine, against the simulator over loopback."""
+"""The engine's controls (pause, stop, retry failed) racing its failure paths, against the simulator over loopback."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import time
 
 import anyio
 
-from bulk_transcribe.core.run import video as steps
-from bulk_transcribe.core.run.engine import Engine
 from bulk_transcribe.core.errors import Category
 from bulk_transcribe.core.events import Activity, Notice, WorkerChanged
 from bulk_transcribe.core.model import VideoState
-from bulk_transcribe.core.store.session import Session
+from bulk_transcribe.core.run import video as steps
+from bulk_transcribe.core.run.engine import Engine
 from bulk_transcribe.core.simulator import SimConfig, SimServer
+from bulk_transcribe.core.store.session import Session
 
 from .engine_harness import KEY, make_session, run_engine, yt
 

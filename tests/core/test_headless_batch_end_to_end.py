@@ -1,4 +1,4 @@
-"""The engine issue's acceptance run: 60 videos headless, a few permanent and retryable failures."""
+"""A whole batch headless, end to end: 60 videos, some failing for good and some for a while, zero 429s."""
 
 from __future__ import annotations
 

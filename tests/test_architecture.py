@@ -1,0 +1,151 @@
+"""The architecture as checked facts: import-linter's contracts (pyproject.toml) and no import
+cycle anywhere in core/ or tui/, each shown to fail on a deliberately bad import.
+
+import-linter walks a package's folder; the editable install maps `bulk_transcribe.core` and
+`.tui` onto folders outside `.pkgroot`, so the check runs on a copy laid out as installed.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LINT = Path(sys.executable).with_name("lint-imports")
+
+
+def installed_layout(dest: Path) -> Path:
+    """`dest/bulk_transcribe/{__init__,core,tui}` and pyproject.toml, as a wheel would lay it out."""
+    pkg = dest / "bulk_transcribe"
+    pkg.mkdir(parents=True)
+    shutil.copy(ROOT / ".pkgroot" / "__init__.py", pkg / "__init__.py")
+    for top in ("core", "tui"):
+        shutil.copytree(ROOT / top, pkg / top, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", dest / "pyproject.toml")
+    return pkg
+
+
+def lint_imports(where: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(LINT), "--no-cache"], cwd=where, env={"PYTHONPATH": str(where), "PATH": ""},
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory) -> Path:
+    if not LINT.exists():
+        pytest.fail("lint-imports is missing: install the test extra (pip install -e '.[test]')")
+    return tmp_path_factory.mktemp("lint")
+
+
+def test_the_contracts_hold(layout):
+    where = layout / "as-is"
+    installed_layout(where)
+    done = lint_imports(where)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 kept, 0 broken" in done.stdout
+
+
+@pytest.mark.parametrize("module, bad, contract", [
+    ("core/model.py", "from .run import engine", "core's rooms only import downward"),
+    ("core/run/queue.py", "import textual", "The engine is reachable without the faces"),
+    ("core/store/session.py", "from ...tui import app", "The engine is reachable without the faces"),
+])
+def test_a_bad_import_breaks_its_contract(layout, module, bad, contract):
+    where = layout / module.replace("/", "-")
+    pkg = installed_layout(where)
+    with open(pkg / module, "a", encoding="utf-8") as fh:
+        fh.write(f"\n{bad}  # deliberately against the architecture\n")
+    done = lint_imports(where)
+    assert done.returncode != 0
+    assert f"{contract} BROKEN" in done.stdout, done.stdout
+
+
+# -- cycles ------------------------------------------------------------------------------
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> modules of the same tree it imports (any import: top level, in a function, or
+    under TYPE_CHECKING; a cycle through any of them is still two rooms that lean on each other)."""
+    files = {module_name(p, root): p for top in ("core", "tui") for p in (root / top).rglob("*.py")}
+    graph: dict[str, set[str]] = {m: set() for m in files}
+    for mod, path in files.items():
+        package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    stem = ".".join(base + ([node.module] if node.module else []))
+                elif (node.module or "").startswith("bulk_transcribe."):
+                    stem = node.module.removeprefix("bulk_transcribe.")
+                else:
+                    continue
+                targets = [f"{stem}.{a.name}" for a in node.names] + [stem]
+            elif isinstance(node, ast.Import):
+                targets = [a.name.removeprefix("bulk_transcribe.") for a in node.names
+                           if a.name.startswith("bulk_transcribe.")]
+            for t in targets:
+                if t in files and t != mod:
+                    graph[mod].add(t)
+                    break
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_anywhere():
+    graph = import_graph(ROOT)
+    assert "core.run.engine" in graph and "tui.app" in graph
+    assert cycles(graph) == []
+
+
+def test_the_cycle_check_sees_a_cycle(tmp_path):
+    for top in ("core", "tui"):
+        shutil.copytree(ROOT / top, tmp_path / top, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(tmp_path / "core" / "run" / "video.py", "a", encoding="utf-8") as fh:
+        fh.write("\n\ndef _bad():\n    from .engine import Engine  # deliberately circular\n")
+    assert ["core.run.engine", "core.run.video"] in cycles(import_graph(tmp_path))
