@@ -196,3 +196,18 @@ async def test_discard_from_the_prompt_goes_through_core_and_keeps_the_lock_file
         await pilot.press("d", "y")
         await pilot.pause()
     assert not path.exists() and lock_path(path).exists()
+
+
+def test_the_fake_engine_and_the_real_one_share_one_contract(tmp_path):
+    """The screens program against RunControls; a fake that drifted from the Engine would
+    let the app's tests pass against an API the engine no longer has."""
+    from bulk_transcribe.core.run.controls import RunControls
+    from bulk_transcribe.core.run.engine import Engine
+    from tests.core.engine_harness import make_session
+
+    session = make_session(tmp_path, [], "http://127.0.0.1:9")
+    try:
+        assert isinstance(Engine(session, api_key="k", sink=lambda e: None), RunControls)
+    finally:
+        session.close()
+    assert isinstance(FakeEngine(), RunControls)
