@@ -1,25 +1,33 @@
 """The deAPI client: one shared `httpx.AsyncClient`, every failure mapped to `DeapiError`.
 
-Nothing outside this module sees an httpx exception or a raw status code: transport
-errors, HTTP statuses and unreadable bodies all leave as `DeapiError` with a `Category`
-(see `_error_for_response`). Response shapes follow the deAPI spec (docs/deapi-api.md in
-the shared notes) and accept every variant it lists; `parse_job` and `parse_result` are
-pure functions so the shapes can be tested without a transport.
+Nothing outside this package sees an httpx exception or a raw status code: transport errors,
+HTTP statuses and unreadable bodies all leave as `DeapiError` with a `Category` (answers.py).
+Response shapes follow deAPI's documents and accept every variant they allow; `parse_job`
+and `parse_result` are pure functions so the shapes can be tested without a transport.
+
+Two things protect the user's money here:
+- every request is bounded as a whole (`TOTAL`), not per read: an answer trickled a byte at
+  a time cannot hold a worker forever;
+- a failed submit says whether it may have created a job (`DeapiError.maybe_created`). That is
+  decided from what reached the wire: httpcore's trace tells when the request body was sent in
+  full. Before that (connection refused, DNS, TLS, a pool timeout) nothing can have been made;
+  after it, a lost answer (timeout, reset, 502/504, an unreadable 200) is in doubt.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
+import anyio
 import httpx
 
 from ..errors import Category, DeapiError
 from ..transcript import Transcript
+from .answers import RateLimitInfo, error_for_response, rate_limit_info, status_text, transport_error
 from .payloads import (
     JobStatus,
     as_number,
-    as_text,
     data_of,
     is_empty,
     model_name,
@@ -29,13 +37,20 @@ from .payloads import (
     to_job_error,
     unreadable,
 )
-from .retry_after import parse_retry_after
 
-__all__ = ["DeapiClient", "JobStatus", "to_job_error", "parse_job", "parse_result", "USER_AGENT"]
+__all__ = ["DeapiClient", "JobStatus", "RateLimitInfo", "to_job_error", "parse_job", "parse_result", "USER_AGENT"]
 
 USER_AGENT = "bulk-transcribe/0.1"
 MODELS_PAGE_SIZE = 50
 _MAX_MODEL_PAGES = 100  # a guard against a paginator that never ends
+
+# Seconds a whole request may take, answer included. A submit is given long: once its body is
+# on the wire, giving up early only turns a slow answer into one in doubt.
+TOTAL = {"submit": 180.0, "status": 60.0, "result": 300.0, "price": 60.0, "balance": 30.0, "models": 60.0}
+# Statuses that may come from a gateway after the request reached deAPI: the job may exist.
+IN_DOUBT_STATUSES = frozenset({502, 504})
+
+OnLimits = Callable[[str, RateLimitInfo], None]
 
 
 class DeapiClient:
@@ -43,6 +58,9 @@ class DeapiClient:
 
     Every method raises only `DeapiError` for API, transport and payload failures.
     `transport` is for tests (httpx.MockTransport) and is used for result downloads too.
+    `on_limits(endpoint, info)` is called with the `X-RateLimit-*` headers of every answer
+    of "submit", "status" and "price" that carries any (successes and errors alike).
+    `totals` overrides `TOTAL` per endpoint (seconds for the whole request).
     """
 
     def __init__(
@@ -53,8 +71,12 @@ class DeapiClient:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 100,
+        on_limits: OnLimits | None = None,
+        totals: Mapping[str, float] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.on_limits = on_limits
+        self.totals = {**TOTAL, **(totals or {})}
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers={
@@ -93,26 +115,21 @@ class DeapiClient:
     ) -> str:
         """Start one transcription job; return its request id.
 
-        Not idempotent: every call that reaches deAPI may be a paid job, including one
-        whose answer is lost (NETWORK, or SERVER for a 200 without a request id).
+        Not idempotent: every call that reaches deAPI may be a paid job. A failure whose
+        request reached deAPI in full and whose answer was lost or unreadable has
+        `maybe_created` set; one that never left (or was refused outright) has not.
         """
         fields = {
             "source_url": source_url,
             "model": model,
             "include_ts": _flag(include_ts),
-            "return_result_in_response": "true",
+            "return_result_in_response": _flag(True),
         }
         if lang:
             fields["lang"] = lang
         if ts_level:
             fields["ts_level"] = ts_level
-        try:
-            body = await self._call("POST", "/api/v2/audio/transcriptions", files=_form(fields))
-        except DeapiError as err:
-            # A timeout after sending, or a 2xx we cannot read: deAPI may have created the job.
-            err.maybe_created = err.category is Category.NETWORK or (err.category is Category.SERVER
-                                                                    and err.status is None)
-            raise
+        body = await self._call("POST", "/api/v2/audio/transcriptions", endpoint="submit", files=_form(fields))
         request_id = data_of(body).get("request_id")
         if not isinstance(request_id, str) or not request_id:
             err = unreadable("submit answered without a request id")
@@ -122,16 +139,23 @@ class DeapiClient:
 
     async def job(self, request_id: str) -> JobStatus:
         """Read a job (GET /api/v2/jobs/{id}); 404 is NOT_FOUND."""
-        body = await self._call("GET", f"/api/v2/jobs/{quote(request_id, safe='')}", job_id=request_id)
+        body = await self._call("GET", f"/api/v2/jobs/{quote(request_id, safe='')}", endpoint="status",
+                                job_id=request_id)
         return parse_job(request_id, body)
 
-    async def fetch_result(self, job: JobStatus) -> Transcript:
-        """The transcript of a done job: the inline `result` when non-empty, else the
-        `result_url` download (sent without the API key). An expired link (403/404/410)
-        raises RESULT_EXPIRED (retryable: read the job again for a fresh link)."""
+    async def fetch_result(self, job: JobStatus, *, need_segments: bool = False) -> Transcript:
+        """The transcript of a done job.
+
+        deAPI types the inline `result` as the text only, so a structured job (Ct2 with
+        timestamps: `transcription.structured`), or a caller that needs segments, reads the
+        `result_url` file (JSON with segments), fetched without the API key; otherwise a
+        non-empty inline result is used. An expired link (403/404/410) raises RESULT_EXPIRED
+        (retryable: read the job again for a fresh link)."""
         if job.status != "done":
             raise DeapiError(Category.INTERNAL, f"job is {job.status}, not done", request_id=job.request_id)
-        if not is_empty(job.result):
+        inline_has_segments = isinstance(job.result, (Mapping, list)) and parse_result(job.result).segments
+        wants_file = (job.structured or need_segments) and not inline_has_segments
+        if not is_empty(job.result) and not (wants_file and job.result_url):
             return parse_result(job.result, language=job.language)
         if not job.result_url:
             if job.result is not None:  # done with an empty inline result: a silent video
@@ -142,7 +166,7 @@ class DeapiClient:
 
     async def balance(self) -> float:
         """Account balance in USD."""
-        body = await self._call("GET", "/api/v2/account/balance")
+        body = await self._call("GET", "/api/v2/account/balance", endpoint="balance")
         data = data_of(body)
         for value in (data.get("balance"), data.get("amount"), body.get("balance"), body.get("data")):
             number = as_number(value)
@@ -154,7 +178,8 @@ class DeapiClient:
         """Every model name in the catalogue, following the pagination to its end."""
         names: list[str] = []
         for page in range(1, _MAX_MODEL_PAGES + 1):
-            body = await self._call("GET", "/api/v2/models", params={"limit": MODELS_PAGE_SIZE, "page": page})
+            body = await self._call("GET", "/api/v2/models", endpoint="models",
+                                    params={"limit": MODELS_PAGE_SIZE, "page": page})
             items, more = models_page(body, page)
             for item in items:
                 name = model_name(item)
@@ -173,7 +198,8 @@ class DeapiClient:
         duration_seconds: float | None = None,
         platform: str | None = None,
     ) -> float:
-        """Price quote in USD for a URL, or for a duration (+ optional platform)."""
+        """Price quote in USD for a URL, or for a duration (+ optional platform: one of deAPI's
+        names, `youtube`, `twitter`, `twitch`, `kick`, `tiktok`)."""
         if not source_url and duration_seconds is None:
             raise DeapiError(Category.VALIDATION, "a price needs a source URL or a duration")
         fields = {"model": model, "include_ts": _flag(include_ts)}
@@ -183,7 +209,7 @@ class DeapiClient:
             fields["duration_seconds"] = f"{duration_seconds:g}"
         if platform:
             fields["platform"] = platform
-        body = await self._call("POST", "/api/v2/audio/transcriptions/price", files=_form(fields))
+        body = await self._call("POST", "/api/v2/audio/transcriptions/price", endpoint="price", files=_form(fields))
         data = data_of(body)
         value = data.get("price", data.get("amount"))
         number = as_number(value.get("amount") if isinstance(value, Mapping) else value)
@@ -192,42 +218,90 @@ class DeapiClient:
         return number
 
     # -- transport ---------------------------------------------------------------------
-    async def _call(self, method: str, path: str, *, job_id: str | None = None, **kwargs: Any) -> dict[str, Any]:
-        """One API request; the parsed JSON object of a 2xx answer, else DeapiError."""
+    async def _call(self, method: str, path: str, *, endpoint: str, job_id: str | None = None,
+                    **kwargs: Any) -> dict[str, Any]:
+        """One API request, bounded as a whole; the parsed JSON object of a 2xx answer, else
+        DeapiError (with `maybe_created` for a submit whose answer was lost after it was sent)."""
+        traced, sent = [False], [False]
+
+        async def trace(name: str, info: Mapping[str, Any]) -> None:
+            traced[0] = True
+            if name.endswith("send_request_body.complete"):
+                sent[0] = True
+
+        def reached(exc: BaseException | None) -> bool:
+            """Whether the request may have reached deAPI in full. A transport without httpcore's
+            trace (a test's MockTransport) is judged by the failure: only a failed connect is safe."""
+            if traced[0]:
+                return sent[0]
+            return not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+
+        total = self.totals.get(endpoint, 60.0)
         try:
-            response = await self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, job_id) from exc
-        except httpx.InvalidURL as exc:
-            raise DeapiError(Category.VALIDATION, f"bad URL: {exc}") from exc
+            with anyio.fail_after(total):
+                try:
+                    response = await self._http.request(method, path, extensions={"trace": trace}, **kwargs)
+                except httpx.HTTPError as exc:
+                    err = transport_error(exc, job_id)
+                    err.maybe_created = endpoint == "submit" and err.category is Category.NETWORK and reached(exc)
+                    raise err from exc
+                except httpx.InvalidURL as exc:
+                    raise DeapiError(Category.VALIDATION, f"bad URL: {exc}") from exc
+        except TimeoutError:
+            err = DeapiError(Category.NETWORK, f"no whole answer within {total:g} s", retryable=True,
+                             request_id=job_id)
+            err.maybe_created = endpoint == "submit" and reached(None)
+            raise err from None
+        self._report_limits(endpoint, response)
         if not response.is_success:
-            raise _error_for_response(response, job_id=job_id)
+            err = error_for_response(response, job_id=job_id)
+            err.maybe_created = endpoint == "submit" and response.status_code in IN_DOUBT_STATUSES
+            raise err
         try:
             body = response.json()
         except (ValueError, UnicodeDecodeError):
-            raise unreadable(f"{response.status_code} with a body that is not JSON", job_id) from None
+            err = unreadable(f"{response.status_code} with a body that is not JSON", job_id)
+            err.maybe_created = endpoint == "submit"
+            raise err from None
         if not isinstance(body, dict):
-            raise unreadable(f"{response.status_code} with JSON that is not an object", job_id)
+            err = unreadable(f"{response.status_code} with JSON that is not an object", job_id)
+            err.maybe_created = endpoint == "submit"
+            raise err
         return body
+
+    def _report_limits(self, endpoint: str, response: httpx.Response) -> None:
+        if self.on_limits is None or endpoint not in ("submit", "status", "price"):
+            return
+        info = rate_limit_info(response.headers)
+        if not info.empty:
+            try:
+                self.on_limits(endpoint, info)
+            except Exception:   # a listener's bug must not turn an answer into a failure
+                pass
 
     async def _download(self, job: JobStatus) -> str | bytes:
         """GET the pre-signed result link on the shared pool, without the Authorization header."""
         assert job.result_url
+        total = self.totals.get("result", 300.0)
         try:
-            request = self._http.build_request("GET", job.result_url)
-            del request.headers["Authorization"]  # never hand the key to the storage host
-            request.headers["Accept"] = "application/json, text/plain, */*"
-            response = await self._http.send(request, follow_redirects=True)
+            with anyio.fail_after(total):
+                request = self._http.build_request("GET", job.result_url)
+                del request.headers["Authorization"]  # never hand the key to the storage host
+                request.headers["Accept"] = "application/json, text/plain, */*"
+                response = await self._http.send(request, follow_redirects=True)
+        except TimeoutError:
+            raise DeapiError(Category.NETWORK, f"the result did not arrive within {total:g} s", retryable=True,
+                             request_id=job.request_id) from None
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, job.request_id) from exc
+            raise transport_error(exc, job.request_id) from exc
         except httpx.InvalidURL as exc:
             raise DeapiError(Category.SERVER, f"unusable result_url: {exc}", request_id=job.request_id) from exc
         status = response.status_code
         if status in (403, 404, 410):
-            raise DeapiError(Category.RESULT_EXPIRED, f"result link answered {_status_text(response)}",
+            raise DeapiError(Category.RESULT_EXPIRED, f"result link answered {status_text(response)}",
                              status=status, retryable=True, request_id=job.request_id)
         if not response.is_success:
-            err = _error_for_response(response, job_id=None)
+            err = error_for_response(response, job_id=None)
             err.request_id = job.request_id
             if status < 500 and status != 429:  # storage 4xx other than expiry: odd, but worth a retry
                 err.category, err.retryable = Category.SERVER, True
@@ -238,74 +312,6 @@ class DeapiClient:
             return response.content.decode("utf-8", errors="replace")
 
 
-# -- error mapping -------------------------------------------------------------------------
-def _transport_error(exc: httpx.HTTPError, request_id: str | None) -> DeapiError:
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        return DeapiError(Category.VALIDATION, f"unsupported URL: {exc}", request_id=request_id)
-    if isinstance(exc, httpx.TimeoutException):
-        kind = type(exc).__name__.replace("Timeout", "").lower() or "request"
-        return DeapiError(Category.NETWORK, f"timed out ({kind})", retryable=True, request_id=request_id)
-    detail = str(exc) or type(exc).__name__
-    return DeapiError(Category.NETWORK, f"network error: {detail}"[:300], retryable=True, request_id=request_id)
-
-
-def _error_for_response(response: httpx.Response, *, job_id: str | None) -> DeapiError:
-    """Map a non-2xx API response to a DeapiError (see the module docstring)."""
-    status = response.status_code
-    body = _json_or_none(response)
-    api_message = as_text(body.get("message")) if isinstance(body, Mapping) else ""
-    errors = body.get("errors") if isinstance(body, Mapping) and isinstance(body.get("errors"), Mapping) else {}
-    head = _status_text(response)
-
-    def err(category: Category, message: str, *, retryable: bool = False, **kw: Any) -> DeapiError:
-        return DeapiError(category, message[:500], status=status, retryable=retryable, request_id=job_id, **kw)
-
-    if status in (401, 403):
-        return err(Category.AUTH, api_message or head)
-    if status == 402 or (status == 422 and "balance" in errors):
-        return err(Category.BALANCE, _field_message(api_message or head, errors))
-    if status in (400, 413, 422):
-        return err(Category.VALIDATION, _field_message(api_message or head, errors))
-    if status == 404 and job_id is not None:
-        return err(Category.NOT_FOUND, f"unknown request id {job_id}" + (f" ({api_message})" if api_message else ""))
-    if status == 429:
-        kind = response.headers.get("X-RateLimit-Type", "").strip().lower() or None
-        if kind is None and response.headers.get("X-RateLimit-Daily-Remaining", "").strip() == "0":
-            kind = "daily"
-        return err(Category.RATE_LIMITED, api_message or head, retryable=True,
-                   retry_after=parse_retry_after(response.headers.get("Retry-After")), rate_limit_type=kind)
-    if status >= 500:
-        message = head if not api_message or api_message.lower() in head.lower() else f"{head}: {api_message}"
-        return err(Category.SERVER, message, retryable=True,
-                   retry_after=parse_retry_after(response.headers.get("Retry-After")))
-    if status == 408:
-        return err(Category.NETWORK, head, retryable=True)
-    if status == 404:
-        return err(Category.SERVER, f"{head}: no such route (is the API base URL right?)")
-    return err(Category.VALIDATION if 400 <= status < 500 else Category.SERVER,
-               f"{head}: {api_message}" if api_message else head)
-
-
-def _field_message(message: str, errors: Mapping[str, Any]) -> str:
-    """The API's message plus every field error: "msg [source_url: a; b | model: c]"."""
-    parts = []
-    for field, msgs in errors.items():
-        texts = [str(m) for m in msgs] if isinstance(msgs, list) else [str(msgs)]
-        parts.append(f"{field}: {'; '.join(texts)}")
-    return f"{message} [{' | '.join(parts)}]" if parts else message
-
-
-def _status_text(response: httpx.Response) -> str:
-    return f"{response.status_code} {response.reason_phrase}".strip()
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 # -- form encoding ------------------------------------------------------------------------
 def _form(fields: Mapping[str, str]) -> dict[str, tuple[None, str]]:
     # httpx sends multipart only when `files` is non-empty; (None, value) parts carry no
@@ -314,4 +320,8 @@ def _form(fields: Mapping[str, str]) -> dict[str, tuple[None, str]]:
 
 
 def _flag(value: bool) -> str:
-    return "true" if value else "false"
+    # deAPI validates with Laravel's `boolean` rule, which takes 1/0 but not "true"/"false"
+    # in a form; the official SDK sends 1/0 too.
+    return "1" if value else "0"
+
+

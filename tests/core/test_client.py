@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bulk_transcribe.core.deapi.client import DeapiClient, JobStatus, _error_for_response, to_job_error
+from bulk_transcribe.core.deapi.answers import error_for_response
+from bulk_transcribe.core.deapi.client import DeapiClient, JobStatus, to_job_error
 from bulk_transcribe.core.deapi.payloads import parse_job, parse_result
 from bulk_transcribe.core.deapi.retry_after import format_retry_after, parse_retry_after
 from bulk_transcribe.core.errors import Category, DeapiError
@@ -59,7 +60,7 @@ async def error_of(handler: Handler, call: str = "submit", **kwargs) -> DeapiErr
 
 
 # -- requests as sent ---------------------------------------------------------------------
-async def test_submit_sends_multipart_with_auth_and_string_booleans():
+async def test_submit_sends_multipart_with_auth_and_booleans_as_1_and_0():
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -78,13 +79,13 @@ async def test_submit_sends_multipart_with_auth_and_string_booleans():
     assert request.headers["Content-Type"].startswith("multipart/form-data")
     body = request.read().decode()
     for name, value in (("source_url", "https://youtu.be/x"), ("model", "WhisperLargeV3Ct2"),
-                        ("include_ts", "true"), ("return_result_in_response", "true"),
+                        ("include_ts", "1"), ("return_result_in_response", "1"),
                         ("lang", "en"), ("ts_level", "segment")):
         assert f'name="{name}"\r\n\r\n{value}\r\n' in body
     assert "filename=" not in body
 
 
-async def test_include_ts_false_travels_as_false():
+async def test_include_ts_false_travels_as_0():
     bodies: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -93,7 +94,7 @@ async def test_include_ts_false_travels_as_false():
 
     async with client_for(handler) as api:
         await api.submit("https://youtu.be/x", model="WhisperLargeV3", include_ts=False)
-    assert 'name="include_ts"\r\n\r\nfalse\r\n' in bodies[0]
+    assert 'name="include_ts"\r\n\r\n0\r\n' in bodies[0]
     assert 'name="lang"' not in bodies[0]
 
 
@@ -212,7 +213,7 @@ def test_any_error_response_becomes_a_deapi_error(status, body, retry_after):
     headers = {} if retry_after is None else {"Retry-After": retry_after.encode("ascii", "ignore").decode()}
     response = httpx.Response(status, content=body, headers=headers,
                               request=httpx.Request("GET", f"{BASE}/api/v2/jobs/x"))
-    err = _error_for_response(response, job_id="x")
+    err = error_for_response(response, job_id="x")
     assert isinstance(err, DeapiError) and isinstance(err.category, Category)
     assert err.retry_after is None or err.retry_after >= 0
 
