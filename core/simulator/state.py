@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from . import content
+from . import content, rules
 from .config import TRANSCRIPTION_MODELS, SimConfig, fault_for
+from .rules import CT2
 from .limits import RateBucket, Verdict
 
-CT2 = "WhisperLargeV3Ct2"
 LIMITED = ("submit", "status", "price")
 ENDPOINTS = ("submit", "status", "price", "balance", "models", "storage", "other")
 _ERRORS = {  # fault -> (error_code, error_message, error_reason, retryable)
@@ -157,16 +157,16 @@ class SimState:
             url = "upload://" + fields["source_file"][5:]  # an upload: content still derives from a name
         model = fields.get("model", "").strip()
         ts_level = fields.get("ts_level", "").strip()
-        errors = _validate(fields, url, model, ts_level)
+        errors = rules.validate_submit(fields, url, model, ts_level)
         with self._lock:
             cfg = self.config
             fault = fault_for(url, cfg.faults) if url else None
             if fault and fault.kind == "invalid":
                 errors.setdefault("source_url", []).append("The source url format is invalid.")
             if errors:
-                return 422, _laravel_422(errors)
+                return 422, rules.laravel_422(errors)
             if self._balance < cfg.min_balance:
-                return 422, _laravel_422({"balance": ["Insufficient balance to start a job."]})
+                return 422, rules.laravel_422({"balance": ["Insufficient balance to start a job."]})
             attempt = self._submissions[url]
             self._submissions[url] += 1
             low, high = cfg.latency
@@ -186,9 +186,9 @@ class SimState:
             request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
             self._jobs[request_id] = Job(
                 request_id=request_id, source_url=url, model=model,
-                include_ts=_bool(fields.get("include_ts", "")) is True,
+                include_ts=rules.as_bool(fields.get("include_ts", "")) is True,
                 lang=fields.get("lang", "").strip(), ts_level=ts_level,
-                inline=_bool(fields.get("return_result_in_response", "")) is True,
+                inline=rules.as_bool(fields.get("return_result_in_response", "")) is True,
                 submitted=time.monotonic(), submitted_wall=time.time(),
                 latency=latency, pending_for=latency * cfg.pending_share, price=price,
                 silent=bool(fault and fault.kind == "silent"), error=error,
@@ -264,7 +264,7 @@ class SimState:
         else:
             errors["source_url"] = ["The source url field is required when duration seconds is not present."]
         if errors:
-            return 422, _laravel_422(errors)
+            return 422, rules.laravel_422(errors)
         with self._lock:
             per_hour = self.config.price_per_hour
         return 200, {"data": {"price": round(max(0.0, seconds or 0.0) * per_hour / 3600.0, 6)}}
@@ -333,46 +333,6 @@ class SimState:
         ext = "json" if job.structured else "txt"
         return (f"{base_url}/storage/results/{job.request_id}.{ext}"
                 f"?expires={expires}&signature={self._signature(job.request_id, expires)}")
-
-
-def _validate(fields: dict[str, str], url: str, model: str, ts_level: str) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    if not url:
-        errors["source_url"] = ["The source url field is required when source file is not present."]
-    elif not url.startswith(("http://", "https://", "upload://")):
-        errors["source_url"] = ["The source url format is invalid."]
-    if not model:
-        errors["model"] = ["The model field is required."]
-    elif model not in TRANSCRIPTION_MODELS:
-        errors["model"] = ["The selected model is invalid."]
-    elif "tiktok.com" in url and model != CT2:
-        errors["model"] = ["TikTok sources are only supported by WhisperLargeV3Ct2."]
-    include_ts = fields.get("include_ts")
-    if include_ts is None or not include_ts.strip():
-        errors["include_ts"] = ["The include ts field is required."]
-    elif _bool(include_ts) is None:
-        errors["include_ts"] = ["The include ts field must be true or false."]
-    if ts_level and ts_level not in ("segment", "word"):
-        errors["ts_level"] = ["The selected ts level is invalid."]
-    elif ts_level == "word" and model != CT2:
-        errors["ts_level"] = ["Word-level timestamps are only available with WhisperLargeV3Ct2."]
-    return errors
-
-
-def _laravel_422(errors: dict[str, list[str]]) -> dict[str, Any]:
-    messages = [m for msgs in errors.values() for m in msgs]
-    more = len(messages) - 1
-    suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
-    return {"message": messages[0] + suffix, "errors": errors}
-
-
-def _bool(value: str) -> bool | None:
-    lowered = value.strip().lower()
-    if lowered in ("true", "1"):
-        return True
-    if lowered in ("false", "0"):
-        return False
-    return None
 
 
 def _iso(wall: float) -> str:
