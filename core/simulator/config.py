@@ -60,6 +60,8 @@ class SimConfig:
     # Beyond the brief's contract, with defaults that match the spec:
     min_balance: float = 0.49            # submits refused below this balance (422 errors.balance)
     max_body_bytes: int = 75 * 1024 * 1024
+    # Laravel's boolean rule: "1"/"0" (and JSON true/false) only; the strings "true"/"false" get a 422.
+    strict_booleans: bool = True
     models: tuple[str, ...] = DEFAULT_MODELS
 
     def __post_init__(self) -> None:

@@ -10,9 +10,15 @@ from typing import Any
 from .config import TRANSCRIPTION_MODELS
 
 CT2 = "WhisperLargeV3Ct2"
+# Fields under Laravel's `boolean` rule. It accepts true, false, 1, 0, "1" and "0", and NOT the
+# strings "true"/"false": a multipart form carries only strings, so there a boolean is "1" or "0"
+# (what the official SDK sends). `forms.parse_fields` turns JSON booleans into "1"/"0".
+BOOLEAN_FIELDS = ("include_ts", "return_result_in_response", "diarize", "include_metadata")
 
 
-def validate_submit(fields: dict[str, str], url: str, model: str, ts_level: str) -> dict[str, list[str]]:
+def validate_submit(fields: dict[str, str], url: str, model: str, ts_level: str, *,
+                    strict_booleans: bool = True) -> dict[str, list[str]]:
+    """Field -> messages for a submit's fields (empty when the submit is valid)."""
     errors: dict[str, list[str]] = {}
     if not url:
         errors["source_url"] = ["The source url field is required when source file is not present."]
@@ -24,11 +30,7 @@ def validate_submit(fields: dict[str, str], url: str, model: str, ts_level: str)
         errors["model"] = ["The selected model is invalid."]
     elif "tiktok.com" in url and model != CT2:
         errors["model"] = ["TikTok sources are only supported by WhisperLargeV3Ct2."]
-    include_ts = fields.get("include_ts")
-    if include_ts is None or not include_ts.strip():
-        errors["include_ts"] = ["The include ts field is required."]
-    elif as_bool(include_ts) is None:
-        errors["include_ts"] = ["The include ts field must be true or false."]
+    errors.update(validate_booleans(fields, strict=strict_booleans))
     if ts_level and ts_level not in ("segment", "word"):
         errors["ts_level"] = ["The selected ts level is invalid."]
     elif ts_level == "word" and model != CT2:
@@ -43,10 +45,27 @@ def laravel_422(errors: dict[str, list[str]]) -> dict[str, Any]:
     return {"message": messages[0] + suffix, "errors": errors}
 
 
-def as_bool(value: str) -> bool | None:
+def validate_booleans(fields: dict[str, str], *, strict: bool = True) -> dict[str, list[str]]:
+    """Errors for the boolean fields: `include_ts` is required, the others may be absent or empty
+    (Laravel turns an empty string into null). `strict` refuses "true"/"false" like Laravel."""
+    errors: dict[str, list[str]] = {}
+    for name in BOOLEAN_FIELDS:
+        value = fields.get(name)
+        label = name.replace("_", " ")
+        if value is None or not value.strip():
+            if name == "include_ts":
+                errors[name] = [f"The {label} field is required."]
+        elif as_bool(value, strict=strict) is None:
+            errors[name] = [f"The {label} field must be true or false."]
+    return errors
+
+
+def as_bool(value: str, *, strict: bool = False) -> bool | None:
+    """True/False for an accepted spelling, None otherwise. Not strict also takes "true"/"false"
+    (the simulator's old leniency, kept behind `SimConfig.strict_booleans=False`)."""
     lowered = value.strip().lower()
-    if lowered in ("true", "1"):
+    if lowered == "1" or (lowered == "true" and not strict):
         return True
-    if lowered in ("false", "0"):
+    if lowered == "0" or (lowered == "false" and not strict):
         return False
     return None

@@ -157,7 +157,7 @@ class SimState:
             url = "upload://" + fields["source_file"][5:]  # an upload: content still derives from a name
         model = fields.get("model", "").strip()
         ts_level = fields.get("ts_level", "").strip()
-        errors = rules.validate_submit(fields, url, model, ts_level)
+        errors = rules.validate_submit(fields, url, model, ts_level, strict_booleans=self.config.strict_booleans)
         with self._lock:
             cfg = self.config
             fault = fault_for(url, cfg.faults) if url else None
