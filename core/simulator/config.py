@@ -47,6 +47,7 @@ class SimConfig:
     pending_share: float = 0.2
     result_ttl: float = 5 * 3600.0
     inline_result: bool = True
+    inline_structured: bool = False    # a structured job's inline `result` is its JSON object, not its text
     server_error_share: float = 0.0
     slow_share: float = 0.0
     slow_seconds: float = 0.0

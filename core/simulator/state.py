@@ -220,7 +220,7 @@ class SimState:
                     "error_code": code, "error_message": message, "error_reason": reason,
                     "retryable": retryable, "refunded": True, "failed_at": finished,
                     "price": {"amount": 0.0, "is_estimated": False}}
-        result = self._result_of(job) if (job.inline and cfg.inline_result) else None
+        result = self._inline_of(job, cfg) if (job.inline and cfg.inline_result) else None
         return {**view, "status": "done", "progress": 100.0, "completed_at": finished,
                 "result_url": self._sign(job, base_url, cfg.result_ttl), "result": result,
                 "price": {"amount": job.price, "is_estimated": False},
@@ -320,6 +320,15 @@ class SimState:
                 self._jobs[job.request_id] = job
 
     # -- helpers -------------------------------------------------------------------------------
+    def _inline_of(self, job: Job, cfg: SimConfig) -> Any:
+        """The inline `result`: the text, which the OpenAPI types as a string, even for a
+        structured job (its segments are in the result_url file); `inline_structured` puts
+        the structured object there instead, which the docs leave open."""
+        result = self._result_of(job)
+        if isinstance(result, dict) and not cfg.inline_structured:
+            return result["text"]
+        return result
+
     def _result_of(self, job: Job) -> Any:
         if job.structured:
             return content.structured(job.source_url, lang=job.lang, words=job.ts_level == "word", silent=job.silent)
