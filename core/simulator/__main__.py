@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 
-from .config import SimConfig, parse_fault
+from .config import SimConfig, parse_fault, plan_limits
 from .server import SimServer
 
 
@@ -53,10 +53,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         faults[key] = kind
     limits = dict(submit_rpm=args.submit_rpm, status_rpm=args.status_rpm, price_rpm=args.price_rpm,
                   submit_per_day=args.submit_per_day, status_per_day=args.status_per_day)
-    if args.plan == "basic":
-        limits.update(submit_rpm=1, submit_per_day=10, status_rpm=50, status_per_day=200, price_rpm=50)
-    elif args.plan == "premium":
-        limits.update(submit_rpm=300, submit_per_day=None, status_rpm=300, status_per_day=None)
+    if args.plan:
+        limits.update(plan_limits(args.plan))
     return SimConfig(
         latency=tuple(args.latency), result_ttl=args.result_ttl, inline_result=not args.no_inline,
         server_error_share=args.server_errors, slow_share=args.slow_share, slow_seconds=args.slow_seconds,

@@ -25,6 +25,14 @@ DEFAULT_MODELS: tuple[str, ...] = (
     "Kokoro", "Chatterbox", "Bge_M3_FP16", "Nanonets_Ocr_S_F16", "QwenImageEdit_Plus_NF4",
 )
 TRANSCRIPTION_MODELS = frozenset({"WhisperLargeV3", "WhisperLargeV3Ct2"})
+# deAPI's published limits per plan (limits-and-quotas.mdx; Premium's status and price rows are
+# not stated: 300/min assumed). An account knows its plan only from the X-RateLimit-* headers.
+PLANS: dict[str, dict[str, int | None]] = {
+    "basic": dict(submit_rpm=1, submit_per_day=10, status_rpm=50, status_per_day=200,
+                  price_rpm=50, price_per_day=200),
+    "premium": dict(submit_rpm=300, submit_per_day=None, status_rpm=300, status_per_day=None,
+                    price_rpm=300, price_per_day=None),
+}
 FAULT_KINDS = frozenset({"private", "restricted", "flaky", "capacity", "invalid", "silent", "slow", "garbled"})
 
 
@@ -42,6 +50,12 @@ class SimConfig:
     submit_per_day: int | None = None
     status_per_day: int | None = None
     price_rpm: int = 300
+    price_per_day: int | None = None
+    # One account bucket for submit, status and price instead of one each (the docs call
+    # Premium's 300 RPM both "unified" and per endpoint); its headers say X-RateLimit-Source: account.
+    shared_limits: bool = False
+    account_rpm: int = 300
+    account_per_day: int | None = None
     window: float = 60.0
     latency: tuple[float, float] = (20.0, 80.0)
     pending_share: float = 0.2
@@ -75,7 +89,7 @@ class SimConfig:
             raise ValueError(f"latency must be 0 <= low <= high (got {self.latency})")
         if not self.window > 0:
             raise ValueError(f"window must be positive seconds (got {self.window})")
-        for name in ("submit_rpm", "status_rpm", "price_rpm"):
+        for name in ("submit_rpm", "status_rpm", "price_rpm", "account_rpm"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         for name in ("pending_share", "server_error_share", "slow_share"):
@@ -85,6 +99,15 @@ class SimConfig:
             parse_fault(spec)  # raises on a bad spec
             if not key:
                 raise ValueError("a fault key must be a non-empty substring of the URL")
+
+
+def plan_limits(plan: str) -> dict[str, int | None]:
+    """SimConfig limit fields of a deAPI plan ("basic" | "premium"): `SimConfig(**plan_limits("basic"))`.
+    Raises ValueError for another name."""
+    try:
+        return dict(PLANS[plan])
+    except KeyError:
+        raise ValueError(f"unknown plan {plan!r} (one of {', '.join(PLANS)})") from None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from ..retry_after import format_retry_after
 from .config import SimConfig
 from .forms import FormError, parse_fields
-from .limits import Verdict
+from .limits import Verdict, limit_headers
 from .state import SimState
 
 _GATEWAY_PAGE = (
@@ -106,7 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
         if verdict is not None and not verdict.allowed:
             self._too_many(verdict)
             return
-        headers = _limit_headers(verdict)
+        headers = limit_headers(verdict) if verdict is not None else {}
         if route == "status":
             view = state.job_view(arg, self.server.base_url)
             if view is None:
@@ -171,11 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _too_many(self, verdict: Verdict) -> None:
         cfg = self.server.state.config
-        headers = {"X-RateLimit-Limit": str(verdict.limit), "X-RateLimit-Remaining": "0",
-                   "X-RateLimit-Type": verdict.kind}
-        if verdict.daily_limit is not None:
-            headers["X-RateLimit-Daily-Limit"] = str(verdict.daily_limit)
-            headers["X-RateLimit-Daily-Remaining"] = str(verdict.daily_remaining or 0)
+        headers = {**limit_headers(verdict), "X-RateLimit-Type": verdict.kind}
         if cfg.retry_after_header:
             headers["Retry-After"] = format_retry_after(verdict.retry_after, as_date=cfg.retry_after_as_date)
         self._json(429, {"message": "Too Many Attempts."}, headers)
@@ -202,16 +198,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (e.g. its timeout): nothing to do
-
-
-def _limit_headers(verdict: Verdict | None) -> dict[str, str]:
-    if verdict is None:
-        return {}
-    headers = {"X-RateLimit-Limit": str(verdict.limit), "X-RateLimit-Remaining": str(verdict.remaining)}
-    if verdict.daily_limit is not None:
-        headers["X-RateLimit-Daily-Limit"] = str(verdict.daily_limit)
-        headers["X-RateLimit-Daily-Remaining"] = str(verdict.daily_remaining)
-    return headers
 
 
 def _int(values: list[str] | None, default: int) -> int:

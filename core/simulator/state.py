@@ -25,7 +25,7 @@ from typing import Any
 from . import content, rules
 from .config import TRANSCRIPTION_MODELS, SimConfig, fault_for
 from .rules import CT2
-from .limits import RateBucket, Verdict
+from .limits import ACCOUNT, SOURCE_ACCOUNT, SOURCE_ENDPOINT, RateBucket, Verdict
 
 LIMITED = ("submit", "status", "price")
 ENDPOINTS = ("submit", "status", "price", "balance", "models", "storage", "other")
@@ -65,7 +65,7 @@ class SimState:
         self._lock = threading.Lock()
         self._rng = random.Random(config.seed)
         self._secret = hashlib.sha256(f"sim-secret-{config.seed}".encode()).digest()
-        self._buckets = {name: RateBucket() for name in LIMITED}
+        self._buckets = {name: RateBucket() for name in (*LIMITED, ACCOUNT)}
         self._jobs: dict[str, Job] = {}
         self._arrivals: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
         self._accepted: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
@@ -130,20 +130,27 @@ class SimState:
             return status, delay
 
     def admit(self, endpoint: str, now: float) -> Verdict | None:
-        """Apply the endpoint's limits to an arrival; None for unlimited endpoints."""
+        """Apply the limits to an arrival; None for unlimited endpoints. Each limited endpoint
+        has its own bucket, or with `shared_limits` all three draw on the account's one."""
         with self._lock:
             cfg = self.config
-            if endpoint not in self._buckets:
+            if endpoint not in LIMITED:
                 self._accepted[endpoint].append(now)
                 return None
-            per_minute = {"submit": cfg.submit_rpm, "status": cfg.status_rpm, "price": cfg.price_rpm}[endpoint]
-            per_day = {"submit": cfg.submit_per_day, "status": cfg.status_per_day}.get(endpoint)
-            verdict = self._buckets[endpoint].admit(now, time.time(), per_minute, per_day, cfg.window)
+            if cfg.shared_limits:
+                bucket, source = ACCOUNT, SOURCE_ACCOUNT
+                per_minute, per_day = cfg.account_rpm, cfg.account_per_day
+            else:
+                bucket, source = endpoint, SOURCE_ENDPOINT
+                per_minute, per_day = {"submit": (cfg.submit_rpm, cfg.submit_per_day),
+                                       "status": (cfg.status_rpm, cfg.status_per_day),
+                                       "price": (cfg.price_rpm, cfg.price_per_day)}[endpoint]
+            verdict = self._buckets[bucket].admit(now, time.time(), per_minute, per_day, cfg.window)
             if verdict.allowed:
                 self._accepted[endpoint].append(now)
             else:
                 self._count_429[endpoint] += 1
-            return verdict
+            return dataclasses.replace(verdict, source=source)
 
     def authorized(self, bearer: str) -> bool:
         keys = self.config.api_keys
