@@ -18,6 +18,7 @@ order) found in the URL decides the fault:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 DEFAULT_MODELS: tuple[str, ...] = (
@@ -33,6 +34,10 @@ PLANS: dict[str, dict[str, int | None]] = {
     "premium": dict(submit_rpm=300, submit_per_day=None, status_rpm=300, status_per_day=None,
                     price_rpm=300, price_per_day=None),
 }
+# TikTok is priced by length band: (up to this many seconds, USD), the last one open-ended.
+TIKTOK_BANDS: tuple[tuple[float, float], ...] = (
+    (60, 0.015), (120, 0.0225), (180, 0.030), (300, 0.045), (600, 0.0825), (math.inf, 0.105),
+)
 FAULT_KINDS = frozenset({"private", "restricted", "flaky", "capacity", "invalid", "silent", "slow", "garbled"})
 
 
@@ -67,7 +72,13 @@ class SimConfig:
     slow_seconds: float = 0.0
     faults: dict[str, str] = field(default_factory=dict)
     balance: float = 100.0
-    price_per_hour: float = 0.05
+    # Prices (pricing.py): a per-job part plus a per-second part, used for quotes and charges alike.
+    price_per_job: float = 0.005
+    price_per_second: float = 0.046875 / 3600.0     # 5 min = $0.00890625 with the fee (docs: $0.0089)
+    price_per_hour: float | None = None             # set: the old flat rate, no per-job part
+    word_multiplier: float = 1.5                    # ts_level=word, or diarize at any level
+    metadata_fee: float = 0.005                     # include_metadata on a source that has metadata
+    tiktok_bands: tuple[tuple[float, float], ...] = TIKTOK_BANDS
     api_keys: frozenset[str] | None = None
     seed: int = 0
     retry_after_header: bool = True
@@ -95,6 +106,10 @@ class SimConfig:
         for name in ("pending_share", "server_error_share", "slow_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
+        prices = (self.price_per_job, self.price_per_second, self.metadata_fee, self.word_multiplier,
+                  self.price_per_hour or 0.0, *(price for _, price in self.tiktok_bands))
+        if min(prices) < 0 or not self.tiktok_bands:
+            raise ValueError("prices must be non-negative and tiktok_bands non-empty")
         for key, spec in self.faults.items():
             parse_fault(spec)  # raises on a bad spec
             if not key:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from . import content, rules
+from . import content, pricing, rules
 from .config import TRANSCRIPTION_MODELS, SimConfig, fault_for
 from .rules import CT2
 from .limits import ACCOUNT, SOURCE_ACCOUNT, SOURCE_ENDPOINT, RateBucket, Verdict
@@ -159,9 +159,7 @@ class SimState:
     # -- routes ------------------------------------------------------------------------------
     def submit(self, fields: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """Validate and create a job: (200, {"data": {"request_id"}}) or a 422."""
-        url = fields.get("source_url", "").strip() or fields.get("video_url", "").strip()
-        if not url and fields.get("source_file", "").startswith("file:"):
-            url = "upload://" + fields["source_file"][5:]  # an upload: content still derives from a name
+        url = _source_of(fields)
         model = fields.get("model", "").strip()
         ts_level = fields.get("ts_level", "").strip()
         errors = rules.validate_submit(fields, url, model, ts_level, strict_booleans=self.config.strict_booleans)
@@ -187,7 +185,7 @@ class SimState:
                 error = _ERRORS["flaky"]
             elif fault and fault.kind == "capacity" and attempt == 0:
                 error = _ERRORS["capacity"]
-            price = round(content.duration_for(url) * cfg.price_per_hour / 3600.0, 6)
+            price = pricing.quote(cfg, fields, url=url)
             if error is None:
                 self._balance -= price  # failed jobs are never charged
             request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
@@ -256,25 +254,17 @@ class SimState:
         return 200, "text/plain; charset=utf-8", result.encode()
 
     def price(self, fields: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        model = fields.get("model", "").strip()
-        errors: dict[str, list[str]] = {}
-        if model not in TRANSCRIPTION_MODELS:
-            errors["model"] = ["The selected model is invalid." if model else "The model field is required."]
-        seconds: float | None = None
-        if fields.get("duration_seconds", "").strip():
-            try:
-                seconds = float(fields["duration_seconds"])
-            except ValueError:
-                errors["duration_seconds"] = ["The duration seconds field must be a number."]
-        elif fields.get("source_url", "").strip():
-            seconds = content.duration_for(fields["source_url"].strip())
-        else:
-            errors["source_url"] = ["The source url field is required when duration seconds is not present."]
+        """A quote: (200, {"data": {"price"}}) or a 422; what a submit of these fields would charge."""
+        cfg = self.config
+        errors = rules.validate_price(fields, strict_booleans=cfg.strict_booleans)
         if errors:
             return 422, rules.laravel_422(errors)
-        with self._lock:
-            per_hour = self.config.price_per_hour
-        return 200, {"data": {"price": round(max(0.0, seconds or 0.0) * per_hour / 3600.0, 6)}}
+        if fields.get("duration_seconds", "").strip():
+            price = pricing.quote(cfg, fields, seconds=float(fields["duration_seconds"]),
+                                  platform=fields.get("platform", "").strip())
+        else:
+            price = pricing.quote(cfg, fields, url=_source_of(fields))
+        return 200, {"data": {"price": price}}
 
     def balance(self) -> dict[str, Any]:
         with self._lock:
@@ -349,6 +339,15 @@ class SimState:
         ext = "json" if job.structured else "txt"
         return (f"{base_url}/storage/results/{job.request_id}.{ext}"
                 f"?expires={expires}&signature={self._signature(job.request_id, expires)}")
+
+
+def _source_of(fields: dict[str, str]) -> str:
+    """The source a job is about: its URL, or "upload://<file name>" for an upload (whose
+    content, like a URL's, derives from that name); "" when there is none."""
+    url = fields.get("source_url", "").strip() or fields.get("video_url", "").strip()
+    if not url and fields.get("source_file", "").startswith("file:"):
+        url = "upload://" + fields["source_file"][5:]
+    return url
 
 
 def _iso(wall: float) -> str:
