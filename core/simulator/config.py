@@ -38,7 +38,8 @@ PLANS: dict[str, dict[str, int | None]] = {
 TIKTOK_BANDS: tuple[tuple[float, float], ...] = (
     (60, 0.015), (120, 0.0225), (180, 0.030), (300, 0.045), (600, 0.0825), (math.inf, 0.105),
 )
-FAULT_KINDS = frozenset({"private", "restricted", "flaky", "capacity", "invalid", "silent", "slow", "garbled"})
+FAULT_KINDS = frozenset({"private", "restricted", "flaky", "capacity", "invalid", "silent", "slow", "garbled",
+                         "failed-charged"})
 
 
 @dataclass
@@ -130,6 +131,7 @@ class Fault:
     kind: str
     count: int = 1         # flaky:N
     seconds: float = 0.0   # slow:X
+    retryable: bool = False  # failed-charged:retryable
 
 
 def parse_fault(spec: str) -> Fault:
@@ -144,6 +146,10 @@ def parse_fault(spec: str) -> Fault:
         if not arg:
             raise ValueError("slow needs seconds, e.g. slow:5")
         return Fault(kind, seconds=float(arg))
+    if kind == "failed-charged":
+        if arg not in ("", "final", "retryable"):
+            raise ValueError(f"failed-charged takes 'retryable' or 'final' (got {arg!r})")
+        return Fault(kind, retryable=arg == "retryable")
     return Fault(kind)
 
 

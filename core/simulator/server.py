@@ -287,8 +287,17 @@ class SimServer:
         return self._state.accepted(endpoint)
 
     def submissions(self) -> dict[str, int]:
-        """source_url -> number of accepted (billable) submits."""
+        """source_url -> number of jobs created for it (accepted, billable submits, including
+        those whose answer was held, trickled, garbled or reset)."""
         return self._state.submissions()
+
+    def jobs_created(self) -> int:
+        """Jobs created in all (the sum of `submissions()`)."""
+        return self._state.jobs_created()
+
+    def charged(self) -> float:
+        """USD charged and not refunded: every job's price except failed jobs that were refunded."""
+        return self._state.charged()
 
     @property
     def count_429(self) -> dict[str, int]:

@@ -34,6 +34,7 @@ _ERRORS = {  # fault -> (error_code, error_message, error_reason, retryable)
     "restricted": ("PROCESSING_ERROR", "age-restricted", "SOURCE_RESTRICTED", False),
     "flaky": ("WORKER_ERROR", "download-failed", "SOURCE_DOWNLOAD_FAILED", True),
     "capacity": ("WORKER_ERROR", "no-capacity", "CAPACITY_UNAVAILABLE", True),
+    "failed-charged": ("WORKER_ERROR", "worker-error", "PROCESSING_FAILED", False),  # retryable: the fault's
 }
 
 
@@ -53,6 +54,11 @@ class Job:
     price: float
     silent: bool = False
     error: tuple[str, str, str, bool] | None = None
+    refunded: bool = True      # a failed job gave its charge back (`failed-charged` keeps it)
+
+    @property
+    def charged(self) -> bool:
+        return self.error is None or not self.refunded
 
     @property
     def structured(self) -> bool:
@@ -104,6 +110,14 @@ class SimState:
     def submissions(self) -> dict[str, int]:
         with self._lock:
             return dict(self._submissions)
+
+    def jobs_created(self) -> int:
+        with self._lock:
+            return sum(self._submissions.values())
+
+    def charged(self) -> float:
+        with self._lock:
+            return round(sum(job.price for job in self._jobs.values() if job.charged), 8)
 
     def count_429(self) -> dict[str, int]:
         with self._lock:
@@ -185,9 +199,12 @@ class SimState:
                 error = _ERRORS["flaky"]
             elif fault and fault.kind == "capacity" and attempt == 0:
                 error = _ERRORS["capacity"]
+            elif fault and fault.kind == "failed-charged":
+                error = (*_ERRORS["failed-charged"][:3], fault.retryable)
+            refunded = not (fault and fault.kind == "failed-charged")
             price = pricing.quote(cfg, fields, url=url)
-            if error is None:
-                self._balance -= price  # failed jobs are never charged
+            if error is None or not refunded:
+                self._balance -= price  # a failed job is refunded unless its fault keeps the charge
             request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
             self._jobs[request_id] = Job(
                 request_id=request_id, source_url=url, model=model,
@@ -196,7 +213,7 @@ class SimState:
                 inline=rules.as_bool(fields.get("return_result_in_response", "")) is True,
                 submitted=time.monotonic(), submitted_wall=time.time(),
                 latency=latency, pending_for=latency * cfg.pending_share, price=price,
-                silent=bool(fault and fault.kind == "silent"), error=error,
+                silent=bool(fault and fault.kind == "silent"), error=error, refunded=refunded,
             )
         if fault and fault.kind == "garbled" and attempt < fault.count:
             # A proxy mangled the answer after the job was made: the client cannot read its id.
@@ -223,8 +240,8 @@ class SimState:
             code, message, reason, retryable = job.error
             return {**view, "status": "error", "progress": 0.0, "result_url": None, "result": None,
                     "error_code": code, "error_message": message, "error_reason": reason,
-                    "retryable": retryable, "refunded": True, "failed_at": finished,
-                    "price": {"amount": 0.0, "is_estimated": False}}
+                    "retryable": retryable, "refunded": job.refunded, "failed_at": finished,
+                    "price": {"amount": 0.0 if job.refunded else job.price, "is_estimated": False}}
         result = self._inline_of(job, cfg) if (job.inline and cfg.inline_result) else None
         return {**view, "status": "done", "progress": 100.0, "completed_at": finished,
                 "result_url": self._sign(job, base_url, cfg.result_ttl), "result": result,

@@ -171,6 +171,7 @@ def test_the_charge_at_submit_is_the_quote(sim, api):
     price = quote(api, **fields).json()["data"]["price"]
     assert api.post(SUBMIT, files=form(**fields)).status_code == 200
     assert api.get("/api/v2/account/balance").json()["data"]["balance"] == pytest.approx(100.0 - price)
+    assert sim.charged() == pytest.approx(price) and sim.jobs_created() == 1
 
 
 def test_submit_tiktok_only_with_ct2(sim, api):
