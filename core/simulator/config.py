@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .wire import WIRE_ENDPOINTS
+
 DEFAULT_MODELS: tuple[str, ...] = (
     "WhisperLargeV3", "WhisperLargeV3Ct2", "Flux1schnell", "ZImageTurbo_INT8", "Ltxv_13B_0_9_8_Distilled_FP8",
     "Kokoro", "Chatterbox", "Bge_M3_FP16", "Nanonets_Ocr_S_F16", "QwenImageEdit_Plus_NF4",
@@ -39,7 +41,7 @@ TIKTOK_BANDS: tuple[tuple[float, float], ...] = (
     (60, 0.015), (120, 0.0225), (180, 0.030), (300, 0.045), (600, 0.0825), (math.inf, 0.105),
 )
 FAULT_KINDS = frozenset({"private", "restricted", "flaky", "capacity", "invalid", "silent", "slow", "garbled",
-                         "failed-charged"})
+                         "failed-charged", "hold", "trickle", "reset"})
 
 
 @dataclass
@@ -90,6 +92,12 @@ class SimConfig:
     # Laravel's boolean rule: "1"/"0" (and JSON true/false) only; the strings "true"/"false" get a 422.
     strict_booleans: bool = True
     models: tuple[str, ...] = DEFAULT_MODELS
+    # The wire (wire.py), after the route has run, so a submit's job exists and is billed first:
+    submit_answer_delay: float = 0.0                 # every submit answer is held this many seconds
+    trickle_bytes_per_second: float = 0.0            # > 0: answers of trickle_endpoints trickle out
+    trickle_endpoints: frozenset[str] = frozenset({"submit"})
+    reset_share: float = 0.0                         # share of answers of reset_endpoints reset (RST)
+    reset_endpoints: frozenset[str] = frozenset({"submit"})
 
     def __post_init__(self) -> None:
         self.validate()
@@ -104,7 +112,13 @@ class SimConfig:
         for name in ("submit_rpm", "status_rpm", "price_rpm", "account_rpm"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        for name in ("pending_share", "server_error_share", "slow_share"):
+        if self.submit_answer_delay < 0 or self.trickle_bytes_per_second < 0:
+            raise ValueError("submit_answer_delay and trickle_bytes_per_second must not be negative")
+        for name in ("trickle_endpoints", "reset_endpoints"):
+            unknown = set(getattr(self, name)) - WIRE_ENDPOINTS
+            if unknown:
+                raise ValueError(f"{name}: unknown endpoint(s) {', '.join(sorted(unknown))}")
+        for name in ("pending_share", "server_error_share", "slow_share", "reset_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
         prices = (self.price_per_job, self.price_per_second, self.metadata_fee, self.word_multiplier,
@@ -132,6 +146,7 @@ class Fault:
     count: int = 1         # flaky:N
     seconds: float = 0.0   # slow:X
     retryable: bool = False  # failed-charged:retryable
+    rate: float = 0.0        # trickle:N (bytes per second)
 
 
 def parse_fault(spec: str) -> Fault:
@@ -140,12 +155,19 @@ def parse_fault(spec: str) -> Fault:
     kind = kind.strip().lower()
     if kind not in FAULT_KINDS:
         raise ValueError(f"unknown fault {spec!r} (one of {', '.join(sorted(FAULT_KINDS))})")
-    if kind in ("flaky", "garbled"):
-        return Fault(kind, count=int(arg or 1))
-    if kind == "slow":
-        if not arg:
-            raise ValueError("slow needs seconds, e.g. slow:5")
+    if kind in ("flaky", "garbled", "reset"):
+        count = int(arg or 1)
+        if count < 1:
+            raise ValueError(f"{kind} takes a count of at least 1 (got {arg!r})")
+        return Fault(kind, count=count)
+    if kind in ("slow", "hold"):
+        if not arg or float(arg) < 0:
+            raise ValueError(f"{kind} needs seconds, e.g. {kind}:5")
         return Fault(kind, seconds=float(arg))
+    if kind == "trickle":
+        if not arg or not float(arg) > 0:
+            raise ValueError("trickle needs bytes per second, e.g. trickle:50")
+        return Fault(kind, rate=float(arg))
     if kind == "failed-charged":
         if arg not in ("", "final", "retryable"):
             raise ValueError(f"failed-charged takes 'retryable' or 'final' (got {arg!r})")

@@ -19,8 +19,10 @@ from urllib.parse import parse_qs, urlsplit
 from ..retry_after import format_retry_after
 from .config import SimConfig
 from .forms import FormError, parse_fields
+from . import wire
 from .limits import Verdict, limit_headers
 from .state import SimState
+from .wire import PLAIN, WirePlan
 
 _GATEWAY_PAGE = (
     "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1>"
@@ -62,6 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = 64 * 1024
     disable_nagle_algorithm = True
     server: "_HTTPServer"
+    _plan: WirePlan = PLAIN
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # tests and the demo want a quiet server
@@ -77,6 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         state = self.server.state
+        self._plan = PLAIN   # how the answer leaves; only answers of a route that ran are wire-faulted
         url = urlsplit(self.path)
         endpoint, route, arg = classify(method, url.path)
         now = state.arrive(endpoint, authorized_storage=bool(self.headers.get("Authorization")))
@@ -86,6 +90,7 @@ class _Handler(BaseHTTPRequestHandler):
         if route == "storage":
             query = parse_qs(url.query)
             status, ctype, data = state.storage(arg, query.get("expires", [""])[0], query.get("signature", [""])[0])
+            self._plan = state.wire(endpoint)
             self._send(status, data, ctype)
             return
         fault, delay = state.chaos()
@@ -107,6 +112,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._too_many(verdict)
             return
         headers = limit_headers(verdict) if verdict is not None else {}
+        if route in ("submit", "price"):
+            self._form_route(route, body, headers)
+            return
+        self._plan = state.wire(endpoint)
         if route == "status":
             view = state.job_view(arg, self.server.base_url)
             if view is None:
@@ -119,16 +128,24 @@ class _Handler(BaseHTTPRequestHandler):
             query = parse_qs(url.query)
             self._json(200, state.models(_int(query.get("limit"), 25), _int(query.get("page"), 1),
                                          self.server.base_url), headers)
+
+    def _form_route(self, route: str, body: bytes, headers: dict[str, str]) -> None:
+        """Submit or price: the route runs (a submit's job is created) before the wire plan applies."""
+        state = self.server.state
+        try:
+            fields = parse_fields(self.headers.get("Content-Type", ""), body)
+        except FormError as exc:
+            self._plan = state.wire(route)
+            self._json(400, {"message": str(exc)}, headers)
+            return
+        if route == "submit":
+            status, payload, plan = state.submit(fields)
         else:
-            try:
-                fields = parse_fields(self.headers.get("Content-Type", ""), body)
-            except FormError as exc:
-                self._json(400, {"message": str(exc)}, headers)
-                return
-            status, payload = state.submit(fields) if route == "submit" else state.price(fields)
-            if isinstance(payload, dict) and "garbled" in payload:   # the job exists; its answer is mangled
-                self._send(status, payload["garbled"].encode(), "text/html", headers)
-                return
+            (status, payload), plan = state.price(fields), PLAIN
+        self._plan = state.wire(route, plan)
+        if self._plan.garbled:   # the job exists; a proxy mangled its answer
+            self._send(status, b"<html><body>upstream answered</body></html>", "text/html", headers)
+        else:
             self._json(status, payload, headers)
 
     # -- bodies -------------------------------------------------------------------------
@@ -188,6 +205,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(payload).encode(), "application/json", headers)
 
     def _send(self, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
+        """Answer, as `self._plan` says: held, reset instead, or the body trickled after the headers."""
+        plan, stopping = self._plan, self.server.stopping
+        if plan.hold:
+            stopping.wait(plan.hold)
+        if plan.reset:
+            self.close_connection = True
+            wire.reset(self.connection)
+            return
         try:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
@@ -195,7 +220,12 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            if plan.trickle and data:
+                self.wfile.flush()   # the headers leave now; the body follows slowly
+                if not wire.trickle(self.wfile, data, plan.trickle, stopping):
+                    self.close_connection = True
+            else:
+                self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (e.g. its timeout): nothing to do
 
@@ -212,6 +242,7 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 256   # benchmarks open many connections at once
     state: SimState
     base_url: str
+    stopping: threading.Event   # set by SimServer.stop: held and trickled answers stop waiting
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
@@ -238,6 +269,7 @@ class SimServer:
             return self.base_url
         httpd = _HTTPServer(("127.0.0.1", self._port), _Handler)
         httpd.state = self._state
+        httpd.stopping = threading.Event()
         httpd.base_url = self.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -249,6 +281,7 @@ class SimServer:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
+        httpd.stopping.set()
         httpd.shutdown()
         httpd.server_close()
         if self._thread is not None:
@@ -308,6 +341,22 @@ class SimServer:
     def count_5xx(self) -> int:
         """Injected server errors answered so far."""
         return self._state.count_5xx()
+
+    @property
+    def count_holds(self) -> int:
+        """Answers held back after their route ran (`hold` fault, submit_answer_delay)."""
+        return self._state.count_wire()["hold"]
+
+    @property
+    def count_trickles(self) -> int:
+        """Answers whose body was trickled (`trickle` fault, trickle_bytes_per_second)."""
+        return self._state.count_wire()["trickle"]
+
+    @property
+    def count_resets(self) -> int:
+        """Connections reset instead of answered (`reset` fault, reset_share); a reset submit
+        still created its job."""
+        return self._state.count_wire()["reset"]
 
     @property
     def storage_requests_with_auth(self) -> int:

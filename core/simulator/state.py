@@ -23,8 +23,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import content, pricing, rules
-from .config import TRANSCRIPTION_MODELS, SimConfig, fault_for
+from .config import TRANSCRIPTION_MODELS, Fault, SimConfig, fault_for
 from .rules import CT2
+from .wire import PLAIN, WirePlan
 from .limits import ACCOUNT, SOURCE_ACCOUNT, SOURCE_ENDPOINT, RateBucket, Verdict
 
 LIMITED = ("submit", "status", "price")
@@ -78,6 +79,7 @@ class SimState:
         self._submissions: Counter[str] = Counter()
         self._count_429: Counter[str] = Counter()
         self._count_5xx = 0
+        self._count_holds = self._count_trickles = self._count_resets = 0
         self._storage_with_auth = 0
         self._balance = config.balance
 
@@ -127,6 +129,10 @@ class SimState:
         with self._lock:
             return self._count_5xx
 
+    def count_wire(self) -> dict[str, int]:
+        with self._lock:
+            return {"hold": self._count_holds, "trickle": self._count_trickles, "reset": self._count_resets}
+
     def storage_with_auth(self) -> int:
         with self._lock:
             return self._storage_with_auth
@@ -171,8 +177,9 @@ class SimState:
         return bool(bearer) and (keys is None or bearer in keys)
 
     # -- routes ------------------------------------------------------------------------------
-    def submit(self, fields: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        """Validate and create a job: (200, {"data": {"request_id"}}) or a 422."""
+    def submit(self, fields: dict[str, str]) -> tuple[int, dict[str, Any], WirePlan]:
+        """Validate and create a job: (200, {"data": {"request_id"}}, how the URL's fault wants
+        the answer sent) or (422, errors, PLAIN). The job exists before any answer leaves."""
         url = _source_of(fields)
         model = fields.get("model", "").strip()
         ts_level = fields.get("ts_level", "").strip()
@@ -183,9 +190,9 @@ class SimState:
             if fault and fault.kind == "invalid":
                 errors.setdefault("source_url", []).append("The source url format is invalid.")
             if errors:
-                return 422, rules.laravel_422(errors)
+                return 422, rules.laravel_422(errors), PLAIN
             if self._balance < cfg.min_balance:
-                return 422, rules.laravel_422({"balance": ["Insufficient balance to start a job."]})
+                return 422, rules.laravel_422({"balance": ["Insufficient balance to start a job."]}), PLAIN
             attempt = self._submissions[url]
             self._submissions[url] += 1
             low, high = cfg.latency
@@ -215,10 +222,22 @@ class SimState:
                 latency=latency, pending_for=latency * cfg.pending_share, price=price,
                 silent=bool(fault and fault.kind == "silent"), error=error, refunded=refunded,
             )
-        if fault and fault.kind == "garbled" and attempt < fault.count:
-            # A proxy mangled the answer after the job was made: the client cannot read its id.
-            return 200, {"garbled": "<html><body>upstream answered</body></html>"}
-        return 200, {"data": {"request_id": request_id}}
+        return 200, {"data": {"request_id": request_id}}, _answer_plan(fault, attempt)
+
+    def wire(self, endpoint: str, plan: WirePlan = PLAIN) -> WirePlan:
+        """How this answer of `endpoint` leaves: `plan` (from the URL's fault) plus the config's
+        hold, trickle and reset switches; counted in the ledger."""
+        with self._lock:
+            cfg = self.config
+            plan = plan.merged(
+                hold=cfg.submit_answer_delay if endpoint == "submit" else 0.0,
+                trickle=cfg.trickle_bytes_per_second if endpoint in cfg.trickle_endpoints else 0.0,
+                reset=endpoint in cfg.reset_endpoints and cfg.reset_share > 0
+                and self._rng.random() < cfg.reset_share)
+            self._count_holds += plan.hold > 0
+            self._count_resets += plan.reset
+            self._count_trickles += plan.trickle > 0 and not plan.reset
+            return plan
 
     def job_view(self, request_id: str, base_url: str) -> dict[str, Any] | None:
         """The status payload of a job as of now, or None for an unknown id."""
@@ -356,6 +375,22 @@ class SimState:
         ext = "json" if job.structured else "txt"
         return (f"{base_url}/storage/results/{job.request_id}.{ext}"
                 f"?expires={expires}&signature={self._signature(job.request_id, expires)}")
+
+
+def _answer_plan(fault: Fault | None, attempt: int) -> WirePlan:
+    """What the URL's fault does to the answer of a submit that created its job (`attempt` = how
+    many jobs that URL had before)."""
+    if fault is None:
+        return PLAIN
+    if fault.kind == "hold":
+        return WirePlan(hold=fault.seconds)
+    if fault.kind == "trickle":
+        return WirePlan(trickle=fault.rate)
+    if fault.kind == "reset" and attempt < fault.count:
+        return WirePlan(reset=True)
+    if fault.kind == "garbled" and attempt < fault.count:
+        return WirePlan(garbled=True)   # a proxy mangled the answer: the client cannot read the id
+    return PLAIN
 
 
 def _source_of(fields: dict[str, str]) -> str:
