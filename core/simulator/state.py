@@ -18,54 +18,16 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
-from . import content, pricing, rules
-from .config import TRANSCRIPTION_MODELS, Fault, SimConfig, fault_for
-from .rules import CT2
-from .wire import PLAIN, WirePlan
+from . import content, jobs, pricing, rules
+from .config import TRANSCRIPTION_MODELS, SimConfig, fault_for
+from .jobs import Job
 from .limits import ACCOUNT, SOURCE_ACCOUNT, SOURCE_ENDPOINT, RateBucket, Verdict
+from .wire import PLAIN, WirePlan
 
 LIMITED = ("submit", "status", "price")
 ENDPOINTS = ("submit", "status", "price", "balance", "models", "storage", "other")
-_ERRORS = {  # fault -> (error_code, error_message, error_reason, retryable)
-    "private": ("PROCESSING_ERROR", "private-video", "SOURCE_PRIVATE", False),
-    "restricted": ("PROCESSING_ERROR", "age-restricted", "SOURCE_RESTRICTED", False),
-    "flaky": ("WORKER_ERROR", "download-failed", "SOURCE_DOWNLOAD_FAILED", True),
-    "capacity": ("WORKER_ERROR", "no-capacity", "CAPACITY_UNAVAILABLE", True),
-    "failed-charged": ("WORKER_ERROR", "worker-error", "PROCESSING_FAILED", False),  # retryable: the fault's
-}
-
-
-@dataclass(frozen=True)
-class Job:
-    request_id: str
-    source_url: str
-    model: str
-    include_ts: bool
-    lang: str
-    ts_level: str
-    inline: bool               # submitted with return_result_in_response
-    submitted: float           # monotonic
-    submitted_wall: float
-    latency: float
-    pending_for: float
-    price: float
-    silent: bool = False
-    error: tuple[str, str, str, bool] | None = None
-    refunded: bool = True      # a failed job gave its charge back (`failed-charged` keeps it)
-
-    @property
-    def charged(self) -> bool:
-        return self.error is None or not self.refunded
-
-    @property
-    def structured(self) -> bool:
-        return self.model == CT2 and self.include_ts
-
-
 class SimState:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
@@ -197,18 +159,7 @@ class SimState:
             self._submissions[url] += 1
             low, high = cfg.latency
             latency = low + content.unit(cfg.seed, "latency", url, attempt) * (high - low)
-            error = None
-            if fault and fault.kind == "slow":
-                latency = fault.seconds
-            elif fault and fault.kind in ("private", "restricted"):
-                error = _ERRORS[fault.kind]
-            elif fault and fault.kind == "flaky" and attempt < fault.count:
-                error = _ERRORS["flaky"]
-            elif fault and fault.kind == "capacity" and attempt == 0:
-                error = _ERRORS["capacity"]
-            elif fault and fault.kind == "failed-charged":
-                error = (*_ERRORS["failed-charged"][:3], fault.retryable)
-            refunded = not (fault and fault.kind == "failed-charged")
+            latency, error, refunded = jobs.outcome(fault, attempt, latency)
             price = pricing.quote(cfg, fields, url=url)
             if error is None or not refunded:
                 self._balance -= price  # a failed job is refunded unless its fault keeps the charge
@@ -222,7 +173,7 @@ class SimState:
                 latency=latency, pending_for=latency * cfg.pending_share, price=price,
                 silent=bool(fault and fault.kind == "silent"), error=error, refunded=refunded,
             )
-        return 200, {"data": {"request_id": request_id}}, _answer_plan(fault, attempt)
+        return 200, {"data": {"request_id": request_id}}, jobs.answer_plan(fault, attempt)
 
     def wire(self, endpoint: str, plan: WirePlan = PLAIN) -> WirePlan:
         """How this answer of `endpoint` leaves: `plan` (from the URL's fault) plus the config's
@@ -246,28 +197,7 @@ class SimState:
             cfg = self.config
         if job is None:
             return None
-        elapsed = time.monotonic() - job.submitted
-        view: dict[str, Any] = {"request_id": job.request_id, "created_at": _iso(job.submitted_wall)}
-        if elapsed < job.pending_for:
-            return {**view, "status": "pending", "progress": 0.0, "result_url": None, "result": None}
-        if elapsed < job.latency:
-            share = (elapsed - job.pending_for) / max(job.latency - job.pending_for, 1e-9)
-            return {**view, "status": "processing", "progress": round(min(99.0, share * 100.0), 1),
-                    "result_url": None, "result": None}
-        finished = _iso(job.submitted_wall + job.latency)
-        if job.error is not None:
-            code, message, reason, retryable = job.error
-            return {**view, "status": "error", "progress": 0.0, "result_url": None, "result": None,
-                    "error_code": code, "error_message": message, "error_reason": reason,
-                    "retryable": retryable, "refunded": job.refunded, "failed_at": finished,
-                    "price": {"amount": 0.0 if job.refunded else job.price, "is_estimated": False}}
-        result = self._inline_of(job, cfg) if (job.inline and cfg.inline_result) else None
-        return {**view, "status": "done", "progress": 100.0, "completed_at": finished,
-                "result_url": self._sign(job, base_url, cfg.result_ttl), "result": result,
-                "price": {"amount": job.price, "is_estimated": False},
-                "transcription": {"model": job.model, "language": job.lang or "en",
-                                  "ts_level": job.ts_level or ("segment" if job.include_ts else None),
-                                  "structured": job.structured}}
+        return jobs.view(job, cfg, lambda: self._sign(job, base_url, cfg.result_ttl))
 
     def storage(self, name: str, expires: str, signature: str) -> tuple[int, str, bytes]:
         """(status, content type, body) for a result link; S3-like XML errors."""
@@ -284,7 +214,7 @@ class SimState:
             return 403, "application/xml", _s3_error("AccessDenied", "Request has expired")
         if job.error is not None or time.monotonic() - job.submitted < job.latency:
             return 404, "application/xml", _s3_error("NoSuchKey", "The specified key does not exist.")
-        result = self._result_of(job)
+        result = jobs.result_of(job)
         if isinstance(result, dict):
             return 200, "application/json", json.dumps(result).encode()
         return 200, "text/plain; charset=utf-8", result.encode()
@@ -353,20 +283,6 @@ class SimState:
                 self._jobs[job.request_id] = job
 
     # -- helpers -------------------------------------------------------------------------------
-    def _inline_of(self, job: Job, cfg: SimConfig) -> Any:
-        """The inline `result`: the text, which the OpenAPI types as a string, even for a
-        structured job (its segments are in the result_url file); `inline_structured` puts
-        the structured object there instead, which the docs leave open."""
-        result = self._result_of(job)
-        if isinstance(result, dict) and not cfg.inline_structured:
-            return result["text"]
-        return result
-
-    def _result_of(self, job: Job) -> Any:
-        if job.structured:
-            return content.structured(job.source_url, lang=job.lang, words=job.ts_level == "word", silent=job.silent)
-        return content.plain_text(job.source_url, silent=job.silent)
-
     def _signature(self, request_id: str, expires: str) -> str:
         return hmac.new(self._secret, f"{request_id}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
 
@@ -377,22 +293,6 @@ class SimState:
                 f"?expires={expires}&signature={self._signature(job.request_id, expires)}")
 
 
-def _answer_plan(fault: Fault | None, attempt: int) -> WirePlan:
-    """What the URL's fault does to the answer of a submit that created its job (`attempt` = how
-    many jobs that URL had before)."""
-    if fault is None:
-        return PLAIN
-    if fault.kind == "hold":
-        return WirePlan(hold=fault.seconds)
-    if fault.kind == "trickle":
-        return WirePlan(trickle=fault.rate)
-    if fault.kind == "reset" and attempt < fault.count:
-        return WirePlan(reset=True)
-    if fault.kind == "garbled" and attempt < fault.count:
-        return WirePlan(garbled=True)   # a proxy mangled the answer: the client cannot read the id
-    return PLAIN
-
-
 def _source_of(fields: dict[str, str]) -> str:
     """The source a job is about: its URL, or "upload://<file name>" for an upload (whose
     content, like a URL's, derives from that name); "" when there is none."""
@@ -400,10 +300,6 @@ def _source_of(fields: dict[str, str]) -> str:
     if not url and fields.get("source_file", "").startswith("file:"):
         url = "upload://" + fields["source_file"][5:]
     return url
-
-
-def _iso(wall: float) -> str:
-    return datetime.fromtimestamp(wall, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _s3_error(code: str, message: str) -> bytes:
