@@ -1,19 +1,53 @@
-"""What the simulated deAPI does: limits, timing, faults. Changeable while it runs.
+"""What the simulated deAPI does: limits, timing, prices, validation, faults. Changeable while it runs.
 
 Faults are keyed by a substring of the submitted `source_url`; the first key (in dict
-order) found in the URL decides the fault:
+order) found in the URL decides the fault. Job faults shape the job; wire faults shape the
+answer of a submit whose job was already created (and billed):
 
-==================  =====================================================================
-``private``         job ends `error`, SOURCE_PRIVATE, retryable false, refunded
-``restricted``      job ends `error`, SOURCE_RESTRICTED, retryable false, refunded
-``flaky:N``         the first N jobs for that URL end SOURCE_DOWNLOAD_FAILED (retryable
-                    true); later ones succeed
-``capacity``        the first job for that URL ends CAPACITY_UNAVAILABLE (retryable true)
-``invalid``         the submit is refused: 422 with ``errors.source_url`` (not billed)
-``silent``          job ends `done` with an empty transcript
-``slow:X``          the job takes X seconds instead of its drawn latency
-``garbled:N``       the first N submits create their job but answer 200 with an HTML body
-==================  =====================================================================
+==========================  =============================================================
+``private``                 job ends `error`, SOURCE_PRIVATE, retryable false, refunded
+``restricted``              job ends `error`, SOURCE_RESTRICTED, retryable false, refunded
+``flaky:N``                 the first N jobs for that URL end SOURCE_DOWNLOAD_FAILED
+                            (retryable true); later ones succeed
+``capacity``                the first job for that URL ends CAPACITY_UNAVAILABLE (retryable true)
+``failed-charged``          job ends `error`, PROCESSING_FAILED, retryable false, **refunded
+                            false**: the charge is kept (balance and `charged()` show it)
+``failed-charged:retryable``  the same with retryable true
+``invalid``                 the submit is refused: 422 with ``errors.source_url`` (not billed)
+``silent``                  job ends `done` with an empty transcript
+``slow:X``                  the job takes X seconds instead of its drawn latency
+``garbled:N``               the first N submits create their job but answer 200 with an HTML body
+``hold:X``                  every submit creates its job at once, its answer waits X seconds
+``trickle:N``               every submit creates its job; the answer's headers leave at once,
+                            its body at about N bytes/s
+``reset:N``                 the first N submits are read in full and create their job, then the
+                            connection is reset (SO_LINGER 0, a TCP RST) with no answer
+==========================  =============================================================
+
+The SimConfig fields, by group (defaults follow deAPI's docs where they say anything):
+
+- limits: ``submit_rpm``, ``status_rpm``, ``price_rpm`` and ``*_per_day`` (None = no daily
+  limit) per endpoint bucket, or with ``shared_limits`` one account bucket (``account_rpm``,
+  ``account_per_day``) for all three; ``window`` is the "minute" in seconds. Every answer of a
+  limited endpoint past auth carries X-RateLimit-Limit/-Remaining/-Source (Source "endpoint" or
+  "account"; deAPI names no values) and Daily-* when a daily limit is set; 429s add
+  X-RateLimit-Type and, with ``retry_after_header``, Retry-After (``retry_after_as_date``: an
+  HTTP date). ``plan_limits("basic")`` gives deAPI's published Basic limits.
+- jobs: ``latency`` (seconds, drawn per URL and attempt from ``seed``), ``pending_share`` (the
+  part of it spent `pending`), ``result_ttl`` (seconds a result link is valid), ``inline_result``
+  (honour return_result_in_response), ``inline_structured`` (a Ct2 job's inline result is its
+  JSON object instead of its text, which the docs leave open), ``faults``.
+- money: ``balance``, ``min_balance`` (submits refused below it, 422 errors.balance), prices
+  (see pricing.py): ``price_per_job`` + ``price_per_second``, or the old flat ``price_per_hour``;
+  ``word_multiplier``, ``metadata_fee``, ``tiktok_bands``.
+- validation: ``strict_booleans`` (Laravel's boolean rule: "1"/"0" and JSON true/false, not
+  the strings "true"/"false"), ``max_body_bytes`` (413 above it), ``models``, ``api_keys``
+  (None = any non-empty key).
+- chaos before the route: ``server_error_share`` (5xx, gateway HTML for 502/503),
+  ``slow_share`` of requests delayed ``slow_seconds`` (before any job is created).
+- the wire after the route (wire.py): ``submit_answer_delay`` (every submit answer held),
+  ``trickle_bytes_per_second`` for answers of ``trickle_endpoints``, ``reset_share`` of answers
+  of ``reset_endpoints`` reset. Endpoint names: submit, status, price, balance, models, storage.
 """
 
 from __future__ import annotations
@@ -46,11 +80,12 @@ FAULT_KINDS = frozenset({"private", "restricted", "flaky", "capacity", "invalid"
 
 @dataclass
 class SimConfig:
-    """Knobs of the simulated service. Rates are per endpoint bucket ("submit" covers v1 and
-    v2 submits, "status" both status routes, "price" the price route); `None` per day = no
-    daily limit. `latency` bounds are seconds per job, drawn per (URL, attempt) from `seed`.
-    `window` is the length in seconds of the "per minute" windows (60; a benchmark that scales
-    time shortens it together with the latencies and the client's own window).
+    """Knobs of the simulated service (grouped in the module docstring). Rates are per endpoint
+    bucket ("submit" covers v1 and v2 submits, "status" both status routes, "price" the price
+    route) unless `shared_limits`; `None` per day = no daily limit. `latency` bounds are seconds
+    per job, drawn per (URL, attempt) from `seed`. `window` is the length in seconds of the "per
+    minute" windows (60; a benchmark that scales time shortens it together with the latencies and
+    the client's own window). Raises ValueError on construction for values it cannot honour.
     """
 
     submit_rpm: int = 300
@@ -86,7 +121,7 @@ class SimConfig:
     seed: int = 0
     retry_after_header: bool = True
     retry_after_as_date: bool = False
-    # Beyond the brief's contract, with defaults that match the spec:
+    # Beyond the original contract, with defaults that match the spec:
     min_balance: float = 0.49            # submits refused below this balance (422 errors.balance)
     max_body_bytes: int = 75 * 1024 * 1024
     # Laravel's boolean rule: "1"/"0" (and JSON true/false) only; the strings "true"/"false" get a 422.

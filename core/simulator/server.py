@@ -3,7 +3,9 @@
 Every API route of the spec is served (v2 and the older v1 pair, sharing ids), plus a
 storage route for the pre-signed result links, which needs and ignores no auth. The order
 of checks per API request mirrors a gateway in front of a Laravel app: injected delay and
-5xx first, then the bearer (401), then the endpoint's rate limit (429), then the route.
+5xx first, then the bearer (401), then the endpoint's rate limit (429), then the route, whose
+answer (with X-RateLimit-* headers on limited endpoints) may then be held, trickled, garbled or
+replaced by a TCP reset (wire.py): by then a submit's job exists and is billed.
 """
 
 from __future__ import annotations
