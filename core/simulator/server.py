@@ -19,9 +19,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..retry_after import format_retry_after
+from . import wire
 from .config import SimConfig
 from .forms import FormError, parse_fields
-from . import wire
 from .limits import Verdict, limit_headers
 from .state import SimState
 from .wire import PLAIN, WirePlan
