@@ -27,10 +27,8 @@ def validate_submit(fields: dict[str, str], url: str, model: str, ts_level: str,
         errors["source_url"] = ["The source url field is required when source file is not present."]
     elif not url.startswith(("http://", "https://", "upload://")):
         errors["source_url"] = ["The source url format is invalid."]
-    if not model:
-        errors["model"] = ["The model field is required."]
-    elif model not in TRANSCRIPTION_MODELS:
-        errors["model"] = ["The selected model is invalid."]
+    if model_error(model):
+        errors["model"] = [model_error(model)]
     elif "tiktok.com" in url and model != CT2:
         errors["model"] = [TIKTOK_NEEDS_CT2]
     errors.update(validate_booleans(fields, strict=strict_booleans))
@@ -45,10 +43,8 @@ def validate_price(fields: dict[str, str], *, strict_booleans: bool = True) -> d
     `tiktok` (like a TikTok URL) only with WhisperLargeV3Ct2; options checked as on submit."""
     errors: dict[str, list[str]] = {}
     model = fields.get("model", "").strip()
-    if not model:
-        errors["model"] = ["The model field is required."]
-    elif model not in TRANSCRIPTION_MODELS:
-        errors["model"] = ["The selected model is invalid."]
+    if model_error(model):
+        errors["model"] = [model_error(model)]
     given = [name for name in ("source_url", "source_file", "duration_seconds") if fields.get(name, "").strip()]
     if not given:
         errors["source_url"] = ["The source url field is required when none of source file / duration seconds "
@@ -81,6 +77,13 @@ def validate_price(fields: dict[str, str], *, strict_booleans: bool = True) -> d
     for name, messages in _model_options(fields, model, fields.get("ts_level", "").strip()).items():
         errors.setdefault(name, messages)
     return errors
+
+
+def model_error(model: str) -> str:
+    """The message for a missing or non-transcription model, or "" for a valid one."""
+    if not model:
+        return "The model field is required."
+    return "" if model in TRANSCRIPTION_MODELS else "The selected model is invalid."
 
 
 def _model_options(fields: dict[str, str], model: str, ts_level: str) -> dict[str, list[str]]:
