@@ -71,7 +71,8 @@ def demo_settings(base_url: str) -> Settings:
 
 def demo_config(seed: int | None = None) -> SimConfig:
     return SimConfig(latency=(3.0, 12.0), pending_share=0.15, faults=dict(DEMO_FAULTS),
-                     server_error_share=0.02, seed=random.randrange(1 << 30) if seed is None else seed)
+                     server_error_share=0.02, server_error_statuses=(500, 503),   # errors that say nothing was done
+                     seed=random.randrange(1 << 30) if seed is None else seed)
 
 
 class DemoSim:

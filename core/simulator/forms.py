@@ -17,7 +17,8 @@ class FormError(ValueError):
 
 def parse_fields(content_type: str, body: bytes) -> dict[str, str]:
     """Field name -> string value. File parts map to "file:<filename>"; JSON booleans
-    become "true"/"false" so every route sees one spelling. Raises FormError."""
+    become "1"/"0", the spelling a form uses, so every route sees one (a JSON *string*
+    "true" stays "true", which Laravel's boolean rule refuses too). Raises FormError."""
     kind = content_type.split(";", 1)[0].strip().lower()
     if not body:
         return {}
@@ -60,7 +61,7 @@ def _multipart(content_type: str, body: bytes) -> dict[str, str]:
 
 def _scalar(value: object) -> str:
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return "1" if value else "0"
     if value is None:
         return ""
     return str(value)

@@ -1,5 +1,5 @@
-"""Per-endpoint rate limits as deAPI enforces them: an exact sliding 60 s window plus an
-optional daily counter that resets at midnight UTC. The window's length is a parameter so a
+"""Rate limits as deAPI enforces them: per endpoint (or one account bucket), an exact sliding
+60 s window plus an optional daily counter that resets at midnight UTC. The window's length is a parameter so a
 benchmark can scale time (it must then scale the client's window by the same factor).
 
 Not thread-safe on its own: `SimState` calls it under its lock.
@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 WINDOW = 60.0
+ACCOUNT = "account"   # the bucket every limited endpoint draws on with SimConfig.shared_limits
+# X-RateLimit-Source values. deAPI documents the header ("which limit bucket was applied")
+# but no value, so these are the simulator's own: a client must not depend on them.
+SOURCE_ENDPOINT = "endpoint"
+SOURCE_ACCOUNT = "account"
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class Verdict:
     retry_after: float = 0.0
     daily_limit: int | None = None
     daily_remaining: int | None = None
+    source: str = SOURCE_ENDPOINT   # X-RateLimit-Source: which bucket decided
 
 
 class RateBucket:
@@ -66,6 +72,18 @@ class RateBucket:
     def _expire(self, now: float, window: float) -> None:
         while self._times and self._times[0] <= now - window:
             self._times.popleft()
+
+
+def limit_headers(verdict: Verdict) -> dict[str, str]:
+    """The X-RateLimit-* headers of an answer this bucket decided, success or 429 alike
+    (a 429 adds `X-RateLimit-Type` and `Retry-After`, see `server.py`)."""
+    headers = {"X-RateLimit-Limit": str(verdict.limit),
+               "X-RateLimit-Remaining": str(verdict.remaining if verdict.allowed else 0),
+               "X-RateLimit-Source": verdict.source}
+    if verdict.daily_limit is not None:
+        headers["X-RateLimit-Daily-Limit"] = str(verdict.daily_limit)
+        headers["X-RateLimit-Daily-Remaining"] = str(verdict.daily_remaining or 0)
+    return headers
 
 
 def _utc_day(wall: float) -> str:

@@ -3,7 +3,9 @@
 Every API route of the spec is served (v2 and the older v1 pair, sharing ids), plus a
 storage route for the pre-signed result links, which needs and ignores no auth. The order
 of checks per API request mirrors a gateway in front of a Laravel app: injected delay and
-5xx first, then the bearer (401), then the endpoint's rate limit (429), then the route.
+5xx first, then the bearer (401), then the endpoint's rate limit (429), then the route, whose
+answer (with X-RateLimit-* headers on limited endpoints) may then be held, trickled, garbled or
+replaced by a TCP reset (wire.py): by then a submit's job exists and is billed.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ..deapi.retry_after import format_retry_after
+from . import wire
 from .config import SimConfig
 from .forms import FormError, parse_fields
-from .limits import Verdict
+from .limits import Verdict, limit_headers
 from .state import SimState
+from .wire import PLAIN, WirePlan
 
 _GATEWAY_PAGE = (
     "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1>"
@@ -62,6 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = 64 * 1024
     disable_nagle_algorithm = True
     server: "_HTTPServer"
+    _plan: WirePlan = PLAIN
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # tests and the demo want a quiet server
@@ -77,6 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         state = self.server.state
+        self._plan = PLAIN   # how the answer leaves; only answers of a route that ran are wire-faulted
         url = urlsplit(self.path)
         endpoint, route, arg = classify(method, url.path)
         now = state.arrive(endpoint, authorized_storage=bool(self.headers.get("Authorization")))
@@ -86,6 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
         if route == "storage":
             query = parse_qs(url.query)
             status, ctype, data = state.storage(arg, query.get("expires", [""])[0], query.get("signature", [""])[0])
+            self._plan = state.wire(endpoint)
             self._send(status, data, ctype)
             return
         fault, delay = state.chaos()
@@ -106,7 +113,11 @@ class _Handler(BaseHTTPRequestHandler):
         if verdict is not None and not verdict.allowed:
             self._too_many(verdict)
             return
-        headers = _limit_headers(verdict)
+        headers = limit_headers(verdict) if verdict is not None else {}
+        if route in ("submit", "price"):
+            self._form_route(route, body, headers)
+            return
+        self._plan = state.wire(endpoint)
         if route == "status":
             view = state.job_view(arg, self.server.base_url)
             if view is None:
@@ -119,16 +130,24 @@ class _Handler(BaseHTTPRequestHandler):
             query = parse_qs(url.query)
             self._json(200, state.models(_int(query.get("limit"), 25), _int(query.get("page"), 1),
                                          self.server.base_url), headers)
+
+    def _form_route(self, route: str, body: bytes, headers: dict[str, str]) -> None:
+        """Submit or price: the route runs (a submit's job is created) before the wire plan applies."""
+        state = self.server.state
+        try:
+            fields = parse_fields(self.headers.get("Content-Type", ""), body)
+        except FormError as exc:
+            self._plan = state.wire(route)
+            self._json(400, {"message": str(exc)}, headers)
+            return
+        if route == "submit":
+            status, payload, plan = state.submit(fields)
         else:
-            try:
-                fields = parse_fields(self.headers.get("Content-Type", ""), body)
-            except FormError as exc:
-                self._json(400, {"message": str(exc)}, headers)
-                return
-            status, payload = state.submit(fields) if route == "submit" else state.price(fields)
-            if isinstance(payload, dict) and "garbled" in payload:   # the job exists; its answer is mangled
-                self._send(status, payload["garbled"].encode(), "text/html", headers)
-                return
+            (status, payload), plan = state.price(fields), PLAIN
+        self._plan = state.wire(route, plan)
+        if self._plan.garbled:   # the job exists; a proxy mangled its answer
+            self._send(status, b"<html><body>upstream answered</body></html>", "text/html", headers)
+        else:
             self._json(status, payload, headers)
 
     # -- bodies -------------------------------------------------------------------------
@@ -171,11 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _too_many(self, verdict: Verdict) -> None:
         cfg = self.server.state.config
-        headers = {"X-RateLimit-Limit": str(verdict.limit), "X-RateLimit-Remaining": "0",
-                   "X-RateLimit-Type": verdict.kind}
-        if verdict.daily_limit is not None:
-            headers["X-RateLimit-Daily-Limit"] = str(verdict.daily_limit)
-            headers["X-RateLimit-Daily-Remaining"] = str(verdict.daily_remaining or 0)
+        headers = {**limit_headers(verdict), "X-RateLimit-Type": verdict.kind}
         if cfg.retry_after_header:
             headers["Retry-After"] = format_retry_after(verdict.retry_after, as_date=cfg.retry_after_as_date)
         self._json(429, {"message": "Too Many Attempts."}, headers)
@@ -192,6 +207,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(payload).encode(), "application/json", headers)
 
     def _send(self, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
+        """Answer, as `self._plan` says: held, reset instead, or the body trickled after the headers."""
+        plan, stopping = self._plan, self.server.stopping
+        if plan.hold:
+            stopping.wait(plan.hold)
+        if plan.reset:
+            self.close_connection = True
+            wire.reset(self.connection)
+            return
         try:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
@@ -199,19 +222,14 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            if plan.trickle and data:
+                self.wfile.flush()   # the headers leave now; the body follows slowly
+                if not wire.trickle(self.wfile, data, plan.trickle, stopping):
+                    self.close_connection = True
+            else:
+                self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (e.g. its timeout): nothing to do
-
-
-def _limit_headers(verdict: Verdict | None) -> dict[str, str]:
-    if verdict is None:
-        return {}
-    headers = {"X-RateLimit-Limit": str(verdict.limit), "X-RateLimit-Remaining": str(verdict.remaining)}
-    if verdict.daily_limit is not None:
-        headers["X-RateLimit-Daily-Limit"] = str(verdict.daily_limit)
-        headers["X-RateLimit-Daily-Remaining"] = str(verdict.daily_remaining)
-    return headers
 
 
 def _int(values: list[str] | None, default: int) -> int:
@@ -226,6 +244,7 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 256   # benchmarks open many connections at once
     state: SimState
     base_url: str
+    stopping: threading.Event   # set by SimServer.stop: held and trickled answers stop waiting
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
@@ -252,6 +271,7 @@ class SimServer:
             return self.base_url
         httpd = _HTTPServer(("127.0.0.1", self._port), _Handler)
         httpd.state = self._state
+        httpd.stopping = threading.Event()
         httpd.base_url = self.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -263,6 +283,7 @@ class SimServer:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
+        httpd.stopping.set()
         httpd.shutdown()
         httpd.server_close()
         if self._thread is not None:
@@ -301,8 +322,17 @@ class SimServer:
         return self._state.accepted(endpoint)
 
     def submissions(self) -> dict[str, int]:
-        """source_url -> number of accepted (billable) submits."""
+        """source_url -> number of jobs created for it (accepted, billable submits, including
+        those whose answer was held, trickled, garbled or reset)."""
         return self._state.submissions()
+
+    def jobs_created(self) -> int:
+        """Jobs created in all (the sum of `submissions()`)."""
+        return self._state.jobs_created()
+
+    def charged(self) -> float:
+        """USD charged and not refunded: every job's price except failed jobs that were refunded."""
+        return self._state.charged()
 
     @property
     def count_429(self) -> dict[str, int]:
@@ -313,6 +343,22 @@ class SimServer:
     def count_5xx(self) -> int:
         """Injected server errors answered so far."""
         return self._state.count_5xx()
+
+    @property
+    def count_holds(self) -> int:
+        """Answers held back after their route ran (`hold` fault, submit_answer_delay)."""
+        return self._state.count_wire()["hold"]
+
+    @property
+    def count_trickles(self) -> int:
+        """Answers whose body was trickled (`trickle` fault, trickle_bytes_per_second)."""
+        return self._state.count_wire()["trickle"]
+
+    @property
+    def count_resets(self) -> int:
+        """Connections reset instead of answered (`reset` fault, reset_share); a reset submit
+        still created its job."""
+        return self._state.count_wire()["reset"]
 
     @property
     def storage_requests_with_auth(self) -> int:

@@ -18,60 +18,30 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
-from . import content
+from . import content, jobs, pricing, rules
 from .config import TRANSCRIPTION_MODELS, SimConfig, fault_for
-from .limits import RateBucket, Verdict
+from .jobs import Job
+from .limits import ACCOUNT, SOURCE_ACCOUNT, SOURCE_ENDPOINT, RateBucket, Verdict
+from .wire import PLAIN, WirePlan
 
-CT2 = "WhisperLargeV3Ct2"
 LIMITED = ("submit", "status", "price")
 ENDPOINTS = ("submit", "status", "price", "balance", "models", "storage", "other")
-_ERRORS = {  # fault -> (error_code, error_message, error_reason, retryable)
-    "private": ("PROCESSING_ERROR", "private-video", "SOURCE_PRIVATE", False),
-    "restricted": ("PROCESSING_ERROR", "age-restricted", "SOURCE_RESTRICTED", False),
-    "flaky": ("WORKER_ERROR", "download-failed", "SOURCE_DOWNLOAD_FAILED", True),
-    "capacity": ("WORKER_ERROR", "no-capacity", "CAPACITY_UNAVAILABLE", True),
-}
-
-
-@dataclass(frozen=True)
-class Job:
-    request_id: str
-    source_url: str
-    model: str
-    include_ts: bool
-    lang: str
-    ts_level: str
-    inline: bool               # submitted with return_result_in_response
-    submitted: float           # monotonic
-    submitted_wall: float
-    latency: float
-    pending_for: float
-    price: float
-    silent: bool = False
-    error: tuple[str, str, str, bool] | None = None
-
-    @property
-    def structured(self) -> bool:
-        return self.model == CT2 and self.include_ts
-
-
 class SimState:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         self._lock = threading.Lock()
         self._rng = random.Random(config.seed)
         self._secret = hashlib.sha256(f"sim-secret-{config.seed}".encode()).digest()
-        self._buckets = {name: RateBucket() for name in LIMITED}
+        self._buckets = {name: RateBucket() for name in (*LIMITED, ACCOUNT)}
         self._jobs: dict[str, Job] = {}
         self._arrivals: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
         self._accepted: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
         self._submissions: Counter[str] = Counter()
         self._count_429: Counter[str] = Counter()
         self._count_5xx = 0
+        self._count_holds = self._count_trickles = self._count_resets = 0
         self._storage_with_auth = 0
         self._balance = config.balance
 
@@ -105,6 +75,14 @@ class SimState:
         with self._lock:
             return dict(self._submissions)
 
+    def jobs_created(self) -> int:
+        with self._lock:
+            return sum(self._submissions.values())
+
+    def charged(self) -> float:
+        with self._lock:
+            return round(sum(job.price for job in self._jobs.values() if job.charged), 8)
+
     def count_429(self) -> dict[str, int]:
         with self._lock:
             return {name: self._count_429.get(name, 0) for name in LIMITED}
@@ -112,6 +90,10 @@ class SimState:
     def count_5xx(self) -> int:
         with self._lock:
             return self._count_5xx
+
+    def count_wire(self) -> dict[str, int]:
+        with self._lock:
+            return {"hold": self._count_holds, "trickle": self._count_trickles, "reset": self._count_resets}
 
     def storage_with_auth(self) -> int:
         with self._lock:
@@ -125,78 +107,88 @@ class SimState:
             delay = cfg.slow_seconds if cfg.slow_share and self._rng.random() < cfg.slow_share else 0.0
             status = None
             if cfg.server_error_share and self._rng.random() < cfg.server_error_share:
-                status = self._rng.choice((500, 502, 503))
+                status = self._rng.choice(cfg.server_error_statuses)
                 self._count_5xx += 1
             return status, delay
 
     def admit(self, endpoint: str, now: float) -> Verdict | None:
-        """Apply the endpoint's limits to an arrival; None for unlimited endpoints."""
+        """Apply the limits to an arrival; None for unlimited endpoints. Each limited endpoint
+        has its own bucket, or with `shared_limits` all three draw on the account's one."""
         with self._lock:
             cfg = self.config
-            if endpoint not in self._buckets:
+            if endpoint not in LIMITED:
                 self._accepted[endpoint].append(now)
                 return None
-            per_minute = {"submit": cfg.submit_rpm, "status": cfg.status_rpm, "price": cfg.price_rpm}[endpoint]
-            per_day = {"submit": cfg.submit_per_day, "status": cfg.status_per_day}.get(endpoint)
-            verdict = self._buckets[endpoint].admit(now, time.time(), per_minute, per_day, cfg.window)
+            if cfg.shared_limits:
+                bucket, source = ACCOUNT, SOURCE_ACCOUNT
+                per_minute, per_day = cfg.account_rpm, cfg.account_per_day
+            else:
+                bucket, source = endpoint, SOURCE_ENDPOINT
+                per_minute, per_day = {"submit": (cfg.submit_rpm, cfg.submit_per_day),
+                                       "status": (cfg.status_rpm, cfg.status_per_day),
+                                       "price": (cfg.price_rpm, cfg.price_per_day)}[endpoint]
+            verdict = self._buckets[bucket].admit(now, time.time(), per_minute, per_day, cfg.window)
             if verdict.allowed:
                 self._accepted[endpoint].append(now)
             else:
                 self._count_429[endpoint] += 1
-            return verdict
+            return dataclasses.replace(verdict, source=source)
 
     def authorized(self, bearer: str) -> bool:
         keys = self.config.api_keys
         return bool(bearer) and (keys is None or bearer in keys)
 
     # -- routes ------------------------------------------------------------------------------
-    def submit(self, fields: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        """Validate and create a job: (200, {"data": {"request_id"}}) or a 422."""
-        url = fields.get("source_url", "").strip() or fields.get("video_url", "").strip()
-        if not url and fields.get("source_file", "").startswith("file:"):
-            url = "upload://" + fields["source_file"][5:]  # an upload: content still derives from a name
+    def submit(self, fields: dict[str, str]) -> tuple[int, dict[str, Any], WirePlan]:
+        """Validate and create a job: (200, {"data": {"request_id"}}, how the URL's fault wants
+        the answer sent) or (422, errors, PLAIN). The job exists before any answer leaves."""
+        url = _source_of(fields)
         model = fields.get("model", "").strip()
         ts_level = fields.get("ts_level", "").strip()
-        errors = _validate(fields, url, model, ts_level)
+        errors = rules.validate_submit(fields, url, model, ts_level, strict_booleans=self.config.strict_booleans)
         with self._lock:
             cfg = self.config
             fault = fault_for(url, cfg.faults) if url else None
             if fault and fault.kind == "invalid":
                 errors.setdefault("source_url", []).append("The source url format is invalid.")
             if errors:
-                return 422, _laravel_422(errors)
+                return 422, rules.laravel_422(errors), PLAIN
             if self._balance < cfg.min_balance:
-                return 422, _laravel_422({"balance": ["Insufficient balance to start a job."]})
+                return 422, rules.laravel_422({"balance": ["Insufficient balance to start a job."]}), PLAIN
             attempt = self._submissions[url]
             self._submissions[url] += 1
             low, high = cfg.latency
             latency = low + content.unit(cfg.seed, "latency", url, attempt) * (high - low)
-            error = None
-            if fault and fault.kind == "slow":
-                latency = fault.seconds
-            elif fault and fault.kind in ("private", "restricted"):
-                error = _ERRORS[fault.kind]
-            elif fault and fault.kind == "flaky" and attempt < fault.count:
-                error = _ERRORS["flaky"]
-            elif fault and fault.kind == "capacity" and attempt == 0:
-                error = _ERRORS["capacity"]
-            price = round(content.duration_for(url) * cfg.price_per_hour / 3600.0, 6)
-            if error is None:
-                self._balance -= price  # failed jobs are never charged
+            latency, error, refunded = jobs.outcome(fault, attempt, latency)
+            price = pricing.quote(cfg, fields, url=url)
+            if error is None or not refunded:
+                self._balance -= price  # a failed job is refunded unless its fault keeps the charge
             request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
             self._jobs[request_id] = Job(
                 request_id=request_id, source_url=url, model=model,
-                include_ts=_bool(fields.get("include_ts", "")) is True,
+                include_ts=rules.as_bool(fields.get("include_ts", "")) is True,
                 lang=fields.get("lang", "").strip(), ts_level=ts_level,
-                inline=_bool(fields.get("return_result_in_response", "")) is True,
+                inline=rules.as_bool(fields.get("return_result_in_response", "")) is True,
                 submitted=time.monotonic(), submitted_wall=time.time(),
                 latency=latency, pending_for=latency * cfg.pending_share, price=price,
-                silent=bool(fault and fault.kind == "silent"), error=error,
+                silent=bool(fault and fault.kind == "silent"), error=error, refunded=refunded,
             )
-        if fault and fault.kind == "garbled" and attempt < fault.count:
-            # A proxy mangled the answer after the job was made: the client cannot read its id.
-            return 200, {"garbled": "<html><body>upstream answered</body></html>"}
-        return 200, {"data": {"request_id": request_id}}
+        return 200, {"data": {"request_id": request_id}}, jobs.answer_plan(fault, attempt)
+
+    def wire(self, endpoint: str, plan: WirePlan = PLAIN) -> WirePlan:
+        """How this answer of `endpoint` leaves: `plan` (from the URL's fault) plus the config's
+        hold, trickle and reset switches; counted in the ledger."""
+        with self._lock:
+            cfg = self.config
+            plan = plan.merged(
+                hold=cfg.submit_answer_delay if endpoint == "submit" else 0.0,
+                trickle=cfg.trickle_bytes_per_second if endpoint in cfg.trickle_endpoints else 0.0,
+                reset=endpoint in cfg.reset_endpoints and cfg.reset_share > 0
+                and self._rng.random() < cfg.reset_share)
+            self._count_holds += plan.hold > 0
+            self._count_resets += plan.reset
+            self._count_trickles += plan.trickle > 0 and not plan.reset
+            return plan
 
     def job_view(self, request_id: str, base_url: str) -> dict[str, Any] | None:
         """The status payload of a job as of now, or None for an unknown id."""
@@ -205,28 +197,7 @@ class SimState:
             cfg = self.config
         if job is None:
             return None
-        elapsed = time.monotonic() - job.submitted
-        view: dict[str, Any] = {"request_id": job.request_id, "created_at": _iso(job.submitted_wall)}
-        if elapsed < job.pending_for:
-            return {**view, "status": "pending", "progress": 0.0, "result_url": None, "result": None}
-        if elapsed < job.latency:
-            share = (elapsed - job.pending_for) / max(job.latency - job.pending_for, 1e-9)
-            return {**view, "status": "processing", "progress": round(min(99.0, share * 100.0), 1),
-                    "result_url": None, "result": None}
-        finished = _iso(job.submitted_wall + job.latency)
-        if job.error is not None:
-            code, message, reason, retryable = job.error
-            return {**view, "status": "error", "progress": 0.0, "result_url": None, "result": None,
-                    "error_code": code, "error_message": message, "error_reason": reason,
-                    "retryable": retryable, "refunded": True, "failed_at": finished,
-                    "price": {"amount": 0.0, "is_estimated": False}}
-        result = self._result_of(job) if (job.inline and cfg.inline_result) else None
-        return {**view, "status": "done", "progress": 100.0, "completed_at": finished,
-                "result_url": self._sign(job, base_url, cfg.result_ttl), "result": result,
-                "price": {"amount": job.price, "is_estimated": False},
-                "transcription": {"model": job.model, "language": job.lang or "en",
-                                  "ts_level": job.ts_level or ("segment" if job.include_ts else None),
-                                  "structured": job.structured}}
+        return jobs.view(job, cfg, lambda: self._sign(job, base_url, cfg.result_ttl))
 
     def storage(self, name: str, expires: str, signature: str) -> tuple[int, str, bytes]:
         """(status, content type, body) for a result link; S3-like XML errors."""
@@ -243,31 +214,23 @@ class SimState:
             return 403, "application/xml", _s3_error("AccessDenied", "Request has expired")
         if job.error is not None or time.monotonic() - job.submitted < job.latency:
             return 404, "application/xml", _s3_error("NoSuchKey", "The specified key does not exist.")
-        result = self._result_of(job)
+        result = jobs.result_of(job)
         if isinstance(result, dict):
             return 200, "application/json", json.dumps(result).encode()
         return 200, "text/plain; charset=utf-8", result.encode()
 
     def price(self, fields: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        model = fields.get("model", "").strip()
-        errors: dict[str, list[str]] = {}
-        if model not in TRANSCRIPTION_MODELS:
-            errors["model"] = ["The selected model is invalid." if model else "The model field is required."]
-        seconds: float | None = None
-        if fields.get("duration_seconds", "").strip():
-            try:
-                seconds = float(fields["duration_seconds"])
-            except ValueError:
-                errors["duration_seconds"] = ["The duration seconds field must be a number."]
-        elif fields.get("source_url", "").strip():
-            seconds = content.duration_for(fields["source_url"].strip())
-        else:
-            errors["source_url"] = ["The source url field is required when duration seconds is not present."]
+        """A quote: (200, {"data": {"price"}}) or a 422; what a submit of these fields would charge."""
+        cfg = self.config
+        errors = rules.validate_price(fields, strict_booleans=cfg.strict_booleans)
         if errors:
-            return 422, _laravel_422(errors)
-        with self._lock:
-            per_hour = self.config.price_per_hour
-        return 200, {"data": {"price": round(max(0.0, seconds or 0.0) * per_hour / 3600.0, 6)}}
+            return 422, rules.laravel_422(errors)
+        if fields.get("duration_seconds", "").strip():
+            price = pricing.quote(cfg, fields, seconds=float(fields["duration_seconds"]),
+                                  platform=fields.get("platform", "").strip())
+        else:
+            price = pricing.quote(cfg, fields, url=_source_of(fields))
+        return 200, {"data": {"price": price}}
 
     def balance(self) -> dict[str, Any]:
         with self._lock:
@@ -320,11 +283,6 @@ class SimState:
                 self._jobs[job.request_id] = job
 
     # -- helpers -------------------------------------------------------------------------------
-    def _result_of(self, job: Job) -> Any:
-        if job.structured:
-            return content.structured(job.source_url, lang=job.lang, words=job.ts_level == "word", silent=job.silent)
-        return content.plain_text(job.source_url, silent=job.silent)
-
     def _signature(self, request_id: str, expires: str) -> str:
         return hmac.new(self._secret, f"{request_id}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
 
@@ -335,48 +293,13 @@ class SimState:
                 f"?expires={expires}&signature={self._signature(job.request_id, expires)}")
 
 
-def _validate(fields: dict[str, str], url: str, model: str, ts_level: str) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    if not url:
-        errors["source_url"] = ["The source url field is required when source file is not present."]
-    elif not url.startswith(("http://", "https://", "upload://")):
-        errors["source_url"] = ["The source url format is invalid."]
-    if not model:
-        errors["model"] = ["The model field is required."]
-    elif model not in TRANSCRIPTION_MODELS:
-        errors["model"] = ["The selected model is invalid."]
-    elif "tiktok.com" in url and model != CT2:
-        errors["model"] = ["TikTok sources are only supported by WhisperLargeV3Ct2."]
-    include_ts = fields.get("include_ts")
-    if include_ts is None or not include_ts.strip():
-        errors["include_ts"] = ["The include ts field is required."]
-    elif _bool(include_ts) is None:
-        errors["include_ts"] = ["The include ts field must be true or false."]
-    if ts_level and ts_level not in ("segment", "word"):
-        errors["ts_level"] = ["The selected ts level is invalid."]
-    elif ts_level == "word" and model != CT2:
-        errors["ts_level"] = ["Word-level timestamps are only available with WhisperLargeV3Ct2."]
-    return errors
-
-
-def _laravel_422(errors: dict[str, list[str]]) -> dict[str, Any]:
-    messages = [m for msgs in errors.values() for m in msgs]
-    more = len(messages) - 1
-    suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
-    return {"message": messages[0] + suffix, "errors": errors}
-
-
-def _bool(value: str) -> bool | None:
-    lowered = value.strip().lower()
-    if lowered in ("true", "1"):
-        return True
-    if lowered in ("false", "0"):
-        return False
-    return None
-
-
-def _iso(wall: float) -> str:
-    return datetime.fromtimestamp(wall, timezone.utc).isoformat().replace("+00:00", "Z")
+def _source_of(fields: dict[str, str]) -> str:
+    """The source a job is about: its URL, or "upload://<file name>" for an upload (whose
+    content, like a URL's, derives from that name); "" when there is none."""
+    url = fields.get("source_url", "").strip() or fields.get("video_url", "").strip()
+    if not url and fields.get("source_file", "").startswith("file:"):
+        url = "upload://" + fields["source_file"][5:]
+    return url
 
 
 def _s3_error(code: str, message: str) -> bytes:

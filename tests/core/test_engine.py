@@ -73,7 +73,7 @@ def test_failures_stay_with_their_video(tmp_path):
 
 def test_server_errors_and_html_bodies_are_retried(tmp_path):
     urls = [yt(i) for i in range(10)]
-    with SimServer(SimConfig(server_error_share=0.25, seed=3, **FAST)) as sim:
+    with SimServer(SimConfig(server_error_share=0.25, server_error_statuses=(500, 503), seed=3, **FAST)) as sim:
         session = make_session(tmp_path, urls, sim.base_url, concurrency=5, max_attempts=6)
         finished, events = run_engine(session)
         errors_5xx = sim.count_5xx

@@ -74,8 +74,16 @@ async def test_submit_poll_done_result(make_sim):
     assert sim.storage_requests_with_auth == 0
 
 
+async def test_client_booleans_pass_the_strict_simulator(make_sim):
+    sim = make_sim(strict_booleans=True)
+    async with DeapiClient(sim.base_url, "key") as api:
+        await api.submit(URL, model="WhisperLargeV3", include_ts=False)
+        await api.price(model="WhisperLargeV3", include_ts=False, source_url=URL)
+    assert sim.submissions() == {URL: 1}
+
+
 async def test_ct2_with_timestamps_is_structured(make_sim):
-    sim = make_sim()
+    sim = make_sim(inline_structured=True)   # the structured object inline: the docs leave it open
     async with DeapiClient(sim.base_url, "key") as api:
         rid = await api.submit(URL, model="WhisperLargeV3Ct2", include_ts=True, ts_level="word", lang="de")
         job = await wait_terminal(api, rid)
@@ -85,6 +93,15 @@ async def test_ct2_with_timestamps_is_structured(make_sim):
     assert transcript.segments[0].speaker == "SPEAKER_00"
     assert all(s.end > s.start for s in transcript.segments)
     assert "words" in job.result["segments"][0]
+
+
+async def test_client_reads_segments_when_the_inline_result_is_text(make_sim):
+    sim = make_sim()   # the default: inline `result` is the text only
+    async with DeapiClient(sim.base_url, "key") as api:
+        rid = await api.submit(URL, model="WhisperLargeV3Ct2", include_ts=True)
+        job = await wait_terminal(api, rid)
+        assert job.structured and isinstance(job.result, str)
+        assert len((await api.fetch_result(job)).segments) >= 3
 
 
 async def test_result_link_download_needs_no_auth_and_expires(make_sim):
