@@ -65,14 +65,19 @@ escaped, so untrusted text (titles, server messages) cannot act on a terminal th
 raw stream; faces must still sanitise what they display.
 """
 
+from .client import RequestFailed, ServiceClient, ServiceDisconnected, ServiceNotRunning, call, connect
 from .codec import EVENT_TYPES, EventDecodeError, UnknownEventKind, decode_event, encode_event
+from .listen import ServiceRunning
 from .paths import ENV_RUNTIME_DIR, RuntimeDirError, ServicePaths, service_paths
 from .peer import PeerCheckUnavailable, PeerCredentials, PeerRefused, check_peer, peer_credentials
 from .protocol import MAX_LINE, PROTOCOL_VERSION, ProtocolError
+from .server import Connection, Handler, Request, RequestError, Server
 
 __all__ = [
     "ENV_RUNTIME_DIR", "EVENT_TYPES", "MAX_LINE", "PROTOCOL_VERSION",
-    "EventDecodeError", "PeerCheckUnavailable", "PeerCredentials", "PeerRefused", "ProtocolError",
-    "RuntimeDirError", "ServicePaths", "UnknownEventKind", "check_peer", "decode_event",
+    "Connection", "EventDecodeError", "Handler", "PeerCheckUnavailable", "PeerCredentials",
+    "PeerRefused", "ProtocolError", "Request", "RequestError", "RequestFailed", "RuntimeDirError",
+    "Server", "ServiceClient", "ServiceDisconnected", "ServiceNotRunning", "ServicePaths",
+    "ServiceRunning", "UnknownEventKind", "call", "check_peer", "connect", "decode_event",
     "encode_event", "peer_credentials", "service_paths",
 ]
