@@ -41,6 +41,8 @@ class Category(str, Enum):
     SOURCE = "source"                  # expansion/metadata failures (yt-dlp)
     TIMEOUT = "wait-limit"             # our own per-video wait limit ran out (job kept)
     DISK = "disk"                      # could not write an output or the session
+    IN_DOUBT = "in-doubt"              # a submit reached deAPI and its answer was lost: maybe paid
+    RESULT = "result"                  # deAPI's result cannot give the outputs asked for
     INTERNAL = "internal"              # a bug: reported, never fatal to the batch
 
 

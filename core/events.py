@@ -98,6 +98,8 @@ class Progress:
     max_concurrency: int
     submitting_paused: bool = False
     stopping: bool = False
+    cost: float = 0.0          # USD spent so far on this session's videos (deAPI's prices, else estimates)
+    in_doubt: int = 0          # videos whose submit may have been paid but whose answer was lost
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +130,10 @@ class BatchFinished:
     output_dir: str
     session_path: str
     stopped: bool   # ended by a stop or quit, not by running out of work
+    in_doubt: int = 0           # failed in doubt: possibly paid, not sent again (see `resubmit_in_doubt`)
+    in_doubt_cost: float = 0.0  # USD those would cost if deAPI did charge them (estimate)
+    cost: float = 0.0           # USD spent on this session's videos
+    report_written: bool = True  # False when the report could not be written (report_path is then stale)
 
 
 Event = Union[WorkerChanged, VideoChanged, ErrorLogged, Progress, ConcurrencyChanged, Notice, BatchFinished]

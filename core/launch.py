@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+from .errors import Category
 from .events import EventSink, Notice
 from .model import VideoState
 from .run.engine import Engine
@@ -28,6 +29,11 @@ def opening_notices(session: Session, *, resumed: bool) -> list[Notice]:
         for r in session.rejected:
             level = "info" if r.category == "duplicate" else "warning"
             out.append(Notice(now, level, f"line {r.line} skipped ({r.category}): {r.reason}"))
+    doubtful = sum(1 for v in session.videos if v.category == Category.IN_DOUBT.value and v.state is VideoState.FAILED)
+    if doubtful:
+        out.append(Notice(now, "warning", f"{doubtful} video(s) in doubt: an earlier submit may have been paid "
+                                          "(its answer was lost); they are not sent again unless you ask "
+                                          "(--resubmit-in-doubt)"))
     done = sum(1 for v in session.videos if v.state is VideoState.DONE)
     verb = "resuming" if resumed else "starting"
     out.append(Notice(now, "info", f"{verb} {session.path}: {done} of {len(session.videos)} done"))
@@ -35,8 +41,11 @@ def opening_notices(session: Session, *, resumed: bool) -> list[Notice]:
 
 
 def start_engine(session: Session, *, api_key: str, sink: EventSink, resumed: bool,
-                 factory: EngineFactory | None = None) -> Any:
-    """Tell the face what it needs to know about `session`, then build its engine (not yet run)."""
+                 factory: EngineFactory | None = None, resubmit_in_doubt: bool = False) -> Any:
+    """Tell the face what it needs to know about `session`, then build its engine (not yet run).
+    `resubmit_in_doubt` is the user's yes to paying again for videos in doubt (this run only)."""
     for notice in opening_notices(session, resumed=resumed):
         sink(notice)
-    return (factory or Engine)(session, api_key=api_key, sink=sink)
+    if factory is not None:
+        return factory(session, api_key=api_key, sink=sink)
+    return Engine(session, api_key=api_key, sink=sink, resubmit_in_doubt=resubmit_in_doubt)

@@ -44,6 +44,7 @@ class Video:
     message: str = ""                # last error message
     retryable: bool = False          # whether the last failure may be retried on resume
     possibly_paid: bool = False      # a submit was sent whose answer was never recorded
+    cost: float = 0.0                # USD known spent on this video's jobs (deAPI's price, else the estimate)
     outputs: list[str] = field(default_factory=list)
     submitted_at: float = 0.0        # wall clock (time.time()) of the accepted submit
     finished_at: float = 0.0

@@ -52,7 +52,7 @@ async def preflight(settings: Settings, key: str) -> float | None:
 
 
 def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, settings: Settings, *,
-          json_lines: bool, on_ready: Callable[[Session], None] | None = None) -> int:
+          json_lines: bool, on_ready: Callable[[Session], None] | None = None, resubmit_in_doubt: bool = False) -> int:
     """Prepare a session, run the engine on it headless, handle signals; returns the exit code."""
     printer = HeadlessPrinter(json_lines=json_lines)
     state = {"interrupted": False, "finished": None}
@@ -69,7 +69,8 @@ def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, sett
             on_ready(session)
         if balance is not None:
             warn_over_balance(session, balance, printer)
-        engine = start_engine(session, api_key=key, sink=printer, resumed=resumed)
+        engine = start_engine(session, api_key=key, sink=printer, resumed=resumed,
+                              resubmit_in_doubt=resubmit_in_doubt)
         async with anyio.create_task_group() as tg:
             run_scope = anyio.CancelScope()
 
@@ -117,7 +118,7 @@ def run_headless(args: argparse.Namespace) -> int:
     if not Path(args.batch).is_file():
         raise UsageError(f"no batch file at {args.batch}: give a .txt (one URL per line) or .csv (a url column)")
     return drive(lambda: prepare_session(args.batch, settings, session_path=args.session), key, settings,
-                 json_lines=args.json)
+                 json_lines=args.json, resubmit_in_doubt=args.resubmit_in_doubt)
 
 
 def _open_session_settings(path: str, args: argparse.Namespace) -> Settings:
@@ -146,7 +147,7 @@ def resume_headless(args: argparse.Namespace) -> int:
         return session, True
 
     try:
-        return drive(prepare, key, settings, json_lines=args.json)
+        return drive(prepare, key, settings, json_lines=args.json, resubmit_in_doubt=args.resubmit_in_doubt)
     finally:
         if sim:
             sim.stop()

@@ -110,12 +110,19 @@ def summary_text(f: BatchFinished) -> str:
     ]
     for category, n in f.failures_by_category:
         lines.append(f"  failed, {category}: {n}")
-    if f.possibly_paid:
-        lines.append(f"  {f.possibly_paid} video(s) possibly paid twice (a submit crashed before its answer): see the report")
+    if f.cost:
+        lines.append(f"  spent about ${f.cost:.4f}")
+    if f.in_doubt:
+        lines.append(f"  {f.in_doubt} video(s) in doubt: their submit reached deAPI but the answer was lost, so "
+                     f"deAPI may have charged them (about ${f.in_doubt_cost:.4f}); they were not sent again")
+        lines.append(f"  to pay for them again: bulk-transcribe resume '{f.session_path}' --headless --resubmit-in-doubt")
     lines.append(f"Transcripts: {f.output_dir}")
-    lines.append(f"Report:      {f.report_path}")
+    if f.report_written:
+        lines.append(f"Report:      {f.report_path}")
+    else:
+        lines.append("Report:      not written (see the error above)")
     lines.append(f"Session:     {f.session_path}")
-    if f.remaining:
+    if f.remaining or (f.failed > f.in_doubt):
         lines.append(f"Resume with: bulk-transcribe resume '{f.session_path}' --headless")
     return "\n".join(lines)
 

@@ -56,7 +56,7 @@ class JobStatus:
     error_message: str = ""
     error_reason: str = ""
     retryable: bool = False
-    refunded: bool = False
+    refunded: bool | None = None     # None: deAPI did not say (failed jobs are documented as not charged)
     price: float | None = None
     structured: bool = False
     language: str = ""
@@ -112,7 +112,7 @@ def parse_job(request_id: str, body: Mapping[str, Any]) -> JobStatus:
         error_message=as_text(data.get("error_message")),
         error_reason=reason,
         retryable=retryable if status == "error" else False,
-        refunded=as_bool(data.get("refunded")),
+        refunded=as_bool(data["refunded"]) if data.get("refunded") is not None else None,
         price=as_number(price.get("amount") if isinstance(price, Mapping) else price),
         structured=structured,
         language=language,

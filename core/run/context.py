@@ -6,7 +6,7 @@ only this, so the walk's dependencies are these fields and nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..model import Video
@@ -38,6 +38,8 @@ class RunContext:
     throughput: Throughput
     clock: Callable[[], float]
     following: int = 0          # jobs being polled right now
+    unreachable: int = 0        # submits in a row that never reached deAPI
+    on_wire: set[Any] = field(default_factory=set)   # cancel scopes of submits awaiting their answer
 
     async def record(self, v: Video, *, durable: bool = True, **changes: Any) -> None:
         """Change a video, durably unless told otherwise (see `Session.record`), and tell the faces

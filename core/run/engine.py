@@ -28,7 +28,9 @@ from ..events import Activity, BatchFinished, EventSink, Progress
 from ..limiter import RateLimiter
 from ..model import VideoState
 from ..output.report import write_report
+from ..prices import JOB_FEE, estimate_price
 from ..store.limiter_state import load_limiter_state, save_limiter_state
+from . import video
 from .context import RunContext
 from .controls import Brakes
 from .pacing import Pacing
@@ -59,8 +61,10 @@ class Engine:
         client: DeapiClient | None = None,
         limiter: RateLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
+        resubmit_in_doubt: bool = False,
     ) -> None:
         self.session = session
+        self.resubmit_in_doubt_at_start = resubmit_in_doubt
         self.settings = session.settings
         self._api_key = api_key
         self._client = client
@@ -75,6 +79,7 @@ class Engine:
         self.planner = PollPlanner(economy=self.settings.status_daily is not None)
         self.throughput = Throughput()
         self.context: RunContext | None = None
+        self.report_written = True
         self._started = clock()
 
     # -- controls (RunControls) ---------------------------------------------------------
@@ -107,6 +112,16 @@ class Engine:
             self.queue.poke()
         return count
 
+    def resubmit_in_doubt(self) -> int:
+        """Queue the videos in doubt for a new submit: the user accepted that deAPI may already
+        have charged for them. Returns how many."""
+        count = self.queue.queue_in_doubt(self.session.videos, self.session.record_nowait)
+        if count:
+            self.brakes.release_stop()
+            self.reporter.notice("warning", f"{count} possibly paid video(s) submitted again, as asked")
+            self.queue.poke()
+        return count
+
     # -- the run ----------------------------------------------------------------------
     async def run(self) -> BatchFinished:
         """Run until every video is done or failed, or a stop; returns the summary.
@@ -115,7 +130,7 @@ class Engine:
         the cancellation propagates."""
         s = self.settings
         self.queue.plan(self.session.videos, retry_failed=s.retry_failed, output_dir=s.output_dir,
-                        record_nowait=self.session.record_nowait)
+                        record_nowait=self.session.record_nowait, resubmit_in_doubt=self.resubmit_in_doubt_at_start)
         self._started = self.clock()
         self.throughput.start(self._started)
         client = self._client or DeapiClient(s.api_base, self._api_key)
@@ -129,6 +144,7 @@ class Engine:
                 try:
                     async with anyio.create_task_group() as outer:
                         outer.start_soon(self._ticker)
+                        outer.start_soon(self._answers_after_quit, self.context)
                         async with anyio.create_task_group() as workers:
                             for slot in range(s.concurrency):
                                 workers.start_soon(self._worker_loop, slot, self.context)
@@ -177,6 +193,19 @@ class Engine:
             finally:
                 self.queue.release(v)
 
+    async def _answers_after_quit(self, ctx: RunContext) -> None:
+        """When the run ends (a quit included), submits on the wire still get SUBMIT_ANSWER_GRACE
+        to answer, so a paid job's id is recorded; after that their waits are cut (in doubt)."""
+        try:
+            await anyio.sleep_forever()
+        finally:
+            with anyio.CancelScope(shield=True):
+                with anyio.move_on_after(video.SUBMIT_ANSWER_GRACE):
+                    while ctx.on_wire:
+                        await anyio.sleep(0.05)
+                for scope in list(ctx.on_wire):
+                    scope.cancel()
+
     async def _ticker(self) -> None:
         last_checkpoint = last_limiter = self.clock()
         while True:
@@ -215,7 +244,9 @@ class Engine:
                 try:
                     await self.session.checkpoint()
                     if report:
+                        self.report_written = False
                         await anyio.to_thread.run_sync(write_report, self.report_path, self.session)
+                        self.report_written = True
                 except (OSError, SessionError) as exc:
                     self.reporter.notice("error", f"could not save the session or report: {exc}")
 
@@ -244,11 +275,19 @@ class Engine:
             eta_seconds=self.throughput.eta(now, remaining, model_rate_per_min=model_rate),
             buckets=self.limiter.usage(), concurrency=level.current,
             max_concurrency=level.maximum, submitting_paused=self.brakes.paused,
-            stopping=self.brakes.stopping,
+            stopping=self.brakes.stopping, cost=self.cost(), in_doubt=len(self.in_doubt()),
         )
+
+    def cost(self) -> float:
+        return sum(v.cost for v in self.session.videos)
+
+    def in_doubt(self) -> list:
+        return [v for v in self.session.videos
+                if v.state is VideoState.FAILED and v.category == Category.IN_DOUBT.value]
 
     def summary(self) -> BatchFinished:
         c = self.counts()
+        doubtful = self.in_doubt()
         failures = Counter(v.category or "unknown" for v in self.session.videos if v.state is VideoState.FAILED)
         total = len(self.session.videos)
         return BatchFinished(
@@ -258,4 +297,6 @@ class Engine:
             failures_by_category=tuple(sorted(failures.items())),
             report_path=str(self.report_path), output_dir=os.path.abspath(self.settings.output_dir),
             session_path=str(self.session.path), stopped=self.brakes.stopping,
+            in_doubt=len(doubtful), in_doubt_cost=sum(estimate_price(v.duration) or JOB_FEE for v in doubtful),
+            cost=self.cost(), report_written=self.report_written,
         )

@@ -6,7 +6,8 @@ up to the user's maximum. Slots are handed out by an anyio CapacityLimiter whose
 the level, so a lowered level never interrupts work already in flight.
 
 Submits awaiting an answer are "in doubt" (deAPI has no idempotency key: a lost answer may be
-a paid job), so they are kept to one on the wire unless the submit rate needs more.
+a paid job), so they are kept to one on the wire unless the submit rate needs more, and a slow
+answer stops holding the others back after a few typical answer times (`InDoubtGate`).
 """
 
 from __future__ import annotations
@@ -62,12 +63,58 @@ class AdaptiveLevel:
         return None
 
 
+class InDoubtGate:
+    """How many submits may await their answer at once.
+
+    Each one on the wire is in doubt until it answers (a crash then leaves a video that may have
+    been paid), so they are kept to `capacity` (one, unless the submit rate needs more). But a
+    slow answer must not hold every other submit behind it: a submit that has waited longer than
+    `hold` seconds (a few typical answer times) stops counting against the capacity, and the
+    next may go. `limit` bounds all unanswered submits however slow, so a stalled API can never
+    gather more than that many videos in doubt.
+    """
+
+    def __init__(self, *, clock: Callable[[], float], capacity: int = 1, limit: int = 16) -> None:
+        self._clock = clock
+        self.capacity = capacity
+        self.limit = limit
+        self.hold = 5.0
+        self._open: dict[object, float] = {}    # token -> when its submit was let through
+        self._changed = anyio.Event()
+
+    @property
+    def on_wire(self) -> int:
+        return len(self._open)
+
+    def _young(self, now: float) -> list[float]:
+        return [t for t in self._open.values() if now - t < self.hold]
+
+    async def enter(self) -> object:
+        """Wait for room; returns a token for `leave`. Cancel-safe (nothing is held until it returns)."""
+        while True:
+            now = self._clock()
+            young = self._young(now)
+            if len(young) < self.capacity and len(self._open) < self.limit:
+                token = object()
+                self._open[token] = now
+                return token
+            wait = min(young) + self.hold - now if len(self._open) < self.limit and young else None
+            with anyio.move_on_after(max(0.01, wait) if wait is not None else 60.0):
+                await self._changed.wait()
+
+    def leave(self, token: object) -> None:
+        """The submit answered (or gave up): its place is free."""
+        if self._open.pop(token, None) is not None:
+            self._changed.set()
+            self._changed = anyio.Event()
+
+
 class Pacing:
     """The adaptive level and the in-doubt submit gate of one run; level changes are reported."""
 
     def __init__(self, maximum: int, *, adaptive: bool, clock: Callable[[], float], reporter: Reporter) -> None:
         self.level = AdaptiveLevel(maximum, enabled=adaptive, clock=clock)
-        self.submit_gate = anyio.CapacityLimiter(1)
+        self.submit_gate = InDoubtGate(clock=clock)
         self._reporter = reporter
         self._submit_latency = 0.2
 
@@ -82,8 +129,10 @@ class Pacing:
             self._reporter.emit(ConcurrencyChanged(self.level.current, msg))
 
     def observe_submit_latency(self, seconds: float, submits_per_minute: float) -> None:
-        """Size the in-doubt gate: one submit on the wire unless the rate needs more."""
+        """Size the in-doubt gate from the answer times seen: one submit awaiting its answer
+        unless the rate needs more, and a slow one stops holding the others after a few
+        typical answer times."""
         self._submit_latency = 0.8 * self._submit_latency + 0.2 * seconds
-        need = max(1, min(8, math.ceil(submits_per_minute / 60.0 * self._submit_latency * 1.5)))
-        if need != self.submit_gate.total_tokens:
-            self.submit_gate.total_tokens = need
+        gate = self.submit_gate
+        gate.capacity = max(1, min(8, math.ceil(submits_per_minute / 60.0 * self._submit_latency * 1.5)))
+        gate.hold = max(2.0, 4.0 * self._submit_latency)

@@ -21,6 +21,10 @@ from ..model import Video, VideoState
 from .controls import Brakes
 from .reporter import Reporter
 
+CRASHED_SUBMIT = ("possibly paid: the last run ended while this video's submit was on the wire, so deAPI may "
+                  "have made (and charged) a job whose id was never recorded; not sent again so as not to pay "
+                  "twice (resubmit it with --resubmit-in-doubt if you accept that risk)")
+
 # Failures after which the job may still exist on deAPI's side: resume re-polls, never resubmits.
 REATTACH_CATEGORIES = {Category.TIMEOUT.value, Category.DISK.value, Category.NETWORK.value,
                        Category.SERVER.value, Category.RESULT_EXPIRED.value, Category.INTERNAL.value}
@@ -40,9 +44,11 @@ class WorkQueue:
         return len(self.pending)
 
     # -- deciding ---------------------------------------------------------------------
-    def plan(self, videos: Iterable[Video], *, retry_failed: bool, output_dir: str, record_nowait) -> None:
+    def plan(self, videos: Iterable[Video], *, retry_failed: bool, output_dir: str, record_nowait,
+             resubmit_in_doubt: bool = False) -> None:
         """Decide what this run does with each video (fresh or resumed). `record_nowait(v, **changes)`
-        applies the changes the decision implies (e.g. a crashed submit's video flagged)."""
+        applies the changes the decision implies (e.g. a crashed submit's video put in doubt).
+        A video in doubt (its submit may have been paid) is taken only with `resubmit_in_doubt`."""
         reattach: list[Video] = []
         out_dir = Path(output_dir)
         for v in videos:
@@ -50,6 +56,10 @@ class WorkQueue:
                 if all(Path(p).exists() or (out_dir / p).exists() for p in v.outputs) and v.outputs:
                     continue
                 (reattach if v.request_id else self.pending).append(v)   # outputs lost: fetch again
+            elif v.state is VideoState.FAILED and v.category == Category.IN_DOUBT.value:
+                if resubmit_in_doubt:   # the user accepts paying twice
+                    record_nowait(v, category="", message="")
+                    self.pending.append(v)
             elif v.state is VideoState.FAILED:
                 if v.request_id and v.category in REATTACH_CATEGORIES:
                     reattach.append(v)
@@ -61,9 +71,12 @@ class WorkQueue:
                         record_nowait(v, request_id="")
                     self.pending.append(v)
             elif v.state is VideoState.SUBMITTING and not v.request_id:
-                # Crashed between sending a submit and recording its answer.
-                record_nowait(v, possibly_paid=True, state=VideoState.QUEUED)
-                self.pending.append(v)
+                # The last run ended (a crash, a kill) between sending a submit and recording its
+                # answer: the job may exist and be paid. Never sent again unless the user says so.
+                record_nowait(v, possibly_paid=True, state=VideoState.FAILED, category=Category.IN_DOUBT.value,
+                              retryable=False, message=CRASHED_SUBMIT)
+                if resubmit_in_doubt:
+                    self.pending.append(v)
             elif v.request_id:
                 reattach.append(v)
             else:
@@ -78,12 +91,13 @@ class WorkQueue:
         (self.pending.appendleft if front else self.pending.append)(v)
 
     def queue_failed(self, videos: Iterable[Video], record_nowait) -> int:
-        """Queue again every failed video worth another try (retry failed); returns how many."""
+        """Queue again every failed video worth another try (retry failed); returns how many.
+        Videos in doubt are not among them: see `queue_in_doubt`."""
         count = 0
         queued = {q.key for q in self.pending}   # e.g. resumed failures not yet taken: never twice
         for v in videos:
             if (v.state is VideoState.FAILED and v.key not in self.active and v.key not in queued
-                    and (v.retryable or v.request_id)):
+                    and v.category != Category.IN_DOUBT.value and (v.retryable or v.request_id)):
                 if v.request_id and v.category == Category.JOB_FAILED.value:
                     # deAPI's verdict on that job is final (polling it again only says "failed"
                     # again) and failed jobs are not charged: the user asks for a new job.
@@ -91,6 +105,18 @@ class WorkQueue:
                     self.requeue(v)
                 else:
                     self.requeue(v, front=bool(v.request_id))   # re-attach to the paid job
+                count += 1
+        return count
+
+    def queue_in_doubt(self, videos: Iterable[Video], record_nowait) -> int:
+        """Queue the videos in doubt for a new submit (the user accepted paying twice); returns how many."""
+        count = 0
+        queued = {q.key for q in self.pending}
+        for v in videos:
+            if (v.state is VideoState.FAILED and v.category == Category.IN_DOUBT.value
+                    and v.key not in self.active and v.key not in queued):
+                record_nowait(v, category="", message="")
+                self.requeue(v)
                 count += 1
         return count
 

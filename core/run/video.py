@@ -8,7 +8,6 @@ attempts; permanent failures end the video at once and never the batch.
 
 from __future__ import annotations
 
-import errno
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from ..errors import Category, DeapiError
 from ..events import Activity
 from ..model import Video, VideoState
 from ..output.transcripts import write_outputs
+from ..prices import estimate_price
 from ..sources.urls import UrlError, normalize
 from .backoff import backoff_delay
 from .polling import JobClock, status_horizon
@@ -27,8 +27,10 @@ from .polling import JobClock, status_horizon
 if TYPE_CHECKING:
     from .context import RunContext
 
-SUBMIT_ANSWER_GRACE = 20.0   # on quit, how long a submit on the wire may take to answer
+SUBMIT_ANSWER_GRACE = 20.0   # after a quit, how long a submit on the wire may still take to answer
 FETCH_TRIES = 4
+UNREACHABLE_AFTER = 3        # submits that never left in a row before the run says deAPI is unreachable
+CT2 = "WhisperLargeV3Ct2"
 
 
 async def process_video(ctx: "RunContext", slot: int, v: Video) -> None:
@@ -45,9 +47,11 @@ async def process_video(ctx: "RunContext", slot: int, v: Video) -> None:
             return
         err = to_job_error(job)
         err.request_id = v.request_id
+        if job.refunded is False:   # deAPI kept the charge: it counts before any resubmit
+            await ctx.record(v, cost=v.cost + job_cost(job, v))
         if err.retryable and ctx.queue.attempts_left(v) > 0 and not ctx.brakes.stopping:
             ctx.reporter.error_logged(v, err, will_retry=True)
-            # The failed job is not charged; only now may the video be submitted again.
+            # deAPI reported the job failed, so it is over: only now may the video be submitted again.
             await ctx.record(v, state=VideoState.QUEUED, request_id="", category=err.category.value,
                           message=err.message, retryable=True)
             await backoff(ctx, slot, v, ctx.settings.max_attempts - ctx.queue.attempts_left(v), err)
@@ -57,9 +61,9 @@ async def process_video(ctx: "RunContext", slot: int, v: Video) -> None:
         return
 
 
-async def fail(ctx: "RunContext", v: Video, err: DeapiError, *, keep_request: bool = True) -> None:
+async def fail(ctx: "RunContext", v: Video, err: DeapiError, *, keep_request: bool = True, **more) -> None:
     changes = dict(state=VideoState.FAILED, category=err.category.value, message=err.message,
-                   retryable=err.retryable, finished_at=time.time())
+                   retryable=err.retryable, finished_at=time.time(), **more)
     if not keep_request:
         changes["request_id"] = ""
     await ctx.record(v, **changes)
@@ -92,7 +96,12 @@ def rate_limited(ctx: "RunContext", v: Video, endpoint: str, err: DeapiError) ->
 
 # -- submit ----------------------------------------------------------------------------
 async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
-    """Get `v` a request id, durably. False when the video ended (failed) or must wait for another run."""
+    """Get `v` a request id, durably. False when the video ended (failed, or in doubt) or must
+    wait for another run.
+
+    The money rule: a submit whose request may have reached deAPI and whose answer was lost is
+    never sent again by this code; the video ends in doubt (possibly paid) for the user to decide.
+    """
     s = ctx.settings
     if not fetchable(v.url):
         # deAPI fetches only the hosts it documents: refusing here costs no request.
@@ -114,8 +123,9 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
             ctx.reporter.worker_changed(slot, Activity.PAUSED, v, detail="submitting paused")
             await ctx.brakes.wait_unpaused()
             continue
-        err: DeapiError | None = None
-        async with ctx.pacing.submit_gate:
+        gate = ctx.pacing.submit_gate
+        token = await gate.enter()
+        try:
             await acquire(ctx, slot, v, "submit")
             if ctx.brakes.stopping:
                 continue
@@ -131,32 +141,65 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
                 ctx.session.record_nowait(v, state=VideoState.QUEUED, attempts=v.attempts - 1)
                 raise
             started = ctx.clock()
-            # Once on the wire, let the answer land even if the user quits meanwhile. The grace
-            # bounds the wait for the answer only: an answer that landed is always recorded.
+            # Once on the wire, the answer is awaited and recorded even if the user quits meanwhile
+            # (the engine cuts the wait SUBMIT_ANSWER_GRACE after a quit; then it is in doubt).
             with anyio.CancelScope(shield=True):
-                request_id = ""
-                with anyio.move_on_after(SUBMIT_ANSWER_GRACE):
-                    try:
-                        request_id = await ctx.client.submit(
-                            v.url, model=s.model, include_ts=s.timestamps, lang=s.lang,
-                            ts_level="segment" if s.timestamps and s.model == "WhisperLargeV3Ct2" else None,
-                        )
-                    except DeapiError as exc:
-                        err = exc
+                request_id, err = await _send(ctx, v)
                 if request_id:
                     await ctx.record(v, state=VideoState.SUBMITTED, request_id=request_id,
-                                  submitted_at=time.time(), category="", message="")
+                                     submitted_at=time.time(), category="", message="")
                     ctx.pacing.observe_submit_latency(ctx.clock() - started, ctx.limiter.submit_per_minute())
                     ctx.pacing.on_success()
+                    ctx.unreachable = 0
                     return True
-            if err is None:   # the grace ran out with no answer: in doubt
-                err = DeapiError(Category.NETWORK, "no answer to a submit", retryable=True)
+                assert err is not None
+                if err.maybe_created:
+                    await in_doubt(ctx, v, err)
+                    return False
+        finally:
+            gate.leave(token)
         await _submit_failed(ctx, slot, v, err)
         if v.state is VideoState.FAILED or ctx.brakes.halted is not None:
             return False
 
 
+async def _send(ctx: "RunContext", v: Video) -> tuple[str, DeapiError | None]:
+    """One submit on the wire: (request id, None) or ("", the failure). Its wait is registered
+    with the run, which cuts it short only after a quit (then the answer is lost: in doubt)."""
+    s = ctx.settings
+    model = model_for(v.url, s.model)
+    wire = anyio.CancelScope(shield=True)
+    ctx.on_wire.add(wire)
+    try:
+        with wire:
+            return await ctx.client.submit(
+                v.url, model=model, include_ts=s.timestamps, lang=s.lang,
+                ts_level="segment" if s.timestamps and model == CT2 else None), None
+    except DeapiError as exc:
+        return "", exc
+    finally:
+        ctx.on_wire.discard(wire)
+    # Only reached when the run cut the wait (a quit): the request went, its answer did not come.
+    err = DeapiError(Category.NETWORK, f"no answer within {SUBMIT_ANSWER_GRACE:g} s of quitting", retryable=True)
+    err.maybe_created = True
+    return "", err
+
+
+async def in_doubt(ctx: "RunContext", v: Video, err: DeapiError) -> None:
+    """The submit may have made a (paid) job whose id we will never learn: record it, say so,
+    and never send it again unless the user asks (`--resubmit-in-doubt`, or the app's question)."""
+    why = DeapiError(
+        Category.IN_DOUBT,
+        f"possibly paid: the submit reached deAPI but its answer was lost ({err.message}); not sent again "
+        "so as not to pay twice (resubmit it with --resubmit-in-doubt if you accept that risk)",
+        status=err.status, retryable=False)
+    await ctx.record(v, state=VideoState.FAILED, category=why.category.value, message=why.message,
+                     possibly_paid=True, retryable=False, finished_at=time.time())
+    ctx.reporter.error_logged(v, why, will_retry=False)
+
+
 async def _submit_failed(ctx: "RunContext", slot: int, v: Video, err: DeapiError) -> None:
+    """A submit that made no job (deAPI refused it, or it never left): retry, pause or end the video."""
     cat = err.category
     if cat is Category.RATE_LIMITED:
         # A 429 creates no job and is not an attempt.
@@ -168,9 +211,22 @@ async def _submit_failed(ctx: "RunContext", slot: int, v: Video, err: DeapiError
         ctx.reporter.error_logged(v, err, will_retry=False)
         ctx.brakes.halt(err)
         return
-    if err.maybe_created or cat is Category.NETWORK:
-        # The request may have reached deAPI and created a job we will never hear of.
-        await ctx.record(v, state=VideoState.QUEUED, possibly_paid=True, category=cat.value, message=err.message)
+    if cat is Category.NETWORK:
+        # Never left (connection refused, DNS, TLS): nothing was sent, so it is no attempt.
+        # A dead API must not use up every video's attempts: wait for it to answer again.
+        ctx.unreachable += 1
+        await ctx.record(v, state=VideoState.QUEUED, attempts=v.attempts - 1, category=cat.value,
+                         message=err.message, durable=False)
+        delay = backoff_delay(min(ctx.unreachable, 8), cap=300.0)
+        if ctx.unreachable >= UNREACHABLE_AFTER:
+            ctx.reporter.notice_once(f"deAPI unreachable ({err.message}): retrying by itself until it answers; "
+                                     "the session is saved, so quitting is safe")
+        ctx.reporter.error_logged(v, err, will_retry=True)
+        ctx.reporter.worker_changed(slot, Activity.BACKING_OFF, v, detail="deAPI unreachable"
+                                    if ctx.unreachable >= UNREACHABLE_AFTER else _short(err),
+                                    until=ctx.clock() + delay)
+        await anyio.sleep(delay)
+        return
     if err.retryable and ctx.queue.attempts_left(v) > 0:
         if cat is Category.SERVER:
             ctx.pacing.on_trouble(f"a {err.status or 'server'} error")
@@ -257,12 +313,13 @@ def status_budget(ctx: "RunContext") -> float:
 
 # -- fetch and write -------------------------------------------------------------------
 async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None:
+    s = ctx.settings
     await ctx.record(v, state=VideoState.DOWNLOADING, durable=False)
     transcript = None
     for attempt in range(1, FETCH_TRIES + 1):
         ctx.reporter.worker_changed(slot, Activity.DOWNLOADING, v)
         try:
-            transcript = await ctx.client.fetch_result(job)
+            transcript = await ctx.client.fetch_result(job, need_segments=bool({"srt", "vtt"} & set(s.formats)))
             break
         except DeapiError as err:
             err.request_id = v.request_id
@@ -286,23 +343,42 @@ async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None
             await backoff(ctx, slot, v, attempt, err)
     assert transcript is not None
     ctx.reporter.worker_changed(slot, Activity.WRITING, v)
-    s = ctx.settings
     try:
         outputs = await anyio.to_thread.run_sync(
             write_outputs, Path(s.output_dir), v, transcript, tuple(s.formats), s.template)
-    except (OSError, ValueError) as exc:
-        full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    except ValueError as exc:
+        # deAPI's result cannot give what was asked (e.g. srt without segments): not the disk's fault.
+        err = DeapiError(Category.RESULT, f"the result cannot be written as asked: {exc}", retryable=True,
+                         request_id=v.request_id)
+        ctx.reporter.error_logged(v, err, will_retry=False)
+        await fail(ctx, v, err, cost=v.cost + job_cost(job, v))
+        return
+    except OSError as exc:
         err = DeapiError(Category.DISK, f"could not write the transcript: {exc}", retryable=True,
                          request_id=v.request_id)
         ctx.reporter.error_logged(v, err, will_retry=False)
-        await fail(ctx, v, err)   # the request id stays: a resume fetches it again, unpaid
-        if full:
-            ctx.brakes.halt(err)
+        await fail(ctx, v, err, cost=v.cost + job_cost(job, v))   # the request id stays: a resume fetches it again, unpaid
+        ctx.brakes.halt(err)   # every further video would be paid for and then lost the same way
         return
     await ctx.record(v, state=VideoState.DONE, outputs=outputs, finished_at=time.time(),
-                  category="", message="", retryable=False)
+                     category="", message="", retryable=False, cost=v.cost + job_cost(job, v))
     ctx.throughput.completed(ctx.clock())
     ctx.pacing.on_success()
+
+
+def job_cost(job: JobStatus, v: Video) -> float:
+    """What one finished job cost: deAPI's own price when it says, else the documented estimate."""
+    if job.price is not None:
+        return job.price
+    return estimate_price(v.duration) or 0.0
+
+
+def model_for(url: str, model: str) -> str:
+    """The model a video is submitted with: deAPI takes TikTok only with WhisperLargeV3Ct2."""
+    try:
+        return CT2 if normalize(url).host == "tiktok" else model
+    except UrlError:
+        return model
 
 
 def fetchable(url: str) -> bool:

@@ -49,7 +49,7 @@ def run_naive(base_url: str, key: str, urls: list[str], scale: Scale, *, threads
                 time.sleep(max(0.0, last_submit + gap - time.monotonic()))
                 last_submit = time.monotonic()
                 r = c.post("/api/v2/audio/transcriptions", data={
-                    "source_url": url, "model": "WhisperLargeV3", "include_ts": "false"})
+                    "source_url": url, "model": "WhisperLargeV3", "include_ts": "0"})
                 time.sleep(scale.s(pause))
                 if r.status_code != 200:
                     with lock:

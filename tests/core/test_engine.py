@@ -247,13 +247,14 @@ def test_429_storm_every_retry_after_obeyed_by_every_worker(tmp_path, as_date):
             assert min(later) - t >= 0.9, f"a submit {min(later) - t:.2f} s after a 429"
 
 
-def test_an_unreadable_submit_answer_is_owned_up_to_as_possibly_paid(tmp_path):
-    """A 2xx we cannot read may still have created a job: the retry is flagged in the report."""
+def test_an_unreadable_submit_answer_leaves_the_video_in_doubt_and_unpaid_twice(tmp_path):
+    """A 2xx we cannot read may still have created a job: the video is in doubt, never sent again."""
     urls = [yt(0), yt(1)]
     with SimServer(SimConfig(faults={urls[0][-11:]: "garbled:1"}, **FAST)) as sim:
         session = make_session(tmp_path, urls, sim.base_url)
         finished, _ = run_engine(session)
         subs = sim.submissions()
-    assert finished.done == 2 and subs[urls[0]] == 2, "the first job was made but its id never reached us"
-    assert session.videos[0].possibly_paid and not session.videos[1].possibly_paid
-    assert finished.possibly_paid == 1
+    assert subs[urls[0]] == 1, "the job was made; its id never reached us; it is not paid for twice"
+    assert finished.done == 1 and finished.in_doubt == 1 and finished.possibly_paid == 1
+    v = session.videos[0]
+    assert v.possibly_paid and v.category == "in-doubt" and not session.videos[1].possibly_paid
