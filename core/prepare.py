@@ -7,13 +7,21 @@ Lines added to the file since are appended as new videos; removed lines are left
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+import anyio
+
+from .errors import Category
+from .model import Video, VideoState
+from .output.adopt import adopt_outputs
 from .paths import cache_dir, session_path_for
+from .run.queue import CRASHED_SUBMIT
 from .settings import Settings
 from .sources.batch import BatchInput, read_batch
 from .sources.expand import order_videos, resolve
+from .store.salvage import salvage
 from .store.session import RejectedLine, Session
 
 if TYPE_CHECKING:
@@ -72,11 +80,56 @@ async def prepare_session(
     warnings = metadata_warnings(resolved.problems)
     rejected += [RejectedLine(line, url, f"duplicate of {first}", "duplicate") for line, url, first in resolved.duplicates]
     videos = order_videos(resolved.videos, settings.order)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    session = Session.create(path, batch=str(Path(batch_path).resolve()), settings=settings, videos=videos,
-                             rejected=sorted(rejected, key=lambda r: r.line))
+    session = await anyio.to_thread.run_sync(
+        lambda: new_session(path, batch_path, settings, videos, sorted(rejected, key=lambda r: r.line)))
     session.warnings.extend(warnings)
     return session, False
+
+
+def new_session(path: Path, batch_path: str | Path, settings: Settings, videos: list[Video],
+                rejected: list[RejectedLine]) -> Session:
+    """Create a batch's session, first recovering what an earlier, lost session of the same path
+    knew (request ids of paid jobs: re-attached, never submitted again) and adopting the
+    transcripts already in the output folder (never paid for again). Sync: call it in a thread.
+    Raises as `Session.create`."""
+    notes = recover(path, videos)
+    adopted = adopt_outputs(videos, settings.output_dir, tuple(settings.formats), settings.template)
+    if adopted:
+        missing = sum(1 for a in adopted if a.missing)
+        notes.append(f"{len(adopted)} video(s) already transcribed in {settings.output_dir}: adopted, not paid for "
+                     "again" + (f" ({missing} without the formats that need deAPI's segments)" if missing else ""))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    session = Session.create(path, batch=str(Path(batch_path).resolve()), settings=settings, videos=videos,
+                             rejected=rejected)
+    session.warnings.extend(notes)
+    return session
+
+
+def recover(path: Path, videos: list[Video]) -> list[str]:
+    """Re-attach `videos` (not yet in any session) to what the files an earlier session left
+    beside `path` know: a request id means a paid job to poll, a submit left on the wire means
+    a video in doubt. Returns what to tell the user."""
+    known = salvage(path)
+    attached = doubtful = 0
+    for v in videos:
+        item = known.get(v.key)
+        if item is None or v.state is not VideoState.QUEUED:
+            continue
+        if item.request_id:
+            v.request_id, v.state, v.submitted_at = item.request_id, VideoState.SUBMITTED, item.submitted_at
+            attached += 1
+        elif item.state == VideoState.SUBMITTING.value:
+            v.state, v.category, v.possibly_paid, v.message = (VideoState.FAILED, Category.IN_DOUBT.value, True,
+                                                               CRASHED_SUBMIT)
+            doubtful += 1
+    notes = []
+    if attached:
+        notes.append(f"{attached} video(s) re-attached to the jobs an earlier session of this batch paid for "
+                     "(their request ids were kept beside the session): polled, not submitted again")
+    if doubtful:
+        notes.append(f"{doubtful} video(s) in doubt from an earlier session (a submit was on the wire when it "
+                     "ended): not sent again unless you ask (--resubmit-in-doubt)")
+    return notes
 
 
 def metadata_warnings(problems) -> list[str]:
@@ -105,5 +158,5 @@ def create_session_from_plan(
     Raises SessionError if a session already exists at the path (resume it instead: see
     `prepare_session`) or cannot be written, SessionLocked if another process holds it."""
     path = Path(session_path) if session_path else session_path_for(batch_path)
-    return Session.create(path, batch=str(Path(batch_path).resolve()), settings=settings,
-                          videos=list(plan.videos), rejected=plan_rejected(plan))
+    return new_session(path, batch_path, settings, [dataclasses.replace(v) for v in plan.videos],
+                       plan_rejected(plan))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import time
 import tomllib
 from collections import Counter
@@ -52,6 +53,7 @@ from .format import (
 from .groupcommit import GroupCommit
 from .journal import Journal, JournalRead, read_journal
 from .lockfile import FileLock
+from .salvage import orphan_journal_name
 
 # The store's public face: what callers outside store/ use. Errors live in core/errors.py.
 __all__ = ["RejectedLine", "Session", "SessionInfo", "discard_session", "list_sessions"]
@@ -121,7 +123,12 @@ class Session:
             session = cls(path, batch=batch, created=time.time(), settings=settings, videos=list(videos),
                           rejected=list(rejected), limiter={}, meta={}, seq=0, lock=lock)
             try:
-                session._journal.open(keep_bytes=0)  # a journal left by a deleted session must never replay
+                # A journal left by a lost or damaged session must never replay into this one, and
+                # must never be emptied either: it may hold the only copy of paid jobs' request ids.
+                old = journal_path(path)
+                if old.exists() and old.stat().st_size:
+                    os.replace(old, orphan_journal_name(path))
+                session._journal.open(keep_bytes=0)
                 session._write_snapshot(session._snapshot())
             except OSError as exc:
                 session._journal.close()
@@ -156,8 +163,10 @@ class Session:
                 kept = keep_copy(path)
                 raise SessionError(
                     f"The session file {path} is damaged: {exc}. It was left as it is and {kept}. "
-                    f"To run the batch again from the start, move {path} away; finished transcripts "
-                    "already in the output folder are kept."
+                    f"To run the batch again, move {path} away (only that file) and run it: the new session "
+                    "re-attaches to the jobs already paid for (their request ids are read from the kept copy "
+                    "and the journal beside it) and adopts the transcripts already in the output folder, so "
+                    "nothing done is paid for again."
                 ) from None
             try:
                 journal = read_journal(journal_path(path))

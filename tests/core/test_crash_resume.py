@@ -91,7 +91,7 @@ def test_kill_9_at_random_moments_then_resume_never_pays_twice(tmp_path):
     session = tmp_path / "s.toml"
     with SimServer(SimConfig(latency=(0.3, 1.0), submit_answer_delay=0.05)) as sim:
         common = ["--api-base", sim.base_url, "--session", str(session), "--output", str(out), "--no-metadata"]
-        for attempt in range(4):
+        for _kill in range(4):
             args = _cli("run", str(batch), "--concurrency", "8", *common)
             proc = subprocess.Popen(args, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(rng.uniform(0.8, 2.5))
