@@ -42,6 +42,7 @@ from .messages import (
     PlanAccepted,
     PlanDismissed,
     QuitRequested,
+    ResubmitInDoubtRequested,
     ResumeRequested,
     RunSteered,
     StartRequest,
@@ -211,6 +212,10 @@ class BulkTranscribeApp(App[int]):
         if self.discard_session(message.path) and isinstance(self.screen, ResumeScreen):
             self.screen.session_discarded(message.path)
 
+    @on(ResubmitInDoubtRequested)
+    def _resubmit_in_doubt(self, message: ResubmitInDoubtRequested) -> None:
+        self.resume_session(message.path, resubmit_in_doubt=True)
+
     @on(NewBatchRequested)
     def _new_batch_requested(self) -> None:
         self.show_config()
@@ -291,7 +296,8 @@ class BulkTranscribeApp(App[int]):
         self.launch(session, resumed=resumed)
 
     # -- saved sessions -----------------------------------------------------------------
-    def resume_session(self, path: str | Path, settings: Settings | None = None) -> None:
+    def resume_session(self, path: str | Path, settings: Settings | None = None, *,
+                       resubmit_in_doubt: bool = False) -> None:
         """Open a saved session (its own settings, unless `settings` overrides them) and run it.
         Without a key (and not a demo session), ask for one for this run first."""
         path = Path(path)
@@ -310,7 +316,7 @@ class BulkTranscribeApp(App[int]):
             session.settings = settings
         if demo:   # its saved address died with the old simulator
             self._wire_demo(session)
-        self.launch(session, resumed=True)
+        self.launch(session, resumed=True, resubmit_in_doubt=resubmit_in_doubt)
 
     def _ask_key_then_resume(self, path: Path, settings: Settings | None) -> None:
         """The key prompt; with a key, resume (the key is for this run only, never saved)."""
@@ -335,7 +341,7 @@ class BulkTranscribeApp(App[int]):
         return True
 
     # -- running ----------------------------------------------------------------------
-    def launch(self, session: Session, *, resumed: bool = True) -> None:
+    def launch(self, session: Session, *, resumed: bool = True, resubmit_in_doubt: bool = False) -> None:
         """Build the engine for `session` and watch it on the run screen."""
         if not self.api_key:
             self.notify("No API key: set DEAPI_API_KEY or enter one on the config screen.", severity="error")
@@ -345,7 +351,7 @@ class BulkTranscribeApp(App[int]):
             return
         self.view = RunView()
         engine = start_engine(session, api_key=self.api_key, sink=self.sink, resumed=resumed,
-                              factory=self.options.engine_factory)
+                              factory=self.options.engine_factory, resubmit_in_doubt=resubmit_in_doubt)
         batch = str(getattr(session, "batch", "") or "")
         self.attach(engine, Path(batch).name if batch else Path(str(getattr(session, "path", "batch"))).stem,
                     keep_view=True)

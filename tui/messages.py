@@ -72,3 +72,11 @@ class QuitRequested(Message):
 
 class RunSteered(Message):
     """A key changed the run (pause, stop, retry): repaint now rather than at the next tick."""
+
+
+class ResubmitInDoubtRequested(Message):
+    """The user said yes to paying again for the videos in doubt of the session at `path`."""
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__()
+        self.path = Path(path)

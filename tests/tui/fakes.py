@@ -122,7 +122,8 @@ def finished(stopped: bool = False) -> BatchFinished:
     return BatchFinished(total=120, done=114, failed=4, remaining=2, possibly_paid=1,
                          failures_by_category=(("server", 2), ("job-failed", 1), ("validation", 1)),
                          report_path="transcripts/report.md", output_dir="transcripts",
-                         session_path="sessions/lectures-1a2b3c4d.toml", stopped=stopped)
+                         session_path="sessions/lectures-1a2b3c4d.toml", stopped=stopped,
+                         in_doubt=1, in_doubt_cost=0.0061, cost=1.2345)
 
 
 def make_app(**kwargs):

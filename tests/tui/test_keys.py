@@ -5,6 +5,8 @@ A fake engine records which Engine methods the keys called: the screen owns no b
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.widgets import DataTable
 
@@ -211,3 +213,28 @@ def test_the_fake_engine_and_the_real_one_share_one_contract(tmp_path):
     finally:
         session.close()
     assert isinstance(FakeEngine(), RunControls)
+
+
+async def test_the_summary_asks_before_paying_again_for_videos_in_doubt(tmp_path):
+    """R on the summary: a question that says what it may cost; only a yes resubmits."""
+    import dataclasses
+
+    from bulk_transcribe.tui.screens.summary import SummaryScreen
+
+    from .fakes import finished, text
+
+    resumed: list = []
+    app = make_app()
+    app.resume_session = lambda path, settings=None, resubmit_in_doubt=False: resumed.append((path, resubmit_in_doubt))
+    result = dataclasses.replace(finished(), in_doubt=2, in_doubt_cost=0.0123)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(SummaryScreen(result, "lectures.txt"))
+        await pilot.pause()
+        assert "2 video(s) in doubt" in text(app.screen, "#summary-text") and "$0.0123" in text(app.screen, "#summary-text")
+        await pilot.press("R")
+        assert isinstance(app.screen, Confirm) and "$0.01" in app.screen.title_text
+        await pilot.press("n")
+        assert resumed == []
+        await pilot.press("R", "y")
+        await pilot.pause()
+    assert resumed == [(Path(result.session_path), True)]

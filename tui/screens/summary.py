@@ -11,7 +11,9 @@ from textual.widgets import Footer, Static
 
 from ...core.events import BatchFinished
 from ...core.sanitize import clean
+from ..messages import ResubmitInDoubtRequested
 from ..text import fmt_duration
+from .modals import Confirm
 
 
 def summary_text(r: BatchFinished, title: str, elapsed: float | None = None) -> Text:
@@ -21,8 +23,12 @@ def summary_text(r: BatchFinished, title: str, elapsed: float | None = None) -> 
     t.append(f"{head}: {clean(title, 60)}\n\n", style="bold")
     took = f" · took {fmt_duration(elapsed)}" if elapsed is not None else ""
     t.append(f"  done {r.done} · failed {r.failed} · remaining {r.remaining} · of {r.total}{took}\n")
-    if r.possibly_paid:
-        t.append(f"  {r.possibly_paid} submit(s) got no answer and may have been charged.\n")
+    if r.cost:
+        t.append(f"  spent about ${r.cost:.4f}\n")
+    if r.in_doubt:
+        t.append(f"  {r.in_doubt} video(s) in doubt, maybe charged already (about ${r.in_doubt_cost:.4f}):\n"
+                 "  deAPI got the submit but its answer was lost, so it was not sent again.\n"
+                 "  Press R to pay for them again.\n", style="bold")
     if r.remaining:
         t.append(f"  {r.remaining} video(s) not finished: reopen to resume the session.\n")
     if r.failures_by_category:
@@ -31,13 +37,14 @@ def summary_text(r: BatchFinished, title: str, elapsed: float | None = None) -> 
             t.append(f"  {clean(category, 20):<16}{n}\n")
     t.append("\nWhere things are\n", style="bold")
     t.append(f"  outputs  {clean(r.output_dir)}\n")
-    t.append(f"  report   {clean(r.report_path)}\n")
+    t.append(f"  report   {clean(r.report_path) if r.report_written else 'not written (see the error log)'}\n")
     t.append(f"  session  {clean(r.session_path)}")
     return t
 
 
 class SummaryScreen(Screen):
-    BINDINGS = [Binding("q,enter,escape", "app.quit", "quit")]
+    BINDINGS = [Binding("q,enter,escape", "app.quit", "quit"),
+                Binding("R", "resubmit", "resubmit possibly paid", show=False)]
 
     def __init__(self, result: BatchFinished, title: str, elapsed: float | None = None) -> None:
         super().__init__()
@@ -47,3 +54,19 @@ class SummaryScreen(Screen):
         with VerticalScroll(id="summary"):
             yield Static(summary_text(self.result, self.run_title, self.elapsed), id="summary-text")
         yield Footer()
+
+    def action_resubmit(self) -> None:
+        """Ask first, saying what it may cost; only a yes sends them again."""
+        r = self.result
+        if not r.in_doubt:
+            self.notify("No video is in doubt.")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.post_message(ResubmitInDoubtRequested(r.session_path))
+
+        self.app.push_screen(Confirm(
+            f"Resubmit {r.in_doubt} possibly paid video(s), about ${r.in_doubt_cost:.2f}?",
+            "Their first submit reached deAPI but its answer was lost, so deAPI may already have charged "
+            "for them: submitting again may pay twice.", yes="resubmit", no="keep as they are"), answered)
