@@ -3,11 +3,23 @@
 Nothing is submitted. The plan expands and dedupes the batch and reads metadata exactly as a run
 would (same `sources.resolve`, same cache), then prices the videos that would be submitted.
 
-Cost: from deAPI's price route when a client (or an API key) is given, else the documented rate of
-about $0.05 per hour of audio. The price route allows only 50 calls a minute on the Basic plan, so
-it is never called once per video: per platform it is asked for at most three distinct durations
-(exact), or for the shortest and the longest one, and prices in between are interpolated on the
-line through those two quotes (deAPI bills by duration, a fixed part plus a per-second part).
+Cost: videos are priced in groups, one per deAPI platform (`sources.platforms.price_platform`:
+an X link is `twitter`; X Spaces get none) and model (`model_for`: TikTok is always submitted and
+priced with WhisperLargeV3Ct2, the only model deAPI accepts it with). With a client (or an API
+key) each group is quoted by deAPI's price route, with the options a submit sends
+(`job_options`); without one, or for a group whose quote failed, the group is estimated with
+deAPI's documented price shape (`core.prices`: a fee per job plus a rate per second; TikTok by
+length band). A failed quote costs only its own group its quote; an auth or rate-limit failure
+stops the asking (every further call would fail alike). The totals list every group and how it
+was priced.
+
+The price route allows only 50 calls a minute and 200 a day on the Basic plan, so it is never
+called once per video: per group it is asked for at most three distinct durations (exact), or
+for the shortest and the longest one, and prices in between lie on the line through those two
+quotes (deAPI bills by duration: a fixed part plus a per-second part). Beyond them a price is
+clamped: never above the shortest quote for a shorter video, never below the longest for a
+longer one, never negative. TikTok is priced by length band, so it is asked once per band its
+videos fall in (the longest video of each band), and every video of a band costs that quote.
 
 Time: videos / min(submit rate, concurrency / mean latency), where the latency of one job is
 assumed to be LATENCY_BASE_S plus LATENCY_PER_AUDIO_SECOND of its audio length; a daily submit
@@ -27,16 +39,21 @@ import anyio.to_thread
 from . import paths
 from .errors import Category, DeapiError
 from .model import Video
+from .prices import JOB_FEE, PER_HOUR, estimate_price, tiktok_band
 from .run.polling import DEFAULT_EXPECTED
 from .settings import Settings
 from .sources.batch import BatchLine, read_batch
 from .sources.expand import SourceProblem, order_videos, resolve
+from .sources.platforms import CT2, JobOptions, job_options, price_platform
 from .sources.urls import UrlError, normalize
 
-RATE_PER_HOUR = 0.05              # USD per hour of audio (deAPI's documented rough price)
 LATENCY_BASE_S = DEFAULT_EXPECTED  # assumed seconds from submit to done for a very short video
 LATENCY_PER_AUDIO_SECOND = 0.05    # plus this many seconds per second of audio
-MAX_PRICE_PLATFORMS = 5            # beyond this many platforms, the rate prices the rest
+ESTIMATE_BASIS = (f"${JOB_FEE:g} per job + ${PER_HOUR:g} per hour of audio, deAPI's documented price shape; "
+                  "TikTok by its length bands")
+QUOTED_BASIS = "deAPI's price route"
+# After these, every further price call would fail alike: the remaining groups are not asked.
+_STOP_ASKING = frozenset({Category.AUTH, Category.RATE_LIMITED})
 _DEFAULT_CACHE = object()
 
 
@@ -52,6 +69,24 @@ class PlanRow:
     price_estimate: float | None   # USD; None when not submitted or the duration is unknown
     line: int = 0
     source: str = ""
+    price_quoted: bool = False     # the price comes from deAPI's price route (else: the estimate)
+    model: str = ""                # the model it is submitted with (TikTok: always WhisperLargeV3Ct2)
+
+
+@dataclass(frozen=True)
+class PriceGroup:
+    """Videos priced alike: one deAPI platform ("" = none) and one model."""
+
+    platform: str
+    model: str
+    videos: int                    # videos of known length in the group (the priced ones)
+    quoted: bool                   # True: deAPI's price route; False: estimated (core.prices)
+    cost: float                    # USD for the group's videos
+    reason: str = ""               # why estimated: "" when quoted
+
+    @property
+    def label(self) -> str:
+        return self.platform or "no platform"
 
 
 @dataclass(frozen=True)
@@ -68,6 +103,8 @@ class PlanTotals:
     estimated_seconds: float
     time_basis: str
     duplicates: int
+    price_groups: tuple[PriceGroup, ...] = ()   # how each group was priced, most videos first
+    notes: tuple[str, ...] = ()                 # what the faces should say besides the numbers
 
     @property
     def hours(self) -> float:
@@ -89,39 +126,136 @@ class Plan:
 
 # -- pricing --------------------------------------------------------------------------------
 
+Pricer = Callable[[float], float]
+GroupKey = tuple[str, JobOptions]    # (deAPI platform or "", what a submit of its videos sends)
 
-def rate_price(seconds: float) -> float:
-    return RATE_PER_HOUR * seconds / 3600.0
+
+def quote_points(platform: str, durations: Sequence[float]) -> list[float]:
+    """The durations (whole seconds) to ask the price route about for one group: every distinct
+    one when there are at most three, else the shortest and the longest; for TikTok the longest
+    of each length band present."""
+    if platform == "tiktok":
+        longest: dict[int, float] = {}
+        for d in durations:
+            whole = float(math.ceil(max(0.0, d)))
+            band = tiktok_band(whole)
+            longest[band] = max(longest.get(band, 0.0), whole)
+        return sorted(longest.values())
+    distinct = sorted({float(round(max(0.0, d))) for d in durations})
+    return distinct if len(distinct) <= 3 else [distinct[0], distinct[-1]]
 
 
-async def _quote_prices(client: Any, settings: Settings, durations: dict[str, list[float]]
-                        ) -> Callable[[str, float], float]:
-    """A price function per (platform, seconds), built from few price-route calls.
+def quoted_pricer(platform: str, quotes: dict[float, float]) -> Pricer:
+    """A price per duration from a group's quotes (seconds -> USD, at least one).
 
-    Raises DeapiError from the client; the caller falls back to the rate."""
-    quotes: dict[str, dict[float, float]] = {}
-    for platform in sorted(durations, key=lambda p: -len(durations[p]))[:MAX_PRICE_PLATFORMS]:
-        distinct = sorted({float(round(d)) for d in durations[platform]})
-        asked = distinct if len(distinct) <= 3 else [distinct[0], distinct[-1]]
-        quotes[platform] = {}
-        for seconds in asked:
-            quotes[platform][seconds] = await client.price(
-                model=settings.model, include_ts=settings.timestamps,
-                duration_seconds=seconds, platform=platform or None)
+    A duration that was quoted costs its quote. Others lie on the line through the shortest and
+    the longest quote (fee + slope), clamped beyond them: a shorter video never costs more than
+    the shortest quote nor below zero, a longer one never less than the longest. With a single
+    quote the line is deAPI's documented shape scaled through it (the fee scales too). TikTok:
+    the quote of the video's length band (the documented band price for a band not quoted)."""
+    if not quotes:
+        raise ValueError("a quoted pricer needs at least one quote")
+    if platform == "tiktok":
+        bands = {tiktok_band(s): q for s, q in quotes.items()}
 
-    def price(platform: str, seconds: float) -> float:
-        known = quotes.get(platform)
-        if not known:
-            return rate_price(seconds)
-        seconds = float(round(seconds))
-        if seconds in known:
-            return known[seconds]
-        (x0, y0), (x1, y1) = min(known.items()), max(known.items())
-        if x1 == x0:
-            return y0 * seconds / x0 if x0 else y0
-        return max(0.0, y0 + (y1 - y0) * (seconds - x0) / (x1 - x0))
+        def tiktok(seconds: float) -> float:
+            band = tiktok_band(seconds)
+            return bands[band] if band in bands else estimate_price(seconds, platform="tiktok") or 0.0
 
-    return price
+        return tiktok
+    (x0, y0), (x1, y1) = min(quotes.items()), max(quotes.items())
+    if x1 == x0:
+        base = JOB_FEE + PER_HOUR * x0 / 3600.0
+
+        def scaled(seconds: float) -> float:
+            return y0 * (JOB_FEE + PER_HOUR * max(0.0, seconds) / 3600.0) / base
+
+        return scaled
+    slope = (y1 - y0) / (x1 - x0)
+
+    def affine(seconds: float) -> float:
+        whole = float(round(seconds))
+        if whole in quotes:
+            return quotes[whole]
+        value = y0 + slope * (seconds - x0)
+        if seconds < x0:
+            return min(y0, max(0.0, value))
+        if seconds > x1:
+            return max(y1, value)
+        return max(0.0, value)
+
+    return affine
+
+
+def estimate_video(url: str, seconds: float | None) -> float | None:
+    """The documented estimate (core.prices) for one video by its URL: fee + per second, or
+    TikTok's band; None when the length is unknown."""
+    try:
+        norm = normalize(url)
+        platform = price_platform(norm.host, norm.url)
+    except UrlError:
+        platform = None
+    return estimate_price(seconds, platform=platform)
+
+
+def _estimator(platform: str) -> Pricer:
+    return lambda seconds: estimate_price(seconds, platform=platform or None) or 0.0
+
+
+async def price_groups(
+    client: Any, groups: dict[GroupKey, list[float]],
+) -> tuple[dict[GroupKey, Pricer], dict[GroupKey, str], list[SourceProblem]]:
+    """Quote each group (platform, job options) -> its videos' known durations, independently,
+    with the options a submit of its videos sends.
+
+    Returns a pricer per group that was quoted, the reason per group that was not (it is then
+    estimated), and one problem per failure. Never raises DeapiError: a failed quote costs only
+    its group its quote; after an auth or rate-limit failure the remaining groups are not asked."""
+    pricers: dict[GroupKey, Pricer] = {}
+    reasons: dict[GroupKey, str] = {}
+    problems: list[SourceProblem] = []
+    stopped: DeapiError | None = None
+    for key in sorted(groups, key=lambda k: (-len(groups[k]), k[0], k[1].model)):
+        platform, opts = key
+        label = f"{platform or 'no platform'} ({opts.model})"
+        if stopped is not None:
+            reasons[key] = f"not asked after the price route answered {stopped.category.value}"
+            continue
+        quotes: dict[float, float] = {}
+        try:
+            for seconds in quote_points(platform, groups[key]):
+                quotes[seconds] = await client.price(
+                    model=opts.model, include_ts=opts.include_ts, duration_seconds=seconds,
+                    platform=platform or None, lang=opts.lang, ts_level=opts.ts_level)
+        except DeapiError as exc:
+            reasons[key] = f"price route failed: {exc.message}"
+            problems.append(SourceProblem(0, "", exc.category.value,
+                                          f"price quote for {label} failed, so its {len(groups[key])} video(s) "
+                                          f"are estimated ({ESTIMATE_BASIS}): {exc.message}"))
+            if exc.category in _STOP_ASKING:
+                stopped = exc
+            continue
+        pricers[key] = quoted_pricer(platform, quotes)
+    if stopped is not None:
+        skipped = [f"{p or 'no platform'} ({o.model})" for (p, o), why in reasons.items()
+                   if why.startswith("not asked")]
+        if skipped:
+            problems.append(SourceProblem(0, "", stopped.category.value,
+                                          f"price route not asked for {', '.join(skipped)} after it answered "
+                                          f"{stopped.category.value}: estimated ({ESTIMATE_BASIS})"))
+    return pricers, reasons, problems
+
+
+def _cost_basis(groups: Sequence[PriceGroup], asked: bool) -> str:
+    if not asked:
+        return f"estimate: {ESTIMATE_BASIS}"
+    quoted = [g.label for g in groups if g.quoted]
+    estimated = [g.label for g in groups if not g.quoted]
+    if not estimated:
+        return QUOTED_BASIS
+    if not quoted:
+        return f"estimate: {ESTIMATE_BASIS} (the price route did not quote)"
+    return f"{QUOTED_BASIS} for {', '.join(quoted)}; estimate for {', '.join(estimated)}: {ESTIMATE_BASIS}"
 
 
 # -- time -----------------------------------------------------------------------------------
@@ -162,7 +296,8 @@ async def build_plan(
     defaults to the app's cache (`paths.cache_dir()`, shared with runs); None disables it.
     deAPI is asked for prices and the balance when `client` is given or `api_key` is set (then a
     client is opened on `settings.api_base` and closed again); any deAPI failure becomes a
-    problem and the cost falls back to the per-hour rate. Rows follow `settings.order`.
+    problem, and a group whose quote failed is estimated with `core.prices` (the others keep
+    their quotes; `totals.price_groups` says which is which). Rows follow `settings.order`.
     Raises batch.BatchError only when the batch file cannot be read.
     """
     if isinstance(batch, (str, Path)):
@@ -179,21 +314,26 @@ async def build_plan(
     videos = order_videos(resolved.videos, settings.order)
 
     supported: dict[str, bool] = {}
-    platform: dict[str, str] = {}
+    group_of: dict[str, GroupKey] = {}
     for v in videos:
         try:
             norm = normalize(v.url)
-            supported[v.key], platform[v.key] = bool(norm.supported), norm.host or ""
         except UrlError:
-            supported[v.key], platform[v.key] = False, ""
+            supported[v.key] = False
+            continue
+        supported[v.key] = bool(norm.supported)
+        group_of[v.key] = (price_platform(norm.host, norm.url) or "", job_options(norm.host, settings))
     runnable = [v for v in videos if supported[v.key] and v.key not in done_keys]
+    groups: dict[GroupKey, list[float]] = {}
+    for v in runnable:
+        if v.duration is not None:
+            groups.setdefault(group_of[v.key], []).append(v.duration)
 
-    def price(_platform: str, seconds: float) -> float:
-        return rate_price(seconds)
-
-    cost_basis = f"deAPI's documented rate of ${RATE_PER_HOUR:g} per hour of audio"
+    pricers: dict[GroupKey, Pricer] = {}
+    reasons: dict[GroupKey, str] = {key: "no API key: not asked" for key in groups}
+    asked = client is not None or bool(api_key)
     balance: float | None = None
-    if client is not None or api_key:
+    if asked:
         own = None
         if client is None:
             from .deapi.client import DeapiClient  # only when deAPI is really asked
@@ -204,39 +344,45 @@ async def build_plan(
                 balance = await client.balance()
             except DeapiError as exc:
                 problems.append(SourceProblem(0, "", exc.category.value, f"balance not read: {exc.message}"))
-            by_platform: dict[str, list[float]] = {}
-            for v in runnable:
-                if v.duration is not None:
-                    by_platform.setdefault(platform[v.key], []).append(v.duration)
-            try:
-                if by_platform:
-                    price = await _quote_prices(client, settings, by_platform)
-                cost_basis = "deAPI's price route"
-            except DeapiError as exc:
-                problems.append(SourceProblem(0, "", exc.category.value,
-                                              f"price route failed, using the per-hour rate: {exc.message}"))
+            pricers, reasons, price_problems = await price_groups(client, groups)
+            problems += price_problems
         finally:
             if own is not None:
                 await own.aclose()
 
     rows: list[PlanRow] = []
     cost = 0.0
+    group_cost: dict[GroupKey, float] = {}
     for v in videos:
         done = v.key in done_keys
-        estimate = None
-        if supported[v.key] and not done and v.duration is not None:
-            estimate = price(platform[v.key], v.duration)
-            cost += estimate
+        estimate, quoted, model = None, False, ""
+        if supported[v.key]:
+            key = group_of[v.key]
+            model = key[1].model
+            if not done and v.duration is not None:
+                quoted = key in pricers
+                estimate = (pricers[key] if quoted else _estimator(key[0]))(v.duration)
+                cost += estimate
+                group_cost[key] = group_cost.get(key, 0.0) + estimate
         rows.append(PlanRow(url=v.url, id=v.vid, key=v.key, title=v.title, duration=v.duration,
                             supported=supported[v.key], done_already=done, price_estimate=estimate,
-                            line=v.line, source=v.source))
+                            line=v.line, source=v.source, price_quoted=quoted, model=model))
+    price_groups_ = tuple(
+        PriceGroup(platform=p, model=o.model, videos=len(groups[(p, o)]), quoted=(p, o) in pricers,
+                   cost=group_cost.get((p, o), 0.0), reason=reasons.get((p, o), ""))
+        for p, o in sorted(groups, key=lambda k: (-len(groups[k]), k[0], k[1].model)))
+    notes: list[str] = []
+    tiktok = sum(1 for v in runnable if group_of[v.key][0] == "tiktok")
+    if tiktok and settings.model != CT2:
+        notes.append(f"{tiktok} TikTok video(s) are submitted and priced with {CT2}, the only model deAPI "
+                     f"accepts TikTok with (the others use {settings.model})")
     seconds, time_basis = estimate_seconds([v.duration for v in runnable], settings)
     totals = PlanTotals(
         videos=len(rows), to_run=len(runnable), done_already=sum(r.done_already for r in rows),
         unsupported=sum(not r.supported for r in rows),
         audio_seconds=sum(v.duration for v in runnable if v.duration is not None),
         unknown_durations=sum(v.duration is None for v in runnable), estimated_cost=cost,
-        cost_basis=cost_basis, balance=balance, estimated_seconds=seconds, time_basis=time_basis,
-        duplicates=len(resolved.duplicates))
+        cost_basis=_cost_basis(price_groups_, asked), balance=balance, estimated_seconds=seconds,
+        time_basis=time_basis, duplicates=len(resolved.duplicates), price_groups=price_groups_, notes=tuple(notes))
     return Plan(rows=rows, totals=totals, problems=problems, duplicates=resolved.duplicates,
                 videos=[v for v in videos if v.key not in done_keys])

@@ -21,7 +21,7 @@ from ..core.deapi.client import DeapiClient
 from ..core.errors import Category, DeapiError, SessionError
 from ..core.events import Notice
 from ..core.launch import start_engine
-from ..core.plan import rate_price
+from ..core.plan import estimate_video
 from ..core.prepare import prepare_session
 from ..core.settings import Settings
 from ..core.sources.batch import BatchError
@@ -104,8 +104,7 @@ def warn_over_balance(session: Session, balance: float, printer: HeadlessPrinter
     """Say so when the known durations alone would cost more than the balance (deAPI then
     refuses jobs, the engine stops submitting cleanly, and a resume after a top-up carries on)."""
     todo = [v for v in session.videos if v.state.value not in ("done", "failed")]
-    seconds = sum(v.duration or 0.0 for v in todo)
-    estimate = rate_price(seconds)
+    estimate = sum(estimate_video(v.url, v.duration) or 0.0 for v in todo)
     if estimate > balance:
         printer(Notice(0, "warning", f"estimated ${estimate:.2f} for {len(todo)} videos exceeds the balance "
                                      f"${balance:.2f}: the run stops submitting when deAPI refuses; "

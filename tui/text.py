@@ -41,12 +41,12 @@ def fmt_bucket(b: BucketUsage, unit: bool = True) -> str:
 
 def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
     """One JSON-ready dict per row (keys url, id, key, title, duration, supported, done,
-    price_estimate, line, source), then one totals dict with `"totals": true`, the problems
-    and the duplicates."""
+    price_estimate, price_quoted, model, line, source), then one totals dict with `"totals": true`,
+    the price groups (how each was priced), notes, problems and duplicates."""
     for r in plan.rows:
         yield {"url": r.url, "id": r.id, "key": r.key, "title": r.title, "duration": r.duration,
                "supported": r.supported, "done": r.done_already, "price_estimate": r.price_estimate,
-               "line": r.line, "source": r.source}
+               "price_quoted": r.price_quoted, "model": r.model, "line": r.line, "source": r.source}
     t = plan.totals
     yield {
         "totals": True, "videos": t.videos, "to_run": t.to_run, "done_already": t.done_already,
@@ -54,6 +54,10 @@ def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
         "unknown_durations": t.unknown_durations, "estimated_cost": round(t.estimated_cost, 6),
         "cost_basis": t.cost_basis, "balance": t.balance, "exceeds_balance": t.exceeds_balance,
         "estimated_seconds": round(t.estimated_seconds, 1), "time_basis": t.time_basis,
+        "price_groups": [{"platform": g.platform or None, "model": g.model, "videos": g.videos,
+                          "quoted": g.quoted, "cost": round(g.cost, 6), "reason": g.reason}
+                         for g in t.price_groups],
+        "notes": list(t.notes),
         "duplicates": [{"line": ln, "url": u, "key": k} for ln, u, k in plan.duplicates],
         "problems": [{"line": p.line, "url": p.url, "category": p.category, "message": p.message,
                       "key": p.key} for p in plan.problems],
@@ -97,6 +101,11 @@ def format_plan_table(plan: Plan, width: int = 100) -> str:
     unknown = f", {t.unknown_durations} of unknown length" if t.unknown_durations else ""
     notes.append(f"audio: {t.hours:.2f} h{unknown}")
     notes.append(f"estimated cost: ${t.estimated_cost:.4f} ({t.cost_basis})")
+    if len(t.price_groups) > 1 or any(not g.quoted for g in t.price_groups):
+        notes += [f"  {g.label} ({g.model}): {g.videos} video(s), ${g.cost:.4f}, "
+                  + ("quoted by deAPI" if g.quoted else f"estimated ({g.reason})" if g.reason else "estimated")
+                  for g in t.price_groups]
+    notes += list(t.notes)
     if t.balance is not None:
         notes.append(f"balance: ${t.balance:.2f}" + ("  NOT ENOUGH for this batch" if t.exceeds_balance else ""))
     notes.append(f"estimated time: {fmt_clock(t.estimated_seconds)} ({t.time_basis})")

@@ -197,9 +197,12 @@ class DeapiClient:
         source_url: str | None = None,
         duration_seconds: float | None = None,
         platform: str | None = None,
+        lang: str = "",
+        ts_level: str | None = None,
     ) -> float:
         """Price quote in USD for a URL, or for a duration (+ optional platform: one of deAPI's
-        names, `youtube`, `twitter`, `twitch`, `kick`, `tiktok`)."""
+        names, `youtube`, `twitter`, `twitch`, `kick`, `tiktok`). `lang` and `ts_level` are sent
+        as a submit sends them (word timestamps cost more), so the quote is for the same job."""
         if not source_url and duration_seconds is None:
             raise DeapiError(Category.VALIDATION, "a price needs a source URL or a duration")
         fields = {"model": model, "include_ts": _flag(include_ts)}
@@ -209,6 +212,10 @@ class DeapiClient:
             fields["duration_seconds"] = f"{duration_seconds:g}"
         if platform:
             fields["platform"] = platform
+        if lang:
+            fields["lang"] = lang
+        if ts_level:
+            fields["ts_level"] = ts_level
         body = await self._call("POST", "/api/v2/audio/transcriptions/price", endpoint="price", files=_form(fields))
         data = data_of(body)
         value = data.get("price", data.get("amount"))

@@ -42,7 +42,7 @@ The SimConfig fields, by group (defaults follow deAPI's docs where they say anyt
   ``word_multiplier``, ``metadata_fee``, ``tiktok_bands``.
 - validation: ``strict_booleans`` (Laravel's boolean rule: "1"/"0" and JSON true/false, not
   the strings "true"/"false"), ``max_body_bytes`` (413 above it), ``models``, ``api_keys``
-  (None = any non-empty key).
+  (None = any non-empty key), ``price_platforms`` (the price route's platform enum).
 - chaos before the route: ``server_error_share`` (5xx drawn from ``server_error_statuses``; gateway
   HTML for 502/503; no job is made, though a client cannot tell a 502 from one after arrival),
   ``slow_share`` of requests delayed ``slow_seconds`` (before any job is created).
@@ -63,6 +63,7 @@ DEFAULT_MODELS: tuple[str, ...] = (
     "Kokoro", "Chatterbox", "Bge_M3_FP16", "Nanonets_Ocr_S_F16", "QwenImageEdit_Plus_NF4",
 )
 TRANSCRIPTION_MODELS = frozenset({"WhisperLargeV3", "WhisperLargeV3Ct2"})
+PRICE_PLATFORMS = ("youtube", "twitter", "twitch", "kick", "tiktok")   # the price route's `platform` enum
 # deAPI's published limits per plan (limits-and-quotas.mdx; Premium's status and price rows are
 # not stated: 300/min assumed). An account knows its plan only from the X-RateLimit-* headers.
 PLANS: dict[str, dict[str, int | None]] = {
@@ -129,6 +130,9 @@ class SimConfig:
     # Laravel's boolean rule: "1"/"0" (and JSON true/false) only; the strings "true"/"false" get a 422.
     strict_booleans: bool = True
     models: tuple[str, ...] = DEFAULT_MODELS
+    # The price route's `platform` enum; a platform left out is refused (422 errors.platform), as
+    # deAPI would if it dropped one: a quote that fails for one platform only.
+    price_platforms: tuple[str, ...] = PRICE_PLATFORMS
     # The wire (wire.py), after the route has run, so a submit's job exists and is billed first:
     submit_answer_delay: float = 0.0                 # every submit answer is held this many seconds
     trickle_bytes_per_second: float = 0.0            # > 0: answers of trickle_endpoints trickle out

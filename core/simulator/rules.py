@@ -8,11 +8,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .config import TRANSCRIPTION_MODELS
+from .config import PRICE_PLATFORMS, TRANSCRIPTION_MODELS
 
 CT2 = "WhisperLargeV3Ct2"
 TIKTOK_NEEDS_CT2 = "TikTok sources are only supported by WhisperLargeV3Ct2."
-PRICE_PLATFORMS = ("youtube", "twitter", "twitch", "kick", "tiktok")   # the price route's enum
 # Fields under Laravel's `boolean` rule. It accepts true, false, 1, 0, "1" and "0", and NOT the
 # strings "true"/"false": a multipart form carries only strings, so there a boolean is "1" or "0"
 # (what the official SDK sends). `forms.parse_fields` turns JSON booleans into "1"/"0".
@@ -37,9 +36,10 @@ def validate_submit(fields: dict[str, str], url: str, model: str, ts_level: str,
     return errors
 
 
-def validate_price(fields: dict[str, str], *, strict_booleans: bool = True) -> dict[str, list[str]]:
+def validate_price(fields: dict[str, str], *, strict_booleans: bool = True,
+                   platforms: tuple[str, ...] = PRICE_PLATFORMS) -> dict[str, list[str]]:
     """Field -> messages for a price quote. Exactly one of source_url, source_file and
-    duration_seconds; `platform` only with duration_seconds, one of PRICE_PLATFORMS, and
+    duration_seconds; `platform` only with duration_seconds, one of `platforms`, and
     `tiktok` (like a TikTok URL) only with WhisperLargeV3Ct2; options checked as on submit."""
     errors: dict[str, list[str]] = {}
     model = fields.get("model", "").strip()
@@ -69,7 +69,7 @@ def validate_price(fields: dict[str, str], *, strict_booleans: bool = True) -> d
     if platform:
         if "duration_seconds" not in given:
             errors["platform"] = ["The platform field is prohibited unless duration seconds is present."]
-        elif platform not in PRICE_PLATFORMS:
+        elif platform not in platforms:
             errors["platform"] = ["The selected platform is invalid."]
         elif platform == "tiktok" and model in TRANSCRIPTION_MODELS and model != CT2:
             errors["platform"] = [TIKTOK_NEEDS_CT2]

@@ -222,7 +222,7 @@ class SimState:
     def price(self, fields: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """A quote: (200, {"data": {"price"}}) or a 422; what a submit of these fields would charge."""
         cfg = self.config
-        errors = rules.validate_price(fields, strict_booleans=cfg.strict_booleans)
+        errors = rules.validate_price(fields, strict_booleans=cfg.strict_booleans, platforms=cfg.price_platforms)
         if errors:
             return 422, rules.laravel_422(errors)
         if fields.get("duration_seconds", "").strip():

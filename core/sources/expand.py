@@ -5,12 +5,20 @@ does network I/O), a bounded number at once, each call under an overall time lim
 its messages go to a private logger, never to stdout. Metadata is an enrichment: a video whose
 metadata cannot be read is still returned and will be submitted by its URL. Metadata that was
 read goes to the on-disk cache (metadata_cache.py), so a reopened session never asks again.
+
+The user's cookies file is only ever read, once per `resolve`: yt-dlp saves its cookie jar back
+to `cookiefile` when it closes (not atomically, so concurrent calls truncate and corrupt it, and
+even one call rewrites it), so every call gets a private copy instead: a file of mode 0600 in a
+fresh 0700 temporary folder, made in the worker thread just before the call and deleted just
+after it (an abandoned call deletes its own when it ends).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,7 +120,7 @@ def explain(raw: str, *, cookies: str = "") -> str:
     return msg
 
 
-def _options(*, logger: _QuietLogger, cookies: str, proxy: str | None, socket_timeout: float,
+def _options(*, logger: _QuietLogger, proxy: str | None, socket_timeout: float,
              cache_dir: Path | None, single: bool) -> dict[str, Any]:
     opts: dict[str, Any] = {
         "quiet": True, "no_warnings": True, "noprogress": True, "logger": logger,
@@ -122,11 +130,34 @@ def _options(*, logger: _QuietLogger, cookies: str, proxy: str | None, socket_ti
         # yt-dlp's own cache (YouTube player code) lives beside ours, never in the user's home.
         "cachedir": str(cache_dir / "yt-dlp") if cache_dir else False,
     }
-    if cookies:
-        opts["cookiefile"] = cookies
     if proxy is not None:
         opts["proxy"] = proxy
     return opts
+
+
+Extract = Callable[[str, dict[str, Any]], dict[str, Any]]   # (url, yt-dlp options) -> info, in a thread
+
+
+def _with_private_cookies(extract: Extract, url: str, opts: dict[str, Any], cookies: bytes | None
+                          ) -> dict[str, Any]:
+    """`extract(url, opts)` with `cookies` (the user's file, read once) in a private copy that
+    only this call sees and writes; the copy and its folder are deleted when the call ends."""
+    if cookies is None:
+        return extract(url, opts)
+    folder = tempfile.mkdtemp(prefix="bulk-transcribe-cookies-")   # mode 0700
+    try:
+        path = os.path.join(folder, "cookies.txt")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(cookies)
+        return extract(url, {**opts, "cookiefile": path})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _read_cookies(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _extract_sync(url: str, opts: dict[str, Any]) -> dict[str, Any]:
@@ -149,23 +180,29 @@ class _Extractor:
     """Runs yt-dlp calls in threads: at most `concurrency` at once, each under `timeout` seconds.
 
     A call that runs out of time is abandoned (a thread cannot be killed); it ends on its own
-    within yt-dlp's socket timeout, so abandoned threads never pile up for long."""
+    within yt-dlp's socket timeout, so abandoned threads never pile up for long. `cookies` names
+    the user's file (for messages); `cookie_bytes` is its content, given to each call as a
+    private copy (None: no cookies). `extract` replaces yt-dlp (`_extract_sync`) for tests."""
 
     def __init__(self, *, cookies: str, proxy: str | None, cache_dir: Path | None,
-                 concurrency: int, timeout: float) -> None:
+                 concurrency: int, timeout: float, cookie_bytes: bytes | None = None,
+                 extract: Extract | None = None) -> None:
         self.cookies, self.proxy, self.cache_dir, self.timeout = cookies, proxy, cache_dir, timeout
+        self.cookie_bytes, self.extract_fn = cookie_bytes, extract
         self.limiter = anyio.CapacityLimiter(max(1, concurrency))
 
     async def extract(self, url: str, *, single: bool, timeout: float | None = None) -> dict[str, Any]:
         """Raise SourceFailure with a user-facing message when the call fails or times out."""
         limit = timeout or self.timeout
-        opts = _options(logger=_QuietLogger(), cookies=self.cookies, proxy=self.proxy,
+        opts = _options(logger=_QuietLogger(), proxy=self.proxy,
                         socket_timeout=max(1.0, min(20.0, self.timeout / 3)),
                         cache_dir=self.cache_dir, single=single)
         async with self.limiter:  # waiting for a slot does not count against the time limit
             with anyio.move_on_after(limit):
                 try:
-                    return await anyio.to_thread.run_sync(_extract_sync, url, opts, abandon_on_cancel=True)
+                    return await anyio.to_thread.run_sync(
+                        _with_private_cookies, self.extract_fn or _extract_sync, url, opts, self.cookie_bytes,
+                        abandon_on_cancel=True)
                 except SourceFailure as exc:
                     raise SourceFailure(explain(str(exc), cookies=self.cookies)) from None
         raise SourceFailure(f"gave up after {limit:g} s: the source did not answer in time")
@@ -219,20 +256,37 @@ async def _expand(ex: _Extractor, norm: NormalizedUrl, line: int, timeout: float
     entries = info.get("entries")
     if entries is None:
         return [(norm, _meta_from_info(info))], []
+    return await _walk(ex, entries, norm.url, line, timeout, depth)
+
+
+async def _walk(ex: _Extractor, entries: Iterable[Any], where: str, line: int, timeout: float, depth: int,
+                ) -> tuple[list[tuple[NormalizedUrl, dict[str, Any]]], list[SourceProblem]]:
+    """The videos of a playlist's `entries` (`where`: its URL, for messages).
+
+    A nested playlist that comes with its entries (a channel root lists its Videos, Shorts and
+    Live tabs that way) is walked where it is: yt-dlp is not asked for it again. Only a nested
+    playlist or channel given by reference (`_type` url / url_transparent, no entries) costs a
+    call of its own, down to _MAX_DEPTH levels."""
     found: list[tuple[NormalizedUrl, dict[str, Any]]] = []
     problems: list[SourceProblem] = []
     for entry in entries:
         if not isinstance(entry, dict):
             continue
         raw = _entry_url(entry)
+        nested = entry.get("entries")
+        if isinstance(nested, (list, tuple)):
+            more, more_problems = await _walk(ex, nested, raw or where, line, timeout, depth + 1)
+            found += more
+            problems += more_problems
+            continue
         try:
             sub = normalize(raw)
         except UrlError as exc:
-            problems.append(SourceProblem(line, raw or norm.url, Category.SOURCE.value,
-                                          f"an entry of {norm.url} has an unusable URL: {exc}"))
+            problems.append(SourceProblem(line, raw or where, Category.SOURCE.value,
+                                          f"an entry of {where} has an unusable URL: {exc}"))
             continue
-        if entry.get("entries") is not None or (sub.kind in ("playlist", "channel") and depth < _MAX_DEPTH
-                                                 and entry.get("_type") in ("url", "url_transparent")):
+        if nested is not None or (sub.kind in ("playlist", "channel") and depth < _MAX_DEPTH
+                                  and entry.get("_type") in ("url", "url_transparent")):
             try:
                 more, more_problems = await _expand(ex, sub, line, timeout, depth + 1)
             except SourceFailure as exc:
@@ -262,7 +316,7 @@ async def resolve(
     lines: Sequence[BatchLine], *, metadata: bool = True, cookies: str = "", cache_dir: Path | None = None,
     done_keys: frozenset[str] = frozenset(), proxy: str | None = None, concurrency: int = 4,
     timeout: float = 60.0, expand_timeout: float | None = None,
-    on_progress: Callable[[str], None] | None = None,
+    on_progress: Callable[[str], None] | None = None, extract: Extract | None = None,
 ) -> Resolved:
     """Expand, dedupe and (when `metadata`) enrich the batch's lines. Never raises for a source.
 
@@ -278,8 +332,11 @@ async def resolve(
     `timeout` bounds each per-video call, `expand_timeout` (default 5 x timeout) each expansion;
     `on_progress` gets short human lines, called from the event loop. `cache_dir` is the app's
     cache directory (`paths.cache_dir()`): metadata goes to `metadata/`, yt-dlp's own to `yt-dlp/`.
+    `extract` stands in for yt-dlp in tests: called as `extract(url, options)` in a worker thread,
+    it returns what `YoutubeDL.extract_info` (sanitised) would, or raises SourceFailure.
     """
-    ex = _Extractor(cookies=cookies, proxy=proxy, cache_dir=cache_dir, concurrency=concurrency, timeout=timeout)
+    ex = _Extractor(cookies=cookies, proxy=proxy, cache_dir=cache_dir, concurrency=concurrency, timeout=timeout,
+                    extract=extract)
     cache_dir = cache_dir / "metadata" if cache_dir is not None else None
     expand_limit = expand_timeout or timeout * 5
     say = on_progress or (lambda _msg: None)
@@ -288,6 +345,14 @@ async def resolve(
         problems.append(SourceProblem(0, "", Category.SOURCE.value,
                                       f"cookies file {cookies} not found; continuing without cookies"))
         ex.cookies = ""
+    elif cookies:
+        try:   # read once; every yt-dlp call gets a private copy, the user's file is never written
+            ex.cookie_bytes = await anyio.to_thread.run_sync(_read_cookies, cookies)
+        except OSError as exc:
+            problems.append(SourceProblem(0, "", Category.SOURCE.value,
+                                          f"cookies file {cookies} not readable ({exc.strerror or exc}); "
+                                          "continuing without cookies"))
+            ex.cookies = ""
 
     usable = [bl for bl in lines if bl.url is not None and not bl.error]
     to_expand = [bl for bl in usable if not bl.duplicate_of and bl.url.kind in EXPANDABLE]

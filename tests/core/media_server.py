@@ -1,7 +1,8 @@
 """A loopback HTTP server with tiny media files, pages that embed several of them, and HLS.
 
 Everything yt-dlp's generic extractor needs to expand and read metadata offline. The server
-counts requests per path so tests can prove that a cached video is never fetched again.
+counts requests per path so tests can prove that a cached video is never fetched again, and
+keeps the Cookie headers it receives.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class MediaServer:
     def __init__(self, files: dict[str, tuple[str, bytes]] | None = None) -> None:
         self.files = default_files() if files is None else files
         self.hits: Counter[str] = Counter()
+        self.cookie_headers: list[str] = []     # every Cookie header received
         self._release = threading.Event()
         server = self
 
@@ -75,6 +77,8 @@ class MediaServer:
             def _answer(self, *, body: bool) -> None:
                 path = self.path.split("?", 1)[0]
                 server.hits[path] += 1
+                if self.headers.get("Cookie"):
+                    server.cookie_headers.append(self.headers["Cookie"])
                 if path.startswith("/slow/"):
                     server._release.wait(30)
                     return

@@ -407,6 +407,22 @@ async def test_price_shapes_and_request(body):
     assert 'name="duration_seconds"\r\n\r\n900\r\n' in seen[0] and 'name="platform"' in seen[0]
 
 
+async def test_price_sends_the_options_a_submit_sends():
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.read().decode())
+        return httpx.Response(200, json={"data": {"price": 0.01}})
+
+    async with client_for(handler) as api:
+        await api.price(model="WhisperLargeV3Ct2", include_ts=True, duration_seconds=60, platform="tiktok",
+                        lang="en", ts_level="segment")
+        await api.price(model="WhisperLargeV3", include_ts=False, duration_seconds=60)
+    assert 'name="ts_level"\r\n\r\nsegment\r\n' in seen[0] and 'name="lang"\r\n\r\nen\r\n' in seen[0]
+    assert 'name="include_ts"\r\n\r\n1\r\n' in seen[0]
+    assert "ts_level" not in seen[1] and "lang" not in seen[1] and "platform" not in seen[1]
+
+
 async def test_price_needs_a_url_or_a_duration():
     async with client_for(answering(500)) as api:
         with pytest.raises(DeapiError) as info:

@@ -137,6 +137,14 @@ def test_price_platform_must_be_one_of_the_documented(api, platform):
     assert answer.status_code == 422 and answer.json()["errors"]["platform"] == ["The selected platform is invalid."]
 
 
+def test_price_platforms_can_be_narrowed():
+    with SimServer(SimConfig(price_platforms=("youtube",))) as sim, \
+            httpx.Client(base_url=sim.base_url, headers={"Authorization": "Bearer key"}) as api:
+        assert quote(api, duration_seconds="300", platform="youtube").status_code == 200
+        refused = quote(api, duration_seconds="300", platform="twitter")
+        assert refused.status_code == 422 and refused.json()["errors"]["platform"] == ["The selected platform is invalid."]
+
+
 def test_tiktok_price_only_with_ct2(api):
     answer = quote(api, duration_seconds="300", platform="tiktok")
     assert answer.status_code == 422 and "WhisperLargeV3Ct2" in answer.json()["errors"]["platform"][0]

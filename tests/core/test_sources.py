@@ -279,3 +279,79 @@ def test_dedupe_across_expanded_sources(tmp_path, items, done):
     assert got.skipped_done == len(set(wanted) & done_keys)
     assert len(got.duplicates) == len(wanted) - len(set(wanted))
     assert not got.problems
+
+
+# -- channel tabs: what yt-dlp already listed is not asked again -------------------------------
+
+CHANNEL = "https://www.youtube.com/@somechannel"
+TAB_IDS = {"videos": IDS[:4], "shorts": IDS[4:7], "streams": IDS[7:9]}
+
+
+class CountingExtractor:
+    """Stands in for yt-dlp (resolve's `extract` seam) and counts the calls per URL."""
+
+    def __init__(self, answers: dict[str, dict]) -> None:
+        self.answers, self.calls, self.lock = answers, [], threading.Lock()
+
+    def __call__(self, url, opts):
+        with self.lock:
+            self.calls.append(url)
+        if url not in self.answers:
+            raise SourceFailure(f"unexpected call for {url}")
+        return self.answers[url]
+
+
+def tab(name: str, *, with_entries: bool) -> dict:
+    entry = {"_type": "playlist" if with_entries else "url", "ie_key": "YoutubeTab",
+             "title": f"somechannel - {name.title()}", "url": f"{CHANNEL}/{name}",
+             "webpage_url": f"{CHANNEL}/{name}"}
+    if with_entries:
+        entry["entries"] = [{"_type": "url", "ie_key": "Youtube", "id": v, "url": _watch(v), "title": f"{name} {v}",
+                             "duration": 60 + i} for i, v in enumerate(TAB_IDS[name])]
+    return entry
+
+
+def tab_answer(name: str) -> dict:
+    return {"_type": "playlist", "id": name, "title": name,
+            "entries": tab(name, with_entries=True)["entries"]}
+
+
+async def test_channel_tabs_listed_with_their_entries_cost_one_call(tmp_path):
+    root = {"_type": "playlist", "id": "UC123", "title": "somechannel",
+            "entries": [tab(name, with_entries=True) for name in TAB_IDS]
+            + [{"_type": "playlist", "title": "somechannel - Empty", "url": f"{CHANNEL}/podcasts", "entries": []}]}
+    fake = CountingExtractor({CHANNEL: root})
+    got = await resolve(batch_lines(tmp_path, [CHANNEL]), metadata=False, extract=fake)
+    assert fake.calls == [CHANNEL]                      # the tabs were in the answer: no call per tab
+    assert [v.vid for v in got.videos] == [v for ids in TAB_IDS.values() for v in ids]
+    assert all(v.source == CHANNEL and v.title and v.duration for v in got.videos)
+    assert not got.problems
+
+
+async def test_channel_tabs_given_by_reference_are_asked_once_each(tmp_path):
+    root = {"_type": "playlist", "id": "UC123", "title": "somechannel",
+            "entries": [tab(name, with_entries=False) for name in TAB_IDS]}
+    answers = {CHANNEL: root} | {f"{CHANNEL}/{name}": tab_answer(name) for name in TAB_IDS}
+    fake = CountingExtractor(answers)
+    got = await resolve(batch_lines(tmp_path, [CHANNEL]), metadata=False, extract=fake)
+    assert sorted(fake.calls) == sorted(answers)        # root, then each tab once
+    assert len(got.videos) == sum(len(ids) for ids in TAB_IDS.values()) and not got.problems
+
+
+async def test_nested_entries_are_walked_in_place_and_deduped(tmp_path):
+    """A tab holding a playlist by reference, and a video in two tabs: one more call, one video."""
+    playlist = "https://www.youtube.com/playlist?list=PLFgquLnL59alCl_2TQvOiD5Vgm1hCaGSI"
+    videos = tab("videos", with_entries=True)
+    videos["entries"].append({"_type": "url", "url": _watch(TAB_IDS["shorts"][0]), "title": "again"})
+    playlists = {"_type": "playlist", "title": "somechannel - Playlists", "url": f"{CHANNEL}/playlists",
+                 "entries": [{"_type": "url", "ie_key": "YoutubeTab", "url": playlist, "title": "A list"},
+                             {"_type": "url", "url": "not a url", "title": "broken"}]}
+    root = {"_type": "playlist", "entries": [videos, tab("shorts", with_entries=True), playlists]}
+    listed = {"_type": "playlist", "entries": [{"_type": "url", "url": _watch(IDS[11]), "title": "listed"}]}
+    fake = CountingExtractor({CHANNEL: root, playlist: listed})
+    got = await resolve(batch_lines(tmp_path, [CHANNEL]), metadata=False, extract=fake)
+    assert fake.calls == [CHANNEL, playlist]
+    assert [v.vid for v in got.videos] == TAB_IDS["videos"] + TAB_IDS["shorts"] + [IDS[11]]
+    assert len(got.duplicates) == 1
+    [problem] = got.problems
+    assert "unusable URL" in problem.message and f"{CHANNEL}/playlists" in problem.message

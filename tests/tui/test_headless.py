@@ -41,7 +41,8 @@ def test_warns_when_the_estimate_exceeds_the_balance():
     videos = [Video(key=f"k{i}", url="u", vid="v", duration=3600.0 * 10) for i in range(3)]
     videos[0].state = VideoState.DONE
     warn_over_balance(SimpleNamespace(videos=videos), 0.5, seen.append)
-    assert seen and "$1.00" in seen[0].message and "exceeds the balance $0.50" in seen[0].message
+    # 2 videos to go, each $0.005 + 10 h x $0.046875 (deAPI's documented shape, core/prices.py)
+    assert seen and "$0.95" in seen[0].message and "exceeds the balance $0.50" in seen[0].message
     seen.clear()
     warn_over_balance(SimpleNamespace(videos=videos), 5.0, seen.append)
     assert not seen

@@ -32,3 +32,23 @@ async def test_json_rows_then_totals_and_table(tmp_path):
     table = format_plan_table(plan, width=100)
     assert all(len(line) <= 100 for line in table.splitlines())
     assert IDS[0] in table and "1:02:05" in table and "estimated cost" in table and "line 3" in table
+
+
+async def test_price_groups_and_notes_are_shown(tmp_path):
+    from tests.core.test_plan import TIKTOK_A, X_A, FakeClient, seed_urls
+
+    cache = tmp_path / "cache"
+    seed_urls(cache, {watch(IDS[0]): 600.0, X_A: 60.0, TIKTOK_A: 30.0})
+    plan = await build_plan(write_batch(tmp_path, [watch(IDS[0]), X_A, TIKTOK_A]), Settings(), cache_dir=cache,
+                            client=FakeClient(fail_platforms=("twitter",)))
+    rows = list(plan_rows_json(plan))
+    totals = rows[-1]
+    groups = {g["platform"]: g for g in totals["price_groups"]}
+    assert groups["youtube"]["quoted"] and groups["tiktok"]["quoted"] and not groups["twitter"]["quoted"]
+    assert groups["tiktok"]["model"] == "WhisperLargeV3Ct2"
+    assert {r["url"]: r["price_quoted"] for r in rows[:-1]}[X_A] is False
+    assert any("TikTok" in n for n in totals["notes"])
+    json.dumps(totals)
+    table = format_plan_table(plan, width=100)
+    assert "twitter (WhisperLargeV3): 1 video(s)" in table and "estimated (price route failed" in table
+    assert "quoted by deAPI" in table and "TikTok" in table

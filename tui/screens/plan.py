@@ -31,7 +31,7 @@ MAX_PROBLEMS = 200   # problem rows shown; the rest are counted
 
 
 def totals_text(t: PlanTotals) -> Text:
-    """The plan's totals in four short lines (80 columns)."""
+    """The plan's totals in four short lines (80 columns), plus one per note (TikTok's model)."""
     text = Text()
     text.append(f"{t.videos} video{'' if t.videos == 1 else 's'}", style="bold")
     text.append(f": {t.to_run} to run")
@@ -44,6 +44,8 @@ def totals_text(t: PlanTotals) -> Text:
     text.append(f"\naudio {t.hours:.2f} h{unknown} · time about {fmt_duration(t.estimated_seconds)}")
     text.append(f"\ncost about ${t.estimated_cost:.4f}", style="bold")
     text.append(f" ({t.cost_basis})")
+    for note in t.notes:
+        text.append(f"\n{note}")
     if t.balance is None:
         text.append("\nbalance not known")
     elif t.exceeds_balance:
