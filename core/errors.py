@@ -29,7 +29,8 @@ from typing import Any
 
 class Category(str, Enum):
     AUTH = "auth"                      # 401/403: bad, missing or suspended key
-    BALANCE = "balance"                # not enough credit (422 errors.balance, 402)
+    BALANCE = "balance"                # not enough credit (422 errors.balance, 402, or our own guard)
+    BUDGET = "budget"                  # the next submit would go over --max-cost
     VALIDATION = "validation"          # 422/400/413: the request itself is wrong
     RATE_LIMITED = "rate-limited"      # 429
     SERVER = "server"                  # 5xx, HTML gateway pages, unreadable answers

@@ -41,11 +41,13 @@ def opening_notices(session: Session, *, resumed: bool) -> list[Notice]:
 
 
 def start_engine(session: Session, *, api_key: str, sink: EventSink, resumed: bool,
-                 factory: EngineFactory | None = None, resubmit_in_doubt: bool = False) -> Any:
+                 factory: EngineFactory | None = None, resubmit_in_doubt: bool = False,
+                 balance: float | None = None) -> Any:
     """Tell the face what it needs to know about `session`, then build its engine (not yet run).
-    `resubmit_in_doubt` is the user's yes to paying again for videos in doubt (this run only)."""
+    `resubmit_in_doubt` is the user's yes to paying again for videos in doubt (this run only);
+    `balance` (USD, when the face read it) is guarded by the run's budget."""
     for notice in opening_notices(session, resumed=resumed):
         sink(notice)
     if factory is not None:
         return factory(session, api_key=api_key, sink=sink)
-    return Engine(session, api_key=api_key, sink=sink, resubmit_in_doubt=resubmit_in_doubt)
+    return Engine(session, api_key=api_key, sink=sink, resubmit_in_doubt=resubmit_in_doubt, balance=balance)

@@ -53,6 +53,7 @@ class Settings:
     cookies: str = ""
     limit_margin: float = 0.5         # seconds added to every 60 s window (clock skew, latency jitter)
     adaptive: bool = True
+    max_cost: float = 0.0             # USD the batch may spend in all (0 = no limit but the balance)
 
     # -- derived limits -------------------------------------------------------------
     @property
@@ -112,6 +113,8 @@ class Settings:
             raise SettingsError(f"--api-base must be an http(s) URL (got {self.api_base!r})")
         if "{id}" not in self.template and "{title}" not in self.template:
             raise SettingsError("the file name template needs {id} or {title}")
+        if self.max_cost < 0:
+            raise SettingsError(f"--max-cost must be a positive amount in USD, or 0 for none (got {self.max_cost})")
         if self.wait_limit <= 0:
             raise SettingsError("the wait limit must be positive")
         return self

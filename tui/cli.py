@@ -64,6 +64,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--template", metavar="T", help="file name template (default '{title} [{id}]')")
     g.add_argument("--max-attempts", type=int, metavar="N", help="submits per video at most (default 3)")
     g.add_argument("--retry-failed", action="store_true", default=None, help="retry permanent failures too")
+    g.add_argument("--max-cost", type=float, metavar="USD",
+                   help="stop submitting before the batch would spend more than this in all (default: only the balance)")
     g.add_argument("--resubmit-in-doubt", action="store_true",
                    help="submit again the videos whose earlier submit may have been paid (its answer was lost): "
                         "deAPI may charge them twice; this run only, never remembered")

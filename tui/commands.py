@@ -70,7 +70,7 @@ def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, sett
         if balance is not None:
             warn_over_balance(session, balance, printer)
         engine = start_engine(session, api_key=key, sink=printer, resumed=resumed,
-                              resubmit_in_doubt=resubmit_in_doubt)
+                              resubmit_in_doubt=resubmit_in_doubt, balance=balance)
         async with anyio.create_task_group() as tg:
             run_scope = anyio.CancelScope()
 

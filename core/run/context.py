@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..model import Video
 from ..settings import Settings
+from .budget import Budget
 from .controls import Brakes
 from .pacing import Pacing
 from .polling import PollPlanner
@@ -37,6 +38,7 @@ class RunContext:
     reporter: Reporter
     throughput: Throughput
     clock: Callable[[], float]
+    budget: Budget
     following: int = 0          # jobs being polled right now
     unreachable: int = 0        # submits in a row that never reached deAPI
     on_wire: set[Any] = field(default_factory=set)   # cancel scopes of submits awaiting their answer

@@ -31,6 +31,7 @@ from ..output.report import write_report
 from ..prices import JOB_FEE, estimate_price
 from ..store.limiter_state import load_limiter_state, save_limiter_state
 from . import video
+from .budget import Budget
 from .context import RunContext
 from .controls import Brakes
 from .pacing import Pacing
@@ -62,9 +63,11 @@ class Engine:
         limiter: RateLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
         resubmit_in_doubt: bool = False,
+        balance: float | None = None,
     ) -> None:
         self.session = session
         self.resubmit_in_doubt_at_start = resubmit_in_doubt
+        self.balance = balance   # USD at the start, when the face read it; the budget guards it
         self.settings = session.settings
         self._api_key = api_key
         self._client = client
@@ -138,7 +141,8 @@ class Engine:
         self.context = RunContext(
             session=self.session, settings=s, client=client, limiter=self.limiter, planner=self.planner,
             pacing=self.pacing, queue=self.queue, brakes=self.brakes, reporter=self.reporter,
-            throughput=self.throughput, clock=self.clock)
+            throughput=self.throughput, clock=self.clock,
+            budget=Budget(self.session.videos, max_cost=s.max_cost, balance=self.balance))
         try:
             async with self.session.running():
                 try:
@@ -191,6 +195,7 @@ class Engine:
                     self.brakes.halt(DeapiError(Category.DISK, f"could not save the session: {again}",
                                                 retryable=True))
             finally:
+                ctx.budget.release(v)
                 self.queue.release(v)
 
     async def _answers_after_quit(self, ctx: RunContext) -> None:

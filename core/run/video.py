@@ -20,6 +20,7 @@ from ..events import Activity
 from ..model import Video, VideoState
 from ..output.transcripts import write_outputs
 from ..prices import estimate_price
+from ..sources.platforms import job_options
 from ..sources.urls import UrlError, normalize
 from .backoff import backoff_delay
 from .polling import JobClock, status_horizon
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 SUBMIT_ANSWER_GRACE = 20.0   # after a quit, how long a submit on the wire may still take to answer
 FETCH_TRIES = 4
 UNREACHABLE_AFTER = 3        # submits that never left in a row before the run says deAPI is unreachable
-CT2 = "WhisperLargeV3Ct2"
 
 
 async def process_video(ctx: "RunContext", slot: int, v: Video) -> None:
@@ -48,7 +48,7 @@ async def process_video(ctx: "RunContext", slot: int, v: Video) -> None:
         err = to_job_error(job)
         err.request_id = v.request_id
         if job.refunded is False:   # deAPI kept the charge: it counts before any resubmit
-            await ctx.record(v, cost=v.cost + job_cost(job, v))
+            await ctx.record(v, cost=v.cost + paid(ctx, v, job))
         if err.retryable and ctx.queue.attempts_left(v) > 0 and not ctx.brakes.stopping:
             ctx.reporter.error_logged(v, err, will_retry=True)
             # deAPI reported the job failed, so it is over: only now may the video be submitted again.
@@ -123,6 +123,12 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
             ctx.reporter.worker_changed(slot, Activity.PAUSED, v, detail="submitting paused")
             await ctx.brakes.wait_unpaused()
             continue
+        refusal = ctx.budget.refusal(v)
+        if refusal:
+            # Over the balance or --max-cost: no more submits, saying why; jobs in flight go on.
+            category = Category.BUDGET if "max-cost" in refusal else Category.BALANCE
+            ctx.brakes.halt(DeapiError(category, refusal))
+            continue
         gate = ctx.pacing.submit_gate
         token = await gate.enter()
         try:
@@ -140,6 +146,7 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
                 # the video as possibly paid (a crash here still leaves the safe, flagged side).
                 ctx.session.record_nowait(v, state=VideoState.QUEUED, attempts=v.attempts - 1)
                 raise
+            ctx.budget.reserve(v)
             started = ctx.clock()
             # Once on the wire, the answer is awaited and recorded even if the user quits meanwhile
             # (the engine cuts the wait SUBMIT_ANSWER_GRACE after a quit; then it is in doubt).
@@ -166,15 +173,13 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
 async def _send(ctx: "RunContext", v: Video) -> tuple[str, DeapiError | None]:
     """One submit on the wire: (request id, None) or ("", the failure). Its wait is registered
     with the run, which cuts it short only after a quit (then the answer is lost: in doubt)."""
-    s = ctx.settings
-    model = model_for(v.url, s.model)
+    o = job_options(host_of(v.url), ctx.settings)   # the options the plan priced (TikTok: Ct2)
     wire = anyio.CancelScope(shield=True)
     ctx.on_wire.add(wire)
     try:
         with wire:
-            return await ctx.client.submit(
-                v.url, model=model, include_ts=s.timestamps, lang=s.lang,
-                ts_level="segment" if s.timestamps and model == CT2 else None), None
+            return await ctx.client.submit(v.url, model=o.model, include_ts=o.include_ts, lang=o.lang,
+                                           ts_level=o.ts_level), None
     except DeapiError as exc:
         return "", exc
     finally:
@@ -351,17 +356,17 @@ async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None
         err = DeapiError(Category.RESULT, f"the result cannot be written as asked: {exc}", retryable=True,
                          request_id=v.request_id)
         ctx.reporter.error_logged(v, err, will_retry=False)
-        await fail(ctx, v, err, cost=v.cost + job_cost(job, v))
+        await fail(ctx, v, err, cost=v.cost + paid(ctx, v, job))
         return
     except OSError as exc:
         err = DeapiError(Category.DISK, f"could not write the transcript: {exc}", retryable=True,
                          request_id=v.request_id)
         ctx.reporter.error_logged(v, err, will_retry=False)
-        await fail(ctx, v, err, cost=v.cost + job_cost(job, v))   # the request id stays: a resume fetches it again, unpaid
+        await fail(ctx, v, err, cost=v.cost + paid(ctx, v, job))   # the request id stays: a resume fetches it again, unpaid
         ctx.brakes.halt(err)   # every further video would be paid for and then lost the same way
         return
     await ctx.record(v, state=VideoState.DONE, outputs=outputs, finished_at=time.time(),
-                     category="", message="", retryable=False, cost=v.cost + job_cost(job, v))
+                     category="", message="", retryable=False, cost=v.cost + paid(ctx, v, job))
     ctx.throughput.completed(ctx.clock())
     ctx.pacing.on_success()
 
@@ -373,12 +378,18 @@ def job_cost(job: JobStatus, v: Video) -> float:
     return estimate_price(v.duration) or 0.0
 
 
-def model_for(url: str, model: str) -> str:
-    """The model a video is submitted with: deAPI takes TikTok only with WhisperLargeV3Ct2."""
+def paid(ctx: "RunContext", v: Video, job: JobStatus) -> float:
+    """The cost of `v`'s finished job, counted in the run's budget; returns it."""
+    amount = job_cost(job, v)
+    ctx.budget.paid(v, amount)
+    return amount
+
+
+def host_of(url: str) -> str:
     try:
-        return CT2 if normalize(url).host == "tiktok" else model
+        return normalize(url).host
     except UrlError:
-        return model
+        return "other"
 
 
 def fetchable(url: str) -> bool:
