@@ -100,6 +100,8 @@ class Progress:
     stopping: bool = False
     cost: float = 0.0          # USD spent so far on this session's videos (deAPI's prices, else estimates)
     in_doubt: int = 0          # videos whose submit may have been paid but whose answer was lost
+    sources_pending: int = 0   # playlists, channels and pages still being expanded
+    lookups_pending: int = 0   # metadata lookups (titles, durations) still to do
 
 
 @dataclass(frozen=True, slots=True)

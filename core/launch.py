@@ -51,3 +51,17 @@ def start_engine(session: Session, *, api_key: str, sink: EventSink, resumed: bo
     if factory is not None:
         return factory(session, api_key=api_key, sink=sink)
     return Engine(session, api_key=api_key, sink=sink, resubmit_in_doubt=resubmit_in_doubt, balance=balance)
+
+
+async def read_balance(settings: Any, api_key: str) -> float | None:
+    """The account's balance in USD for the run's spending guard, or None when it cannot be read
+    now (a refused key is left for the run to report: it halts at its first submit).
+    Bounded: a silent API costs at most the client's whole-request limit for the balance route."""
+    from .deapi.client import DeapiClient
+    from .errors import DeapiError
+
+    async with DeapiClient(settings.api_base, api_key) as client:
+        try:
+            return await client.balance()
+        except DeapiError:
+            return None

@@ -2,7 +2,8 @@
 
 A batch file maps to one session by default (its path, hashed), so running the same
 batch again resumes it and never pays twice for a video already done or in flight.
-Lines added to the file since are appended as new videos; removed lines are left alone.
+Lines added to the file since are appended as new videos or sources; removed lines are left
+alone. Nothing here waits for yt-dlp: the engine's feeder expands and looks up while it runs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from .paths import cache_dir, session_path_for
 from .run.queue import CRASHED_SUBMIT
 from .settings import Settings
 from .sources.batch import BatchInput, read_batch
-from .sources.expand import order_videos, resolve
+from .sources.expand import apply_meta, order_videos
+from .sources.metadata_cache import read_cached
+from .sources.stream import Source, is_source
 from .store.salvage import salvage
 from .store.session import RejectedLine, Session
 
@@ -48,46 +51,71 @@ async def prepare_session(
     session_path: str | Path | None = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> tuple[Session, bool]:
-    """Open the batch's session (adding new lines) or create it. Returns (session, resumed).
+    """Open the batch's session (adding new lines) or create it, at once. Returns (session, resumed).
 
-    Raises BatchError for an unreadable batch file, SessionError/SessionLocked for a bad
-    or busy session file. Expansion and metadata run here, before anything is paid for."""
-    batch = read_batch(batch_path)
+    Nothing waits for yt-dlp here: single video lines become videos (with what the metadata
+    cache knows of them), playlists, channels and pages are recorded as sources still to
+    expand, and the engine's feeder expands them and looks the videos up while it already
+    submits (core/sources/stream.py). So the session exists from the first second and a kill
+    at any moment resumes where it was.
+
+    Raises BatchError for an unreadable batch file, SessionError/SessionLocked for a bad or
+    busy session file."""
+    batch = await anyio.to_thread.run_sync(read_batch, batch_path)
     path = Path(session_path) if session_path else session_path_for(batch_path)
+    say = on_progress or (lambda _message: None)
     if path.exists():
-        session = Session.open(path)
+        session = await anyio.to_thread.run_sync(Session.open, path)
         session.settings = settings
-        known = {v.key for v in session.videos}
-        expanded = {v.source for v in session.videos if v.source}   # playlists/pages already expanded
-        new_lines = [ln for ln in batch.lines if ln.url is not None and not ln.error and not ln.duplicate_of
-                     and ln.url.key not in known and ln.url.url not in expanded]
-        if new_lines:
-            resolved = await resolve(new_lines, metadata=settings.metadata, cookies=settings.cookies,
-                                     cache_dir=cache_dir(), done_keys=frozenset(known), on_progress=on_progress)
-            session.add_videos(order_videos(resolved.videos, settings.order))
-            session.warnings.extend(metadata_warnings(resolved.problems))
-            # A line that never became a video is resolved again on every resume: record it once.
-            seen = {(r.line, r.raw) for r in session.rejected}
-            session.rejected.extend(RejectedLine(p.line, p.url, p.message, p.category)
-                                    for p in resolved.problems if not p.key and (p.line, p.url) not in seen)
+        videos, sources = split_lines(batch, known={v.key for v in session.videos},
+                                      expanded={v.source for v in session.videos if v.source} | pending_urls(session))
+        await _from_cache(videos)
+        added = session.add_videos(order_videos(videos, settings.order))
+        session.meta["sources"] = session.meta.get("sources", []) + [src.to_dict() for src in sources]
+        if added or sources:
+            say(f"{len(added)} new video(s) and {len(sources)} new source(s) in the batch file")
         return session, True
-    resolved = await resolve([ln for ln in batch.lines if ln.url is not None and not ln.error and not ln.duplicate_of],
-                             metadata=settings.metadata, cookies=settings.cookies, cache_dir=cache_dir(),
-                             on_progress=on_progress)
-    rejected = rejected_lines(batch)
-    # A problem with a key is a video kept without its metadata: a warning, not a rejected line.
-    rejected += [RejectedLine(p.line, p.url, p.message, p.category) for p in resolved.problems if not p.key]
-    warnings = metadata_warnings(resolved.problems)
-    rejected += [RejectedLine(line, url, f"duplicate of {first}", "duplicate") for line, url, first in resolved.duplicates]
-    videos = order_videos(resolved.videos, settings.order)
+    videos, sources = split_lines(batch)
+    await _from_cache(videos)
+    videos = order_videos(videos, settings.order)
     session = await anyio.to_thread.run_sync(
-        lambda: new_session(path, batch_path, settings, videos, sorted(rejected, key=lambda r: r.line)))
-    session.warnings.extend(warnings)
+        lambda: new_session(path, batch_path, settings, videos, rejected_lines(batch),
+                            meta={"sources": [src.to_dict() for src in sources]}))
     return session, False
 
 
+def split_lines(batch: BatchInput, *, known: frozenset[str] | set[str] = frozenset(),
+                expanded: set[str] = frozenset()) -> tuple[list[Video], list[Source]]:
+    """The batch's usable lines as videos (single video URLs) and sources still to expand
+    (playlists, channels, pages), leaving out keys already `known` and sources already expanded."""
+    videos: list[Video] = []
+    sources: list[Source] = []
+    for ln in batch.lines:
+        if ln.url is None or ln.error or ln.duplicate_of or ln.url.key in known:
+            continue
+        if is_source(ln.url.kind):
+            if ln.url.url not in expanded:
+                sources.append(Source(ln.line, ln.url.url, ln.title))
+        else:
+            videos.append(Video(key=ln.url.key, url=ln.url.url, vid=ln.url.vid, line=ln.line, title=ln.title))
+    return videos, sources
+
+
+def pending_urls(session: Session) -> set[str]:
+    return {src.url for d in session.meta.get("sources", []) if (src := Source.from_dict(d)) is not None}
+
+
+async def _from_cache(videos: list[Video]) -> None:
+    """Fill in what the metadata cache already knows (a file read each, no network)."""
+    folder = cache_dir() / "metadata"
+    cached = await anyio.to_thread.run_sync(read_cached, folder, [v.key for v in videos])
+    for v in videos:
+        if v.key in cached:
+            apply_meta(v, cached[v.key])
+
+
 def new_session(path: Path, batch_path: str | Path, settings: Settings, videos: list[Video],
-                rejected: list[RejectedLine]) -> Session:
+                rejected: list[RejectedLine], meta: dict | None = None) -> Session:
     """Create a batch's session, first recovering what an earlier, lost session of the same path
     knew (request ids of paid jobs: re-attached, never submitted again) and adopting the
     transcripts already in the output folder (never paid for again). Sync: call it in a thread.
@@ -100,7 +128,7 @@ def new_session(path: Path, batch_path: str | Path, settings: Settings, videos: 
                      "again" + (f" ({missing} without the formats that need deAPI's segments)" if missing else ""))
     path.parent.mkdir(parents=True, exist_ok=True)
     session = Session.create(path, batch=str(Path(batch_path).resolve()), settings=settings, videos=videos,
-                             rejected=rejected)
+                             rejected=rejected, meta=meta)
     session.warnings.extend(notes)
     return session
 

@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerState
 from ..core.config import save_settings
 from ..core.errors import SessionError
 from ..core.events import BatchFinished, Event, Notice
-from ..core.launch import EngineFactory, start_engine
+from ..core.launch import EngineFactory, read_balance, start_engine
 from ..core.paths import session_path_for, sessions_dir
 from ..core.plan import build_plan
 from ..core.prepare import create_session_from_plan, prepare_session
@@ -45,6 +45,7 @@ from .messages import (
     ResubmitInDoubtRequested,
     ResumeRequested,
     RunSteered,
+    StartNowRequested,
     StartRequest,
     StartRequested,
 )
@@ -195,6 +196,14 @@ class BulkTranscribeApp(App[int]):
         if self._planned is not None:
             self.start_planned(self._planned, message.plan)
 
+    @on(StartNowRequested)
+    def _start_now(self) -> None:
+        if self._planned is None:
+            return
+        if isinstance(self.screen, PlanScreen) and len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.run_worker(self._prepare_and_run(self._planned), group="prepare", exclusive=True, exit_on_error=False)
+
     @on(PlanDismissed)
     def _plan_dismissed(self) -> None:
         """Escape on the plan: back to the config screen under it (or a new one after --start)."""
@@ -232,7 +241,8 @@ class BulkTranscribeApp(App[int]):
     def start_new(self, request: StartRequest, *, ask: bool = True) -> None:
         """Remember settings if asked; then, for a batch whose session already exists, resume it
         (new lines are added); for a new batch, show the plan first. With `ask=False` (--start)
-        the plan starts by itself unless its estimate exceeds the balance."""
+        the batch starts at once: expansion and lookups run beside the submits, and the run's
+        spending guard watches the balance instead of the plan."""
         self.api_key, self.key_source = request.api_key, request.key_source
         self.settings = request.settings
         # The demo's settings point at a loopback simulator: never make them the user's defaults.
@@ -241,7 +251,7 @@ class BulkTranscribeApp(App[int]):
                 save_settings(request.settings, request.api_key if request.save_key else None)
             except OSError as exc:
                 self.notify(f"Settings not saved: {exc}", severity="warning", markup=False)
-        if self._session_file(request.batch_path).exists():
+        if not ask or self._session_file(request.batch_path).exists():
             self.run_worker(self._prepare_and_run(request), group="prepare", exclusive=True, exit_on_error=False)
         else:
             self.show_plan(request, auto_start=not ask)
@@ -277,7 +287,7 @@ class BulkTranscribeApp(App[int]):
             return
         if isinstance(self.screen, PlanScreen) and len(self.screen_stack) > 2:
             self.pop_screen()   # the run replaces the config screen under the plan
-        self.launch(session, resumed=False)
+        self.launch(session, resumed=False, balance=await self._balance())
 
     async def _prepare_and_run(self, request: StartRequest) -> None:
         screen = self.screen if isinstance(self.screen, ConfigScreen) else None
@@ -293,7 +303,12 @@ class BulkTranscribeApp(App[int]):
             return
         finally:
             say(None)
-        self.launch(session, resumed=resumed)
+        self.launch(session, resumed=resumed, balance=await self._balance())
+
+    async def _balance(self) -> float | None:
+        if not self.api_key or self.options.engine_factory is not None:
+            return None   # no key: launch says so; a test's engine talks to no deAPI
+        return await read_balance(self.settings, self.api_key)
 
     # -- saved sessions -----------------------------------------------------------------
     def resume_session(self, path: str | Path, settings: Settings | None = None, *,
@@ -341,7 +356,8 @@ class BulkTranscribeApp(App[int]):
         return True
 
     # -- running ----------------------------------------------------------------------
-    def launch(self, session: Session, *, resumed: bool = True, resubmit_in_doubt: bool = False) -> None:
+    def launch(self, session: Session, *, resumed: bool = True, resubmit_in_doubt: bool = False,
+               balance: float | None = None) -> None:
         """Build the engine for `session` and watch it on the run screen."""
         if not self.api_key:
             self.notify("No API key: set DEAPI_API_KEY or enter one on the config screen.", severity="error")
@@ -351,7 +367,8 @@ class BulkTranscribeApp(App[int]):
             return
         self.view = RunView()
         engine = start_engine(session, api_key=self.api_key, sink=self.sink, resumed=resumed,
-                              factory=self.options.engine_factory, resubmit_in_doubt=resubmit_in_doubt)
+                              factory=self.options.engine_factory, resubmit_in_doubt=resubmit_in_doubt,
+                              balance=balance)
         batch = str(getattr(session, "batch", "") or "")
         self.attach(engine, Path(batch).name if batch else Path(str(getattr(session, "path", "batch"))).stem,
                     keep_view=True)

@@ -41,6 +41,10 @@ class PlanAccepted(Message):
         self.plan = plan
 
 
+class StartNowRequested(Message):
+    """Start the batch at once, before the plan is complete: lookups go on while it submits."""
+
+
 class PlanDismissed(Message):
     """Escape on the plan screen: back to where the user came from."""
 

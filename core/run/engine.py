@@ -28,12 +28,15 @@ from ..events import Activity, BatchFinished, EventSink, Progress
 from ..limiter import RateLimiter
 from ..model import VideoState
 from ..output.report import write_report
+from ..paths import cache_dir
 from ..prices import JOB_FEE, estimate_price
+from ..sources.stream import Feeder
 from ..store.limiter_state import load_limiter_state, save_limiter_state
 from . import video
 from .budget import Budget
 from .context import RunContext
 from .controls import Brakes
+from .feeding import feed
 from .pacing import Pacing
 from .polling import PollPlanner
 from .queue import WorkQueue
@@ -64,10 +67,12 @@ class Engine:
         clock: Callable[[], float] = time.monotonic,
         resubmit_in_doubt: bool = False,
         balance: float | None = None,
+        feeder: Feeder | None = None,
     ) -> None:
         self.session = session
         self.resubmit_in_doubt_at_start = resubmit_in_doubt
         self.balance = balance   # USD at the start, when the face read it; the budget guards it
+        self._feeder = feeder
         self.settings = session.settings
         self._api_key = api_key
         self._client = client
@@ -75,7 +80,7 @@ class Engine:
         self.reporter = Reporter(sink, clock=clock, index={v.key: i for i, v in enumerate(session.videos)})
         self.limiter = limiter or RateLimiter.from_settings(self.settings)
         self._restore_limiter()
-        self.queue = WorkQueue(self.settings.max_attempts)
+        self.queue = WorkQueue(self.settings.max_attempts, order=self.settings.order)
         self.brakes = Brakes(self.reporter, self.queue.poke)
         self.pacing = Pacing(self.settings.concurrency, adaptive=self.settings.adaptive, clock=clock,
                              reporter=self.reporter)
@@ -149,6 +154,8 @@ class Engine:
                     async with anyio.create_task_group() as outer:
                         outer.start_soon(self._ticker)
                         outer.start_soon(self._answers_after_quit, self.context)
+                        outer.start_soon(feed, self.context, self._feeder or Feeder(
+                            metadata=s.metadata, cookies=s.cookies, cache_dir=cache_dir()))
                         async with anyio.create_task_group() as workers:
                             for slot in range(s.concurrency):
                                 workers.start_soon(self._worker_loop, slot, self.context)
@@ -271,6 +278,7 @@ class Engine:
         in_flight = len(self.queue.active)
         remaining = total - done - failed
         level = self.pacing.level
+        feeder = self.context.feeder if self.context is not None else None
         expected = self.planner.expected(None)
         model_rate = min(level.current * 60.0 / max(expected, 1.0), float(self.limiter.submit_per_minute()))
         return Progress(
@@ -281,6 +289,8 @@ class Engine:
             buckets=self.limiter.usage(), concurrency=level.current,
             max_concurrency=level.maximum, submitting_paused=self.brakes.paused,
             stopping=self.brakes.stopping, cost=self.cost(), in_doubt=len(self.in_doubt()),
+            sources_pending=feeder.sources_pending if feeder else 0,
+            lookups_pending=feeder.lookups_pending if feeder else 0,
         )
 
     def cost(self) -> float:

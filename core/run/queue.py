@@ -30,11 +30,16 @@ REATTACH_CATEGORIES = {Category.TIMEOUT.value, Category.DISK.value, Category.NET
                        Category.SERVER.value, Category.RESULT_EXPIRED.value, Category.INTERNAL.value}
 
 
+LOOKAHEAD = 32   # new videos considered for shortest-first when a worker takes one
+
+
 class WorkQueue:
     """The videos this run may still take (`pending`) and those a worker holds (`active`)."""
 
-    def __init__(self, max_attempts: int) -> None:
+    def __init__(self, max_attempts: int, *, order: str = "input") -> None:
         self.max_attempts = max_attempts
+        self.order = order
+        self.feeding = False          # the feeder may still add videos: an empty queue is not the end
         self.pending: deque[Video] = deque()
         self.active: set[str] = set()
         self._attempt_base: dict[str, int] = {}
@@ -84,6 +89,13 @@ class WorkQueue:
         for v in (*self.pending, *reattach):   # every video this run takes gets its full attempts
             self._attempt_base[v.key] = v.attempts
         self.pending.extendleft(reversed(reattach))
+
+    def add(self, videos: Iterable[Video]) -> None:
+        """Videos that just became known (a playlist expanded while the batch runs)."""
+        for v in videos:
+            self._attempt_base[v.key] = v.attempts
+            self.pending.append(v)
+        self.poke()
 
     def requeue(self, v: Video, *, front: bool = False) -> None:
         """Queue `v` again with a fresh count of attempts."""
@@ -135,16 +147,33 @@ class WorkQueue:
             head = self.pending[0] if self.pending else None
             if head is not None and (head.request_id or not brakes.stopping):
                 if head.request_id or not brakes.paused:
-                    self.pending.popleft()
-                    self.active.add(head.key)
-                    return head
+                    taken = self._take()
+                    self.active.add(taken.key)
+                    return taken
                 reporter.worker_changed(slot, Activity.PAUSED, detail="submitting paused (press p to resume)")
                 await brakes.wait_unpaused()
                 continue
-            if not self.active:
+            if not self.active and (not self.feeding or brakes.stopping):
                 return None   # nothing queued that this run may take, and nobody can add to it
             reporter.worker_changed(slot, Activity.IDLE)
             await self._wake.wait()
+
+    def _take(self) -> Video:
+        """The head, or with shortest-first the shortest known among the next few new videos:
+        durations arrive while the batch runs (metadata lookups), so the order is a best effort
+        over what is known, and never waits for a lookup."""
+        head = self.pending[0]
+        if self.order != "shortest" or head.request_id:
+            return self.pending.popleft()
+        best, best_i = head, 0
+        for i in range(1, min(LOOKAHEAD, len(self.pending))):
+            v = self.pending[i]
+            if v.request_id:
+                break
+            if v.duration is not None and (best.duration is None or v.duration < best.duration):
+                best, best_i = v, i
+        del self.pending[best_i]
+        return best
 
     def release(self, v: Video) -> None:
         self.active.discard(v.key)

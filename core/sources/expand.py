@@ -176,7 +176,7 @@ def _extract_sync(url: str, opts: dict[str, Any]) -> dict[str, Any]:
         raise SourceFailure(_clean(str(exc)) or type(exc).__name__) from exc
 
 
-class _Extractor:
+class Extractor:
     """Runs yt-dlp calls in threads: at most `concurrency` at once, each under `timeout` seconds.
 
     A call that runs out of time is abandoned (a thread cannot be killed); it ends on its own
@@ -211,7 +211,7 @@ class _Extractor:
 # -- metadata --------------------------------------------------------------------------
 
 
-def _meta_from_info(info: dict[str, Any]) -> dict[str, Any]:
+def meta_from_info(info: dict[str, Any]) -> dict[str, Any]:
     duration = info.get("duration")
     return {
         "title": str(info.get("title") or ""),
@@ -221,7 +221,7 @@ def _meta_from_info(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _apply(video: Video, meta: dict[str, Any]) -> None:
+def apply_meta(video: Video, meta: dict[str, Any]) -> None:
     """Fill what is missing. A title already there wins: the user's own, or the playlist's
     (a page's "Talk (2)" says more than the media file's name a second fetch would find)."""
     if meta.get("title") and not video.title:
@@ -232,7 +232,7 @@ def _apply(video: Video, meta: dict[str, Any]) -> None:
     video.upload_date = meta.get("upload_date") or video.upload_date
 
 
-def _complete(video: Video) -> bool:
+def is_complete(video: Video) -> bool:
     """Enough for names, ordering and estimates; upload dates alone are not worth a fetch."""
     return bool(video.title) and video.duration is not None
 
@@ -247,7 +247,7 @@ def _entry_url(entry: dict[str, Any]) -> str:
     return str(url)
 
 
-async def _expand(ex: _Extractor, norm: NormalizedUrl, line: int, timeout: float, depth: int = 0,
+async def expand_source(ex: Extractor, norm: NormalizedUrl, line: int, timeout: float, depth: int = 0,
                   ) -> tuple[list[tuple[NormalizedUrl, dict[str, Any]]], list[SourceProblem]]:
     """Entries of one source as (normalised url, metadata) pairs, nested playlists flattened.
 
@@ -255,11 +255,11 @@ async def _expand(ex: _Extractor, norm: NormalizedUrl, line: int, timeout: float
     info = await ex.extract(norm.url, single=False, timeout=timeout)
     entries = info.get("entries")
     if entries is None:
-        return [(norm, _meta_from_info(info))], []
+        return [(norm, meta_from_info(info))], []
     return await _walk(ex, entries, norm.url, line, timeout, depth)
 
 
-async def _walk(ex: _Extractor, entries: Iterable[Any], where: str, line: int, timeout: float, depth: int,
+async def _walk(ex: Extractor, entries: Iterable[Any], where: str, line: int, timeout: float, depth: int,
                 ) -> tuple[list[tuple[NormalizedUrl, dict[str, Any]]], list[SourceProblem]]:
     """The videos of a playlist's `entries` (`where`: its URL, for messages).
 
@@ -288,14 +288,14 @@ async def _walk(ex: _Extractor, entries: Iterable[Any], where: str, line: int, t
         if nested is not None or (sub.kind in ("playlist", "channel") and depth < _MAX_DEPTH
                                   and entry.get("_type") in ("url", "url_transparent")):
             try:
-                more, more_problems = await _expand(ex, sub, line, timeout, depth + 1)
+                more, more_problems = await expand_source(ex, sub, line, timeout, depth + 1)
             except SourceFailure as exc:
                 problems.append(SourceProblem(line, sub.url, Category.SOURCE.value, str(exc)))
                 continue
             found += more
             problems += more_problems
         else:
-            found.append((sub, _meta_from_info(entry)))
+            found.append((sub, meta_from_info(entry)))
     return found, problems
 
 
@@ -335,7 +335,7 @@ async def resolve(
     `extract` stands in for yt-dlp in tests: called as `extract(url, options)` in a worker thread,
     it returns what `YoutubeDL.extract_info` (sanitised) would, or raises SourceFailure.
     """
-    ex = _Extractor(cookies=cookies, proxy=proxy, cache_dir=cache_dir, concurrency=concurrency, timeout=timeout,
+    ex = Extractor(cookies=cookies, proxy=proxy, cache_dir=cache_dir, concurrency=concurrency, timeout=timeout,
                     extract=extract)
     cache_dir = cache_dir / "metadata" if cache_dir is not None else None
     expand_limit = expand_timeout or timeout * 5
@@ -362,7 +362,7 @@ async def resolve(
 
     async def expand_one(bl: BatchLine) -> None:
         try:
-            expanded[bl.line], more = await _expand(ex, bl.url, bl.line, expand_limit)
+            expanded[bl.line], more = await expand_source(ex, bl.url, bl.line, expand_limit)
             problems.extend(more)
         except SourceFailure as exc:
             keep = bl.url.kind == "page" and bl.url.supported
@@ -405,8 +405,8 @@ async def resolve(
             video = Video(key=norm.key, url=norm.url, vid=norm.vid, line=bl.line if own else 0,
                           source="" if own else bl.url.url, title=bl.title or "")
             if meta:
-                _apply(video, meta)
-                if _complete(video):
+                apply_meta(video, meta)
+                if is_complete(video):
                     fetched[norm.key] = meta
             origin[norm.key] = bl.line
             result.videos.append(video)
@@ -415,15 +415,15 @@ async def resolve(
     if cache_dir is not None:
         cached = await anyio.to_thread.run_sync(read_cached, cache_dir, [v.key for v in result.videos])
         for video in result.videos:
-            if video.key in cached and not _complete(video):
-                _apply(video, cached[video.key])
+            if video.key in cached and not is_complete(video):
+                apply_meta(video, cached[video.key])
         new = {k: m for k, m in fetched.items() if k not in cached}
         if new:
             await anyio.to_thread.run_sync(write_cached, cache_dir, new)
 
     if metadata:
         # One successful read is final: what it did not find (a WAV's length) it will not find later.
-        missing = [v for v in result.videos if not _complete(v) and v.key not in unreadable and v.key not in cached]
+        missing = [v for v in result.videos if not is_complete(v) and v.key not in unreadable and v.key not in cached]
         done = [0]
 
         async def enrich(video: Video) -> None:
@@ -434,8 +434,8 @@ async def resolve(
                     origin[video.key], video.url, Category.SOURCE.value,
                     f"metadata not read (the video is still submitted by URL): {exc}", key=video.key))
             else:
-                meta = _meta_from_info(info)
-                _apply(video, meta)
+                meta = meta_from_info(info)
+                apply_meta(video, meta)
                 if cache_dir is not None:
                     await anyio.to_thread.run_sync(write_cached, cache_dir, {video.key: meta})
             done[0] += 1

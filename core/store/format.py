@@ -272,8 +272,13 @@ def peek(path: Path) -> SessionInfo:
         journal = read_journal(journal_path(path))
         by_key = {v.key: v for v in parsed.videos}
         for rec in journal.records:
+            if rec["seq"] <= parsed.seq:
+                continue
             video = by_key.get(rec["key"])
-            if rec["seq"] > parsed.seq and video is not None:
+            if video is None and rec.get("add"):
+                video = by_key[rec["key"]] = row_to_video({**rec["set"], "key": rec["key"]})
+                parsed.videos.append(video)
+            elif video is not None:
                 apply_set(video, rec["set"])
     except (OSError, ValueError) as exc:
         return SessionInfo(path, error=str(exc) or type(exc).__name__)

@@ -1,6 +1,7 @@
 """The session's write-ahead journal: JSON lines appended and fsynced in groups.
 
-Each line is ``{"seq": n, "key": video_key, "set": {field: value}}``. Values are absolute,
+Each line is ``{"seq": n, "key": video_key, "set": {field: value}}``; a video added to a running
+session (a playlist expanded while the batch runs) is a line with ``"add": true`` and its whole row. Values are absolute,
 so replaying a line twice is harmless; that is what makes a checkpoint safe at every step
 (lines already folded into the TOML are simply skipped by seq on replay).
 

@@ -47,6 +47,7 @@ from .format import (
     list_sessions,
     parse,
     parse_cache_path,
+    row_to_video,
     video_to_row,
     write_parse_cache,
 )
@@ -104,8 +105,8 @@ class Session:
     # -- creating and opening -----------------------------------------------------------
     @classmethod
     def create(cls, path: Path | str, *, batch: str, settings: Settings, videos: list[Video],
-               rejected: Iterable[RejectedLine] = ()) -> "Session":
-        """Write a new session atomically and hold its lock.
+               rejected: Iterable[RejectedLine] = (), meta: dict | None = None) -> "Session":
+        """Write a new session atomically and hold its lock. `meta` is opaque extra state (TOML-safe).
 
         Raises SessionLocked if someone holds the lock, SessionError if a session already
         exists at `path` (it is never overwritten) or the file cannot be written, ValueError
@@ -121,7 +122,7 @@ class Session:
             if path.exists():
                 raise SessionError(f"A session already exists at {path}. Resume it, or move it away to start over.")
             session = cls(path, batch=batch, created=time.time(), settings=settings, videos=list(videos),
-                          rejected=list(rejected), limiter={}, meta={}, seq=0, lock=lock)
+                          rejected=list(rejected), limiter={}, meta=dict(meta or {}), seq=0, lock=lock)
             try:
                 # A journal left by a lost or damaged session must never replay into this one, and
                 # must never be emptied either: it may hold the only copy of paid jobs' request ids.
@@ -195,6 +196,16 @@ class Session:
             if rec["seq"] <= self._folded:
                 continue  # already in the TOML: a crash hit between the rename and the truncation
             video = self._by_key.get(rec["key"])
+            if video is None and rec.get("add"):
+                try:
+                    video = row_to_video({**rec["set"], "key": rec["key"]})
+                except (ValueError, TypeError) as exc:
+                    self.warnings.append(f"journal record {rec['seq']} adds a bad video ({exc}) (skipped)")
+                    continue
+                self.videos.append(video)
+                self._by_key[video.key] = video
+                self._dirty.add(video.key)
+                continue
             if video is None:
                 self.warnings.append(f"journal record {rec['seq']} names an unknown video {rec['key']!r} (skipped)")
                 continue
@@ -215,19 +226,26 @@ class Session:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, TypeError) as exc:
             raise SessionError(f"Cannot read the session {path} ({exc}). Check the path, or start a new run.") from exc
 
-    def add_videos(self, videos: Iterable[Video]) -> int:
-        """Append new videos (e.g. lines added to the batch file); keys already here are skipped.
-        They reach the disk with the next checkpoint. Returns how many were added."""
-        added = 0
+    def add_videos(self, videos: Iterable[Video]) -> list[Video]:
+        """Append new videos (lines added to the batch file, a playlist expanded while the batch
+        runs); keys already here are skipped. Each is journalled (an ``add`` record with the whole
+        row), so it is durable with the next commit: `await flush()` before anything is paid for
+        it. Returns the videos added. Raises SessionError if the session is closed."""
+        added: list[Video] = []
         for v in videos:
             if v.key in self._by_key:
                 continue
+            if self._closed:
+                raise SessionError(f"The session {self.path} is closed.")
             self.videos.append(v)
             self._by_key[v.key] = v
-            self._rows[v.key] = video_to_row(v)
+            row = video_to_row(v)
+            self._rows[v.key] = row
             self._dirty.add(v.key)
-            added += 1
-        self._need_fold = self._need_fold or bool(added)
+            self._seq += 1
+            self.commits.add({"seq": self._seq, "key": v.key, "set": {k: x for k, x in row.items() if k != "key"},
+                              "add": True})
+            added.append(v)
         return added
 
     # -- reading ------------------------------------------------------------------------

@@ -27,7 +27,7 @@ def test_max_cost_stops_submitting_before_the_limit_is_crossed(tmp_path):
     prices = [estimate_price(v.duration) for v in videos]
     limit = sum(prices[:3]) + prices[3] / 2      # room for three, not for the fourth
     with SimServer(SimConfig(**FAST)) as sim:
-        seed = make_session(tmp_path / "seed", [], sim.base_url, concurrency=1, max_cost=limit)
+        seed = make_session(tmp_path / "seed", [], sim.base_url, concurrency=1, max_cost=limit, order="input")
         seed.close()
         session = Session.create(tmp_path / "s.toml", batch="b", settings=seed.settings, videos=videos)
         finished, events = run_engine(session)

@@ -189,10 +189,11 @@ def test_resuming_twice_does_not_repeat_a_rejected_line(tmp_path, monkeypatch):
 
     monkeypatch.setenv("BULK_TRANSCRIBE_DATA_DIR", str(tmp_path / "data"))
     batch = write_batch(tmp_path, [yt(1), f"http://127.0.0.1:{closed_port()}/gone.html"])
-    settings = Settings(api_base="http://127.0.0.1:9", output_dir=str(tmp_path / "out"), metadata=False).validate()
-    for _ in range(3):
-        session, _ = anyio.run(lambda: prepare_session(batch, settings, session_path=tmp_path / "s.toml"))
-        session.close()
+    with SimServer(SimConfig(**FAST)) as sim:
+        settings = Settings(api_base=sim.base_url, output_dir=str(tmp_path / "out"), metadata=False).validate()
+        for _ in range(3):
+            session, _ = anyio.run(lambda: prepare_session(batch, settings, session_path=tmp_path / "s.toml"))
+            run_engine(session)   # the feeder expands the page while the batch runs
     session = Session.open(tmp_path / "s.toml")
     try:
         assert [r.line for r in session.rejected] == [2]

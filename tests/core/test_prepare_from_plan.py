@@ -5,7 +5,6 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from bulk_transcribe.core import prepare
 from bulk_transcribe.core.errors import SessionError
 from bulk_transcribe.core.plan import build_plan
 from bulk_transcribe.core.prepare import create_session_from_plan, prepare_session
@@ -24,7 +23,7 @@ def test_the_session_matches_prepare_session_without_a_second_resolve(tmp_path, 
     plan = anyio.run(lambda: build_plan(batch, settings, cache_dir=None))
 
     calls = []
-    monkeypatch.setattr(prepare, "resolve", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(sources, "resolve", lambda *a, **k: calls.append(a))
     session = create_session_from_plan(plan, batch, settings, session_path=tmp_path / "planned.toml")
     try:
         assert calls == []
@@ -34,7 +33,6 @@ def test_the_session_matches_prepare_session_without_a_second_resolve(tmp_path, 
     finally:
         session.close()
 
-    monkeypatch.setattr(prepare, "resolve", sources.resolve)
     reference, resumed = anyio.run(lambda: prepare_session(batch, settings, session_path=tmp_path / "ref.toml"))
     try:
         assert not resumed and [v.key for v in reference.videos] == [r.key for r in plan.rows]

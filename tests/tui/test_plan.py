@@ -97,24 +97,49 @@ async def test_escape_goes_back_to_the_config_screen_as_it_was(batch):
         assert app.screen.query_one("#concurrency").value == "9"
 
 
-async def test_with_start_a_plan_within_the_balance_starts_by_itself(batch):
-    app = make_app(batch_path=batch, start=True, plan_factory=plan_factory(sample_plan()))
-    started = record_starts(app)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-    assert len(started) == 1
+def recording_engines():
+    engines: list = []
+
+    def engine(session, *, api_key, sink):
+        engines.append((session, FakeEngine()))
+        session.close()
+        return engines[-1][1]
+
+    return engines, engine
 
 
-async def test_with_start_a_plan_over_the_balance_stops_to_ask(batch):
-    app = make_app(batch_path=batch, start=True, plan_factory=plan_factory(sample_plan(balance=0.0)))
-    started = record_starts(app)
+async def test_with_start_a_new_batch_begins_at_once_without_waiting_for_a_plan(batch):
+    """--start: the session and the run exist at once; lookups and the balance are the run's."""
+    factory = plan_factory(sample_plan())
+    engines, engine = recording_engines()
+    app = make_app(batch_path=batch, start=True, settings=Settings(metadata=False), plan_factory=factory,
+                   engine_factory=engine)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        assert isinstance(app.screen, Confirm) and started == []
-        await pilot.press("n", "escape")
-        await settle(pilot)
-        assert isinstance(app.screen, ConfigScreen)   # nothing under the plan: a fresh config screen
-    assert started == []
+        while not isinstance(app.screen, RunScreen):
+            await pilot.pause(0.05)
+        await pilot.press("q", "y")
+    assert factory.calls == [], "no plan before starting"
+    assert [v.key for v in engines[0][0].videos] == ["youtube:aaaaaaaaaaa"]
+
+
+async def test_start_now_on_the_plan_begins_while_the_plan_is_still_being_built(batch):
+    import anyio
+
+    async def never(batch_path, settings, *, api_key=None, on_progress=None):
+        await anyio.sleep_forever()
+
+    engines, engine = recording_engines()
+    app = make_app(batch_path=batch, settings=Settings(metadata=False), plan_factory=never, engine_factory=engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        while not isinstance(app.screen, PlanScreen):
+            await pilot.pause(0.05)
+        await pilot.press("n")
+        while not isinstance(app.screen, RunScreen):
+            await pilot.pause(0.05)
+        await pilot.press("q", "y")
+    assert len(engines) == 1
 
 
 async def test_a_batch_with_a_session_resumes_without_a_plan(batch):

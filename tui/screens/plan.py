@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, LoadingIndicator, Static
 
 from ...core.plan import Plan, PlanTotals
 from ...core.sanitize import clean
-from ..messages import PlanAccepted, PlanDismissed
+from ..messages import PlanAccepted, PlanDismissed, StartNowRequested
 from ..text import fmt_duration
 from ..widgets.plan_table import PlanTable
 from ..widgets.table import literal
@@ -67,6 +67,7 @@ def over_balance(t: PlanTotals) -> Confirm:
 class PlanScreen(Screen):
     BINDINGS = [
         Binding("enter,s", "start", "start"),
+        Binding("n", "start_now", "start now"),
         Binding("escape", "back", "back"),
     ]
 
@@ -168,6 +169,15 @@ class PlanScreen(Screen):
     def _go(self, plan: Plan) -> None:
         self.started = True
         self.post_message(PlanAccepted(plan))
+
+    def action_start_now(self) -> None:
+        """Begin submitting now; the lookups the plan has not done yet go on inside the run
+        (its spending guard watches the balance)."""
+        if self.started:
+            return
+        self.started = True
+        self.workers.cancel_group(self, "plan")
+        self.post_message(StartNowRequested())
 
     def action_back(self) -> None:
         self.workers.cancel_group(self, "plan")

@@ -30,6 +30,8 @@ class RunHeader(Vertical):
             yield Sparkline([], id="run-spark")
 
     def show(self, view: RunView, title: str, state: str) -> None:
+        if not self.children:   # composing, or torn down with its screen: nothing to show on yet
+            return
         t = view.totals()
         self._set("#run-title", f"{clean(title, 40)}  {state} · {fmt_duration(t.elapsed)}")
         self.query_one(TextBar).fraction = (t.done + t.failed) / t.total if t.total else 0.0
