@@ -37,7 +37,7 @@ class SettingsError(ValueError):
 class Settings:
     output_dir: str = "transcripts"
     concurrency: int = 5
-    plan: str = "premium"
+    plan: str = AUTO_PLAN             # auto: start at Basic's limits, learn the account's from deAPI
     limit_mode: str = "auto"          # auto: per-endpoint, shared when deAPI shows it (or on premium)
     rpm: int = 0                      # submit (or account, in shared mode) per minute; 0 = plan's
     status_rpm: int = 0               # status (and price) per minute; 0 = plan's

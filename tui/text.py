@@ -29,9 +29,12 @@ def fmt_duration(seconds: float | None) -> str:
 
 
 def fmt_bucket(b: BucketUsage, unit: bool = True) -> str:
-    """`submit 37/300 per min` (`unit=False`: without "per min"), plus the daily use and any
-    pause in force."""
+    """`submit 37/300 per min (header)` (`unit=False`: without "per min"; the origin of the
+    limit when known: deAPI's headers, the plan's preset or a flag), plus the daily use and
+    any pause in force."""
     text = f"{b.name} {b.used_60s}/{b.per_minute}" + (" per min" if unit else "")
+    if b.source:
+        text += f" ({b.source})"
     if b.per_day:
         text += f", {b.used_today}/{b.per_day} today"
     if b.paused_for > 0:
