@@ -44,8 +44,9 @@ def fmt_bucket(b: BucketUsage, unit: bool = True) -> str:
 
 def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
     """One JSON-ready dict per row (keys url, id, key, title, duration, supported, done,
-    price_estimate, line, source), then one totals dict with `"totals": true`, the problems
-    and the duplicates."""
+    price_estimate, line, source), then one totals dict with `"totals": true`, the problems,
+    the duplicates and where the rate limits come from (`limits`, `limits_source`: "auto",
+    "preset", "flags" or "preset+flags")."""
     for r in plan.rows:
         yield {"url": r.url, "id": r.id, "key": r.key, "title": r.title, "duration": r.duration,
                "supported": r.supported, "done": r.done_already, "price_estimate": r.price_estimate,
@@ -57,6 +58,7 @@ def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
         "unknown_durations": t.unknown_durations, "estimated_cost": round(t.estimated_cost, 6),
         "cost_basis": t.cost_basis, "balance": t.balance, "exceeds_balance": t.exceeds_balance,
         "estimated_seconds": round(t.estimated_seconds, 1), "time_basis": t.time_basis,
+        "limits": t.limits, "limits_source": t.limits_source,
         "duplicates": [{"line": ln, "url": u, "key": k} for ln, u, k in plan.duplicates],
         "problems": [{"line": p.line, "url": p.url, "category": p.category, "message": p.message,
                       "key": p.key} for p in plan.problems],
@@ -102,6 +104,8 @@ def format_plan_table(plan: Plan, width: int = 100) -> str:
     notes.append(f"estimated cost: ${t.estimated_cost:.4f} ({t.cost_basis})")
     if t.balance is not None:
         notes.append(f"balance: ${t.balance:.2f}" + ("  NOT ENOUGH for this batch" if t.exceeds_balance else ""))
+    if t.limits:
+        notes.append(f"rate limits: {t.limits}")
     notes.append(f"estimated time: {fmt_clock(t.estimated_seconds)} ({t.time_basis})")
     if plan.problems:
         notes.append(f"problems ({len(plan.problems)}):")
