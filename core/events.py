@@ -79,6 +79,7 @@ class BucketUsage:
     used_today: int = 0
     per_day: int | None = None
     paused_for: float = 0.0    # seconds left of a Retry-After / daily pause
+    source: str = ""           # where per_minute came from: "header", "preset" (plan) or "flag"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,9 @@ videos fall in (the longest video of each band), and every video of a band costs
 
 Time: videos / min(submit rate, concurrency / mean latency), where the latency of one job is
 assumed to be LATENCY_BASE_S plus LATENCY_PER_AUDIO_SECOND of its audio length; a daily submit
-cap adds the days it forces.
+cap adds the days it forces. Under `--plan auto` the limits are not known before deAPI answers,
+so the estimate is at Basic's (where every new account starts), and the basis says what Premium's
+would make of it; `limits_basis` says where the limits come from.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from .errors import Category, DeapiError
 from .model import Video
 from .prices import JOB_FEE, PER_HOUR, estimate_price, tiktok_band
 from .run.polling import DEFAULT_EXPECTED
-from .settings import Settings
+from .settings import PLANS, Settings
 from .sources.batch import BatchLine, read_batch
 from .sources.expand import SourceProblem, order_videos, resolve
 from .sources.platforms import CT2, JobOptions, job_options, price_platform
@@ -105,6 +107,8 @@ class PlanTotals:
     duplicates: int
     price_groups: tuple[PriceGroup, ...] = ()   # how each group was priced, most videos first
     notes: tuple[str, ...] = ()                 # what the faces should say besides the numbers
+    limits: str = ""               # where the run's rate limits come from (`limits_basis`), in words
+    limits_source: str = ""        # "auto" (learned from deAPI), "preset", "flags" or "preset+flags"
 
     @property
     def hours(self) -> float:
@@ -261,24 +265,68 @@ def _cost_basis(groups: Sequence[PriceGroup], asked: bool) -> str:
 # -- time -----------------------------------------------------------------------------------
 
 
+def limits_basis(settings: Settings) -> tuple[str, str]:
+    """(kind, sentence): where a run's rate limits come from. kind is "auto" (learned from deAPI's
+    answers, starting at Basic's), "preset" (the plan's published limits), "flags", or
+    "preset+flags" (some set by flags, the rest the plan's)."""
+    s = settings
+    flags = [f"--rpm {s.rpm}" if s.rpm else "", f"--status-rpm {s.status_rpm}" if s.status_rpm else "",
+             f"--submit-per-day {s.submit_per_day}" if s.submit_per_day != -1 else "",
+             f"--status-per-day {s.status_per_day}" if s.status_per_day != -1 else ""]
+    flags = [f for f in flags if f]
+    capped = f" ({', '.join(flags)} as {'caps' if len(flags) > 1 else 'a cap'})" if flags else ""
+    if s.learns_limits:
+        return "auto", f"auto: starts at Basic's limits and learns the account's from deAPI's answers{capped}"
+    preset = f"the {s.plan} plan's published limits, which deAPI's answers may only lower"
+    if len(flags) == 4:
+        return "flags", f"{', '.join(flags)}, which deAPI's answers may only lower"
+    if flags:
+        return "preset+flags", f"{', '.join(flags)}, otherwise {preset}"
+    return "preset", preset
+
+
+def _span(seconds: float) -> str:
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _estimate(n: int, latency: float, rpm: int, daily: int | None, concurrency: int) -> tuple[float, float, int]:
+    """(seconds, submits per minute, extra days) for `n` videos."""
+    per_minute = min(float(rpm), concurrency * 60.0 / latency)
+    if daily and n > daily:
+        days = math.ceil(n / daily) - 1
+        last = n - days * daily
+        return days * 86400.0 + last * 60.0 / per_minute + latency, per_minute, days
+    return n * 60.0 / per_minute + latency, per_minute, 0
+
+
 def estimate_seconds(durations: Sequence[float | None], settings: Settings) -> tuple[float, str]:
-    """Seconds to run these videos at the configured limits, and the sentence that says how."""
+    """Seconds to run these videos at the limits a run starts with, and the sentence that says
+    how (under `--plan auto`: at Basic's, with what Premium's would make of it)."""
     n = len(durations)
     known = [d for d in durations if d is not None]
     mean_audio = sum(known) / len(known) if known else 0.0
     latency = LATENCY_BASE_S + LATENCY_PER_AUDIO_SECOND * mean_audio
-    per_minute = min(float(settings.submit_rpm), settings.concurrency * 60.0 / latency)
     basis = (f"min({settings.submit_rpm} submits/min, {settings.concurrency} at once / "
              f"{latency:.0f} s assumed per job: {LATENCY_BASE_S:g} s + {LATENCY_PER_AUDIO_SECOND:g} x mean audio length)")
+    if settings.learns_limits:
+        basis = f"at Basic's limits, where every new account starts: {basis}"
     if n == 0:
         return 0.0, basis
     daily = settings.submit_daily
-    if daily and n > daily:
-        days = math.ceil(n / daily) - 1
-        last = n - days * daily
+    seconds, _, days = _estimate(n, latency, settings.submit_rpm, daily, settings.concurrency)
+    if days:
         basis += f"; {daily} submits a day means {days} more day(s) of waiting"
-        return days * 86400.0 + last * 60.0 / per_minute + latency, basis
-    return n * 60.0 / per_minute + latency, basis
+    if settings.learns_limits:
+        premium = PLANS["premium"]
+        rpm = min(settings.rpm, premium[0]) if settings.rpm else premium[0]
+        day = premium[1] if settings.submit_per_day == -1 else (settings.submit_per_day or None)
+        fast, _, _ = _estimate(n, latency, rpm, day, settings.concurrency)
+        basis += f"; if deAPI's answers show a Premium account ({rpm}/min), about {_span(fast)}"
+    return seconds, basis
 
 
 # -- the plan -------------------------------------------------------------------------------
@@ -377,12 +425,14 @@ async def build_plan(
         notes.append(f"{tiktok} TikTok video(s) are submitted and priced with {CT2}, the only model deAPI "
                      f"accepts TikTok with (the others use {settings.model})")
     seconds, time_basis = estimate_seconds([v.duration for v in runnable], settings)
+    limits_source, limits = limits_basis(settings)
     totals = PlanTotals(
         videos=len(rows), to_run=len(runnable), done_already=sum(r.done_already for r in rows),
         unsupported=sum(not r.supported for r in rows),
         audio_seconds=sum(v.duration for v in runnable if v.duration is not None),
         unknown_durations=sum(v.duration is None for v in runnable), estimated_cost=cost,
         cost_basis=_cost_basis(price_groups_, asked), balance=balance, estimated_seconds=seconds,
-        time_basis=time_basis, duplicates=len(resolved.duplicates), price_groups=price_groups_, notes=tuple(notes))
+        time_basis=time_basis, duplicates=len(resolved.duplicates), price_groups=price_groups_, notes=tuple(notes),
+        limits=limits, limits_source=limits_source)
     return Plan(rows=rows, totals=totals, problems=problems, duplicates=resolved.duplicates,
                 videos=[v for v in videos if v.key not in done_keys])

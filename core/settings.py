@@ -20,6 +20,10 @@ PLANS: dict[str, tuple[int, int | None, int, int | None]] = {
     "premium": (300, None, 300, None),
     "basic": (1, 10, 50, 200),
 }
+# What --plan takes: a preset, or "auto" (start at Basic's limits, every new account's, and
+# learn the account's own from the X-RateLimit-* headers of deAPI's answers).
+AUTO_PLAN = "auto"
+PLAN_CHOICES = (AUTO_PLAN, *PLANS)
 
 DEFAULT_API_BASE = "https://api.deapi.ai"
 DEFAULT_TEMPLATE = "{title} [{id}]"
@@ -33,10 +37,10 @@ class SettingsError(ValueError):
 class Settings:
     output_dir: str = "transcripts"
     concurrency: int = 5
-    plan: str = "premium"
-    limit_mode: str = "auto"          # auto: shared on premium, per-endpoint on basic
+    plan: str = AUTO_PLAN             # auto: start at Basic's limits, learn the account's from deAPI
+    limit_mode: str = "auto"          # auto: per-endpoint, shared when deAPI shows it (or on premium)
     rpm: int = 0                      # submit (or account, in shared mode) per minute; 0 = plan's
-    status_rpm: int = 0               # status per minute in per-endpoint mode; 0 = plan's
+    status_rpm: int = 0               # status (and price) per minute; 0 = plan's
     submit_per_day: int = -1          # -1 = plan's; 0 = no daily limit
     status_per_day: int = -1
     api_base: str = DEFAULT_API_BASE
@@ -55,39 +59,50 @@ class Settings:
     adaptive: bool = True
     max_cost: float = 0.0             # USD the batch may spend in all (0 = no limit but the balance)
 
-    # -- derived limits -------------------------------------------------------------
+    # -- derived limits (the ones a run starts with) ------------------------------------
+    @property
+    def learns_limits(self) -> bool:
+        """`--plan auto`: the limits start at Basic's and follow what deAPI's answers say."""
+        return self.plan == AUTO_PLAN
+
+    @property
+    def preset(self) -> tuple[int, int | None, int, int | None]:
+        """The plan's published limits; under `auto`, Basic's (every new account starts there)."""
+        return PLANS.get(self.plan, PLANS["basic"])
+
     @property
     def submit_rpm(self) -> int:
-        return self.rpm or PLANS[self.plan][0]
+        return self.rpm or self.preset[0]
 
     @property
     def effective_limit_mode(self) -> str:
-        """`auto` picks per plan: Basic's limits are documented per endpoint (1 submit and
-        50 status calls a minute), and one shared account bucket would hold status checks to
-        the submit rate; only Premium's figure is ambiguous, so there the conservative
-        `shared` applies. An explicit mode is always honoured."""
+        """How a run starts. `auto` picks per plan: Basic's limits are documented per endpoint
+        (1 submit and 50 status calls a minute), and one shared account bucket would hold status
+        checks to the submit rate; only Premium's figure is ambiguous, so there the conservative
+        `shared` applies. Under `--plan auto` a run starts per endpoint (Basic's) and turns
+        shared when deAPI's answers show one account bucket. An explicit mode is always honoured."""
         if self.limit_mode == "auto":
-            return "per-endpoint" if self.plan == "basic" else "shared"
+            return "shared" if self.plan == "premium" else "per-endpoint"
         return self.limit_mode
 
     @property
     def effective_status_rpm(self) -> int:
-        return self.status_rpm or PLANS[self.plan][2]
+        return self.status_rpm or self.preset[2]
 
     @property
     def submit_daily(self) -> int | None:
-        return PLANS[self.plan][1] if self.submit_per_day == -1 else (self.submit_per_day or None)
+        return self.preset[1] if self.submit_per_day == -1 else (self.submit_per_day or None)
 
     @property
     def status_daily(self) -> int | None:
-        return PLANS[self.plan][3] if self.status_per_day == -1 else (self.status_per_day or None)
+        return self.preset[3] if self.status_per_day == -1 else (self.status_per_day or None)
 
     def validate(self) -> "Settings":
         """Return self, or raise SettingsError naming the bad value and the fix."""
         if not 1 <= self.concurrency <= 50:
             raise SettingsError(f"--concurrency must be 1 to 50 (got {self.concurrency})")
-        if self.plan not in PLANS:
-            raise SettingsError(f"--plan must be one of {', '.join(PLANS)} (got {self.plan!r})")
+        if self.plan not in PLAN_CHOICES:
+            raise SettingsError(f"--plan must be one of {', '.join(PLAN_CHOICES)} (got {self.plan!r})")
         if self.limit_mode not in LIMIT_MODES:
             raise SettingsError(f"--limit-mode must be auto, shared or per-endpoint (got {self.limit_mode!r})")
         for name, value in (("--rpm", self.rpm), ("--status-rpm", self.status_rpm)):

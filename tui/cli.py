@@ -14,7 +14,7 @@ from typing import Sequence
 from .. import __version__
 from ..core.config import CONFIG_KEYS, ENV_BASE, ENV_KEY
 from ..core.paths import config_path
-from ..core.settings import DEFAULT_API_BASE, FORMATS, LIMIT_MODES, MODELS, ORDERS, PLANS, SettingsError
+from ..core.settings import DEFAULT_API_BASE, FORMATS, LIMIT_MODES, MODELS, ORDERS, PLAN_CHOICES, SettingsError
 from .options import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 
 EPILOG = f"""\
@@ -46,14 +46,20 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--output", "-o", dest="output_dir", metavar="DIR", help="folder for transcripts (default: transcripts)")
     g.add_argument("--session", metavar="FILE", help="session file (default: one per batch in the data folder)")
     g.add_argument("--concurrency", "-c", type=int, metavar="N", help="videos in flight, 1-50 (default 5; 1 = sequential)")
-    g.add_argument("--plan", choices=list(PLANS), help="deAPI plan preset for the limits (default premium)")
+    g.add_argument("--plan", choices=list(PLAN_CHOICES),
+                   help="auto (default): start at Basic's limits (every new account's) and learn the account's "
+                        "from deAPI's answers; basic or premium: that plan's published limits, as a cap")
     g.add_argument("--limit-mode", choices=list(LIMIT_MODES),
-                   help="auto (default): shared on premium, per-endpoint on basic; shared: one account bucket; "
+                   help="auto (default): per-endpoint, shared when deAPI's answers show one account bucket "
+                        "(shared from the start on premium); shared: one account bucket; "
                         "per-endpoint: submit and status buckets")
-    g.add_argument("--rpm", type=int, metavar="N", help="requests per minute: the account (shared) or submit bucket")
-    g.add_argument("--status-rpm", type=int, metavar="N", help="status requests per minute (per-endpoint mode)")
-    g.add_argument("--submit-per-day", type=int, metavar="N", help="daily submit limit (0 = none; default: the plan's)")
-    g.add_argument("--status-per-day", type=int, metavar="N", help="daily status limit (0 = none; default: the plan's)")
+    g.add_argument("--rpm", type=int, metavar="N",
+                   help="requests per minute: the account (shared) or submit bucket; a cap learning never exceeds")
+    g.add_argument("--status-rpm", type=int, metavar="N", help="status requests per minute (a cap, like --rpm)")
+    g.add_argument("--submit-per-day", type=int, metavar="N",
+                   help="daily submit limit, a cap (0 = none; default: the plan's, or learned under auto)")
+    g.add_argument("--status-per-day", type=int, metavar="N",
+                   help="daily status limit, a cap (0 = none; default: the plan's, or learned under auto)")
     g.add_argument("--api-base", metavar="URL", help=f"deAPI base URL (default {DEFAULT_API_BASE})")
     g.add_argument("--model", choices=list(MODELS), help="transcription model (default WhisperLargeV3)")
     g.add_argument("--timestamps", action=argparse.BooleanOptionalAction, default=None,

@@ -29,9 +29,12 @@ def fmt_duration(seconds: float | None) -> str:
 
 
 def fmt_bucket(b: BucketUsage, unit: bool = True) -> str:
-    """`submit 37/300 per min` (`unit=False`: without "per min"), plus the daily use and any
-    pause in force."""
+    """`submit 37/300 per min (header)` (`unit=False`: without "per min"; the origin of the
+    limit when known: deAPI's headers, the plan's preset or a flag), plus the daily use and
+    any pause in force."""
     text = f"{b.name} {b.used_60s}/{b.per_minute}" + (" per min" if unit else "")
+    if b.source:
+        text += f" ({b.source})"
     if b.per_day:
         text += f", {b.used_today}/{b.per_day} today"
     if b.paused_for > 0:
@@ -42,7 +45,8 @@ def fmt_bucket(b: BucketUsage, unit: bool = True) -> str:
 def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
     """One JSON-ready dict per row (keys url, id, key, title, duration, supported, done,
     price_estimate, price_quoted, model, line, source), then one totals dict with `"totals": true`,
-    the price groups (how each was priced), notes, problems and duplicates."""
+    the price groups (how each was priced), notes, problems, duplicates and where the rate limits
+    come from (`limits`, `limits_source`: "auto", "preset", "flags" or "preset+flags")."""
     for r in plan.rows:
         yield {"url": r.url, "id": r.id, "key": r.key, "title": r.title, "duration": r.duration,
                "supported": r.supported, "done": r.done_already, "price_estimate": r.price_estimate,
@@ -58,6 +62,7 @@ def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
                           "quoted": g.quoted, "cost": round(g.cost, 6), "reason": g.reason}
                          for g in t.price_groups],
         "notes": list(t.notes),
+        "limits": t.limits, "limits_source": t.limits_source,
         "duplicates": [{"line": ln, "url": u, "key": k} for ln, u, k in plan.duplicates],
         "problems": [{"line": p.line, "url": p.url, "category": p.category, "message": p.message,
                       "key": p.key} for p in plan.problems],
@@ -108,6 +113,8 @@ def format_plan_table(plan: Plan, width: int = 100) -> str:
     notes += list(t.notes)
     if t.balance is not None:
         notes.append(f"balance: ${t.balance:.2f}" + ("  NOT ENOUGH for this batch" if t.exceeds_balance else ""))
+    if t.limits:
+        notes.append(f"rate limits: {t.limits}")
     notes.append(f"estimated time: {fmt_clock(t.estimated_seconds)} ({t.time_basis})")
     if plan.problems:
         notes.append(f"problems ({len(plan.problems)}):")

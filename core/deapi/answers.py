@@ -28,6 +28,7 @@ class RateLimitInfo:
     kind: str = ""                  # X-RateLimit-Type: "minute" | "daily" (429s)
     daily_limit: int | None = None
     daily_remaining: int | None = None
+    elapsed: float = 0.0            # seconds from sending the request to its answer (how old Remaining is)
 
     @property
     def empty(self) -> bool:

@@ -16,6 +16,7 @@ Two things protect the user's money here:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
@@ -59,7 +60,8 @@ class DeapiClient:
     Every method raises only `DeapiError` for API, transport and payload failures.
     `transport` is for tests (httpx.MockTransport) and is used for result downloads too.
     `on_limits(endpoint, info)` is called with the `X-RateLimit-*` headers of every answer
-    of "submit", "status" and "price" that carries any (successes and errors alike).
+    of "submit", "status" and "price" that carries any (successes and errors alike), and with
+    how long that answer took (`info.elapsed`).
     `totals` overrides `TOTAL` per endpoint (seconds for the whole request).
     """
 
@@ -281,6 +283,10 @@ class DeapiClient:
             return
         info = rate_limit_info(response.headers)
         if not info.empty:
+            try:
+                info = replace(info, elapsed=max(0.0, response.elapsed.total_seconds()))
+            except RuntimeError:   # not closed (cannot happen for a read answer): Remaining's age unknown
+                pass
             try:
                 self.on_limits(endpoint, info)
             except Exception:   # a listener's bug must not turn an answer into a failure

@@ -40,25 +40,30 @@ def _sane_seconds(value: float | None) -> float | None:
 
 
 class SlidingWindow:
-    """The exact rule: at most `limit` grants in every half-open window (t - window, t].
+    """The exact rule: at most `limit` grants in every half-open window (t - window, t];
+    `limit` None means no limit (the log is still kept, for counting).
 
-    Grants are recorded in time order; only the last `limit` are kept (O(limit) memory), which
-    is enough: the grant `limit` places back is the only one that can block the next.
+    Grants are recorded in time order. Every grant still inside the window is kept (not only
+    the last `limit`), so a limit that is raised later still counts them all; older ones beyond
+    the last `limit` are dropped when the next grant is recorded, two windows after it. Memory
+    is the grants of two windows, or `limit` if more.
     """
 
-    def __init__(self, limit: int, window: float = 60.0) -> None:
+    def __init__(self, limit: int | None, window: float = 60.0) -> None:
         if not window > 0:
             raise ValueError(f"window must be positive seconds (got {window!r})")
         self.window = float(window)
-        self._log: deque[float] = deque(maxlen=_check_limit(limit))
+        self._limit = _check_limit(limit)
+        self._log: deque[float] = deque()
 
     @property
-    def limit(self) -> int:
-        return self._log.maxlen or 1
+    def limit(self) -> int | None:
+        return self._limit
 
-    def set_limit(self, limit: int) -> None:
-        """Change the limit; the most recent grants are kept. Raises ValueError if < 1."""
-        self._log = deque(self._log, maxlen=_check_limit(limit))
+    def set_limit(self, limit: int | None) -> None:
+        """Change the limit (None: none); every grant in the window keeps counting.
+        Raises ValueError if below 1."""
+        self._limit = _check_limit(limit)
 
     def next_free(self, now: float) -> float:
         """Earliest time >= now at which one more grant keeps every window at <= limit."""
@@ -67,7 +72,9 @@ class SlidingWindow:
     def eta(self, now: float, k: int = 0) -> float:
         """When the k-th further grant (0 = the next) could go if each one before it went as
         early as allowed. Used to tell queued waiters how long they will wait."""
-        n, log, w = self.limit, self._log, self.window
+        n, log, w = self._limit, self._log, self.window
+        if n is None:
+            return now
         idx = len(log) + k - n        # position (in the log) of the grant n places back
         extra = 0.0
         while idx >= len(log):        # that grant is itself a future one: one window later
@@ -80,25 +87,41 @@ class SlidingWindow:
             free = math.nextafter(free, math.inf)
         return max(now, free) + extra
 
-    def record(self, now: float) -> None:
-        """Log a grant at `now` (never before the last one: times are kept in order)."""
-        self._log.append(max(now, self._log[-1]) if self._log else now)
+    def record(self, now: float, count: int = 1) -> None:
+        """Log `count` grants at `now` (never before the last one: times are kept in order)."""
+        log = self._log
+        t = max(now, log[-1]) if log else now
+        for _ in range(count):
+            log.append(t)
+        keep = self._limit or 0   # the last `limit` grants decide `eta` at any time: always kept
+        while len(log) > keep and log[0] + 2 * self.window < t:   # blocks nothing; `count_since` needs no more
+            log.popleft()
 
     def load(self, times: Iterable[float]) -> None:
-        """Merge grant times (e.g. restored ones) into the log, keeping the latest `limit`."""
-        self._log = deque(sorted([*self._log, *times]), maxlen=self.limit)
+        """Merge grant times (e.g. restored ones) into the log."""
+        self._log = deque(sorted([*self._log, *times]))
 
     def used(self, now: float) -> int:
         """Grants in (now - window, now], i.e. with 0 <= now - t < window."""
         return sum(1 for t in self._log if 0 <= now - t < self.window)
+
+    def count_since(self, since: float) -> int:
+        """Grants after `since` (reliable back to two windows before the latest grant)."""
+        return sum(1 for t in self._log if t > since)
+
+    def room(self, now: float) -> int | None:
+        """Grants that could go at `now` (None without a limit)."""
+        return None if self._limit is None else max(0, self._limit - self.used(now))
 
     def times(self, now: float) -> list[float]:
         """Grant times still inside the window ending at `now`, oldest first."""
         return [t for t in self._log if now - t < self.window]
 
 
-def _check_limit(limit: int) -> int:
-    if not isinstance(limit, int) or limit < 1:
+def _check_limit(limit: int | None) -> int | None:
+    if limit is None:
+        return None
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise ValueError(f"a per-minute limit must be a whole number of at least 1 (got {limit!r})")
     return limit
 

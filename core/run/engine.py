@@ -79,12 +79,13 @@ class Engine:
         self.clock = clock
         self.reporter = Reporter(sink, clock=clock, index={v.key: i for i, v in enumerate(session.videos)})
         self.limiter = limiter or RateLimiter.from_settings(self.settings)
+        self.limiter.on_notice = self.reporter.notice   # what deAPI's headers taught the limiter
         self._restore_limiter()
         self.queue = WorkQueue(self.settings.max_attempts, order=self.settings.order)
         self.brakes = Brakes(self.reporter, self.queue.poke)
         self.pacing = Pacing(self.settings.concurrency, adaptive=self.settings.adaptive, clock=clock,
                              reporter=self.reporter)
-        self.planner = PollPlanner(economy=self.settings.status_daily is not None)
+        self.planner = PollPlanner(economy=lambda: self.limiter.daily_limited("status"))
         self.throughput = Throughput()
         self.context: RunContext | None = None
         self.report_written = True
@@ -141,7 +142,7 @@ class Engine:
                         record_nowait=self.session.record_nowait, resubmit_in_doubt=self.resubmit_in_doubt_at_start)
         self._started = self.clock()
         self.throughput.start(self._started)
-        client = self._client or DeapiClient(s.api_base, self._api_key)
+        client = self._client or DeapiClient(s.api_base, self._api_key, on_limits=self.limiter.observe)
         own_client = self._client is None
         self.context = RunContext(
             session=self.session, settings=s, client=client, limiter=self.limiter, planner=self.planner,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Callable
 
 DEFAULT_EXPECTED = 30.0   # seconds, before any job has been seen to finish
 MIN_GAP = 0.25            # never poll one job more often than this
@@ -44,14 +45,24 @@ class JobClock:
 class PollPlanner:
     """Plans the delay before each status call. Pure: callers pass `now`."""
 
-    def __init__(self, *, economy: bool = False, time_scale: float = 1.0) -> None:
-        """`time_scale` > 1 divides every fixed time of the plan (first looks, caps, the
-        default expectation, the minimum gap): only for benchmarks that run time faster."""
-        self.economy = economy
+    def __init__(self, *, economy: bool | Callable[[], bool] = False, time_scale: float = 1.0) -> None:
+        """`economy` may be a callable, asked at every plan (a daily status allowance that may
+        come or go while the run learns the account's limits). `time_scale` > 1 divides every
+        fixed time of the plan (first looks, caps, the default expectation, the minimum gap):
+        only for benchmarks that run time faster."""
+        self._economy = economy
         self._k = 1.0 / time_scale
         self._latency: deque[float] = deque(maxlen=50)        # seconds per job
         self._lead: deque[float] = deque(maxlen=50)           # share of a job before progress starts
         self._per_audio_second: deque[float] = deque(maxlen=50)
+
+    @property
+    def economy(self) -> bool:
+        return bool(self._economy()) if callable(self._economy) else bool(self._economy)
+
+    @economy.setter
+    def economy(self, value: bool | Callable[[], bool]) -> None:
+        self._economy = value
 
     # -- learning -----------------------------------------------------------------
     def learn(self, latency: float, duration: float | None, job: JobClock | None = None) -> None:

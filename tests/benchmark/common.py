@@ -170,7 +170,7 @@ async def run_ours(tmp: Path, base_url: str, batch: list[str], scale: Scale, *,
                 stats.failed += 1
 
     engine = Engine(session, api_key=KEY, sink=sink, limiter=ScaledLimiter.build(s, scale, wall0=wall0))
-    engine.planner = PollPlanner(economy=engine.planner.economy, time_scale=scale.factor)
+    engine.planner = PollPlanner(economy=lambda: engine.limiter.daily_limited("status"), time_scale=scale.factor)
     await engine.run()
     stats.ended = time.monotonic()
     stats.polls = sum(v.polls for v in session.videos)

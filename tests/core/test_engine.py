@@ -74,7 +74,9 @@ def test_failures_stay_with_their_video(tmp_path):
 def test_server_errors_and_html_bodies_are_retried(tmp_path):
     urls = [yt(i) for i in range(10)]
     with SimServer(SimConfig(server_error_share=0.25, server_error_statuses=(500, 503), seed=3, **FAST)) as sim:
-        session = make_session(tmp_path, urls, sim.base_url, concurrency=5, max_attempts=6)
+        # premium: under --plan auto a first submit answered 5xx (no X-RateLimit-* headers) teaches
+        # nothing, and the next one waits Basic's minute; that start is tested in test_engine_limits.
+        session = make_session(tmp_path, urls, sim.base_url, concurrency=5, max_attempts=6, plan="premium")
         finished, events = run_engine(session)
         errors_5xx = sim.count_5xx
         subs = sim.submissions()
@@ -148,12 +150,24 @@ def test_true_limit_configured_never_exceeded(tmp_path):
 
 @pytest.mark.slow
 def test_too_high_limit_obeys_retry_after_and_completes(tmp_path):
-    """Configured 10x over the server's limit: every Retry-After is obeyed, the batch completes."""
+    """Configured 10x over the server's limit, and deaf to the X-RateLimit-* headers (a client
+    without `on_limits`, so nothing is learned): every Retry-After is obeyed, the batch completes."""
+    import anyio
+
+    from bulk_transcribe.core.deapi.client import DeapiClient
+    from bulk_transcribe.core.run.engine import Engine
+
     urls = [yt(i) for i in range(8)]
     with SimServer(SimConfig(submit_rpm=5, latency=(0.1, 0.3))) as sim:
         session = make_session(tmp_path, urls, sim.base_url, concurrency=8, limit_mode="per-endpoint",
-                               rpm=50, status_rpm=300)
-        finished, events = run_engine(session)
+                               plan="premium", rpm=50, status_rpm=300)
+        events: list = []
+
+        async def main():
+            async with DeapiClient(sim.base_url, KEY) as client:
+                return await Engine(session, api_key=KEY, sink=events.append, client=client).run()
+
+        finished = anyio.run(main)
         arrivals = sim.arrivals("submit")
         accepted = sim.accepted("submit")
         rejected = sim.count_429
@@ -222,9 +236,12 @@ def test_every_format_from_a_structured_result(tmp_path):
 
 @pytest.mark.parametrize("as_date", [False, True])
 def test_429_storm_every_retry_after_obeyed_by_every_worker(tmp_path, as_date):
-    """Windows scaled to 3 s on both sides; the client is configured 10x over the server's limit."""
+    """Windows scaled to 3 s on both sides; the client is configured 10x over the server's limit,
+    and its answers' X-RateLimit-* headers are not passed to the limiter (a client without
+    `on_limits`), so it cannot learn the real limit and must meet the 429s."""
     import anyio
 
+    from bulk_transcribe.core.deapi.client import DeapiClient
     from bulk_transcribe.core.limiter import RateLimiter
     from bulk_transcribe.core.run.engine import Engine
 
@@ -232,10 +249,15 @@ def test_429_storm_every_retry_after_obeyed_by_every_worker(tmp_path, as_date):
     cfg = SimConfig(window=3.0, submit_rpm=4, latency=(0.1, 0.2), retry_after_as_date=as_date)
     with SimServer(cfg) as sim:
         session = make_session(tmp_path, urls, sim.base_url, concurrency=8, limit_mode="per-endpoint",
-                               rpm=40, status_rpm=1000, max_attempts=2)
+                               plan="premium", rpm=40, status_rpm=1000, max_attempts=2)
         limiter = RateLimiter.from_settings(session.settings, window=3.0)
         events: list = []
-        finished = anyio.run(Engine(session, api_key=KEY, sink=events.append, limiter=limiter).run)
+
+        async def main():
+            async with DeapiClient(sim.base_url, KEY) as client:
+                return await Engine(session, api_key=KEY, sink=events.append, client=client, limiter=limiter).run()
+
+        finished = anyio.run(main)
         arrivals, accepted = sim.arrivals("submit"), sim.accepted("submit")
     assert finished.done == 16, "429s are not attempts: max_attempts=2 never fails a video here"
     rejected = sorted(set(arrivals) - set(accepted))

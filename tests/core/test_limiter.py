@@ -406,7 +406,9 @@ def test_note_daily_exhausted_without_and_with_retry_after():
 
 # -- RateLimiter: modes and 429 routing -----------------------------------------------------------
 def limiter(clock, wall, **kw) -> RateLimiter:
-    return RateLimiter.from_settings(Settings(**kw), clock=clock, wall=wall)
+    """A limiter on virtual clocks; the plan is premium unless `kw` says otherwise (these tests
+    were written for the fixed presets; --plan auto has its own tests)."""
+    return RateLimiter.from_settings(Settings(**{"plan": "premium", **kw}), clock=clock, wall=wall)
 
 
 def test_from_settings_routes_both_modes():
@@ -419,7 +421,9 @@ def test_from_settings_routes_both_modes():
     assert p.bucket("submit").per_minute == 1 and p.bucket("status").per_minute == 50
     assert [u.name for u in p.usage()] == ["submit", "status"]
     assert p.daily_remaining("status") == 200
-    assert RateLimiter.from_settings(Settings()).daily_remaining("submit") is None
+    assert RateLimiter.from_settings(Settings(plan="premium")).daily_remaining("submit") is None
+    auto = RateLimiter.from_settings(Settings(plan="auto"))   # --plan auto: Basic's, per endpoint, until deAPI says
+    assert not auto.shared and auto.submit_per_minute() == 1 and auto.daily_remaining("submit") == 10
     with pytest.raises(ValueError, match="unknown endpoint"):
         p.bucket("balance")
 

@@ -428,3 +428,10 @@ def test_time_estimate_follows_the_binding_limit():
     secs, basis = estimate_seconds([60.0] * 25, basic)  # 1 submit/min, 10 a day
     assert secs > 2 * 86400 and "day" in basis
     assert estimate_seconds([], fast)[0] == 0.0
+
+
+def test_time_estimate_under_auto_is_at_basic_with_premium_said():
+    secs, basis = estimate_seconds([60.0] * 25, Settings(concurrency=10))   # --plan auto
+    assert secs == estimate_seconds([60.0] * 25, Settings(plan="basic", concurrency=10))[0]
+    assert basis.startswith("at Basic's limits, where every new account starts")
+    assert "if deAPI's answers show a Premium account (300/min), about 2 min" in basis

@@ -31,6 +31,9 @@ def test_bucket_text_shows_minute_day_and_pause():
     from bulk_transcribe.core.events import BucketUsage
     assert fmt_bucket(BucketUsage("submit", 1, 1, 7, 10, paused_for=42)) == \
         "submit 1/1 per min, 7/10 today (paused 42s)"
+    assert fmt_bucket(BucketUsage("submit", 1, 1, 7, 10, source="header")) == \
+        "submit 1/1 per min (header), 7/10 today"
+    assert fmt_bucket(BucketUsage("status", 3, 50, source="preset"), unit=False) == "status 3/50 (preset)"
 
 
 def test_worker_descriptions_count_down_against_the_given_clock():
@@ -105,8 +108,11 @@ def test_parse_form_maps_messages_to_fields():
 
 
 def test_rate_text_explains_what_concurrency_implies():
-    assert rate_text(Settings(concurrency=10)) == (
+    assert rate_text(Settings(plan="premium", concurrency=10)) == (
         "10 at once · 300 requests/min shared by submits and status checks · each job checked about every 2.0 s")
+    auto = rate_text(Settings(concurrency=5))
+    assert auto.startswith("5 at once · 1 submits/min, 50 status checks/min")
+    assert auto.endswith("until deAPI's answers tell the account's limits (then those)")
     basic = rate_text(Settings(plan="basic", concurrency=5, limit_mode="per-endpoint"))
     assert "1 submits/min, 50 status checks/min" in basic
     assert "all 5 slots busy after 5 min" in basic and "at most 10 videos a day" in basic

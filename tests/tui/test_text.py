@@ -52,3 +52,19 @@ async def test_price_groups_and_notes_are_shown(tmp_path):
     table = format_plan_table(plan, width=100)
     assert "twitter (WhisperLargeV3): 1 video(s)" in table and "estimated (price route failed" in table
     assert "quoted by deAPI" in table and "TikTok" in table
+    # the default --plan auto: the totals say the limits will be learned
+    assert rows[-1]["limits_source"] == "auto"
+    assert rows[-1]["limits"] == "auto: starts at Basic's limits and learns the account's from deAPI's answers"
+    assert "rate limits: auto: starts at Basic's limits and learns the account's from deAPI's" in table
+
+
+async def test_the_plan_says_where_its_limits_come_from(tmp_path):
+    batch = write_batch(tmp_path, [watch(IDS[0])])
+    for settings, source, words in (
+            (Settings(metadata=False, plan="premium"), "preset", "the premium plan's published limits"),
+            (Settings(metadata=False, plan="basic", rpm=1, status_rpm=5, submit_per_day=3, status_per_day=9),
+             "flags", "--rpm 1, --status-rpm 5, --submit-per-day 3, --status-per-day 9"),
+            (Settings(metadata=False, plan="basic", rpm=1), "preset+flags", "--rpm 1, otherwise the basic plan's"),
+            (Settings(metadata=False, rpm=60), "auto", "(--rpm 60 as a cap)")):
+        totals = list(plan_rows_json(await build_plan(batch, settings, cache_dir=None)))[-1]
+        assert totals["limits_source"] == source and words in totals["limits"], totals["limits"]

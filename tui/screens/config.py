@@ -18,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from ...core.sanitize import clean
-from ...core.settings import FORMATS, LIMIT_MODES, MODELS, PLANS, Settings
+from ...core.settings import FORMATS, LIMIT_MODES, MODELS, PLAN_CHOICES, PLANS, Settings
 from ..messages import StartRequest, StartRequested
 from ..widgets.key_input import ENTERED, KeyInput, key_status
 from ..widgets.tick import Tick
@@ -30,6 +30,10 @@ ORDER_CHOICES = (("shortest first", "shortest"), ("input order", "input"))
 
 
 def plan_hint(plan: str) -> str:
+    if plan not in PLANS:
+        submit, submit_day, _, _ = PLANS["basic"]
+        return (f"{plan}: starts at Basic's {submit} submit/min, {submit_day}/day and learns the account's "
+                f"limits from deAPI's answers")
     submit, submit_day, status, status_day = PLANS[plan]
     daily = f", {submit_day} submits/day" if submit_day else ", no daily limit"
     return f"{plan}: {submit} submits/min, {status} status/min{daily}"
@@ -70,7 +74,7 @@ class ConfigScreen(Screen):
             yield from self._row("", KeyInput(id="key"))
             yield from self._row("", Tick("save this key in the config file (0600)",
                                  id="save_key", compact=True))
-            plans = [(p, p) for p in PLANS]
+            plans = [(p, p) for p in PLAN_CHOICES]
             yield from self._row("Plan", Select(plans, value=s.plan, allow_blank=False, id="plan", compact=True),
                                  Select([(m, m) for m in LIMIT_MODES], value=s.limit_mode, allow_blank=False,
                                         id="limit_mode", compact=True), name="plan")
@@ -138,7 +142,7 @@ class ConfigScreen(Screen):
         self.revalidate()
 
     def on_select_changed(self, event: Select.Changed) -> None:
-        if event.select.id == "plan" and event.value in PLANS:
+        if event.select.id == "plan" and event.value in PLAN_CHOICES:
             self.query_one("#plan-hint", Static).update(plan_hint(str(event.value)))
         self.revalidate()
 

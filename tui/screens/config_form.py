@@ -73,7 +73,8 @@ def parse_form(values: dict[str, Any], base: Settings) -> tuple[Settings | None,
 
 
 def rate_text(s: Settings) -> str:
-    """What the concurrency implies for the request rate, in one or two short sentences."""
+    """What the concurrency implies for the request rate, in one or two short sentences (under
+    `--plan auto`, at the limits a run starts with: Basic's, until deAPI's answers say more)."""
     c = s.concurrency
     submit = s.submit_rpm
     if s.effective_limit_mode == "shared":
@@ -89,6 +90,8 @@ def rate_text(s: Settings) -> str:
         text += f" · all {c} slots busy after {fill / 60:.0f} min"
     if s.submit_daily:
         text += f" · at most {s.submit_daily} videos a day"
+    if s.learns_limits:
+        text = f"{text} · until deAPI's answers tell the account's limits (then those)"
     return text
 
 

@@ -42,6 +42,8 @@ def totals_text(t: PlanTotals) -> Text:
             text.append(f" · {n} {what}")
     unknown = f" ({t.unknown_durations} of unknown length)" if t.unknown_durations else ""
     text.append(f"\naudio {t.hours:.2f} h{unknown} · time about {fmt_duration(t.estimated_seconds)}")
+    if t.limits_source == "auto":
+        text.append(" at Basic's limits (learns the account's)")
     text.append(f"\ncost about ${t.estimated_cost:.4f}", style="bold")
     text.append(f" ({t.cost_basis})")
     for note in t.notes:

@@ -90,7 +90,7 @@ def test_enums_travel_by_value_and_nested_dataclasses_as_objects():
     )
     encoded = encode_event(progress)
     assert encoded["buckets"] == [{"name": "submit", "used_60s": 1, "per_minute": 10, "used_today": 0,
-                                   "per_day": 100, "paused_for": 0.0}]
+                                   "per_day": 100, "paused_for": 0.0, "source": ""}]
     video = encode_event(events.VideoChanged("k", 0, VideoState.DONE, "a", outputs=("a.txt",)))
     assert video["state"] == "done" and video["outputs"] == ["a.txt"]
     finished = events.BatchFinished(1, 1, 0, 0, 0, (("network", 2),), "r", "o", "s", False)
