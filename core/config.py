@@ -69,6 +69,41 @@ def load_settings(cli_overrides: dict[str, Any] | None = None, *, base: Settings
         raise SettingsError(f"a setting has the wrong type: {exc}") from exc
 
 
+# Settings a saved session never passes on to its next run: each costs money, so only the run
+# that asks for it gets it (`--retry-failed` re-submits permanent failures).
+NOT_KEPT = ("retry_failed",)
+
+
+def resume_settings(saved: Settings, cli_overrides: dict[str, Any] | None = None
+                    ) -> tuple[Settings, list[tuple[str, Any, Any]]]:
+    """The settings a resumed session runs with, and what differs from the ones it was saved with.
+
+    A session keeps its own settings (not the config file's, nor the defaults: those may have
+    changed since it started, and a run must never lose its md outputs because of that); what
+    the user gave for this run (`cli_overrides`: flags, or the fields changed on a screen; None
+    values are ignored) and the environment's DEAPI_BASE_URL go on top. `NOT_KEPT` settings
+    fall back to their defaults unless given again. Returns (settings, [(name, saved value,
+    new value)]) in field order; raises SettingsError for an invalid result."""
+    keep = saved.with_(**{name: getattr(Settings(), name) for name in NOT_KEPT})
+    settings = load_settings(cli_overrides, base=keep)
+    changes = [(name, getattr(saved, name), getattr(settings, name)) for name in Settings.__dataclass_fields__
+               if getattr(saved, name) != getattr(settings, name)]
+    return settings, changes
+
+
+def describe_changes(changes: list[tuple[str, Any, Any]]) -> str:
+    """`concurrency 7 → 3 · formats txt,md → txt`: what a resume changed, in one line."""
+    def show(name: str, value: Any) -> str:
+        if name == "wait_limit":
+            return f"{value / 60:g} min"
+        if isinstance(value, (tuple, list)):
+            return ",".join(map(str, value)) or "none"
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return str(value) if value != "" else "none"
+    return " · ".join(f"{name} {show(name, before)} → {show(name, after)}" for name, before, after in changes)
+
+
 def resolve_api_key() -> tuple[str | None, str]:
     """(key, where it came from): the environment wins over the config file."""
     key = os.environ.get(ENV_KEY, "").strip()

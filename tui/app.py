@@ -23,7 +23,7 @@ from textual import on
 from textual.app import App
 from textual.worker import Worker, WorkerState
 
-from ..core.config import save_settings
+from ..core.config import describe_changes, resume_settings, save_settings
 from ..core.errors import SessionError
 from ..core.events import BatchFinished, Event, Notice
 from ..core.launch import EngineFactory, start_engine
@@ -32,7 +32,7 @@ from ..core.plan import build_plan
 from ..core.prepare import create_session_from_plan, prepare_session
 from ..core.run.controls import RunControls
 from ..core.sanitize import clean
-from ..core.settings import Settings
+from ..core.settings import Settings, SettingsError
 from ..core.simulator.demo import is_demo_session, wire_demo
 from ..core.sources.batch import BatchError
 from ..core.store.session import Session, discard_session, list_sessions
@@ -77,6 +77,8 @@ class AppOptions:
     plan_factory: PlanFactory | None = None
     clock: Callable[[], float] = time.monotonic
     testing: bool = False
+    # The settings the command line gave expressly: they override a resumed session's own.
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 class BulkTranscribeApp(App[int]):
@@ -148,10 +150,9 @@ class BulkTranscribeApp(App[int]):
         if self.options.start and self.batch_path:
             # prepare_session resumes the batch's session when it exists (new lines are added).
             self.start_new(StartRequest(self.settings, self.batch_path, self.api_key, self.key_source,
-                                        save_key=False, remember=False), ask=False)
+                                        save_key=False, remember=False, overrides=self.options.overrides), ask=False)
         elif self.session_path and Path(self.session_path).exists():
-            # `resume SESSION`: the command line already merged its overrides into the settings.
-            self.resume_session(self.session_path, settings=self.settings)
+            self.resume_session(self.session_path)   # `resume SESSION`: its settings, the flags on top
         elif not self.batch_path and not self.options.demo and (unfinished := self.unfinished_sessions()):
             self.push_screen(ResumeScreen(unfinished))
         else:
@@ -279,31 +280,44 @@ class BulkTranscribeApp(App[int]):
             self.pop_screen()   # the run replaces the config screen under the plan
         self.launch(session, resumed=False)
 
+    def _resumed_settings(self, saved: Settings, given: dict[str, Any] | None = None) -> tuple[Settings, list[Notice]]:
+        """A session's own settings with what the user set expressly on top (the command line's
+        flags, then `given`: the fields changed on the config screen), and the notice that says
+        what changed. Raises SettingsError."""
+        settings, changes = resume_settings(saved, {**self.options.overrides, **(given or {})})
+        notices = [Notice(time.time(), "info", "changed from the session's settings (and kept for its next "
+                                               f"runs): {describe_changes(changes)}")] if changes else []
+        return settings, notices
+
     async def _prepare_and_run(self, request: StartRequest) -> None:
         screen = self.screen if isinstance(self.screen, ConfigScreen) else None
         say = screen.preparing if screen is not None else (lambda _message: None)
         say("Reading the batch…")
         try:
+            # The batch has a session: it runs with the session's settings, not the form's defaults.
+            saved = await asyncio.to_thread(Session.peek_settings, self._session_file(request.batch_path))
+            settings, notices = self._resumed_settings(saved, request.overrides)
             session, resumed = await prepare_session(
-                request.batch_path, request.settings, session_path=self.session_path or None, on_progress=say)
-        except (BatchError, SessionError) as exc:   # SessionLocked too: a message for the user
+                request.batch_path, settings, session_path=self.session_path or None, on_progress=say)
+        except (BatchError, SessionError, SettingsError) as exc:   # SessionLocked too: a message for the user
             self.notify(str(exc), severity="error", timeout=15, markup=False)
             if screen is None:
                 self.show_config()
             return
         finally:
             say(None)
-        self.launch(session, resumed=resumed)
+        self.settings = settings
+        self.launch(session, resumed=resumed, notices=notices)
 
     # -- saved sessions -----------------------------------------------------------------
-    def resume_session(self, path: str | Path, settings: Settings | None = None, *,
-                       resubmit_in_doubt: bool = False) -> None:
-        """Open a saved session (its own settings, unless `settings` overrides them) and run it.
-        Without a key (and not a demo session), ask for one for this run first."""
+    def resume_session(self, path: str | Path, *, resubmit_in_doubt: bool = False) -> None:
+        """Open a saved session and run it with its own settings (the command line's flags on
+        top, said on the run screen). Without a key (and not a demo session), ask for one for
+        this run first."""
         path = Path(path)
         demo = is_demo_session(path)
         if not self.api_key and not demo:
-            self._ask_key_then_resume(path, settings)
+            self._ask_key_then_resume(path, resubmit_in_doubt)
             return
         try:
             session = Session.open(path)
@@ -312,19 +326,25 @@ class BulkTranscribeApp(App[int]):
             if not self.screen_stack or len(self.screen_stack) <= 1:
                 self.show_config()
             return
-        if settings is not None:
-            session.settings = settings
+        try:
+            session.settings, notices = self._resumed_settings(session.settings)
+        except SettingsError as exc:
+            session.close()
+            self.notify(str(exc), severity="error", timeout=10, markup=False)
+            if len(self.screen_stack) <= 1:
+                self.show_config()
+            return
         if demo:   # its saved address died with the old simulator
             self._wire_demo(session)
-        self.launch(session, resumed=True, resubmit_in_doubt=resubmit_in_doubt)
+        self.launch(session, resumed=True, resubmit_in_doubt=resubmit_in_doubt, notices=notices)
 
-    def _ask_key_then_resume(self, path: Path, settings: Settings | None) -> None:
+    def _ask_key_then_resume(self, path: Path, resubmit_in_doubt: bool) -> None:
         """The key prompt; with a key, resume (the key is for this run only, never saved)."""
 
         def answered(key: str | None) -> None:
             if key:
                 self.api_key, self.key_source = key, ENTERED
-                self.resume_session(path, settings)
+                self.resume_session(path, resubmit_in_doubt=resubmit_in_doubt)
             elif len(self.screen_stack) <= 1:
                 self.show_config()
 
@@ -341,8 +361,9 @@ class BulkTranscribeApp(App[int]):
         return True
 
     # -- running ----------------------------------------------------------------------
-    def launch(self, session: Session, *, resumed: bool = True, resubmit_in_doubt: bool = False) -> None:
-        """Build the engine for `session` and watch it on the run screen."""
+    def launch(self, session: Session, *, resumed: bool = True, resubmit_in_doubt: bool = False,
+               notices: list[Notice] | tuple[Notice, ...] = ()) -> None:
+        """Build the engine for `session` and watch it on the run screen; `notices` are said first."""
         if not self.api_key:
             self.notify("No API key: set DEAPI_API_KEY or enter one on the config screen.", severity="error")
             session.close()
@@ -350,6 +371,8 @@ class BulkTranscribeApp(App[int]):
                 self.show_config()
             return
         self.view = RunView()
+        for notice in notices:
+            self.sink(notice)
         engine = start_engine(session, api_key=self.api_key, sink=self.sink, resumed=resumed,
                               factory=self.options.engine_factory, resubmit_in_doubt=resubmit_in_doubt)
         batch = str(getattr(session, "batch", "") or "")

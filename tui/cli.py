@@ -28,8 +28,8 @@ config file: {{config}} (TOML), e.g.
   formats = ["txt", "md"]
   keys: {{keys}}
   (wait_limit is in seconds there; --wait-limit takes minutes)
-precedence: config file < environment < command line. A resumed session keeps its own settings
-unless the command line overrides them.
+precedence: config file < environment < command line. A resumed session (resume, or run of a
+batch that has a session) keeps its own settings; flags given override them, and the run says so.
 """
 
 

@@ -55,3 +55,16 @@ def test_key_from_environment_wins_and_is_saved_only_when_asked(monkeypatch):
     assert "api_key" not in path.read_text() and stat.S_IMODE(path.stat().st_mode) == 0o600
     config.save_settings(Settings(concurrency=4), api_key="saved-789")
     assert 'api_key = "saved-789"' in path.read_text() and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_resume_keeps_the_session_settings_and_says_what_the_flags_change():
+    write_config("concurrency = 9\nformats = [\"txt\"]\n")
+    saved = Settings(concurrency=7, formats=("txt", "md"), retry_failed=True)
+    s, changes = config.resume_settings(saved, {"concurrency": 3, "model": None})
+    assert (s.concurrency, s.formats) == (3, ("txt", "md")), "neither the file nor the defaults reset a session"
+    assert not s.retry_failed, "retrying permanent failures costs money: only for the run that asks"
+    assert config.describe_changes(changes) == "concurrency 7 → 3 · retry_failed on → off"
+    s, changes = config.resume_settings(Settings(concurrency=7, formats=("txt", "md")), {})
+    assert (s.concurrency, s.formats, changes) == (7, ("txt", "md"), [])
+    with pytest.raises(SettingsError, match="1 to 50"):
+        config.resume_settings(saved, {"concurrency": 99})

@@ -231,4 +231,12 @@ class ConfigScreen(Screen):
             key_source=ENTERED if typed else self.key_source,
             save_key=bool(typed) and self.query_one("#save_key", Tick).value,
             remember=self.query_one("#remember", Tick).value,
+            overrides=self.changed(),
         )))
+
+    def changed(self) -> dict:
+        """The settings the user changed on this screen (what a resumed session takes from it)."""
+        if self.settings is None:
+            return {}
+        return {name: getattr(self.settings, name) for name in Settings.__dataclass_fields__
+                if getattr(self.settings, name) != getattr(self.base, name)}
