@@ -118,13 +118,20 @@ def resolve_api_key() -> tuple[str | None, str]:
     return None, ""
 
 
-def save_settings(settings: Settings, api_key: str | None = None) -> Path:
-    """Write the config file (0600). The key is kept only if given here or already saved."""
+def save_settings(changes: dict[str, Any], api_key: str | None = None) -> Path:
+    """Remember `changes` (setting name -> value: what the user typed or chose) in the config
+    file (0600), over what it already holds. Nothing else is written: a value that came from the
+    environment (DEAPI_BASE_URL), a flag or a default stays out of the file. The key is written
+    only if given here (one already saved is kept). Raises SettingsError for an unknown name or
+    an unreadable config file, OSError when it cannot be written."""
+    unknown = sorted(set(changes) - set(Settings.__dataclass_fields__))
+    if unknown:
+        raise SettingsError(f"not settings: {', '.join(unknown)}")
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    data: dict[str, Any] = settings.to_dict()
-    old_key = read_config_file().get("api_key") if path.exists() else None
-    if api_key or old_key:
-        data["api_key"] = api_key or old_key
+    data: dict[str, Any] = read_config_file()
+    data.update({k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()})   # TOML-safe
+    if api_key:
+        data["api_key"] = api_key
     atomic_write_text(path, tomli_w.dumps(data), mode=0o600)   # 0600 from its first byte
     return path

@@ -239,8 +239,10 @@ class BulkTranscribeApp(App[int]):
         # The demo's settings point at a loopback simulator: never make them the user's defaults.
         if (request.remember or request.save_key) and not self.options.demo:
             try:
-                save_settings(request.settings, request.api_key if request.save_key else None)
-            except OSError as exc:
+                # Only what the user typed or chose on the screen: never the environment's values.
+                save_settings((request.overrides or {}) if request.remember else {},
+                              request.api_key if request.save_key else None)
+            except (OSError, SettingsError) as exc:
                 self.notify(f"Settings not saved: {exc}", severity="warning", markup=False)
         if self._session_file(request.batch_path).exists():
             self.run_worker(self._prepare_and_run(request), group="prepare", exclusive=True, exit_on_error=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import tomllib
 
 import pytest
 
@@ -51,9 +52,9 @@ def test_key_from_environment_wins_and_is_saved_only_when_asked(monkeypatch):
     monkeypatch.setenv("DEAPI_API_KEY", "from-env-456")
     assert config.resolve_api_key() == ("from-env-456", "DEAPI_API_KEY")
     paths.config_path().unlink()
-    path = config.save_settings(Settings(concurrency=4))
+    path = config.save_settings({"concurrency": 4})
     assert "api_key" not in path.read_text() and stat.S_IMODE(path.stat().st_mode) == 0o600
-    config.save_settings(Settings(concurrency=4), api_key="saved-789")
+    config.save_settings({"concurrency": 4}, api_key="saved-789")
     assert 'api_key = "saved-789"' in path.read_text() and stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
@@ -68,3 +69,13 @@ def test_a_resume_keeps_the_session_settings_and_says_what_the_flags_change():
     assert (s.concurrency, s.formats, changes) == (7, ("txt", "md"), [])
     with pytest.raises(SettingsError, match="1 to 50"):
         config.resume_settings(saved, {"concurrency": 99})
+
+
+def test_remembering_writes_only_the_changes_over_the_file(monkeypatch):
+    write_config('formats = ["txt", "md"]\n')
+    monkeypatch.setenv("DEAPI_BASE_URL", "http://env.example")
+    path = config.save_settings({"concurrency": 4, "formats": ("txt", "srt")})
+    saved = tomllib.loads(path.read_text())
+    assert saved == {"formats": ["txt", "srt"], "concurrency": 4}
+    with pytest.raises(SettingsError, match="not settings: concurency"):
+        config.save_settings({"concurency": 4})

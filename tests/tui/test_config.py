@@ -139,3 +139,20 @@ async def test_the_run_options_are_on_the_form_validated_inline(batch_counts, mo
     s = started[0].settings
     assert (s.lang, s.max_attempts, s.template, s.order, s.metadata, s.cookies) == (
         "de", 5, "{id}", "input", False, str(cookies))
+
+
+async def test_remember_writes_only_what_was_changed_on_the_screen(batch_counts, monkeypatch):
+    from bulk_transcribe.core.config import load_settings
+
+    monkeypatch.setenv("DEAPI_BASE_URL", "http://env.example")
+    started = []
+    app = make_app(batch_path="good.txt", settings=load_settings({}))   # as the command line builds it
+    monkeypatch.setattr(app, "show_plan", lambda request, auto_start=False: started.append(request))
+    async with app.run_test(size=(80, 40)) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one("#api_base", Input).value == "http://env.example"
+        await type_into(pilot, "#concurrency", "7")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    assert started and started[0].settings.api_base == "http://env.example"   # used for this run
+    assert tomllib.loads(config_path().read_text()) == {"concurrency": 7}   # but not remembered
