@@ -64,9 +64,25 @@ def load_settings(cli_overrides: dict[str, Any] | None = None, *, base: Settings
         if v is not None:
             values[k] = v
     try:
-        return Settings.from_dict(values).validate()
+        return anchor_paths(Settings.from_dict(values).validate())
     except TypeError as exc:  # a wrongly typed value in the file
         raise SettingsError(f"a setting has the wrong type: {exc}") from exc
+
+
+def anchor_paths(settings: Settings, cwd: str | Path | None = None) -> Settings:
+    """`settings` with its folders and files made absolute (`~` expanded, relative to `cwd`,
+    default the working directory), so a session resumed from another folder writes where it
+    wrote before instead of a second copy of every transcript there."""
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    changes: dict[str, Any] = {}
+    for name in ("output_dir", "cookies"):
+        value = getattr(settings, name)
+        if value:
+            absolute = str(base / Path(value).expanduser())
+            absolute = os.path.normpath(absolute)
+            if absolute != value:
+                changes[name] = absolute
+    return settings.with_(**changes) if changes else settings
 
 
 # Settings a saved session never passes on to its next run: each costs money, so only the run

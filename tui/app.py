@@ -13,6 +13,7 @@ made is core's (`prepare.py`), and how a run is wired too (`launch.py`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from textual import on
 from textual.app import App
 from textual.worker import Worker, WorkerState
 
-from ..core.config import describe_changes, resume_settings, save_settings
+from ..core.config import anchor_paths, describe_changes, resume_settings, save_settings
 from ..core.errors import SessionError
 from ..core.events import BatchFinished, Event, Notice
 from ..core.launch import EngineFactory, start_engine
@@ -244,6 +245,9 @@ class BulkTranscribeApp(App[int]):
                               request.api_key if request.save_key else None)
             except (OSError, SettingsError) as exc:
                 self.notify(f"Settings not saved: {exc}", severity="warning", markup=False)
+        # Folders typed on the screen are relative to here: the session stores them absolute.
+        request = dataclasses.replace(request, settings=anchor_paths(request.settings))
+        self.settings = request.settings
         if self._session_file(request.batch_path).exists():
             self.run_worker(self._prepare_and_run(request), group="prepare", exclusive=True, exit_on_error=False)
         else:
@@ -260,7 +264,8 @@ class BulkTranscribeApp(App[int]):
             return factory(request.batch_path, request.settings, api_key=request.api_key, on_progress=on_progress)
 
         self._planned = request
-        screen = PlanScreen(build, title=Path(request.batch_path).name, auto_start=auto_start)
+        screen = PlanScreen(build, title=Path(request.batch_path).name, auto_start=auto_start,
+                            output_dir=request.settings.output_dir)
         self.push_screen(screen)
         return screen
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import tomllib
 
@@ -60,12 +61,12 @@ def test_key_from_environment_wins_and_is_saved_only_when_asked(monkeypatch):
 
 def test_a_resume_keeps_the_session_settings_and_says_what_the_flags_change():
     write_config("concurrency = 9\nformats = [\"txt\"]\n")
-    saved = Settings(concurrency=7, formats=("txt", "md"), retry_failed=True)
+    saved = Settings(concurrency=7, formats=("txt", "md"), retry_failed=True, output_dir="/data/t")
     s, changes = config.resume_settings(saved, {"concurrency": 3, "model": None})
     assert (s.concurrency, s.formats) == (3, ("txt", "md")), "neither the file nor the defaults reset a session"
     assert not s.retry_failed, "retrying permanent failures costs money: only for the run that asks"
     assert config.describe_changes(changes) == "concurrency 7 → 3 · retry_failed on → off"
-    s, changes = config.resume_settings(Settings(concurrency=7, formats=("txt", "md")), {})
+    s, changes = config.resume_settings(Settings(concurrency=7, formats=("txt", "md"), output_dir="/t"), {})
     assert (s.concurrency, s.formats, changes) == (7, ("txt", "md"), [])
     with pytest.raises(SettingsError, match="1 to 50"):
         config.resume_settings(saved, {"concurrency": 99})
@@ -79,3 +80,15 @@ def test_remembering_writes_only_the_changes_over_the_file(monkeypatch):
     assert saved == {"formats": ["txt", "srt"], "concurrency": 4}
     with pytest.raises(SettingsError, match="not settings: concurency"):
         config.save_settings({"concurency": 4})
+
+
+def test_folders_are_absolute_so_a_resume_from_elsewhere_writes_where_it_wrote(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    first = config.load_settings({"output_dir": "out", "cookies": "c.txt"})
+    assert (first.output_dir, first.cookies) == (str(tmp_path / "a" / "out"), str(tmp_path / "a" / "c.txt"))
+    monkeypatch.chdir(tmp_path / "b")
+    again, changes = config.resume_settings(first, {})
+    assert again.output_dir == str(tmp_path / "a" / "out") and changes == []
+    assert config.anchor_paths(Settings(output_dir="~/t")).output_dir == os.path.expanduser("~/t")

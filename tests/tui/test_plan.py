@@ -158,3 +158,16 @@ async def test_ten_thousand_rows_are_loaded_a_chunk_at_a_time():
 
 async def _ready(plan):
     return plan
+
+
+async def test_the_output_folder_is_shown_absolute_and_the_session_keeps_it(batch, tmp_path):
+    plan = sample_plan()
+    app = make_app(batch_path=batch, plan_factory=plan_factory(plan), settings=Settings(output_dir="out"))
+    started = record_starts(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert f"transcripts to {tmp_path / 'out'}" in text(app.screen, "#plan-totals")
+        await pilot.press("enter")
+    assert started[0][0].settings.output_dir == str(tmp_path / "out")

@@ -68,9 +68,10 @@ class PlanScreen(Screen):
         Binding("escape", "back", "back"),
     ]
 
-    def __init__(self, build: PlanBuilder, *, title: str, auto_start: bool = False) -> None:
+    def __init__(self, build: PlanBuilder, *, title: str, auto_start: bool = False, output_dir: str = "") -> None:
         super().__init__()
         self.build, self.plan_title, self.auto_start = build, title, auto_start
+        self.output_dir = output_dir   # where the transcripts will go (absolute), shown with the totals
         self.plan: Plan | None = None
         self.started = False
         self._progress = ""
@@ -119,7 +120,10 @@ class PlanScreen(Screen):
     def show_plan(self, plan: Plan) -> None:
         self.plan = plan
         self.query_one("#plan-loading").display = False
-        self.query_one("#plan-totals", Static).update(totals_text(plan.totals))
+        totals = totals_text(plan.totals)
+        if self.output_dir:
+            totals.append(f"\ntranscripts to {clean(self.output_dir, 300)}")
+        self.query_one("#plan-totals", Static).update(totals)
         self.query_one("#plan-totals").display = True
         table = self.query_one(PlanTable)
         table.display = True
