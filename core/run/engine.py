@@ -35,7 +35,7 @@ from .context import RunContext
 from .controls import Brakes
 from .pacing import Pacing
 from .polling import PollPlanner
-from .queue import WorkQueue
+from .queue import WorkQueue, is_permanent
 from .reporter import Reporter
 from .stats import Throughput
 from .video import process_video
@@ -104,13 +104,19 @@ class Engine:
     def request_stop(self) -> None:
         self.brakes.stop()
 
-    def retry_failed(self) -> int:
-        count = self.queue.queue_failed(self.session.videos, self.session.record_nowait)
+    def retry_failed(self, *, permanent: bool = False) -> int:
+        count = self.queue.queue_failed(self.session.videos, self.session.record_nowait, permanent=permanent)
         if count:
             self.brakes.release_stop()
             self.reporter.notice("info", f"{count} failed video(s) queued again")
             self.queue.poke()
         return count
+
+    def permanent_failures(self) -> tuple[int, float]:
+        """How many failed videos only `retry_failed(permanent=True)` would take, and what they
+        would cost (USD, estimated) if their new submits succeeded."""
+        videos = [v for v in self.queue.retryable_failures(self.session.videos, permanent=True) if is_permanent(v)]
+        return len(videos), sum(estimate_price(v.duration) or JOB_FEE for v in videos)
 
     def resubmit_in_doubt(self) -> int:
         """Queue the videos in doubt for a new submit: the user accepted that deAPI may already

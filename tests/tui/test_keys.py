@@ -238,3 +238,19 @@ async def test_the_summary_asks_before_paying_again_for_videos_in_doubt(tmp_path
         await pilot.press("R", "y")
         await pilot.pause()
     assert resumed == [(Path(result.session_path), True)]
+
+
+async def test_retry_takes_what_may_succeed_and_asks_before_permanent_failures():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        engine = FakeEngine(retryable=2, permanent=3)
+        app.attach(engine, "lectures.txt")
+        await until_shown(pilot, RunScreen, "#run-title")
+        await pilot.press("r")
+        assert engine.calls == ["retry"], "nothing permanent is re-queued without a yes"
+        assert isinstance(app.screen, Confirm) and "3 permanent failure(s)" in app.screen.title_text
+        assert "$0.04" in app.screen.title_text
+        await pilot.press("n")
+        assert engine.calls == ["retry"] and engine.permanent == 3
+        await pilot.press("r", "y")
+        assert engine.calls == ["retry", "retry", "retry permanent"] and engine.permanent == 0

@@ -47,7 +47,7 @@ def confirm_quit(in_flight: int) -> Confirm:
 HELP_KEYS = (
     ("p", "pause or resume submitting (jobs in flight continue)"),
     ("s", "graceful stop: no new submits, finish what is in flight"),
-    ("r", "retry failed videos that may be retried"),
+    ("r", "retry failed videos that may succeed (asks first for permanent ones)"),
     ("l", "show or hide the error log"),
     ("tab", "move between the worker panel and the error log"),
     ("enter", "on an error: show it in full"),

@@ -20,7 +20,7 @@ from ..messages import QuitRequested, RunSteered
 from ..run_view import RunView
 from ..widgets.header import RunHeader
 from ..widgets.table import ErrorTable, WorkerTable
-from .modals import ErrorDetail, HelpScreen
+from .modals import Confirm, ErrorDetail, HelpScreen
 
 
 def error_row(e) -> tuple[str, ...]:
@@ -106,9 +106,26 @@ class RunScreen(Screen):
         self.post_message(RunSteered())
 
     def action_retry(self) -> None:
+        """Retry what may succeed at once; failures deAPI called final only after a yes that
+        says what a success would cost."""
         n = self.engine.retry_failed()
-        self.notify(f"Re-queued {n} failed video(s)." if n else "No failed videos that may be retried.")
+        permanent, cost = self.engine.permanent_failures()
+        if n or not permanent:
+            self.notify(f"Re-queued {n} failed video(s) that may succeed." if n
+                        else "No failed videos to retry.")
         self.post_message(RunSteered())
+        if permanent and not isinstance(self.app.screen, Confirm):
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    again = self.engine.retry_failed(permanent=True)
+                    self.notify(f"Re-queued {again} permanent failure(s).")
+                    self.post_message(RunSteered())
+
+            self.app.push_screen(Confirm(
+                f"Also retry {permanent} permanent failure(s)? Up to about ${cost:.2f}",
+                "deAPI failed them for good (a private, removed or unreadable video, say): a new submit "
+                "most likely fails the same way. Failed jobs are not charged; each one that succeeds "
+                "this time is paid for like any other.", yes="retry them too", no="leave them failed"), answered)
 
     def action_toggle_log(self) -> None:
         log = self.query_one(ErrorTable)
