@@ -100,6 +100,7 @@ class RunView:
         self.notice: Notice | None = None
         self.notices: deque[Notice] = deque(maxlen=50)
         self.notices_total = 0
+        self.alert: Notice | None = None   # the last error notice (a halt): it stays on screen
         self.concurrency: ConcurrencyChanged | None = None
         self.finished: BatchFinished | None = None
         self.video_states: dict[str, VideoState] = {}
@@ -135,6 +136,8 @@ class RunView:
             self.notice = event
             self.notices.append(event)
             self.notices_total += 1
+            if event.level == "error":
+                self.alert = event
         elif isinstance(event, BatchFinished):
             self.finished = event
 

@@ -32,7 +32,7 @@ from ..prices import JOB_FEE, estimate_price
 from ..store.limiter_state import load_limiter_state, save_limiter_state
 from . import video
 from .context import RunContext
-from .controls import Brakes
+from .controls import HALT_HINTS, Brakes
 from .pacing import Pacing
 from .polling import PollPlanner
 from .queue import WorkQueue, is_permanent
@@ -305,4 +305,5 @@ class Engine:
             session_path=str(self.session.path), stopped=self.brakes.stopping,
             in_doubt=len(doubtful), in_doubt_cost=sum(estimate_price(v.duration) or JOB_FEE for v in doubtful),
             cost=self.cost(), report_written=self.report_written,
+            halted=f"{h.message}: {HALT_HINTS.get(h.category, 'fix the cause, then resume')}" if (h := self.halted) else "",
         )

@@ -91,6 +91,7 @@ def test_a_session_write_failure_halts_submitting_and_never_crashes_the_run(tmp_
             os.close(saved)
         assert seen[0].halted is not None and seen[0].halted.category is Category.DISK
         assert finished.done < 6
+        assert "could not save the session" in finished.halted and "free some disk space" in finished.halted
         resumed = Session.open(tmp_path / "session.toml")
         again, _ = run_engine(resumed)
         subs = sim.submissions()

@@ -254,3 +254,28 @@ async def test_retry_takes_what_may_succeed_and_asks_before_permanent_failures()
         assert engine.calls == ["retry"] and engine.permanent == 3
         await pilot.press("r", "y")
         assert engine.calls == ["retry", "retry", "retry permanent"] and engine.permanent == 0
+
+
+async def test_a_failure_that_stops_the_batch_stays_on_screen_then_on_the_summary():
+    import dataclasses
+
+    from bulk_transcribe.core.events import Notice
+
+    halt = "deAPI refused the key (401 Unauthorized): check DEAPI_API_KEY (or the key in the config file), then resume"
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        engine = await started(pilot, mid_batch())
+        app.sink(Notice(0, "error", halt + ". Jobs already paid for are still followed."))
+        for i in range(5):   # later notices must not push it away
+            app.sink(Notice(0, "info", f"session saved {i}"))
+        app.repaint_now()
+        await pilot.pause()
+        assert "refused the key" in str(app.screen.query_one("#run-alert").render())
+        assert app.screen.query_one("#run-alert").display
+        engine.finish(dataclasses.replace(finished(stopped=True), halted=halt))
+        await app.workers.wait_for_complete()
+        app.repaint_now()
+        await pilot.pause()
+        assert isinstance(app.screen, SummaryScreen)
+        summary = str(app.screen.query_one("#summary-text").render())
+        assert "Submitting stopped: deAPI refused the key" in summary and "check DEAPI_API_KEY" in summary

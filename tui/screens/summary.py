@@ -23,6 +23,8 @@ def summary_text(r: BatchFinished, title: str, elapsed: float | None = None) -> 
     t.append(f"{head}: {clean(title, 60)}\n\n", style="bold")
     took = f" · took {fmt_duration(elapsed)}" if elapsed is not None else ""
     t.append(f"  done {r.done} · failed {r.failed} · remaining {r.remaining} · of {r.total}{took}\n")
+    if r.halted:
+        t.append(f"  Submitting stopped: {clean(r.halted, 400)}.\n", style="bold reverse")
     if r.cost:
         t.append(f"  spent about ${r.cost:.4f}\n")
     if r.in_doubt:

@@ -22,6 +22,7 @@ class RunHeader(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-title", markup=False)
+        yield Static(id="run-alert", markup=False)
         yield TextBar(id="run-bar")
         yield Static(id="run-counts", markup=False)
         yield Static(id="run-buckets", markup=False)
@@ -32,6 +33,11 @@ class RunHeader(Vertical):
     def show(self, view: RunView, title: str, state: str) -> None:
         t = view.totals()
         self._set("#run-title", f"{clean(title, 40)}  {state} · {fmt_duration(t.elapsed)}")
+        # A failure that stops the batch (a refused key, no balance, a full disk) stays in view,
+        # whatever notices come after it; a toast would be gone before the user looks.
+        alert = view.alert
+        self._set("#run-alert", f"! {clean(alert.message, 400)}" if alert else "", wrap=True)
+        self.query_one("#run-alert").display = alert is not None
         self.query_one(TextBar).fraction = (t.done + t.failed) / t.total if t.total else 0.0
         self._set("#run-counts", f"done {t.done}/{t.total} · failed {t.failed} · in flight {t.in_flight} · "
                                  f"remaining {t.remaining} · {t.videos_per_min:.1f}/min · "
