@@ -11,12 +11,13 @@ line through those two quotes (deAPI bills by duration, a fixed part plus a per-
 
 Time: videos / min(submit rate, concurrency / mean latency), where the latency of one job is
 assumed to be LATENCY_BASE_S plus LATENCY_PER_AUDIO_SECOND of its audio length; a daily submit
-cap adds the days it forces.
+cap adds the wait for its resets at midnight UTC (`daily_limit_wait`, which the run screen's ETA uses too).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,23 +128,42 @@ async def _quote_prices(client: Any, settings: Settings, durations: dict[str, li
 # -- time -----------------------------------------------------------------------------------
 
 
-def estimate_seconds(durations: Sequence[float | None], settings: Settings) -> tuple[float, str]:
-    """Seconds to run these videos at the configured limits, and the sentence that says how."""
+def daily_limit_wait(to_submit: int, per_day: int | None, used_today: int = 0, *,
+                     now: float | None = None) -> tuple[float, int, int]:
+    """What a daily submit limit does to `to_submit` more submits: (seconds spent waiting for
+    daily resets, how many resets are waited for, how many submits are sent after the last one).
+
+    Resets are at midnight UTC: the first one is the next midnight after `now` (wall clock), or
+    a whole day away without it. No limit, or today's allowance covers them: (0.0, 0, to_submit).
+    The plan and the run screen's ETA both use it, so they tell the same story."""
+    if not per_day or to_submit <= 0:
+        return 0.0, 0, max(to_submit, 0)
+    beyond = to_submit - max(per_day - used_today, 0)
+    if beyond <= 0:
+        return 0.0, 0, to_submit
+    resets = math.ceil(beyond / per_day)
+    first = 86400.0 if now is None else 86400.0 - now % 86400.0
+    return first + (resets - 1) * 86400.0, resets, beyond - (resets - 1) * per_day
+
+
+def estimate_seconds(durations: Sequence[float | None], settings: Settings, *,
+                     now: float | None = None) -> tuple[float, str]:
+    """Seconds to run these videos at the configured limits, and the sentence that says how
+    (in words: it is shown as it is). `now` (wall clock) places the daily limit's resets."""
     n = len(durations)
     known = [d for d in durations if d is not None]
     mean_audio = sum(known) / len(known) if known else 0.0
     latency = LATENCY_BASE_S + LATENCY_PER_AUDIO_SECOND * mean_audio
     per_minute = min(float(settings.submit_rpm), settings.concurrency * 60.0 / latency)
-    basis = (f"min({settings.submit_rpm} submits/min, {settings.concurrency} at once / "
-             f"{latency:.0f} s assumed per job: {LATENCY_BASE_S:g} s + {LATENCY_PER_AUDIO_SECOND:g} x mean audio length)")
+    basis = (f"{settings.concurrency} at once, about {latency:.0f} s a job (assumed from the audio length), "
+             f"at most {settings.submit_rpm} submits a minute")
     if n == 0:
         return 0.0, basis
-    daily = settings.submit_daily
-    if daily and n > daily:
-        days = math.ceil(n / daily) - 1
-        last = n - days * daily
-        basis += f"; {daily} submits a day means {days} more day(s) of waiting"
-        return days * 86400.0 + last * 60.0 / per_minute + latency, basis
+    wait, resets, last = daily_limit_wait(n, settings.submit_daily, now=now)
+    if resets:
+        basis += (f"; {settings.submit_daily} submits a day: {resets} more day{'s' if resets > 1 else ''} "
+                  "(the limit resets at midnight UTC)")
+        return wait + last * 60.0 / per_minute + latency, basis
     return n * 60.0 / per_minute + latency, basis
 
 
@@ -230,7 +250,7 @@ async def build_plan(
         rows.append(PlanRow(url=v.url, id=v.vid, key=v.key, title=v.title, duration=v.duration,
                             supported=supported[v.key], done_already=done, price_estimate=estimate,
                             line=v.line, source=v.source))
-    seconds, time_basis = estimate_seconds([v.duration for v in runnable], settings)
+    seconds, time_basis = estimate_seconds([v.duration for v in runnable], settings, now=time.time())
     totals = PlanTotals(
         videos=len(rows), to_run=len(runnable), done_already=sum(r.done_already for r in rows),
         unsupported=sum(not r.supported for r in rows),

@@ -9,8 +9,10 @@ read from a clock, so what is rendered is a function of the events and the injec
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 
 from ..core.events import (
     Activity,
@@ -25,7 +27,7 @@ from ..core.events import (
 )
 from ..core.model import VideoState
 from ..core.sanitize import clean
-from .text import fmt_bucket, fmt_duration
+from .text import fmt_bucket, fmt_duration, run_eta
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,9 @@ class RunView:
     state per video key (a dict entry, no widgets).
     """
 
-    def __init__(self, *, error_limit: int = 500, history: int = 40, bin_seconds: float = 15.0) -> None:
+    def __init__(self, *, error_limit: int = 500, history: int = 40, bin_seconds: float = 15.0,
+                 wall: Callable[[], float] = time.time) -> None:
+        self.wall = wall   # the wall clock: daily limits reset at midnight UTC
         self.progress: Progress | None = None
         self.workers: dict[int, WorkerChanged] = {}
         self.errors: deque[ErrorLogged] = deque(maxlen=error_limit)
@@ -161,7 +165,7 @@ class RunView:
         if p is not None:
             remaining = max(p.total - p.done - p.failed - p.in_flight, 0)
             return Totals(p.total, p.done, p.failed, p.in_flight, remaining,
-                          p.videos_per_min, p.eta_seconds, p.elapsed)
+                          p.videos_per_min, run_eta(p, self.wall()), p.elapsed)
         # Before the first Progress (e.g. just after a resume) count what the videos say.
         states = list(self.video_states.values())
         done = sum(s is VideoState.DONE for s in states)

@@ -133,3 +133,23 @@ def test_parse_form_maps_the_run_options_to_their_fields(tmp_path):
     settings, errors = parse_form({"lang": " en ", "cookies": "", "metadata": False, "api_base": " http://x "}, base)
     assert errors == {} and (settings.lang, settings.cookies, settings.metadata, settings.api_base) == (
         "en", "", False, "http://x")
+
+
+def test_the_eta_counts_the_daily_limit_as_the_plan_does():
+    from bulk_transcribe.core.events import BucketUsage
+    from bulk_transcribe.core.plan import estimate_seconds
+    from bulk_transcribe.tui.headless import progress_line
+
+    noon = 19_700 * 86400.0 + 12 * 3600   # a day's noon, UTC
+    basic = (BucketUsage("submit", 1, 1, used_today=10, per_day=10), BucketUsage("status", 3, 50, 30, 200))
+    # 30 still to submit, today's 10 spent: the engine's pace alone would say 22 minutes.
+    p = Progress(40, 10, 0, 0, 30, 600.0, 2.0, 22 * 60.0, basic, 5, 5)
+    view = RunView(wall=lambda: noon)
+    view.apply(p)
+    eta = view.totals().eta_seconds
+    assert eta >= 12 * 3600 + 2 * 86400, fmt_duration(eta)   # midnight, then two more resets
+    assert fmt_duration(eta).startswith("2d12h")
+    # The plan of the whole 40 at the same noon (nothing sent yet) says the same.
+    plan_says, basis = estimate_seconds([None] * 40, Settings(plan="basic"), now=noon)
+    assert fmt_duration(plan_says).startswith("2d12h") and "3 more days" in basis
+    assert "ETA 2d" in progress_line(p)   # headless too
