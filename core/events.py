@@ -116,6 +116,8 @@ class Notice:
     wall: float
     level: str   # "info" | "warning" | "error"
     message: str
+    line: int = 0        # a notice about one line of the batch (skipped: rejected or a duplicate)
+    category: str = ""   # and why, as the report says it ("input", "source", "duplicate")
 
 
 @dataclass(frozen=True, slots=True)

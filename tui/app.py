@@ -140,7 +140,7 @@ class BulkTranscribeApp(App[int]):
         new = min(view.notices_total - self._notices_seen, len(view.notices))
         self._notices_seen = view.notices_total
         for notice in list(view.notices)[len(view.notices) - new:] if new > 0 else ():
-            if notice.level in ("warning", "error"):
+            if notice.level in ("warning", "error") and not notice.line:   # skipped lines go to the log
                 self.notify(clean(notice.message, 300), severity=notice.level, timeout=8, markup=False)
 
     # -- the first screen ---------------------------------------------------------------
@@ -430,7 +430,8 @@ class BulkTranscribeApp(App[int]):
         self._summary_shown = True
         while len(self.screen_stack) > 2 and not isinstance(self.screen, RunScreen):
             self.pop_screen()   # close a help or quit dialog left open over the run screen
-        self.switch_screen(SummaryScreen(result, self.run_title, self.view.totals().elapsed or None))
+        self.switch_screen(SummaryScreen(result, self.run_title, self.view.totals().elapsed or None,
+                                         skipped=dict(self.view.skipped)))
 
     def request_quit(self) -> None:
         """q on the run screen: ask while work runs; either way the session is saved."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Callable
 
@@ -105,6 +105,7 @@ class RunView:
         self.notices: deque[Notice] = deque(maxlen=50)
         self.notices_total = 0
         self.alert: Notice | None = None   # the last error notice (a halt): it stays on screen
+        self.skipped: Counter[str] = Counter()   # batch lines that never became videos, by category
         self.concurrency: ConcurrencyChanged | None = None
         self.finished: BatchFinished | None = None
         self.video_states: dict[str, VideoState] = {}
@@ -142,6 +143,12 @@ class RunView:
             self.notices_total += 1
             if event.level == "error":
                 self.alert = event
+            if event.line:   # a rejected or duplicate line: a row of the error log, counted for the summary
+                self.skipped[event.category or "input"] += 1
+                reason = event.message.split("): ", 1)[-1]
+                self.errors.append(ErrorLogged(event.wall, f"line {event.line}", f"batch line {event.line}",
+                                               event.category or "input", reason))
+                self.errors_total += 1
         elif isinstance(event, BatchFinished):
             self.finished = event
 

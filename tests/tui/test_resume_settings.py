@@ -68,3 +68,4 @@ async def test_start_flag_on_a_batch_with_a_session_applies_only_the_flags_given
     (used,) = engines.settings
     assert (used.formats, used.concurrency) == (("txt", "md"), 2)
     assert any("concurrency 7 → 2" in n for n in notices), notices
+

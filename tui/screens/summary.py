@@ -16,8 +16,10 @@ from ..text import fmt_duration
 from .modals import Confirm
 
 
-def summary_text(r: BatchFinished, title: str, elapsed: float | None = None) -> Text:
-    """Fits 80x24 for any number of categories up to about eight."""
+def summary_text(r: BatchFinished, title: str, elapsed: float | None = None,
+                 skipped: dict[str, int] | None = None) -> Text:
+    """Fits 80x24 for any number of categories up to about eight. `skipped`: batch lines that
+    never became videos, by category (rejected lines and duplicates)."""
     t = Text()
     head = "Stopped" if r.stopped else "Finished"
     t.append(f"{head}: {clean(title, 60)}\n\n", style="bold")
@@ -33,6 +35,10 @@ def summary_text(r: BatchFinished, title: str, elapsed: float | None = None) -> 
                  "  Press R to pay for them again.\n", style="bold")
     if r.remaining:
         t.append(f"  {r.remaining} video(s) not finished: reopen to resume the session.\n")
+    if skipped:
+        n = sum(skipped.values())
+        kinds = ", ".join(f"{count} {clean(category, 20)}" for category, count in sorted(skipped.items()))
+        t.append(f"  {n} line(s) of the batch skipped ({kinds}): listed in the error log and the report.\n")
     if r.failures_by_category:
         t.append("\nFailures by category\n", style="bold")
         for category, n in r.failures_by_category:
@@ -48,13 +54,15 @@ class SummaryScreen(Screen):
     BINDINGS = [Binding("q,enter,escape", "app.quit", "quit"),
                 Binding("R", "resubmit", "resubmit possibly paid", show=False)]
 
-    def __init__(self, result: BatchFinished, title: str, elapsed: float | None = None) -> None:
+    def __init__(self, result: BatchFinished, title: str, elapsed: float | None = None, *,
+                 skipped: dict[str, int] | None = None) -> None:
         super().__init__()
         self.result, self.run_title, self.elapsed = result, title, elapsed
+        self.skipped = skipped or {}
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="summary"):
-            yield Static(summary_text(self.result, self.run_title, self.elapsed), id="summary-text")
+            yield Static(summary_text(self.result, self.run_title, self.elapsed, self.skipped), id="summary-text")
         yield Footer()
 
     def action_resubmit(self) -> None:
