@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -108,6 +109,7 @@ class BulkTranscribeApp(App[int]):
         self._summary_shown = False
         self._notices_seen = 0
         self._planned: StartRequest | None = None   # the request behind the plan on screen
+        self._quit_summary: BatchFinished | None = None   # the engine's summary when quit mid-run
 
     # -- the one sink -----------------------------------------------------------------
     def sink(self, event: Event) -> None:
@@ -457,7 +459,22 @@ class BulkTranscribeApp(App[int]):
                 await worker.wait()
             except Exception:   # WorkerCancelled / WorkerFailed: the engine has unwound either way
                 pass
+        summary = getattr(self.engine, "summary", None)   # the real Engine's: where things are now
+        if self.view.finished is None and callable(summary):
+            try:
+                self._quit_summary = summary()
+            except Exception:   # never let the goodbye fail the quit
+                self._quit_summary = None
         self.exit(self.exit_code())
+
+    def farewell(self) -> str | None:
+        """What the terminal shows once the app has gone: the headless summary (counts, where the
+        transcripts, report and session are, how to resume), or None when nothing ran."""
+        result = self.view.finished or self._quit_summary
+        if self.engine is None or result is None:
+            return None
+        from .headless import summary_text
+        return summary_text(result).lstrip("\n")
 
     def exit_code(self) -> int:
         """The CLI's codes: 0 when every video is done (or nothing was run), 1 when some
@@ -502,4 +519,7 @@ def run_app(**kwargs: Any) -> int:
     """Build the app with `build_app(**kwargs)`, run it, return the command's exit code."""
     app = build_app(**kwargs)
     code = app.run()
+    goodbye = app.farewell()
+    if goodbye:
+        print(goodbye, file=sys.stderr)
     return code if isinstance(code, int) else app.exit_code()

@@ -65,6 +65,11 @@ class FakeEngine:
     def permanent_failures(self) -> tuple[int, float]:
         return self.permanent, 0.0123 * self.permanent
 
+    def summary(self) -> BatchFinished:
+        """As the real Engine's: the batch as it stands (here the result it was given, or a
+        mid-batch one)."""
+        return self.result or finished(stopped=True)
+
     def finish(self, result: BatchFinished) -> None:
         self.result = result
         self._done.set()

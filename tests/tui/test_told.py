@@ -50,3 +50,26 @@ async def test_rejected_and_duplicate_lines_are_in_the_error_log_and_the_summary
         assert isinstance(app.screen, SummaryScreen)
         summary = str(app.screen.query_one("#summary-text").render())
         assert "2 line(s) of the batch skipped (1 duplicate, 1 input)" in summary
+
+
+async def test_quitting_mid_run_leaves_where_things_are_and_how_to_resume_on_the_terminal():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.attach(FakeEngine(), "lectures.txt")
+        await until_shown(pilot, RunScreen, "#workers")
+        await pilot.press("q", "y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    goodbye = app.farewell()
+    assert goodbye is not None
+    for words in ("Stopped: 114 done", "Transcripts: transcripts", "Session:     sessions/lectures-1a2b3c4d.toml",
+                  "Resume with: bulk-transcribe resume 'sessions/lectures-1a2b3c4d.toml'"):
+        assert words in goodbye, goodbye
+
+
+async def test_nothing_is_printed_when_nothing_ran():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+q")
+    assert app.farewell() is None
