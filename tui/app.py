@@ -110,6 +110,7 @@ class BulkTranscribeApp(App[int]):
         self._notices_seen = 0
         self._planned: StartRequest | None = None   # the request behind the plan on screen
         self._quit_summary: BatchFinished | None = None   # the engine's summary when quit mid-run
+        self._session_began: float | None = None   # wall time a resumed session was created
 
     # -- the one sink -----------------------------------------------------------------
     def sink(self, event: Event) -> None:
@@ -380,6 +381,11 @@ class BulkTranscribeApp(App[int]):
                 self.show_config()
             return
         self.view = RunView()
+        states = [v.state.value for v in getattr(session, "videos", ())]
+        self.view.begin(len(states), states.count("done"), states.count("failed"))
+        # A resumed session began before this run: the summary's time says which it counts.
+        created = getattr(session, "created", 0.0)
+        self._session_began = created if resumed and created else None
         for notice in notices:
             self.sink(notice)
         engine = start_engine(session, api_key=self.api_key, sink=self.sink, resumed=resumed,
@@ -433,7 +439,8 @@ class BulkTranscribeApp(App[int]):
         while len(self.screen_stack) > 2 and not isinstance(self.screen, RunScreen):
             self.pop_screen()   # close a help or quit dialog left open over the run screen
         self.switch_screen(SummaryScreen(result, self.run_title, self.view.totals().elapsed or None,
-                                         skipped=dict(self.view.skipped)))
+                                         skipped=dict(self.view.skipped), began=self._session_began,
+                                         idle=self.view.videos_changed == 0 and not result.remaining))
 
     def request_quit(self) -> None:
         """q on the run screen: ask while work runs; either way the session is saved."""

@@ -76,14 +76,19 @@ def describe_worker(w: WorkerChanged | None, slot: int, now: float, label_width:
 
 @dataclass(frozen=True, slots=True)
 class Totals:
+    """The header's numbers; done + failed + in_flight + queued == total, always."""
+
     total: int
     done: int
     failed: int
-    in_flight: int
-    remaining: int
-    videos_per_min: float
+    in_flight: int             # videos a worker is running (not those waiting for a slot)
+    queued: int                # not started yet, or waiting for a slot
+    videos_per_min: float | None   # None while too young to mean anything (right after a resume)
     eta_seconds: float | None
     elapsed: float
+
+
+RATE_AFTER = 60.0   # seconds of a run before its rate is shown: jobs re-attached by a resume land at once
 
 
 class RunView:
@@ -114,6 +119,8 @@ class RunView:
         # (bin index, done count at the last Progress seen in that bin)
         self._bins: deque[tuple[int, int]] = deque(maxlen=history + 1)
         self._started: dict[int, tuple[str, float]] = {}   # slot -> (video key, when it took it)
+        self._start = (0, 0, 0)   # (total, done, failed) of the session as the run began
+        self.videos_changed = 0   # VideoChanged events seen: none means the run had nothing to do
         self.version = 0   # bumped on every fold; the screen repaints only when it moved
 
     # -- folding --------------------------------------------------------------------
@@ -129,6 +136,7 @@ class RunView:
                 self._started[event.worker] = (event.video_key, event.since)
         elif isinstance(event, VideoChanged):
             self.video_states[event.key] = event.state
+            self.videos_changed += 1
         elif isinstance(event, ErrorLogged):
             self.errors.append(event)
             self.errors_total += 1
@@ -167,19 +175,29 @@ class RunView:
             self._bins.append((index, p.done))
 
     # -- reading --------------------------------------------------------------------
+    def begin(self, total: int, done: int, failed: int) -> None:
+        """What the session holds as the run starts, so the first frame (before any Progress)
+        already counts every video, not only those an event has named."""
+        self._start = (total, done, failed)
+
     def totals(self) -> Totals:
         p = self.progress
         if p is not None:
-            remaining = max(p.total - p.done - p.failed - p.in_flight, 0)
-            return Totals(p.total, p.done, p.failed, p.in_flight, remaining,
-                          p.videos_per_min, run_eta(p, self.wall()), p.elapsed)
+            # The engine counts a video in flight from the moment a worker takes it; one still
+            # waiting for a slot (the adaptive level is lower) is not running yet.
+            waiting = sum(1 for w in self.workers.values() if w.activity is Activity.WAITING_SLOT)
+            in_flight = max(p.in_flight - waiting, 0)
+            queued = max(p.total - p.done - p.failed - in_flight, 0)
+            rate = p.videos_per_min if p.elapsed >= RATE_AFTER else None
+            return Totals(p.total, p.done, p.failed, in_flight, queued, rate, run_eta(p, self.wall()), p.elapsed)
         # Before the first Progress (e.g. just after a resume) count what the videos say.
+        total, done, failed = self._start
         states = list(self.video_states.values())
-        done = sum(s is VideoState.DONE for s in states)
-        failed = sum(s is VideoState.FAILED for s in states)
-        queued = sum(s is VideoState.QUEUED for s in states)
-        in_flight = len(states) - done - failed - queued
-        return Totals(len(states), done, failed, in_flight, queued, 0.0, None, 0.0)
+        done = max(done, sum(s is VideoState.DONE for s in states))
+        failed = max(failed, sum(s is VideoState.FAILED for s in states))
+        total = max(total, len(states))
+        in_flight = sum(1 for s in states if s not in (VideoState.DONE, VideoState.FAILED, VideoState.QUEUED))
+        return Totals(total, done, failed, in_flight, max(total - done - failed - in_flight, 0), None, None, 0.0)
 
     def slots(self) -> int:
         """How many worker rows to show: stable for the whole run, never one per video."""
