@@ -19,10 +19,12 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from textual import on
-from textual.app import App
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from ..core.config import anchor_paths, describe_changes, resume_settings, save_settings
@@ -52,7 +54,7 @@ from .messages import (
 )
 from .run_view import RunView
 from .screens.config import ConfigScreen
-from .screens.modals import Confirm, KeyPrompt, confirm_quit
+from .screens.modals import Confirm, HelpScreen, KeyPrompt, confirm_quit
 from .screens.plan import PlanScreen
 from .screens.resume import ResumeScreen
 from .screens.run import RunScreen
@@ -86,7 +88,14 @@ class AppOptions:
 class BulkTranscribeApp(App[int]):
     CSS_PATH = ["app.tcss", "config.tcss", "plan.tcss", "run.tcss"]
     TITLE = "bulk-transcribe"
-    ENABLE_COMMAND_PALETTE = False
+    # The palette (ctrl+p) lists the screen's own actions (`get_system_commands`).
+    ENABLE_COMMAND_PALETTE = True
+    # `?` works on every screen, also while a field has focus (f1 too); ctrl+q is in the footer.
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "help", key_display="?", priority=True),
+        Binding("ctrl+q", "quit", "quit", key_display="^q", priority=True),
+        Binding("ctrl+c", "help_quit", show=False, system=True),
+    ]
 
     def __init__(self, options: AppOptions) -> None:
         super().__init__()
@@ -494,6 +503,33 @@ class BulkTranscribeApp(App[int]):
     async def action_quit(self) -> None:
         """Every quit key (q, ctrl+q) goes through the same question while work runs."""
         self.request_quit()
+
+    def action_help(self) -> None:
+        """`?` on any screen: its keys, then the app's. On the help itself, close it."""
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        screen = self.screen
+        self.push_screen(HelpScreen(getattr(screen, "HELP", ()), getattr(screen, "HELP_TITLE", "Keys")))
+
+    def action_help_quit(self) -> None:
+        """Ctrl+C (Textual's own words name only ctrl+q): say how quitting works here."""
+        self.notify("Ctrl+C does not quit the app. Press q, or ctrl+q from anywhere: it asks while work runs, "
+                    "and the session is saved either way.", title="Quit?", markup=False)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette: the actions of the screen on top (its keys, by name), help, quit."""
+        seen: set[str] = set()
+        for binding in getattr(screen, "BINDINGS", ()):
+            if not isinstance(binding, Binding) or not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            key = binding.key_display or binding.key.split(",")[0]
+            what = f"{binding.tooltip} (key {key})" if binding.tooltip else f"key {key}"
+            yield SystemCommand(binding.description.capitalize(), what,
+                                lambda action=binding.action: self.call_later(screen.run_action, action))
+        yield SystemCommand("Help", "the keys of this screen (key ?)", self.action_help)
+        yield SystemCommand("Quit", "asks while work runs; the session is saved (key ctrl+q)", self.request_quit)
 
     def on_unmount(self) -> None:
         sim, self._own_sim = self._own_sim, None

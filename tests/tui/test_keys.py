@@ -279,3 +279,68 @@ async def test_a_failure_that_stops_the_batch_stays_on_screen_then_on_the_summar
         assert isinstance(app.screen, SummaryScreen)
         summary = str(app.screen.query_one("#summary-text").render())
         assert "Submitting stopped: deAPI refused the key" in summary and "check DEAPI_API_KEY" in summary
+
+
+async def test_help_on_every_screen_and_never_typed_into_a_field(tmp_path):
+    from bulk_transcribe.core.store.format import SessionInfo
+    from bulk_transcribe.tui.screens.config import ConfigScreen
+    from bulk_transcribe.tui.screens.resume import ResumeScreen
+
+    app = make_app(api_key=None, key_source="")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_shown(pilot, ConfigScreen, "#batch")
+        assert app.screen.query_one("#batch").has_focus
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and "config screen" in app.screen.help_title
+        await pilot.press("question_mark")   # ? again closes it
+        assert isinstance(app.screen, ConfigScreen) and app.screen.query_one("#batch").value == ""
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        await app.push_screen(ResumeScreen([SessionInfo("/s.toml", batch="/b.txt", created=0, total=1)]))
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and "resume prompt" in app.screen.help_title
+        await pilot.press("escape")
+        await pilot.pause()
+        engine = FakeEngine()
+        app.attach(engine, "lectures.txt")
+        await until_shown(pilot, RunScreen, "#workers")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and "run screen" in app.screen.help_title
+        await pilot.press("escape")
+        await pilot.pause()
+        engine.finish(finished())
+        await app.workers.wait_for_complete()
+        app.repaint_now()
+        await pilot.pause()
+        assert isinstance(app.screen, SummaryScreen)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and "summary" in app.screen.help_title
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("escape")   # escape on the summary does not end the app
+        await pilot.pause()
+        assert isinstance(app.screen, SummaryScreen) and app.is_running
+        await pilot.press("q")
+
+
+async def test_ctrl_c_explains_quitting_and_the_palette_lists_the_screens_actions():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot, mid_batch())
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert any("Ctrl+C does not quit the app. Press q" in m for m in said), said
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles[:5] == ["Pause", "Stop", "Retry", "Log", "Quit"] and "Help" in titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        from textual.command import CommandPalette
+        assert isinstance(app.screen, CommandPalette)

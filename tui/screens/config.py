@@ -20,6 +20,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 from ...core.sanitize import clean
 from ...core.settings import FORMATS, LIMIT_MODES, MODELS, PLANS, Settings
 from ..messages import StartRequest, StartRequested
+from ..widgets.field import Field
 from ..widgets.key_input import ENTERED, KeyInput, key_status
 from ..widgets.tick import Tick
 from .config_form import BatchSummary, parse_form, rate_text, summarise_batch
@@ -37,6 +38,10 @@ def plan_hint(plan: str) -> str:
 
 class ConfigScreen(Screen):
     BINDINGS = [Binding("ctrl+s", "start", "start", priority=True)]
+    HELP = (("tab", "next field (shift+tab: back)"), ("space", "tick or untick a box; open a drop-down"),
+            ("ctrl+s", "start: shows the plan first, nothing is spent before it"),
+            ("", "each problem is shown under its field; Start waits for none"))
+    HELP_TITLE = "Keys on the config screen"
 
     def __init__(self, *, settings: Settings, api_key: str | None, key_source: str,
                  batch_path: str = "", key_required: bool = True) -> None:
@@ -63,7 +68,7 @@ class ConfigScreen(Screen):
         s = self.base
         with VerticalScroll(id="form"):
             yield Static(Text("New batch", style="bold"), id="form-title")
-            yield from self._row("Batch file", Input(self.batch_path, id="batch", compact=True,
+            yield from self._row("Batch file", Field(self.batch_path, id="batch", compact=True,
                                  placeholder="text file, one video URL per line"), name="batch")
             yield Static("", id="batch-info", markup=False)
             yield from self._row("API key", Static("", id="key-status", markup=False), name="key")
@@ -76,18 +81,18 @@ class ConfigScreen(Screen):
                                         id="limit_mode", compact=True), name="plan")
             yield Static(plan_hint(s.plan), id="plan-hint", classes="hint", markup=False)
             yield from self._row("Per minute", Label("submit", classes="sub"),
-                                 Input(str(s.rpm), id="rpm", compact=True, classes="num"),
+                                 Field(str(s.rpm), id="rpm", compact=True, classes="num"),
                                  Label("status", classes="sub"),
-                                 Input(str(s.status_rpm), id="status_rpm", compact=True, classes="num"),
+                                 Field(str(s.status_rpm), id="status_rpm", compact=True, classes="num"),
                                  Label("0 = plan's", classes="sub hint"), name="rpm")
             yield Static("", id="err-status_rpm", classes="field-error", markup=False)
             yield from self._row("Per day", Label("submit", classes="sub"),
-                                 Input(str(s.submit_per_day), id="submit_per_day", compact=True, classes="num"),
+                                 Field(str(s.submit_per_day), id="submit_per_day", compact=True, classes="num"),
                                  Label("status", classes="sub"),
-                                 Input(str(s.status_per_day), id="status_per_day", compact=True, classes="num"),
+                                 Field(str(s.status_per_day), id="status_per_day", compact=True, classes="num"),
                                  Label("-1 = plan's, 0 = none", classes="sub hint"), name="submit_per_day")
             yield Static("", id="err-status_per_day", classes="field-error", markup=False)
-            yield from self._row("Concurrency", Input(str(s.concurrency), id="concurrency", compact=True,
+            yield from self._row("Concurrency", Field(str(s.concurrency), id="concurrency", compact=True,
                                  classes="num"), Label("1-50", classes="sub hint"), name="concurrency")
             yield Static("", id="rate", classes="hint", markup=False)
             yield from self._row("Model", Select([(m, m) for m in MODELS], value=s.model, allow_blank=False,
@@ -96,23 +101,23 @@ class ConfigScreen(Screen):
                                  id="timestamps", compact=True))
             yield from self._row("Formats", *(Tick(f, f in s.formats, id=f"fmt-{f}", compact=True,
                                  classes="fmt") for f in FORMATS), name="formats")
-            yield from self._row("Output folder", Input(s.output_dir, id="output_dir", compact=True),
+            yield from self._row("Output folder", Field(s.output_dir, id="output_dir", compact=True),
                                  name="output_dir")
-            yield from self._row("File names", Input(s.template, id="template", compact=True,
+            yield from self._row("File names", Field(s.template, id="template", compact=True,
                                  placeholder="{title} [{id}]"), name="template")
-            yield from self._row("Language", Input(s.lang, id="lang", compact=True, classes="num",
+            yield from self._row("Language", Field(s.lang, id="lang", compact=True, classes="num",
                                                           placeholder="auto"),
                                  Label("e.g. en; empty = detect", classes="sub hint"), name="lang")
-            yield from self._row("Max attempts", Input(str(s.max_attempts), id="max_attempts", compact=True,
+            yield from self._row("Max attempts", Field(str(s.max_attempts), id="max_attempts", compact=True,
                                  classes="num"), Label("submits per video, 1-20", classes="sub hint"),
                                  name="max_attempts")
             yield from self._row("Order", Select(ORDER_CHOICES, value=s.order, allow_blank=False, id="order",
                                  compact=True), name="order")
             yield from self._row("Metadata", Tick("read titles and durations first (yt-dlp)", s.metadata,
                                  id="metadata", compact=True))
-            yield from self._row("Cookies file", Input(s.cookies, id="cookies", compact=True,
+            yield from self._row("Cookies file", Field(s.cookies, id="cookies", compact=True,
                                  placeholder="optional: for YouTube's bot check"), name="cookies")
-            yield from self._row("API base", Input(s.api_base, id="api_base", compact=True), name="api_base")
+            yield from self._row("API base", Field(s.api_base, id="api_base", compact=True), name="api_base")
             yield Static("", id="err-settings", classes="field-error", markup=False)
             with Horizontal(classes="row", id="start-row"):
                 yield Button("Start", id="start", variant="primary", compact=True)

@@ -67,6 +67,10 @@ class PlanScreen(Screen):
         Binding("enter,s", "start", "start"),
         Binding("escape", "back", "back"),
     ]
+    HELP = (("↑ ↓", "move through the videos (more load as you go)"),
+            ("enter, s", "start (asks first when the estimate exceeds the balance)"),
+            ("escape", "back to the settings; nothing is spent"))
+    HELP_TITLE = "Keys on the plan"
 
     def __init__(self, build: PlanBuilder, *, title: str, auto_start: bool = False, output_dir: str = "") -> None:
         super().__init__()

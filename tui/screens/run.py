@@ -20,7 +20,7 @@ from ..messages import QuitRequested, RunSteered
 from ..run_view import RunView
 from ..widgets.header import RunHeader
 from ..widgets.table import ErrorTable, WorkerTable
-from .modals import Confirm, ErrorDetail, HelpScreen
+from .modals import HELP_KEYS, Confirm, ErrorDetail
 
 
 def error_row(e) -> tuple[str, ...]:
@@ -39,13 +39,15 @@ class RunScreen(Screen):
     """Watch and steer one run through its `RunControls` (the real Engine, or a test's fake)."""
 
     BINDINGS = [
-        Binding("p", "pause", "pause/resume"),
-        Binding("s", "stop", "stop"),
-        Binding("r", "retry", "retry failed"),
-        Binding("l", "toggle_log", "log"),
+        # Short labels: the footer fits 80 columns with ^q and ^p; the tooltip is the palette's line.
+        Binding("p", "pause", "pause", tooltip="pause or resume submitting (jobs in flight continue)"),
+        Binding("s", "stop", "stop", tooltip="graceful stop: no new submits, finish what is in flight"),
+        Binding("r", "retry", "retry", tooltip="retry failed videos that may succeed"),
+        Binding("l", "toggle_log", "log", tooltip="show or hide the error log"),
         Binding("q", "quit_run", "quit"),
-        Binding("question_mark", "help", "help", key_display="?"),
     ]
+    HELP = HELP_KEYS
+    HELP_TITLE = "Keys on the run screen"
 
     def __init__(self, engine: RunControls, title: str) -> None:
         super().__init__()
@@ -135,9 +137,6 @@ class RunScreen(Screen):
 
     def on_error_table_chosen(self, event: ErrorTable.Chosen) -> None:
         self.app.push_screen(ErrorDetail(event.row))
-
-    def action_help(self) -> None:
-        self.app.push_screen(HelpScreen())
 
     def action_quit_run(self) -> None:
         self.post_message(QuitRequested())

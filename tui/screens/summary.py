@@ -64,8 +64,13 @@ def summary_text(r: BatchFinished, title: str, elapsed: float | None = None,
 
 
 class SummaryScreen(Screen):
-    BINDINGS = [Binding("q,enter,escape", "app.quit", "quit"),
+    # Escape does not quit: it means "back" everywhere else, and a stray one must not end the app.
+    BINDINGS = [Binding("q,enter", "app.quit", "quit"),
                 Binding("R", "resubmit", "resubmit possibly paid", show=False)]
+    HELP = (("q, enter", "quit (the session and the report are saved)"),
+            ("R", "resubmit the videos in doubt (asks first, saying what it may cost)"),
+            ("↑ ↓", "scroll"))
+    HELP_TITLE = "Keys on the summary"
 
     def __init__(self, result: BatchFinished, title: str, elapsed: float | None = None, *,
                  skipped: dict[str, int] | None = None, began: float | None = None, idle: bool = False) -> None:
