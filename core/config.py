@@ -23,8 +23,11 @@ ENV_KEY = "DEAPI_API_KEY"
 ENV_BASE = "DEAPI_BASE_URL"
 
 
-# The config file's keys: the Settings fields, plus api_key (read by resolve_api_key).
-CONFIG_KEYS = (*Settings.__dataclass_fields__, "api_key")
+# Keys of the config file that are not run settings: the key (read by resolve_api_key) and the
+# app's own preferences (`face_option`), never stored in a session.
+FACE_KEYS = ("api_key", "mouse")
+# The config file's keys: the Settings fields, plus FACE_KEYS.
+CONFIG_KEYS = (*Settings.__dataclass_fields__, *FACE_KEYS)
 
 
 def read_config_file() -> dict[str, Any]:
@@ -53,7 +56,7 @@ def load_settings(cli_overrides: dict[str, Any] | None = None, *, base: Settings
     values: dict[str, Any] = (base or Settings()).to_dict()
     if base is None:
         file_values = read_config_file()
-        unknown = sorted(k for k in file_values if k not in values and k != "api_key")
+        unknown = sorted(k for k in file_values if k not in values and k not in FACE_KEYS)
         if unknown:
             raise SettingsError(f"unknown setting {', '.join(map(repr, unknown))} in {config_path()}: "
                                 f"the keys are {', '.join(CONFIG_KEYS)}")
@@ -118,6 +121,15 @@ def describe_changes(changes: list[tuple[str, Any, Any]]) -> str:
             return "on" if value else "off"
         return str(value) if value != "" else "none"
     return " · ".join(f"{name} {show(name, before)} → {show(name, after)}" for name, before, after in changes)
+
+
+def face_option(name: str, default: bool) -> bool:
+    """A yes/no preference of the app from the config file (e.g. `mouse = true`), or `default`.
+    Raises SettingsError when it is there but not true or false."""
+    value = read_config_file().get(name, default)
+    if not isinstance(value, bool):
+        raise SettingsError(f"{name} in {config_path()} must be true or false (got {value!r})")
+    return value
 
 
 def resolve_api_key() -> tuple[str | None, str]:

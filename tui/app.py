@@ -83,6 +83,7 @@ class AppOptions:
     testing: bool = False
     # The settings the command line gave expressly: they override a resumed session's own.
     overrides: dict[str, Any] = field(default_factory=dict)
+    mouse: bool = False   # mouse tracking (off: keyboard only, nothing sent over SSH when the mouse moves)
 
 
 class BulkTranscribeApp(App[int]):
@@ -561,7 +562,7 @@ def build_app(options: AppOptions | None = None, **changes: Any) -> BulkTranscri
 def run_app(**kwargs: Any) -> int:
     """Build the app with `build_app(**kwargs)`, run it, return the command's exit code."""
     app = build_app(**kwargs)
-    code = app.run()
+    code = app.run(mouse=app.options.mouse)
     goodbye = app.farewell()
     if goodbye:
         print(goodbye, file=sys.stderr)

@@ -28,7 +28,7 @@ from ..core.settings import Settings
 from ..core.sources.batch import BatchError
 from ..core.store.session import Session
 from .headless import HeadlessPrinter
-from .options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, need_key, overrides
+from .options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, mouse_wanted, need_key, overrides
 
 
 def _exit_code(finished, interrupted: bool) -> int:
@@ -186,7 +186,7 @@ def run_demo(args: argparse.Namespace) -> int:
             from .app import run_app
             return run_app(settings=settings, api_key=key, key_source="demo",
                            batch_path=str(demo_batch_path()), session_path=str(session_path), start=True,
-                           demo=True, sim=sim)
+                           demo=True, sim=sim, mouse=mouse_wanted(args))
         return drive(lambda: prepare_session(demo_batch_path(), settings, session_path=session_path),
                      key, settings, json_lines=args.json)
     finally:
@@ -225,4 +225,4 @@ def open_app(args: argparse.Namespace, resume: str | None = None) -> int:
     given = {k: v for k, v in overrides(args).items() if v is not None}
     return run_app(settings=settings, api_key=key, key_source=where, batch_path=getattr(args, "batch", None),
                    session_path=resume or getattr(args, "session", None), start=getattr(args, "start", False) or bool(resume),
-                   demo=False, sim=None, overrides=given)
+                   demo=False, sim=None, overrides=given, mouse=mouse_wanted(args))
