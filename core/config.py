@@ -23,8 +23,11 @@ ENV_KEY = "DEAPI_API_KEY"
 ENV_BASE = "DEAPI_BASE_URL"
 
 
-# The config file's keys: the Settings fields, plus api_key (read by resolve_api_key).
-CONFIG_KEYS = (*Settings.__dataclass_fields__, "api_key")
+# Keys of the config file that are not run settings: the key (read by resolve_api_key) and the
+# app's own preferences (`face_option`), never stored in a session.
+FACE_KEYS = ("api_key", "mouse")
+# The config file's keys: the Settings fields, plus FACE_KEYS.
+CONFIG_KEYS = (*Settings.__dataclass_fields__, *FACE_KEYS)
 
 
 def read_config_file() -> dict[str, Any]:
@@ -53,7 +56,7 @@ def load_settings(cli_overrides: dict[str, Any] | None = None, *, base: Settings
     values: dict[str, Any] = (base or Settings()).to_dict()
     if base is None:
         file_values = read_config_file()
-        unknown = sorted(k for k in file_values if k not in values and k != "api_key")
+        unknown = sorted(k for k in file_values if k not in values and k not in FACE_KEYS)
         if unknown:
             raise SettingsError(f"unknown setting {', '.join(map(repr, unknown))} in {config_path()}: "
                                 f"the keys are {', '.join(CONFIG_KEYS)}")
@@ -64,9 +67,69 @@ def load_settings(cli_overrides: dict[str, Any] | None = None, *, base: Settings
         if v is not None:
             values[k] = v
     try:
-        return Settings.from_dict(values).validate()
+        return anchor_paths(Settings.from_dict(values).validate())
     except TypeError as exc:  # a wrongly typed value in the file
         raise SettingsError(f"a setting has the wrong type: {exc}") from exc
+
+
+def anchor_paths(settings: Settings, cwd: str | Path | None = None) -> Settings:
+    """`settings` with its folders and files made absolute (`~` expanded, relative to `cwd`,
+    default the working directory), so a session resumed from another folder writes where it
+    wrote before instead of a second copy of every transcript there."""
+    base = Path(cwd) if cwd is not None else Path.cwd()
+    changes: dict[str, Any] = {}
+    for name in ("output_dir", "cookies"):
+        value = getattr(settings, name)
+        if value:
+            absolute = str(base / Path(value).expanduser())
+            absolute = os.path.normpath(absolute)
+            if absolute != value:
+                changes[name] = absolute
+    return settings.with_(**changes) if changes else settings
+
+
+# Settings a saved session never passes on to its next run: each costs money, so only the run
+# that asks for it gets it (`--retry-failed` re-submits permanent failures).
+NOT_KEPT = ("retry_failed",)
+
+
+def resume_settings(saved: Settings, cli_overrides: dict[str, Any] | None = None
+                    ) -> tuple[Settings, list[tuple[str, Any, Any]]]:
+    """The settings a resumed session runs with, and what differs from the ones it was saved with.
+
+    A session keeps its own settings (not the config file's, nor the defaults: those may have
+    changed since it started, and a run must never lose its md outputs because of that); what
+    the user gave for this run (`cli_overrides`: flags, or the fields changed on a screen; None
+    values are ignored) and the environment's DEAPI_BASE_URL go on top. `NOT_KEPT` settings
+    fall back to their defaults unless given again. Returns (settings, [(name, saved value,
+    new value)]) in field order; raises SettingsError for an invalid result."""
+    keep = saved.with_(**{name: getattr(Settings(), name) for name in NOT_KEPT})
+    settings = load_settings(cli_overrides, base=keep)
+    changes = [(name, getattr(saved, name), getattr(settings, name)) for name in Settings.__dataclass_fields__
+               if getattr(saved, name) != getattr(settings, name)]
+    return settings, changes
+
+
+def describe_changes(changes: list[tuple[str, Any, Any]]) -> str:
+    """`concurrency 7 → 3 · formats txt,md → txt`: what a resume changed, in one line."""
+    def show(name: str, value: Any) -> str:
+        if name == "wait_limit":
+            return f"{value / 60:g} min"
+        if isinstance(value, (tuple, list)):
+            return ",".join(map(str, value)) or "none"
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return str(value) if value != "" else "none"
+    return " · ".join(f"{name} {show(name, before)} → {show(name, after)}" for name, before, after in changes)
+
+
+def face_option(name: str, default: bool) -> bool:
+    """A yes/no preference of the app from the config file (e.g. `mouse = true`), or `default`.
+    Raises SettingsError when it is there but not true or false."""
+    value = read_config_file().get(name, default)
+    if not isinstance(value, bool):
+        raise SettingsError(f"{name} in {config_path()} must be true or false (got {value!r})")
+    return value
 
 
 def resolve_api_key() -> tuple[str | None, str]:
@@ -83,13 +146,20 @@ def resolve_api_key() -> tuple[str | None, str]:
     return None, ""
 
 
-def save_settings(settings: Settings, api_key: str | None = None) -> Path:
-    """Write the config file (0600). The key is kept only if given here or already saved."""
+def save_settings(changes: dict[str, Any], api_key: str | None = None) -> Path:
+    """Remember `changes` (setting name -> value: what the user typed or chose) in the config
+    file (0600), over what it already holds. Nothing else is written: a value that came from the
+    environment (DEAPI_BASE_URL), a flag or a default stays out of the file. The key is written
+    only if given here (one already saved is kept). Raises SettingsError for an unknown name or
+    an unreadable config file, OSError when it cannot be written."""
+    unknown = sorted(set(changes) - set(Settings.__dataclass_fields__))
+    if unknown:
+        raise SettingsError(f"not settings: {', '.join(unknown)}")
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    data: dict[str, Any] = settings.to_dict()
-    old_key = read_config_file().get("api_key") if path.exists() else None
-    if api_key or old_key:
-        data["api_key"] = api_key or old_key
+    data: dict[str, Any] = read_config_file()
+    data.update({k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()})   # TOML-safe
+    if api_key:
+        data["api_key"] = api_key
     atomic_write_text(path, tomli_w.dumps(data), mode=0o600)   # 0600 from its first byte
     return path

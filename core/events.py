@@ -119,6 +119,8 @@ class Notice:
     wall: float
     level: str   # "info" | "warning" | "error"
     message: str
+    line: int = 0        # a notice about one line of the batch (skipped: rejected or a duplicate)
+    category: str = ""   # and why, as the report says it ("input", "source", "duplicate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,7 @@ class BatchFinished:
     in_doubt_cost: float = 0.0  # USD those would cost if deAPI did charge them (estimate)
     cost: float = 0.0           # USD spent on this session's videos
     report_written: bool = True  # False when the report could not be written (report_path is then stale)
+    halted: str = ""            # why submitting stopped for good (a refused key, no balance, a full disk) and what to do
 
 
 Event = Union[WorkerChanged, VideoChanged, ErrorLogged, Progress, ConcurrencyChanged, Notice, BatchFinished]

@@ -28,7 +28,8 @@ def opening_notices(session: Session, *, resumed: bool) -> list[Notice]:
     if not resumed:
         for r in session.rejected:
             level = "info" if r.category == "duplicate" else "warning"
-            out.append(Notice(now, level, f"line {r.line} skipped ({r.category}): {r.reason}"))
+            out.append(Notice(now, level, f"line {r.line} skipped ({r.category}): {r.reason}", line=r.line,
+                              category=r.category))
     doubtful = sum(1 for v in session.videos if v.category == Category.IN_DOUBT.value and v.state is VideoState.FAILED)
     if doubtful:
         out.append(Notice(now, "warning", f"{doubtful} video(s) in doubt: an earlier submit may have been paid "

@@ -23,7 +23,8 @@ videos fall in (the longest video of each band), and every video of a band costs
 
 Time: videos / min(submit rate, concurrency / mean latency), where the latency of one job is
 assumed to be LATENCY_BASE_S plus LATENCY_PER_AUDIO_SECOND of its audio length; a daily submit
-cap adds the days it forces. Under `--plan auto` the limits are not known before deAPI answers,
+cap adds the wait for its resets at midnight UTC (`daily_limit_wait`, which the run screen's ETA uses too).
+Under `--plan auto` the limits are not known before deAPI answers,
 so the estimate is at Basic's (where every new account starts), and the basis says what Premium's
 would make of it; `limits_basis` says where the limits come from.
 """
@@ -31,6 +32,7 @@ would make of it; `limits_basis` says where the limits come from.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -293,38 +295,58 @@ def _span(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def _estimate(n: int, latency: float, rpm: int, daily: int | None, concurrency: int) -> tuple[float, float, int]:
-    """(seconds, submits per minute, extra days) for `n` videos."""
+def daily_limit_wait(to_submit: int, per_day: int | None, used_today: int = 0, *,
+                     now: float | None = None) -> tuple[float, int, int]:
+    """What a daily submit limit does to `to_submit` more submits: (seconds spent waiting for
+    daily resets, how many resets are waited for, how many submits are sent after the last one).
+
+    Resets are at midnight UTC: the first one is the next midnight after `now` (wall clock), or
+    a whole day away without it. No limit, or today's allowance covers them: (0.0, 0, to_submit).
+    The plan and the run screen's ETA both use it, so they tell the same story."""
+    if not per_day or to_submit <= 0:
+        return 0.0, 0, max(to_submit, 0)
+    beyond = to_submit - max(per_day - used_today, 0)
+    if beyond <= 0:
+        return 0.0, 0, to_submit
+    resets = math.ceil(beyond / per_day)
+    first = 86400.0 if now is None else 86400.0 - now % 86400.0
+    return first + (resets - 1) * 86400.0, resets, beyond - (resets - 1) * per_day
+
+
+def _estimate(n: int, latency: float, rpm: int, daily: int | None, concurrency: int,
+              now: float | None = None) -> tuple[float, int]:
+    """(seconds, daily resets waited for) for `n` videos."""
     per_minute = min(float(rpm), concurrency * 60.0 / latency)
-    if daily and n > daily:
-        days = math.ceil(n / daily) - 1
-        last = n - days * daily
-        return days * 86400.0 + last * 60.0 / per_minute + latency, per_minute, days
-    return n * 60.0 / per_minute + latency, per_minute, 0
+    wait, resets, last = daily_limit_wait(n, daily, now=now)
+    if resets:
+        return wait + last * 60.0 / per_minute + latency, resets
+    return n * 60.0 / per_minute + latency, 0
 
 
-def estimate_seconds(durations: Sequence[float | None], settings: Settings) -> tuple[float, str]:
+def estimate_seconds(durations: Sequence[float | None], settings: Settings, *,
+                     now: float | None = None) -> tuple[float, str]:
     """Seconds to run these videos at the limits a run starts with, and the sentence that says
-    how (under `--plan auto`: at Basic's, with what Premium's would make of it)."""
+    how, in words (under `--plan auto`: at Basic's, with what Premium's would make of it).
+    `now` (wall clock) places the daily limit's resets."""
     n = len(durations)
     known = [d for d in durations if d is not None]
     mean_audio = sum(known) / len(known) if known else 0.0
     latency = LATENCY_BASE_S + LATENCY_PER_AUDIO_SECOND * mean_audio
-    basis = (f"min({settings.submit_rpm} submits/min, {settings.concurrency} at once / "
-             f"{latency:.0f} s assumed per job: {LATENCY_BASE_S:g} s + {LATENCY_PER_AUDIO_SECOND:g} x mean audio length)")
+    basis = (f"{settings.concurrency} at once, about {latency:.0f} s a job (assumed from the audio length), "
+             f"at most {settings.submit_rpm} submits a minute")
     if settings.learns_limits:
         basis = f"at Basic's limits, where every new account starts: {basis}"
     if n == 0:
         return 0.0, basis
     daily = settings.submit_daily
-    seconds, _, days = _estimate(n, latency, settings.submit_rpm, daily, settings.concurrency)
-    if days:
-        basis += f"; {daily} submits a day means {days} more day(s) of waiting"
+    seconds, resets = _estimate(n, latency, settings.submit_rpm, daily, settings.concurrency, now)
+    if resets:
+        basis += f"; {daily} submits a day: {resets} more day{'s' if resets > 1 else ''} (the limit resets at midnight UTC)"
     if settings.learns_limits:
         premium = PLANS["premium"]
         rpm = min(settings.rpm, premium[0]) if settings.rpm else premium[0]
         day = premium[1] if settings.submit_per_day == -1 else (settings.submit_per_day or None)
-        fast, _, _ = _estimate(n, latency, rpm, day, settings.concurrency)
+        fast, _ = _estimate(n, latency, rpm, day, settings.concurrency, now)
         basis += f"; if deAPI's answers show a Premium account ({rpm}/min), about {_span(fast)}"
     return seconds, basis
 
@@ -424,7 +446,7 @@ async def build_plan(
     if tiktok and settings.model != CT2:
         notes.append(f"{tiktok} TikTok video(s) are submitted and priced with {CT2}, the only model deAPI "
                      f"accepts TikTok with (the others use {settings.model})")
-    seconds, time_basis = estimate_seconds([v.duration for v in runnable], settings)
+    seconds, time_basis = estimate_seconds([v.duration for v in runnable], settings, now=time.time())
     limits_source, limits = limits_basis(settings)
     totals = PlanTotals(
         videos=len(rows), to_run=len(runnable), done_already=sum(r.done_already for r in rows),

@@ -13,17 +13,21 @@ made is core's (`prepare.py`), and how a run is wired too (`launch.py`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from textual import on
-from textual.app import App
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from ..core.config import save_settings
+from ..core.config import anchor_paths, describe_changes, resume_settings, save_settings
 from ..core.errors import SessionError
 from ..core.events import BatchFinished, Event, Notice
 from ..core.launch import EngineFactory, read_balance, start_engine
@@ -32,7 +36,7 @@ from ..core.plan import build_plan
 from ..core.prepare import create_session_from_plan, prepare_session
 from ..core.run.controls import RunControls
 from ..core.sanitize import clean
-from ..core.settings import Settings
+from ..core.settings import Settings, SettingsError
 from ..core.simulator.demo import is_demo_session, wire_demo
 from ..core.sources.batch import BatchError
 from ..core.store.session import Session, discard_session, list_sessions
@@ -51,7 +55,7 @@ from .messages import (
 )
 from .run_view import RunView
 from .screens.config import ConfigScreen
-from .screens.modals import Confirm, KeyPrompt, confirm_quit
+from .screens.modals import Confirm, HelpScreen, KeyPrompt, confirm_quit
 from .screens.plan import PlanScreen
 from .screens.resume import ResumeScreen
 from .screens.run import RunScreen
@@ -78,12 +82,22 @@ class AppOptions:
     plan_factory: PlanFactory | None = None
     clock: Callable[[], float] = time.monotonic
     testing: bool = False
+    # The settings the command line gave expressly: they override a resumed session's own.
+    overrides: dict[str, Any] = field(default_factory=dict)
+    mouse: bool = False   # mouse tracking (off: keyboard only, nothing sent over SSH when the mouse moves)
 
 
 class BulkTranscribeApp(App[int]):
     CSS_PATH = ["app.tcss", "config.tcss", "plan.tcss", "run.tcss"]
     TITLE = "bulk-transcribe"
-    ENABLE_COMMAND_PALETTE = False
+    # The palette (ctrl+p) lists the screen's own actions (`get_system_commands`).
+    ENABLE_COMMAND_PALETTE = True
+    # `?` works on every screen, also while a field has focus (f1 too); ctrl+q is in the footer.
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "help", key_display="?", priority=True),
+        Binding("ctrl+q", "quit", "quit", key_display="^q", priority=True),
+        Binding("ctrl+c", "help_quit", show=False, system=True),
+    ]
 
     def __init__(self, options: AppOptions) -> None:
         super().__init__()
@@ -106,6 +120,8 @@ class BulkTranscribeApp(App[int]):
         self._summary_shown = False
         self._notices_seen = 0
         self._planned: StartRequest | None = None   # the request behind the plan on screen
+        self._quit_summary: BatchFinished | None = None   # the engine's summary when quit mid-run
+        self._session_began: float | None = None   # wall time a resumed session was created
 
     # -- the one sink -----------------------------------------------------------------
     def sink(self, event: Event) -> None:
@@ -138,7 +154,7 @@ class BulkTranscribeApp(App[int]):
         new = min(view.notices_total - self._notices_seen, len(view.notices))
         self._notices_seen = view.notices_total
         for notice in list(view.notices)[len(view.notices) - new:] if new > 0 else ():
-            if notice.level in ("warning", "error"):
+            if notice.level in ("warning", "error") and not notice.line:   # skipped lines go to the log
                 self.notify(clean(notice.message, 300), severity=notice.level, timeout=8, markup=False)
 
     # -- the first screen ---------------------------------------------------------------
@@ -149,10 +165,9 @@ class BulkTranscribeApp(App[int]):
         if self.options.start and self.batch_path:
             # prepare_session resumes the batch's session when it exists (new lines are added).
             self.start_new(StartRequest(self.settings, self.batch_path, self.api_key, self.key_source,
-                                        save_key=False, remember=False), ask=False)
+                                        save_key=False, remember=False, overrides=self.options.overrides), ask=False)
         elif self.session_path and Path(self.session_path).exists():
-            # `resume SESSION`: the command line already merged its overrides into the settings.
-            self.resume_session(self.session_path, settings=self.settings)
+            self.resume_session(self.session_path)   # `resume SESSION`: its settings, the flags on top
         elif not self.batch_path and not self.options.demo and (unfinished := self.unfinished_sessions()):
             self.push_screen(ResumeScreen(unfinished))
         else:
@@ -248,9 +263,14 @@ class BulkTranscribeApp(App[int]):
         # The demo's settings point at a loopback simulator: never make them the user's defaults.
         if (request.remember or request.save_key) and not self.options.demo:
             try:
-                save_settings(request.settings, request.api_key if request.save_key else None)
-            except OSError as exc:
+                # Only what the user typed or chose on the screen: never the environment's values.
+                save_settings((request.overrides or {}) if request.remember else {},
+                              request.api_key if request.save_key else None)
+            except (OSError, SettingsError) as exc:
                 self.notify(f"Settings not saved: {exc}", severity="warning", markup=False)
+        # Folders typed on the screen are relative to here: the session stores them absolute.
+        request = dataclasses.replace(request, settings=anchor_paths(request.settings))
+        self.settings = request.settings
         if not ask or self._session_file(request.batch_path).exists():
             self.run_worker(self._prepare_and_run(request), group="prepare", exclusive=True, exit_on_error=False)
         else:
@@ -267,7 +287,8 @@ class BulkTranscribeApp(App[int]):
             return factory(request.batch_path, request.settings, api_key=request.api_key, on_progress=on_progress)
 
         self._planned = request
-        screen = PlanScreen(build, title=Path(request.batch_path).name, auto_start=auto_start)
+        screen = PlanScreen(build, title=Path(request.batch_path).name, auto_start=auto_start,
+                            output_dir=request.settings.output_dir)
         self.push_screen(screen)
         return screen
 
@@ -289,21 +310,37 @@ class BulkTranscribeApp(App[int]):
             self.pop_screen()   # the run replaces the config screen under the plan
         self.launch(session, resumed=False, balance=await self._balance())
 
+    def _resumed_settings(self, saved: Settings, given: dict[str, Any] | None = None) -> tuple[Settings, list[Notice]]:
+        """A session's own settings with what the user set expressly on top (the command line's
+        flags, then `given`: the fields changed on the config screen), and the notice that says
+        what changed. Raises SettingsError."""
+        settings, changes = resume_settings(saved, {**self.options.overrides, **(given or {})})
+        notices = [Notice(time.time(), "info", "changed from the session's settings (and kept for its next "
+                                               f"runs): {describe_changes(changes)}")] if changes else []
+        return settings, notices
+
     async def _prepare_and_run(self, request: StartRequest) -> None:
         screen = self.screen if isinstance(self.screen, ConfigScreen) else None
         say = screen.preparing if screen is not None else (lambda _message: None)
         say("Reading the batch…")
         try:
+            # A batch with a session runs with the session's settings, not the form's defaults;
+            # a new one (--start) with the form's.
+            settings, notices = request.settings, []
+            if self._session_file(request.batch_path).exists():
+                saved = await asyncio.to_thread(Session.peek_settings, self._session_file(request.batch_path))
+                settings, notices = self._resumed_settings(saved, request.overrides)
             session, resumed = await prepare_session(
-                request.batch_path, request.settings, session_path=self.session_path or None, on_progress=say)
-        except (BatchError, SessionError) as exc:   # SessionLocked too: a message for the user
+                request.batch_path, settings, session_path=self.session_path or None, on_progress=say)
+        except (BatchError, SessionError, SettingsError) as exc:   # SessionLocked too: a message for the user
             self.notify(str(exc), severity="error", timeout=15, markup=False)
             if screen is None:
                 self.show_config()
             return
         finally:
             say(None)
-        self.launch(session, resumed=resumed, balance=await self._balance())
+        self.settings = settings
+        self.launch(session, resumed=resumed, notices=notices, balance=await self._balance())
 
     async def _balance(self) -> float | None:
         if not self.api_key or self.options.engine_factory is not None:
@@ -311,14 +348,14 @@ class BulkTranscribeApp(App[int]):
         return await read_balance(self.settings, self.api_key)
 
     # -- saved sessions -----------------------------------------------------------------
-    def resume_session(self, path: str | Path, settings: Settings | None = None, *,
-                       resubmit_in_doubt: bool = False) -> None:
-        """Open a saved session (its own settings, unless `settings` overrides them) and run it.
-        Without a key (and not a demo session), ask for one for this run first."""
+    def resume_session(self, path: str | Path, *, resubmit_in_doubt: bool = False) -> None:
+        """Open a saved session and run it with its own settings (the command line's flags on
+        top, said on the run screen). Without a key (and not a demo session), ask for one for
+        this run first."""
         path = Path(path)
         demo = is_demo_session(path)
         if not self.api_key and not demo:
-            self._ask_key_then_resume(path, settings)
+            self._ask_key_then_resume(path, resubmit_in_doubt)
             return
         try:
             session = Session.open(path)
@@ -327,19 +364,25 @@ class BulkTranscribeApp(App[int]):
             if not self.screen_stack or len(self.screen_stack) <= 1:
                 self.show_config()
             return
-        if settings is not None:
-            session.settings = settings
+        try:
+            session.settings, notices = self._resumed_settings(session.settings)
+        except SettingsError as exc:
+            session.close()
+            self.notify(str(exc), severity="error", timeout=10, markup=False)
+            if len(self.screen_stack) <= 1:
+                self.show_config()
+            return
         if demo:   # its saved address died with the old simulator
             self._wire_demo(session)
-        self.launch(session, resumed=True, resubmit_in_doubt=resubmit_in_doubt)
+        self.launch(session, resumed=True, resubmit_in_doubt=resubmit_in_doubt, notices=notices)
 
-    def _ask_key_then_resume(self, path: Path, settings: Settings | None) -> None:
+    def _ask_key_then_resume(self, path: Path, resubmit_in_doubt: bool) -> None:
         """The key prompt; with a key, resume (the key is for this run only, never saved)."""
 
         def answered(key: str | None) -> None:
             if key:
                 self.api_key, self.key_source = key, ENTERED
-                self.resume_session(path, settings)
+                self.resume_session(path, resubmit_in_doubt=resubmit_in_doubt)
             elif len(self.screen_stack) <= 1:
                 self.show_config()
 
@@ -357,8 +400,8 @@ class BulkTranscribeApp(App[int]):
 
     # -- running ----------------------------------------------------------------------
     def launch(self, session: Session, *, resumed: bool = True, resubmit_in_doubt: bool = False,
-               balance: float | None = None) -> None:
-        """Build the engine for `session` and watch it on the run screen."""
+               balance: float | None = None, notices: list[Notice] | tuple[Notice, ...] = ()) -> None:
+        """Build the engine for `session` and watch it on the run screen; `notices` are said first."""
         if not self.api_key:
             self.notify("No API key: set DEAPI_API_KEY or enter one on the config screen.", severity="error")
             session.close()
@@ -366,6 +409,13 @@ class BulkTranscribeApp(App[int]):
                 self.show_config()
             return
         self.view = RunView()
+        states = [v.state.value for v in getattr(session, "videos", ())]
+        self.view.begin(len(states), states.count("done"), states.count("failed"))
+        # A resumed session began before this run: the summary's time says which it counts.
+        created = getattr(session, "created", 0.0)
+        self._session_began = created if resumed and created else None
+        for notice in notices:
+            self.sink(notice)
         engine = start_engine(session, api_key=self.api_key, sink=self.sink, resumed=resumed,
                               factory=self.options.engine_factory, resubmit_in_doubt=resubmit_in_doubt,
                               balance=balance)
@@ -417,7 +467,9 @@ class BulkTranscribeApp(App[int]):
         self._summary_shown = True
         while len(self.screen_stack) > 2 and not isinstance(self.screen, RunScreen):
             self.pop_screen()   # close a help or quit dialog left open over the run screen
-        self.switch_screen(SummaryScreen(result, self.run_title, self.view.totals().elapsed or None))
+        self.switch_screen(SummaryScreen(result, self.run_title, self.view.totals().elapsed or None,
+                                         skipped=dict(self.view.skipped), began=self._session_began,
+                                         idle=self.view.videos_changed == 0 and not result.remaining))
 
     def request_quit(self) -> None:
         """q on the run screen: ask while work runs; either way the session is saved."""
@@ -443,7 +495,22 @@ class BulkTranscribeApp(App[int]):
                 await worker.wait()
             except Exception:   # WorkerCancelled / WorkerFailed: the engine has unwound either way
                 pass
+        summary = getattr(self.engine, "summary", None)   # the real Engine's: where things are now
+        if self.view.finished is None and callable(summary):
+            try:
+                self._quit_summary = summary()
+            except Exception:   # never let the goodbye fail the quit
+                self._quit_summary = None
         self.exit(self.exit_code())
+
+    def farewell(self) -> str | None:
+        """What the terminal shows once the app has gone: the headless summary (counts, where the
+        transcripts, report and session are, how to resume), or None when nothing ran."""
+        result = self.view.finished or self._quit_summary
+        if self.engine is None or result is None:
+            return None
+        from .headless import summary_text
+        return summary_text(result).lstrip("\n")
 
     def exit_code(self) -> int:
         """The CLI's codes: 0 when every video is done (or nothing was run), 1 when some
@@ -456,6 +523,33 @@ class BulkTranscribeApp(App[int]):
     async def action_quit(self) -> None:
         """Every quit key (q, ctrl+q) goes through the same question while work runs."""
         self.request_quit()
+
+    def action_help(self) -> None:
+        """`?` on any screen: its keys, then the app's. On the help itself, close it."""
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        screen = self.screen
+        self.push_screen(HelpScreen(getattr(screen, "HELP", ()), getattr(screen, "HELP_TITLE", "Keys")))
+
+    def action_help_quit(self) -> None:
+        """Ctrl+C (Textual's own words name only ctrl+q): say how quitting works here."""
+        self.notify("Ctrl+C does not quit the app. Press q, or ctrl+q from anywhere: it asks while work runs, "
+                    "and the session is saved either way.", title="Quit?", markup=False)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette: the actions of the screen on top (its keys, by name), help, quit."""
+        seen: set[str] = set()
+        for binding in getattr(screen, "BINDINGS", ()):
+            if not isinstance(binding, Binding) or not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            key = binding.key_display or binding.key.split(",")[0]
+            what = f"{binding.tooltip} (key {key})" if binding.tooltip else f"key {key}"
+            yield SystemCommand(binding.description.capitalize(), what,
+                                lambda action=binding.action: self.call_later(screen.run_action, action))
+        yield SystemCommand("Help", "the keys of this screen (key ?)", self.action_help)
+        yield SystemCommand("Quit", "asks while work runs; the session is saved (key ctrl+q)", self.request_quit)
 
     def on_unmount(self) -> None:
         sim, self._own_sim = self._own_sim, None
@@ -487,5 +581,8 @@ def build_app(options: AppOptions | None = None, **changes: Any) -> BulkTranscri
 def run_app(**kwargs: Any) -> int:
     """Build the app with `build_app(**kwargs)`, run it, return the command's exit code."""
     app = build_app(**kwargs)
-    code = app.run()
+    code = app.run(mouse=app.options.mouse)
+    goodbye = app.farewell()
+    if goodbye:
+        print(goodbye, file=sys.stderr)
     return code if isinstance(code, int) else app.exit_code()

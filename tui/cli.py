@@ -28,8 +28,8 @@ config file: {{config}} (TOML), e.g.
   formats = ["txt", "md"]
   keys: {{keys}}
   (wait_limit is in seconds there; --wait-limit takes minutes)
-precedence: config file < environment < command line. A resumed session keeps its own settings
-unless the command line overrides them.
+precedence: config file < environment < command line. A resumed session (resume, or run of a
+batch that has a session) keeps its own settings; flags given override them, and the run says so.
 """
 
 
@@ -84,6 +84,13 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="keep the concurrency fixed even under 429s and server errors")
 
 
+def add_app_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mouse", action=argparse.BooleanOptionalAction, default=None,
+                   help="let the app use the mouse (default off, or `mouse = true` in the config file): "
+                        "with it, the terminal reports every mouse move, a packet each over SSH, "
+                        "and selecting text needs Shift")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bulk-transcribe",
@@ -104,12 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("session_file", metavar="SESSION")
     resume.add_argument("--headless", action="store_true", help="no app: lines on stderr")
     resume.add_argument("--json", action="store_true", help="with --headless: JSON lines on stdout")
+    add_app_options(resume)
     add_run_options(resume)
 
     demo = sub.add_parser("demo", help="a sample batch against the built-in simulated deAPI, no key needed")
     demo.add_argument("--headless", action="store_true", help="no app: lines on stderr")
     demo.add_argument("--json", action="store_true", help="with --headless: JSON lines on stdout")
     demo.add_argument("--fresh", action="store_true", help="start the demo over instead of resuming it")
+    add_app_options(demo)
     add_run_options(demo)
 
     plan = sub.add_parser("plan", help="expand, dedupe and price a batch without submitting anything")
@@ -120,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui = sub.add_parser("tui", help="the terminal app (the default with no command)")
     tui.add_argument("batch", nargs="?")
     tui.add_argument("--start", action="store_true", help="skip the config screen and begin at once")
+    add_app_options(tui)
     add_run_options(tui)
     return parser
 

@@ -16,18 +16,19 @@ from typing import Awaitable, Callable
 
 import anyio
 
-from ..core.config import load_settings, resolve_api_key
+from ..core.config import describe_changes, load_settings, resolve_api_key, resume_settings
 from ..core.deapi.client import DeapiClient
 from ..core.errors import Category, DeapiError, SessionError
 from ..core.events import Notice
 from ..core.launch import start_engine
+from ..core.paths import session_path_for
 from ..core.plan import estimate_video
 from ..core.prepare import prepare_session
 from ..core.settings import Settings
 from ..core.sources.batch import BatchError
 from ..core.store.session import Session
 from .headless import HeadlessPrinter
-from .options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, need_key, overrides
+from .options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, mouse_wanted, need_key, overrides
 
 
 def _exit_code(finished, interrupted: bool) -> int:
@@ -52,8 +53,10 @@ async def preflight(settings: Settings, key: str) -> float | None:
 
 
 def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, settings: Settings, *,
-          json_lines: bool, on_ready: Callable[[Session], None] | None = None, resubmit_in_doubt: bool = False) -> int:
-    """Prepare a session, run the engine on it headless, handle signals; returns the exit code."""
+          json_lines: bool, on_ready: Callable[[Session], None] | None = None, resubmit_in_doubt: bool = False,
+          notices: tuple[Notice, ...] = ()) -> int:
+    """Prepare a session, run the engine on it headless, handle signals; returns the exit code.
+    `notices` are said once the session is ready (e.g. the settings a resume changed)."""
     printer = HeadlessPrinter(json_lines=json_lines)
     state = {"interrupted": False, "finished": None}
 
@@ -67,6 +70,8 @@ def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, sett
             raise UsageError(str(exc)) from exc
         if on_ready:
             on_ready(session)
+        for notice in notices:
+            printer(notice)
         if balance is not None:
             warn_over_balance(session, balance, printer)
         engine = start_engine(session, api_key=key, sink=printer, resumed=resumed,
@@ -112,27 +117,40 @@ def warn_over_balance(session: Session, balance: float, printer: HeadlessPrinter
 
 
 def run_headless(args: argparse.Namespace) -> int:
-    settings = load_settings(overrides(args))
-    key, _ = need_key(settings)
     if not Path(args.batch).is_file():
         raise UsageError(f"no batch file at {args.batch}: give a .txt (one URL per line) or .csv (a url column)")
+    session_file = Path(args.session) if args.session else session_path_for(args.batch)
+    if session_file.exists():   # the same batch again: a resume, with the session's own settings
+        settings, notices = _open_session_settings(str(session_file), args)
+    else:
+        settings, notices = load_settings(overrides(args)), ()
+    key, _ = need_key(settings)
     return drive(lambda: prepare_session(args.batch, settings, session_path=args.session), key, settings,
-                 json_lines=args.json, resubmit_in_doubt=args.resubmit_in_doubt)
+                 json_lines=args.json, resubmit_in_doubt=args.resubmit_in_doubt, notices=notices)
 
 
-def _open_session_settings(path: str, args: argparse.Namespace) -> Settings:
-    """A saved session's settings with this command line's overrides on top."""
+def changed_notice(changes) -> tuple[Notice, ...]:
+    """What a resume's flags changed in the session's settings, said once (empty when nothing)."""
+    if not changes:
+        return ()
+    return (Notice(0, "info", f"changed from the session's settings (and kept for its next runs): {describe_changes(changes)}"),)
+
+
+def _open_session_settings(path: str, args: argparse.Namespace) -> tuple[Settings, tuple[Notice, ...]]:
+    """A saved session's settings with this command line's overrides on top, and the notice
+    that says what they changed."""
     try:
         peek = Session.peek_settings(path)
     except SessionError as exc:
         raise UsageError(str(exc)) from exc
-    return load_settings(overrides(args), base=peek)
+    settings, changes = resume_settings(peek, overrides(args))
+    return settings, changed_notice(changes)
 
 
 def resume_headless(args: argparse.Namespace) -> int:
     if not Path(args.session_file).is_file():
         raise UsageError(f"no session file at {args.session_file}")
-    settings = _open_session_settings(args.session_file, args)
+    settings, notices = _open_session_settings(args.session_file, args)
     from ..core.simulator.demo import is_demo_session, wire_demo
     sim = None
     if is_demo_session(args.session_file):
@@ -146,7 +164,8 @@ def resume_headless(args: argparse.Namespace) -> int:
         return session, True
 
     try:
-        return drive(prepare, key, settings, json_lines=args.json, resubmit_in_doubt=args.resubmit_in_doubt)
+        return drive(prepare, key, settings, json_lines=args.json, resubmit_in_doubt=args.resubmit_in_doubt,
+                     notices=notices)
     finally:
         if sim:
             sim.stop()
@@ -166,7 +185,7 @@ def run_demo(args: argparse.Namespace) -> int:
             from .app import run_app
             return run_app(settings=settings, api_key=key, key_source="demo",
                            batch_path=str(demo_batch_path()), session_path=str(session_path), start=True,
-                           demo=True, sim=sim)
+                           demo=True, sim=sim, mouse=mouse_wanted(args))
         return drive(lambda: prepare_session(demo_batch_path(), settings, session_path=session_path),
                      key, settings, json_lines=args.json)
     finally:
@@ -198,9 +217,11 @@ def open_app(args: argparse.Namespace, resume: str | None = None) -> int:
 
     key, where = resolve_api_key()
     if resume:
-        settings = _open_session_settings(resume, args)
+        settings, _ = _open_session_settings(resume, args)   # checked here: a bad flag exits 2 before the app
     else:
         settings = load_settings(overrides(args))
+    # The app merges the flags into any session it resumes (and says what they changed).
+    given = {k: v for k, v in overrides(args).items() if v is not None}
     return run_app(settings=settings, api_key=key, key_source=where, batch_path=getattr(args, "batch", None),
                    session_path=resume or getattr(args, "session", None), start=getattr(args, "start", False) or bool(resume),
-                   demo=False, sim=None)
+                   demo=False, sim=None, overrides=given, mouse=mouse_wanted(args))

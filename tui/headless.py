@@ -26,7 +26,7 @@ from ..core.events import (
 )
 from ..core.model import VideoState
 from ..core.sanitize import clean
-from .text import fmt_bucket, fmt_duration
+from .text import fmt_bucket, fmt_duration, run_eta
 
 
 class HeadlessPrinter:
@@ -95,7 +95,7 @@ class HeadlessPrinter:
 
 
 def progress_line(p: Progress) -> str:
-    eta = fmt_duration(p.eta_seconds) if p.eta_seconds is not None else "?"
+    eta = fmt_duration(eta) if (eta := run_eta(p, time.time())) is not None else "?"   # daily limits included
     buckets = "  ".join(fmt_bucket(b) for b in p.buckets)
     level = f"  level {p.concurrency}/{p.max_concurrency}" if p.concurrency != p.max_concurrency else ""
     return (f"{p.done + p.failed}/{p.total}  done {p.done}  failed {p.failed}  in flight {p.in_flight}  "

@@ -23,6 +23,9 @@ class StartRequest:
     key_source: str
     save_key: bool
     remember: bool
+    # What the user set expressly (flags, or the fields changed on the screen): when the batch
+    # already has a session, only these override the session's own settings.
+    overrides: dict | None = None
 
 
 class StartRequested(Message):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..core.config import ENV_KEY, resolve_api_key
+from ..core.config import ENV_KEY, face_option, resolve_api_key
 from ..core.paths import config_path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -29,6 +29,13 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "wait_limit", None) is not None:
         out["wait_limit"] = args.wait_limit * 60.0
     return out
+
+
+def mouse_wanted(args: argparse.Namespace) -> bool:
+    """Mouse support for the app: the flag, else the config file's `mouse`, else off (keyboard
+    only: no mouse tracking, so moving the mouse over SSH sends nothing and text selects as usual)."""
+    flag = getattr(args, "mouse", None)
+    return flag if flag is not None else face_option("mouse", False)
 
 
 def need_key(settings) -> tuple[str, str]:

@@ -9,8 +9,10 @@ read from a clock, so what is rendered is a function of the events and the injec
 from __future__ import annotations
 
 import math
-from collections import deque
+import time
+from collections import Counter, deque
 from dataclasses import dataclass
+from typing import Callable
 
 from ..core.events import (
     Activity,
@@ -25,7 +27,7 @@ from ..core.events import (
 )
 from ..core.model import VideoState
 from ..core.sanitize import clean
-from .text import fmt_bucket, fmt_duration
+from .text import fmt_bucket, fmt_duration, run_eta
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +76,19 @@ def describe_worker(w: WorkerChanged | None, slot: int, now: float, label_width:
 
 @dataclass(frozen=True, slots=True)
 class Totals:
+    """The header's numbers; done + failed + in_flight + queued == total, always."""
+
     total: int
     done: int
     failed: int
-    in_flight: int
-    remaining: int
-    videos_per_min: float
+    in_flight: int             # videos a worker is running (not those waiting for a slot)
+    queued: int                # not started yet, or waiting for a slot
+    videos_per_min: float | None   # None while too young to mean anything (right after a resume)
     eta_seconds: float | None
     elapsed: float
+
+
+RATE_AFTER = 60.0   # seconds of a run before its rate is shown: jobs re-attached by a resume land at once
 
 
 class RunView:
@@ -92,7 +99,9 @@ class RunView:
     state per video key (a dict entry, no widgets).
     """
 
-    def __init__(self, *, error_limit: int = 500, history: int = 40, bin_seconds: float = 15.0) -> None:
+    def __init__(self, *, error_limit: int = 500, history: int = 40, bin_seconds: float = 15.0,
+                 wall: Callable[[], float] = time.time) -> None:
+        self.wall = wall   # the wall clock: daily limits reset at midnight UTC
         self.progress: Progress | None = None
         self.workers: dict[int, WorkerChanged] = {}
         self.errors: deque[ErrorLogged] = deque(maxlen=error_limit)
@@ -100,6 +109,8 @@ class RunView:
         self.notice: Notice | None = None
         self.notices: deque[Notice] = deque(maxlen=50)
         self.notices_total = 0
+        self.alert: Notice | None = None   # the last error notice (a halt): it stays on screen
+        self.skipped: Counter[str] = Counter()   # batch lines that never became videos, by category
         self.concurrency: ConcurrencyChanged | None = None
         self.finished: BatchFinished | None = None
         self.video_states: dict[str, VideoState] = {}
@@ -108,6 +119,8 @@ class RunView:
         # (bin index, done count at the last Progress seen in that bin)
         self._bins: deque[tuple[int, int]] = deque(maxlen=history + 1)
         self._started: dict[int, tuple[str, float]] = {}   # slot -> (video key, when it took it)
+        self._start = (0, 0, 0)   # (total, done, failed) of the session as the run began
+        self.videos_changed = 0   # VideoChanged events seen: none means the run had nothing to do
         self.version = 0   # bumped on every fold; the screen repaints only when it moved
 
     # -- folding --------------------------------------------------------------------
@@ -123,6 +136,7 @@ class RunView:
                 self._started[event.worker] = (event.video_key, event.since)
         elif isinstance(event, VideoChanged):
             self.video_states[event.key] = event.state
+            self.videos_changed += 1
         elif isinstance(event, ErrorLogged):
             self.errors.append(event)
             self.errors_total += 1
@@ -135,6 +149,14 @@ class RunView:
             self.notice = event
             self.notices.append(event)
             self.notices_total += 1
+            if event.level == "error":
+                self.alert = event
+            if event.line:   # a rejected or duplicate line: a row of the error log, counted for the summary
+                self.skipped[event.category or "input"] += 1
+                reason = event.message.split("): ", 1)[-1]
+                self.errors.append(ErrorLogged(event.wall, f"line {event.line}", f"batch line {event.line}",
+                                               event.category or "input", reason))
+                self.errors_total += 1
         elif isinstance(event, BatchFinished):
             self.finished = event
 
@@ -153,19 +175,29 @@ class RunView:
             self._bins.append((index, p.done))
 
     # -- reading --------------------------------------------------------------------
+    def begin(self, total: int, done: int, failed: int) -> None:
+        """What the session holds as the run starts, so the first frame (before any Progress)
+        already counts every video, not only those an event has named."""
+        self._start = (total, done, failed)
+
     def totals(self) -> Totals:
         p = self.progress
         if p is not None:
-            remaining = max(p.total - p.done - p.failed - p.in_flight, 0)
-            return Totals(p.total, p.done, p.failed, p.in_flight, remaining,
-                          p.videos_per_min, p.eta_seconds, p.elapsed)
+            # The engine counts a video in flight from the moment a worker takes it; one still
+            # waiting for a slot (the adaptive level is lower) is not running yet.
+            waiting = sum(1 for w in self.workers.values() if w.activity is Activity.WAITING_SLOT)
+            in_flight = max(p.in_flight - waiting, 0)
+            queued = max(p.total - p.done - p.failed - in_flight, 0)
+            rate = p.videos_per_min if p.elapsed >= RATE_AFTER else None
+            return Totals(p.total, p.done, p.failed, in_flight, queued, rate, run_eta(p, self.wall()), p.elapsed)
         # Before the first Progress (e.g. just after a resume) count what the videos say.
+        total, done, failed = self._start
         states = list(self.video_states.values())
-        done = sum(s is VideoState.DONE for s in states)
-        failed = sum(s is VideoState.FAILED for s in states)
-        queued = sum(s is VideoState.QUEUED for s in states)
-        in_flight = len(states) - done - failed - queued
-        return Totals(len(states), done, failed, in_flight, queued, 0.0, None, 0.0)
+        done = max(done, sum(s is VideoState.DONE for s in states))
+        failed = max(failed, sum(s is VideoState.FAILED for s in states))
+        total = max(total, len(states))
+        in_flight = sum(1 for s in states if s not in (VideoState.DONE, VideoState.FAILED, VideoState.QUEUED))
+        return Totals(total, done, failed, in_flight, max(total - done - failed - in_flight, 0), None, None, 0.0)
 
     def slots(self) -> int:
         """How many worker rows to show: stable for the whole run, never one per video."""

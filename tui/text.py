@@ -12,12 +12,12 @@ import textwrap
 from collections.abc import Iterator
 from typing import Any
 
-from ..core.events import BucketUsage
-from ..core.plan import Plan
+from ..core.events import BucketUsage, Progress
+from ..core.plan import Plan, daily_limit_wait
 
 
 def fmt_duration(seconds: float | None) -> str:
-    """`45s`, `3m05s`, `2h07m`; an em dash when unknown."""
+    """`45s`, `3m05s`, `2h07m`, `3d04h`; an em dash when unknown."""
     if seconds is None or seconds < 0 or math.isnan(seconds) or math.isinf(seconds):
         return "—"
     s = int(seconds)
@@ -25,7 +25,24 @@ def fmt_duration(seconds: float | None) -> str:
         return f"{s}s"
     if s < 3600:
         return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+
+
+def run_eta(p: Progress, now_wall: float) -> float | None:
+    """The run's ETA with the daily submit limit in it: the engine's estimate holds while today's
+    allowance covers what is left; beyond it, the waits for the resets at midnight UTC (the
+    plan's rule, `core.plan.daily_limit_wait`) plus the engine's pace for the last day's share."""
+    submit = next((b for b in p.buckets if b.name == "submit"), None)
+    if submit is None or not submit.per_day:
+        return p.eta_seconds
+    wait, resets, last = daily_limit_wait(p.queued, submit.per_day, submit.used_today, now=now_wall)
+    if not resets:
+        return p.eta_seconds
+    remaining = p.total - p.done - p.failed
+    pace = p.eta_seconds * (last + p.in_flight) / remaining if p.eta_seconds is not None and remaining else 0.0
+    return wait + pace
 
 
 def fmt_bucket(b: BucketUsage, unit: bool = True) -> str:

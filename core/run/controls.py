@@ -42,8 +42,12 @@ class RunControls(Protocol):
     def request_stop(self) -> None:
         """Graceful stop: no new submits; jobs already paid for are followed to the end."""
 
-    def retry_failed(self) -> int:
-        """Queue again every failed video worth another try; returns how many."""
+    def retry_failed(self, *, permanent: bool = False) -> int:
+        """Queue again every failed video that may succeed (and with `permanent`, those deAPI
+        failed for good too); returns how many."""
+
+    def permanent_failures(self) -> tuple[int, float]:
+        """(how many, estimated USD if they succeed) of the failures only `permanent` retries."""
 
 
 class Brakes:

@@ -35,11 +35,11 @@ from ..store.limiter_state import load_limiter_state, save_limiter_state
 from . import video
 from .budget import Budget
 from .context import RunContext
-from .controls import Brakes
+from .controls import HALT_HINTS, Brakes
 from .feeding import feed
 from .pacing import Pacing
 from .polling import PollPlanner
-from .queue import WorkQueue
+from .queue import WorkQueue, is_permanent
 from .reporter import Reporter
 from .stats import Throughput
 from .video import process_video
@@ -113,13 +113,19 @@ class Engine:
     def request_stop(self) -> None:
         self.brakes.stop()
 
-    def retry_failed(self) -> int:
-        count = self.queue.queue_failed(self.session.videos, self.session.record_nowait)
+    def retry_failed(self, *, permanent: bool = False) -> int:
+        count = self.queue.queue_failed(self.session.videos, self.session.record_nowait, permanent=permanent)
         if count:
             self.brakes.release_stop()
             self.reporter.notice("info", f"{count} failed video(s) queued again")
             self.queue.poke()
         return count
+
+    def permanent_failures(self) -> tuple[int, float]:
+        """How many failed videos only `retry_failed(permanent=True)` would take, and what they
+        would cost (USD, estimated) if their new submits succeeded."""
+        videos = [v for v in self.queue.retryable_failures(self.session.videos, permanent=True) if is_permanent(v)]
+        return len(videos), sum(estimate_price(v.duration) or JOB_FEE for v in videos)
 
     def resubmit_in_doubt(self) -> int:
         """Queue the videos in doubt for a new submit: the user accepted that deAPI may already
@@ -315,4 +321,5 @@ class Engine:
             session_path=str(self.session.path), stopped=self.brakes.stopping,
             in_doubt=len(doubtful), in_doubt_cost=sum(estimate_price(v.duration) or JOB_FEE for v in doubtful),
             cost=self.cost(), report_written=self.report_written,
+            halted=f"{h.message}: {HALT_HINTS.get(h.category, 'fix the cause, then resume')}" if (h := self.halted) else "",
         )

@@ -33,6 +33,11 @@ REATTACH_CATEGORIES = {Category.TIMEOUT.value, Category.DISK.value, Category.NET
 LOOKAHEAD = 32   # new videos considered for shortest-first when a worker takes one
 
 
+def is_permanent(v: Video) -> bool:
+    """A failure a new try will most likely repeat: not retryable, and no paid job to re-attach to."""
+    return not v.retryable and not (v.request_id and v.category in REATTACH_CATEGORIES)
+
+
 class WorkQueue:
     """The videos this run may still take (`pending`) and those a worker holds (`active`)."""
 
@@ -102,22 +107,30 @@ class WorkQueue:
         self._attempt_base[v.key] = v.attempts
         (self.pending.appendleft if front else self.pending.append)(v)
 
-    def queue_failed(self, videos: Iterable[Video], record_nowait) -> int:
-        """Queue again every failed video worth another try (retry failed); returns how many.
-        Videos in doubt are not among them: see `queue_in_doubt`."""
-        count = 0
+    def retryable_failures(self, videos: Iterable[Video], *, permanent: bool = False) -> list[Video]:
+        """The failed videos "retry failed" would take: those that may succeed (a retryable
+        failure, or a job to re-attach to); with `permanent`, also those deAPI failed for good
+        (e.g. a private video: a new submit most likely fails the same way)."""
         queued = {q.key for q in self.pending}   # e.g. resumed failures not yet taken: never twice
-        for v in videos:
-            if (v.state is VideoState.FAILED and v.key not in self.active and v.key not in queued
-                    and v.category != Category.IN_DOUBT.value and (v.retryable or v.request_id)):
-                if v.request_id and v.category == Category.JOB_FAILED.value:
-                    # deAPI's verdict on that job is final (polling it again only says "failed"
-                    # again) and failed jobs are not charged: the user asks for a new job.
-                    record_nowait(v, request_id="")
-                    self.requeue(v)
-                else:
-                    self.requeue(v, front=bool(v.request_id))   # re-attach to the paid job
-                count += 1
+        return [v for v in videos
+                if v.state is VideoState.FAILED and v.key not in self.active and v.key not in queued
+                and v.category != Category.IN_DOUBT.value and (v.retryable or v.request_id)
+                and (permanent or not is_permanent(v))]
+
+    def queue_failed(self, videos: Iterable[Video], record_nowait, *, permanent: bool = False) -> int:
+        """Queue again every failed video that may succeed (retry failed), and with `permanent`
+        those deAPI failed for good too; returns how many. Videos in doubt are not among them:
+        see `queue_in_doubt`."""
+        count = 0
+        for v in self.retryable_failures(videos, permanent=permanent):
+            if v.request_id and v.category == Category.JOB_FAILED.value:
+                # deAPI's verdict on that job is final (polling it again only says "failed"
+                # again) and failed jobs are not charged: the user asks for a new job.
+                record_nowait(v, request_id="")
+                self.requeue(v)
+            else:
+                self.requeue(v, front=bool(v.request_id))   # re-attach to the paid job
+            count += 1
         return count
 
     def queue_in_doubt(self, videos: Iterable[Video], record_nowait) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import tomllib
 
 import pytest
 
@@ -51,7 +53,42 @@ def test_key_from_environment_wins_and_is_saved_only_when_asked(monkeypatch):
     monkeypatch.setenv("DEAPI_API_KEY", "from-env-456")
     assert config.resolve_api_key() == ("from-env-456", "DEAPI_API_KEY")
     paths.config_path().unlink()
-    path = config.save_settings(Settings(concurrency=4))
+    path = config.save_settings({"concurrency": 4})
     assert "api_key" not in path.read_text() and stat.S_IMODE(path.stat().st_mode) == 0o600
-    config.save_settings(Settings(concurrency=4), api_key="saved-789")
+    config.save_settings({"concurrency": 4}, api_key="saved-789")
     assert 'api_key = "saved-789"' in path.read_text() and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_resume_keeps_the_session_settings_and_says_what_the_flags_change():
+    write_config("concurrency = 9\nformats = [\"txt\"]\n")
+    saved = Settings(concurrency=7, formats=("txt", "md"), retry_failed=True, output_dir="/data/t")
+    s, changes = config.resume_settings(saved, {"concurrency": 3, "model": None})
+    assert (s.concurrency, s.formats) == (3, ("txt", "md")), "neither the file nor the defaults reset a session"
+    assert not s.retry_failed, "retrying permanent failures costs money: only for the run that asks"
+    assert config.describe_changes(changes) == "concurrency 7 → 3 · retry_failed on → off"
+    s, changes = config.resume_settings(Settings(concurrency=7, formats=("txt", "md"), output_dir="/t"), {})
+    assert (s.concurrency, s.formats, changes) == (7, ("txt", "md"), [])
+    with pytest.raises(SettingsError, match="1 to 50"):
+        config.resume_settings(saved, {"concurrency": 99})
+
+
+def test_remembering_writes_only_the_changes_over_the_file(monkeypatch):
+    write_config('formats = ["txt", "md"]\n')
+    monkeypatch.setenv("DEAPI_BASE_URL", "http://env.example")
+    path = config.save_settings({"concurrency": 4, "formats": ("txt", "srt")})
+    saved = tomllib.loads(path.read_text())
+    assert saved == {"formats": ["txt", "srt"], "concurrency": 4}
+    with pytest.raises(SettingsError, match="not settings: concurency"):
+        config.save_settings({"concurency": 4})
+
+
+def test_folders_are_absolute_so_a_resume_from_elsewhere_writes_where_it_wrote(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    first = config.load_settings({"output_dir": "out", "cookies": "c.txt"})
+    assert (first.output_dir, first.cookies) == (str(tmp_path / "a" / "out"), str(tmp_path / "a" / "c.txt"))
+    monkeypatch.chdir(tmp_path / "b")
+    again, changes = config.resume_settings(first, {})
+    assert again.output_dir == str(tmp_path / "a" / "out") and changes == []
+    assert config.anchor_paths(Settings(output_dir="~/t")).output_dir == os.path.expanduser("~/t")

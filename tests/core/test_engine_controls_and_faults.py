@@ -91,6 +91,7 @@ def test_a_session_write_failure_halts_submitting_and_never_crashes_the_run(tmp_
             os.close(saved)
         assert seen[0].halted is not None and seen[0].halted.category is Category.DISK
         assert finished.done < 6
+        assert "could not save the session" in finished.halted and "free some disk space" in finished.halted
         resumed = Session.open(tmp_path / "session.toml")
         again, _ = run_engine(resumed)
         subs = sim.submissions()
@@ -216,7 +217,9 @@ def test_retry_failed_resubmits_a_job_deapi_failed_instead_of_polling_it_again(t
                 await anyio.sleep(0.01)
             assert refused.request_id and refused.category == Category.JOB_FAILED.value
             first_job = refused.request_id
-            retried.append(engine.retry_failed())
+            assert engine.retry_failed() == 0, "a permanent failure is not retried without asking"
+            assert engine.permanent_failures()[0] == 1
+            retried.append(engine.retry_failed(permanent=True))
             with anyio.move_on_after(60):   # without a new job this never ends: fail, don't hang
                 while refused.state is VideoState.FAILED and refused.request_id == first_job:
                     await anyio.sleep(0.01)

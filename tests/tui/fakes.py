@@ -33,11 +33,12 @@ def clock() -> float:
 class FakeEngine:
     """The Engine's control surface, recording calls; `run()` ends when `finish()` is called."""
 
-    def __init__(self, retryable: int = 2) -> None:
+    def __init__(self, retryable: int = 2, permanent: int = 0) -> None:
         self.calls: list[str] = []
         self.submitting_paused = False
         self.stopping = False
         self.retryable = retryable
+        self.permanent = permanent
         self.result: BatchFinished | None = None
         self.cancelled = False
         self._done = asyncio.Event()
@@ -54,10 +55,20 @@ class FakeEngine:
         self.calls.append("stop")
         self.stopping = True
 
-    def retry_failed(self) -> int:
-        self.calls.append("retry")
+    def retry_failed(self, *, permanent: bool = False) -> int:
+        self.calls.append("retry permanent" if permanent else "retry")
         n, self.retryable = self.retryable, 0
+        if permanent:
+            n, self.permanent = n + self.permanent, 0
         return n
+
+    def permanent_failures(self) -> tuple[int, float]:
+        return self.permanent, 0.0123 * self.permanent
+
+    def summary(self) -> BatchFinished:
+        """As the real Engine's: the batch as it stands (here the result it was given, or a
+        mid-batch one)."""
+        return self.result or finished(stopped=True)
 
     def finish(self, result: BatchFinished) -> None:
         self.result = result

@@ -160,3 +160,21 @@ def test_a_second_process_on_the_same_session_is_refused_clearly(tmp_path):
     assert second.returncode == 2, second.stderr
     assert "pid" in second.stderr.lower() and str(first.pid) in second.stderr
     assert subs_during <= 4, "the refused process submitted nothing"
+
+
+def test_running_the_same_batch_again_keeps_the_session_settings_and_says_what_flags_change(tmp_path):
+    import tomllib
+
+    from bulk_transcribe.core.paths import session_path_for
+    from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+    ids = ["eeeeeeeeee1", "eeeeeeeeee2"]
+    batch = _batch(tmp_path, ids)
+    with SimServer(SimConfig(latency=(0.1, 0.3), faults={"eeeeeeeeee2": "private"})) as sim:
+        base = ["run", str(batch), "--api-base", sim.base_url, "--no-metadata"]
+        first = run_cli(tmp_path, *base, "-c", "7", "--format", "txt,md", key="k-123456789")
+        assert first.returncode == 1, first.stderr
+        again = run_cli(tmp_path, *base, "-c", "3", key="k-123456789")
+    assert "concurrency 7 → 3" in again.stderr, again.stderr
+    settings = tomllib.loads(session_path_for(batch).read_text())["settings"]
+    assert settings["formats"] == ["txt", "md"] and settings["concurrency"] == 3

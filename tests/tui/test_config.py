@@ -139,3 +139,71 @@ async def test_the_run_options_are_on_the_form_validated_inline(batch_counts, mo
     s = started[0].settings
     assert (s.lang, s.max_attempts, s.template, s.order, s.metadata, s.cookies) == (
         "de", 5, "{id}", "input", False, str(cookies))
+
+
+async def test_remember_writes_only_what_was_changed_on_the_screen(batch_counts, monkeypatch):
+    from bulk_transcribe.core.config import load_settings
+
+    monkeypatch.setenv("DEAPI_BASE_URL", "http://env.example")
+    started = []
+    app = make_app(batch_path="good.txt", settings=load_settings({}))   # as the command line builds it
+    monkeypatch.setattr(app, "show_plan", lambda request, auto_start=False: started.append(request))
+    async with app.run_test(size=(80, 40)) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one("#api_base", Input).value == "http://env.example"
+        await type_into(pilot, "#concurrency", "7")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    assert started and started[0].settings.api_base == "http://env.example"   # used for this run
+    assert tomllib.loads(config_path().read_text()) == {"concurrency": 7}   # but not remembered
+
+
+async def test_every_wrong_field_is_marked_at_once_in_the_forms_words_and_start_focuses_the_first(batch_counts):
+    from textual.widgets import Label
+
+    app = make_app(batch_path="good.txt")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await type_into(pilot, "#lang", "english")
+        await type_into(pilot, "#concurrency", "9")
+        assert text(screen, "#rate").startswith("9 at once"), "the hint follows its field while another is wrong"
+        for field, bad in (("#concurrency", "60"), ("#max_attempts", "0"), ("#submit_per_day", "-1")):
+            await type_into(pilot, field, bad)
+        errors = {name: text(screen, f"#err-{name}") for name in ("lang", "concurrency", "max_attempts",
+                                                                 "submit_per_day")}
+        assert all(errors.values()), errors                      # all four at once
+        assert not any("--" in m for m in errors.values()), errors   # the form's words, not flags
+        assert "Concurrency must be a whole number from 1 to 50" in errors["concurrency"]
+        assert "none for no daily limit, or empty for the plan's" in errors["submit_per_day"]
+        assert "not a language code" in errors["lang"]
+        assert text(screen, "#rate") == "", "no hint for a concurrency that is wrong"
+        for row in ("#row-lang", "#row-concurrency", "#row-max_attempts", "#row-submit_per_day"):
+            assert screen.query_one(row).has_class("invalid"), row
+        assert not screen.query_one("#row-model").has_class("invalid")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert screen.query_one("#submit_per_day").has_focus   # the first wrong one, in the form's order
+        assert "limits" in [str(w.render()) for w in screen.query_one("#row-plan").query(Label)]
+
+
+async def test_limits_read_empty_for_the_plans_and_none_for_no_limit(batch_counts, monkeypatch):
+    from bulk_transcribe.core.settings import Settings
+
+    started = []
+    app = make_app(batch_path="good.txt", settings=Settings(plan="premium", submit_per_day=0, rpm=0))
+    monkeypatch.setattr(app, "show_plan", lambda request, auto_start=False: started.append(request))
+    async with app.run_test(size=(80, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert screen.query_one("#rpm", Input).value == "" and screen.query_one("#rpm", Input).placeholder == "300"
+        assert screen.query_one("#submit_per_day", Input).value == "none"
+        assert screen.query_one("#status_per_day", Input).value == ""
+        screen.query_one("#plan", Select).value = "basic"
+        await settle(pilot)
+        assert screen.query_one("#status_per_day", Input).placeholder == "200"   # what empty means now
+        await type_into(pilot, "#status_rpm", "40")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    s = started[0].settings
+    assert (s.rpm, s.status_rpm, s.submit_per_day, s.status_per_day) == (0, 40, 0, -1)

@@ -238,3 +238,109 @@ async def test_the_summary_asks_before_paying_again_for_videos_in_doubt(tmp_path
         await pilot.press("R", "y")
         await pilot.pause()
     assert resumed == [(Path(result.session_path), True)]
+
+
+async def test_retry_takes_what_may_succeed_and_asks_before_permanent_failures():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        engine = FakeEngine(retryable=2, permanent=3)
+        app.attach(engine, "lectures.txt")
+        await until_shown(pilot, RunScreen, "#run-title")
+        await pilot.press("r")
+        assert engine.calls == ["retry"], "nothing permanent is re-queued without a yes"
+        assert isinstance(app.screen, Confirm) and "3 permanent failure(s)" in app.screen.title_text
+        assert "$0.04" in app.screen.title_text
+        await pilot.press("n")
+        assert engine.calls == ["retry"] and engine.permanent == 3
+        await pilot.press("r", "y")
+        assert engine.calls == ["retry", "retry", "retry permanent"] and engine.permanent == 0
+
+
+async def test_a_failure_that_stops_the_batch_stays_on_screen_then_on_the_summary():
+    import dataclasses
+
+    from bulk_transcribe.core.events import Notice
+
+    halt = "deAPI refused the key (401 Unauthorized): check DEAPI_API_KEY (or the key in the config file), then resume"
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        engine = await started(pilot, mid_batch())
+        app.sink(Notice(0, "error", halt + ". Jobs already paid for are still followed."))
+        for i in range(5):   # later notices must not push it away
+            app.sink(Notice(0, "info", f"session saved {i}"))
+        app.repaint_now()
+        await pilot.pause()
+        assert "refused the key" in str(app.screen.query_one("#run-alert").render())
+        assert app.screen.query_one("#run-alert").display
+        engine.finish(dataclasses.replace(finished(stopped=True), halted=halt))
+        await app.workers.wait_for_complete()
+        app.repaint_now()
+        await pilot.pause()
+        assert isinstance(app.screen, SummaryScreen)
+        summary = str(app.screen.query_one("#summary-text").render())
+        assert "Submitting stopped: deAPI refused the key" in summary and "check DEAPI_API_KEY" in summary
+
+
+async def test_help_on_every_screen_and_never_typed_into_a_field(tmp_path):
+    from bulk_transcribe.core.store.format import SessionInfo
+    from bulk_transcribe.tui.screens.config import ConfigScreen
+    from bulk_transcribe.tui.screens.resume import ResumeScreen
+
+    app = make_app(api_key=None, key_source="")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until_shown(pilot, ConfigScreen, "#batch")
+        assert app.screen.query_one("#batch").has_focus
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and "config screen" in app.screen.help_title
+        await pilot.press("question_mark")   # ? again closes it
+        assert isinstance(app.screen, ConfigScreen) and app.screen.query_one("#batch").value == ""
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        await app.push_screen(ResumeScreen([SessionInfo("/s.toml", batch="/b.txt", created=0, total=1)]))
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and "resume prompt" in app.screen.help_title
+        await pilot.press("escape")
+        await pilot.pause()
+        engine = FakeEngine()
+        app.attach(engine, "lectures.txt")
+        await until_shown(pilot, RunScreen, "#workers")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and "run screen" in app.screen.help_title
+        await pilot.press("escape")
+        await pilot.pause()
+        engine.finish(finished())
+        await app.workers.wait_for_complete()
+        app.repaint_now()
+        await pilot.pause()
+        assert isinstance(app.screen, SummaryScreen)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and "summary" in app.screen.help_title
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("escape")   # escape on the summary does not end the app
+        await pilot.pause()
+        assert isinstance(app.screen, SummaryScreen) and app.is_running
+        await pilot.press("q")
+
+
+async def test_ctrl_c_explains_quitting_and_the_palette_lists_the_screens_actions():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot, mid_batch())
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert any("Ctrl+C does not quit the app. Press q" in m for m in said), said
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles[:5] == ["Pause", "Stop", "Retry", "Log", "Quit"] and "Help" in titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        from textual.command import CommandPalette
+        assert isinstance(app.screen, CommandPalette)

@@ -97,6 +97,15 @@ async def test_escape_goes_back_to_the_config_screen_as_it_was(batch):
         assert app.screen.query_one("#concurrency").value == "9"
 
 
+async def until(pilot, condition, tries: int = 400) -> None:
+    """Wait for `condition` (a bounded wait: a broken start fails the test instead of hanging it)."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the app never got there")
+
+
 def recording_engines():
     engines: list = []
 
@@ -115,8 +124,7 @@ async def test_with_start_a_new_batch_begins_at_once_without_waiting_for_a_plan(
     app = make_app(batch_path=batch, start=True, settings=Settings(metadata=False), plan_factory=factory,
                    engine_factory=engine)
     async with app.run_test(size=(80, 24)) as pilot:
-        while not isinstance(app.screen, RunScreen):
-            await pilot.pause(0.05)
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
         await pilot.press("q", "y")
     assert factory.calls == [], "no plan before starting"
     assert [v.key for v in engines[0][0].videos] == ["youtube:aaaaaaaaaaa"]
@@ -133,11 +141,9 @@ async def test_start_now_on_the_plan_begins_while_the_plan_is_still_being_built(
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("ctrl+s")
-        while not isinstance(app.screen, PlanScreen):
-            await pilot.pause(0.05)
+        await until(pilot, lambda: isinstance(app.screen, PlanScreen))
         await pilot.press("n")
-        while not isinstance(app.screen, RunScreen):
-            await pilot.pause(0.05)
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
         await pilot.press("q", "y")
     assert len(engines) == 1
 
@@ -157,8 +163,7 @@ async def test_a_batch_with_a_session_resumes_without_a_plan(batch):
     app = make_app(batch_path=batch, start=True, settings=Settings(metadata=False), plan_factory=factory,
                    engine_factory=engine)
     async with app.run_test(size=(80, 24)) as pilot:
-        while not isinstance(app.screen, RunScreen):
-            await pilot.pause(0.05)
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
         await pilot.press("q", "y")
     assert factory.calls == [] and len(engines) == 1
 
@@ -183,3 +188,16 @@ async def test_ten_thousand_rows_are_loaded_a_chunk_at_a_time():
 
 async def _ready(plan):
     return plan
+
+
+async def test_the_output_folder_is_shown_absolute_and_the_session_keeps_it(batch, tmp_path):
+    plan = sample_plan()
+    app = make_app(batch_path=batch, plan_factory=plan_factory(plan), settings=Settings(output_dir="out"))
+    started = record_starts(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert f"transcripts to {tmp_path / 'out'}" in text(app.screen, "#plan-totals")
+        await pilot.press("enter")
+    assert started[0][0].settings.output_dir == str(tmp_path / "out")

@@ -33,6 +33,15 @@ def test_run_screen_80x24(snap_compare):
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=feed(mid_batch(), failures()))
 
 
+def test_run_screen_halted_keeps_the_reason_in_view(snap_compare):
+    from bulk_transcribe.core.events import Notice
+
+    halt = [Notice(WALL + 300, "error", "deAPI refused the key (401 Unauthorized): check DEAPI_API_KEY (or the key "
+                                        "in the config file), then resume. Jobs already paid for are still followed."),
+            Notice(WALL + 301, "info", "session saved")]
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=feed(mid_batch(), failures(), halt))
+
+
 def test_error_log_with_failures(snap_compare):
     async def focus_log(pilot):
         await feed(mid_batch(), failures())(pilot)

@@ -55,7 +55,7 @@ def test_folding_a_mid_batch_stream():
     view = RunView()
     view.apply_all(mid_batch())
     t = view.totals()
-    assert (t.total, t.done, t.failed, t.in_flight, t.remaining) == (120, 42, 3, 5, 70)
+    assert (t.total, t.done, t.failed, t.in_flight, t.queued) == (120, 42, 3, 5, 70)
     assert view.slots() == 5
     lines = view.worker_lines(NOW)
     assert [w.doing.split()[0] for w in lines] == ["transcribing", "waiting", "backing", "downloading", "submitting"]
@@ -79,7 +79,7 @@ def test_ten_thousand_videos_fold_cheaply_and_rows_stay_per_worker():
     for i in range(10_000):
         view.apply(VideoChanged(f"k{i}", i, VideoState.DONE if i % 2 else VideoState.QUEUED, f"v{i}"))
     t = view.totals()   # before any Progress, the counts come from the videos
-    assert (t.total, t.done, t.remaining) == (10_000, 5_000, 5_000)
+    assert (t.total, t.done, t.queued) == (10_000, 5_000, 5_000)
     view.apply(progress(5_000, 60.0, total=10_000))
     assert view.slots() == 5 and len(view.worker_lines(NOW)) == 5
 
@@ -139,3 +139,56 @@ def test_parse_form_maps_the_run_options_to_their_fields(tmp_path):
     settings, errors = parse_form({"lang": " en ", "cookies": "", "metadata": False, "api_base": " http://x "}, base)
     assert errors == {} and (settings.lang, settings.cookies, settings.metadata, settings.api_base) == (
         "en", "", False, "http://x")
+
+
+def test_the_eta_counts_the_daily_limit_as_the_plan_does():
+    from bulk_transcribe.core.events import BucketUsage
+    from bulk_transcribe.core.plan import estimate_seconds
+    from bulk_transcribe.tui.headless import progress_line
+
+    noon = 19_700 * 86400.0 + 12 * 3600   # a day's noon, UTC
+    basic = (BucketUsage("submit", 1, 1, used_today=10, per_day=10), BucketUsage("status", 3, 50, 30, 200))
+    # 30 still to submit, today's 10 spent: the engine's pace alone would say 22 minutes.
+    p = Progress(40, 10, 0, 0, 30, 600.0, 2.0, 22 * 60.0, basic, 5, 5)
+    view = RunView(wall=lambda: noon)
+    view.apply(p)
+    eta = view.totals().eta_seconds
+    assert eta >= 12 * 3600 + 2 * 86400, fmt_duration(eta)   # midnight, then two more resets
+    assert fmt_duration(eta).startswith("2d12h")
+    # The plan of the whole 40 at the same noon (nothing sent yet) says the same.
+    plan_says, basis = estimate_seconds([None] * 40, Settings(plan="basic"), now=noon)
+    assert fmt_duration(plan_says).startswith("2d12h") and "3 more days" in basis
+    assert "ETA 2d" in progress_line(p)   # headless too
+
+
+def test_header_numbers_agree_with_each_other():
+    view = RunView()
+    view.begin(1, 0, 0)   # the first frame, before any Progress: the session's one video is queued
+    t = view.totals()
+    assert (t.total, t.done, t.in_flight, t.queued, t.videos_per_min) == (1, 0, 0, 1, None)
+    # Held to 1 at once after 429s: the engine's "in flight" counts 4 more waiting for a slot.
+    view = RunView()
+    view.apply(Progress(50, 0, 0, 5, 45, 90.0, 1.0, None, buckets(), concurrency=1, max_concurrency=5))
+    view.apply(WorkerChanged(0, Activity.TRANSCRIBING, "k0", "zero", since=NOW))
+    for slot in range(1, 5):
+        view.apply(WorkerChanged(slot, Activity.WAITING_SLOT, f"k{slot}", "v", detail="1 in flight for now"))
+    t = view.totals()
+    assert (t.in_flight, t.queued) == (1, 49) and t.done + t.failed + t.in_flight + t.queued == t.total
+    # Right after a resume, re-attached jobs land at once: no "57.3/min" from five seconds.
+    view = RunView()
+    view.apply(Progress(50, 10, 0, 5, 35, 5.0, 57.3, None, buckets(), 5, 5))
+    assert view.totals().videos_per_min is None
+    view.apply(Progress(50, 12, 0, 5, 33, 61.0, 12.0, None, buckets(), 5, 5))
+    assert view.totals().videos_per_min == 12.0
+
+
+def test_summary_says_what_took_counts_and_how_to_start_afresh():
+    from bulk_transcribe.tui.screens.summary import summary_text
+
+    from .fakes import finished
+
+    resumed = summary_text(finished(), "b.txt", 65.0, began=WALL).plain
+    assert "this run took 1m05s (session begun 2023-11-14 22:13)" in resumed
+    again = summary_text(finished(), "b.txt", 0.0, idle=True).plain
+    assert again.startswith("Nothing to do: b.txt") and "took" not in again
+    assert "delete the session file" in again and "--session FILE" in again

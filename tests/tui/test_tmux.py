@@ -92,7 +92,8 @@ def test_demo_quit_reopen_resume_finish(tmux, tmp_path):
     tmux.keys("q")
     tmux.wait_for("Quit while work is running?")
     tmux.keys("y")
-    tmux.wait_for("EXIT=1", timeout=30)   # unfinished; the session is saved
+    screen = tmux.wait_for("EXIT=1", timeout=30)   # unfinished; the session is saved
+    assert "Session:" in screen and "Resume with: bulk-transcribe resume" in screen, screen   # left on the terminal
     tmux.kill()
 
     tmux.start(run)

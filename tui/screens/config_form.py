@@ -14,17 +14,26 @@ from typing import Any
 
 from ...core.settings import Settings, SettingsError
 
-INT_FIELDS = {
-    "concurrency": "concurrency",
-    "rpm": "per-minute limit",
-    "status_rpm": "status per-minute limit",
-    "submit_per_day": "submits per day",
-    "status_per_day": "status checks per day",
-    "max_attempts": "max attempts",
+# Whisper's language codes (what deAPI's models take); empty means detect.
+LANGUAGES = frozenset("""
+af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha haw he hi hr ht
+hu hy id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr ms mt my ne nl nn no oc pa pl
+ps pt ro ru sa sd si sk sl sn so sq sr su sv sw ta te tg th tk tl tr tt uk ur uz vi yi yo yue zh
+""".split())
+
+NONE = "none"   # typed in a daily limit: no daily limit. An empty limit field means the plan's.
+
+# name: (what the form calls it, lowest, highest); messages use these words, never the CLI flags.
+NUMBERS = {
+    "concurrency": ("Concurrency", 1, 50),
+    "max_attempts": ("Max attempts", 1, 20),
 }
+PER_MINUTE = {"rpm": "Submits per minute", "status_rpm": "Status checks per minute"}
+PER_DAY = {"submit_per_day": "Submits per day", "status_per_day": "Status checks per day"}
 STRIPPED_FIELDS = ("lang", "template", "cookies", "api_base")
 
-# Which field a Settings.validate() message is about (it names the command-line flag).
+# Which field a Settings.validate() message is about, for anything the form's own rules let
+# through (it names the command-line flag).
 _MESSAGE_FIELD = (   # most specific first: the srt/vtt message also names --model
     ("srt and vtt", "formats"), ("--concurrency", "concurrency"), ("--rpm", "rpm"), ("--status-rpm", "status_rpm"),
     ("submit per day", "submit_per_day"), ("status per day", "status_per_day"),
@@ -34,42 +43,112 @@ _MESSAGE_FIELD = (   # most specific first: the srt/vtt message also names --mod
 )
 
 
+def limit_text(name: str, value: int) -> str:
+    """How a limit setting is shown in its field: empty for the plan's, `none` for no daily limit."""
+    if name in PER_MINUTE:
+        return "" if value == 0 else str(value)
+    return "" if value == -1 else NONE if value == 0 else str(value)
+
+
+def _whole(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _field(name: str, raw: Any, changes: dict[str, Any], errors: dict[str, str]) -> None:
+    """Check one field's raw value: its setting into `changes`, or its problem into `errors`."""
+    text = str(raw).strip() if not isinstance(raw, (bool, tuple)) else ""
+    if name in NUMBERS:
+        label, low, high = NUMBERS[name]
+        n = _whole(text)
+        if n is None or not low <= n <= high:
+            errors[name] = f"{label} must be a whole number from {low} to {high}" + (f" (got {text!r})" if text else "")
+        else:
+            changes[name] = n
+    elif name in PER_MINUTE:
+        n = 0 if not text else _whole(text)
+        if n is None or not 0 <= n <= 100_000 or (text and n == 0):
+            errors[name] = f"{PER_MINUTE[name]}: a whole number from 1 to 100000, or empty for the plan's"
+        else:
+            changes[name] = n
+    elif name in PER_DAY:
+        n = -1 if not text else 0 if text.lower() == NONE else _whole(text)
+        if n is None or n < -1 or (text and n in (-1, 0) and text.lower() != NONE):
+            errors[name] = f"{PER_DAY[name]}: a whole number of at least 1, {NONE} for no daily limit, or empty for the plan's"
+        else:
+            changes[name] = n
+    elif name == "output_dir":
+        if not text:
+            errors[name] = "give a folder for the transcripts"
+        changes[name] = text
+    elif name == "lang":
+        if text and text.lower() not in LANGUAGES:
+            errors[name] = f"not a language code: {text!r}; use one like en, de or pt, or leave it empty to detect"
+        changes[name] = text.lower()
+    elif name == "cookies":
+        if text and not Path(text).expanduser().is_file():
+            errors[name] = f"no such file: {text} (leave it empty for none)"
+        changes[name] = text
+    elif name == "api_base":
+        if not text.startswith(("http://", "https://")):
+            errors[name] = "the API base must be an http(s) URL, e.g. https://api.deapi.ai"
+        changes[name] = text
+    elif name == "template":
+        if "{id}" not in text and "{title}" not in text:
+            errors[name] = "file names need {id} or {title} in them, e.g. {title} [{id}]"
+        changes[name] = text
+    elif name == "formats":
+        if not raw:
+            errors[name] = "tick at least one format"
+        changes[name] = tuple(raw)
+    elif name in STRIPPED_FIELDS:
+        changes[name] = text
+    else:
+        changes[name] = raw
+
+
+def _checked(values: dict[str, Any], base: Settings) -> tuple[dict[str, Any], dict[str, str]]:
+    changes: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, raw in values.items():
+        _field(name, raw, changes, errors)
+    formats = changes.get("formats", base.formats)
+    if "formats" not in errors and {"srt", "vtt"} & set(formats) and not (
+            changes.get("timestamps", base.timestamps) and changes.get("model", base.model) == "WhisperLargeV3Ct2"):
+        errors["formats"] = "srt and vtt need segment timestamps: tick Timestamps and pick the model WhisperLargeV3Ct2"
+    return changes, errors
+
+
 def parse_form(values: dict[str, Any], base: Settings) -> tuple[Settings | None, dict[str, str]]:
-    """Settings from the form's raw values, or None and {field: explanation}.
+    """Settings from the form's raw values, or None and {field: explanation} for every field
+    that is wrong at once, each in the form's words.
 
     `values` holds strings for text inputs, bools for check boxes and a tuple for formats;
-    keys missing from it keep `base`'s value. Never raises.
+    keys missing from it keep `base`'s value. Limits: empty means the plan's, `none` (daily
+    limits) no limit. Never raises.
     """
-    errors: dict[str, str] = {}
-    changes: dict[str, Any] = {}
-    for name, raw in values.items():
-        if name in INT_FIELDS:
-            text = str(raw).strip()
-            try:
-                changes[name] = int(text)
-            except ValueError:
-                errors[name] = f"{INT_FIELDS[name]} must be a whole number (got {text!r})"
-        elif name == "output_dir":
-            if not str(raw).strip():
-                errors[name] = "give a folder for the transcripts"
-            changes[name] = str(raw).strip()
-        elif name in STRIPPED_FIELDS:
-            changes[name] = str(raw).strip()
-            if name == "cookies" and changes[name] and not Path(changes[name]).expanduser().is_file():
-                errors[name] = f"no such file: {changes[name]} (leave empty for none)"
-        elif name == "formats":
-            changes[name] = tuple(raw)
-        else:
-            changes[name] = raw
+    changes, errors = _checked(values, base)
     if errors:
         return None, errors
     try:
         settings = base.with_(**changes).validate()
-    except SettingsError as exc:
+    except SettingsError as exc:   # a rule the form does not know yet: still under its field
         message = str(exc)
         key = next((f for needle, f in _MESSAGE_FIELD if needle in message), "settings")
         return None, {key: message}
     return settings, {}
+
+
+def hint_settings(values: dict[str, Any], base: Settings) -> Settings | None:
+    """The settings the hints describe: `base` with every valid field of the form applied (so a
+    hint follows its field even while another is wrong); None when they do not validate."""
+    changes, errors = _checked(values, base)
+    try:
+        return base.with_(**{k: v for k, v in changes.items() if k not in errors}).validate()
+    except SettingsError:
+        return None
 
 
 def rate_text(s: Settings) -> str:

@@ -44,26 +44,39 @@ def confirm_quit(in_flight: int) -> Confirm:
     )
 
 
-HELP_KEYS = (
+HELP_KEYS = (   # the run screen's
     ("p", "pause or resume submitting (jobs in flight continue)"),
     ("s", "graceful stop: no new submits, finish what is in flight"),
-    ("r", "retry failed videos that may be retried"),
+    ("r", "retry failed videos that may succeed (asks for the rest)"),
     ("l", "show or hide the error log"),
     ("tab", "move between the worker panel and the error log"),
     ("enter", "on an error: show it in full"),
     ("q", "quit (asks while work runs; the session is always saved)"),
-    ("?", "this help"),
+)
+# Every screen's help ends with these (the app's own keys).
+COMMON_KEYS = (
+    ("ctrl+p", "all of this screen's actions, by name"),
+    ("ctrl+q", "quit from anywhere (asks while work runs)"),
+    ("?", "this help (f1 while typing in a field)"),
 )
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,question_mark,q,enter", "close", "close")]
+    """The keys of the screen it was opened from (`keys`), then the app's own."""
+
+    BINDINGS = [Binding("escape,question_mark,f1,q,enter", "close", "close")]
+
+    def __init__(self, keys=HELP_KEYS, title: str = "Keys") -> None:
+        super().__init__()
+        self.keys, self.help_title = tuple(keys), title
 
     def compose(self) -> ComposeResult:
         text = Text()
-        text.append("Keys\n\n", style="bold")
-        for key, what in HELP_KEYS:
-            text.append(f"{key:>5}  ", style="bold")
+        text.append(f"{self.help_title}\n\n", style="bold")
+        rows = (*self.keys, *COMMON_KEYS)
+        width = max(len(key) for key, _ in rows)   # 58 columns are left for the text at 80
+        for key, what in rows:
+            text.append(f"{key:>{width}}  ", style="bold")
             text.append(f"{what}\n")
         text.append("\nEscape closes this help.")
         with Vertical(id="dialog"):

@@ -72,10 +72,15 @@ class PlanScreen(Screen):
         Binding("n", "start_now", "start now"),
         Binding("escape", "back", "back"),
     ]
+    HELP = (("↑ ↓", "move through the videos (more load as you go)"),
+            ("enter, s", "start (asks first when the estimate exceeds the balance)"),
+            ("escape", "back to the settings; nothing is spent"))
+    HELP_TITLE = "Keys on the plan"
 
-    def __init__(self, build: PlanBuilder, *, title: str, auto_start: bool = False) -> None:
+    def __init__(self, build: PlanBuilder, *, title: str, auto_start: bool = False, output_dir: str = "") -> None:
         super().__init__()
         self.build, self.plan_title, self.auto_start = build, title, auto_start
+        self.output_dir = output_dir   # where the transcripts will go (absolute), shown with the totals
         self.plan: Plan | None = None
         self.started = False
         self._progress = ""
@@ -124,7 +129,10 @@ class PlanScreen(Screen):
     def show_plan(self, plan: Plan) -> None:
         self.plan = plan
         self.query_one("#plan-loading").display = False
-        self.query_one("#plan-totals", Static).update(totals_text(plan.totals))
+        totals = totals_text(plan.totals)
+        if self.output_dir:
+            totals.append(f"\ntranscripts to {clean(self.output_dir, 300)}")
+        self.query_one("#plan-totals", Static).update(totals)
         self.query_one("#plan-totals").display = True
         table = self.query_one(PlanTable)
         table.display = True

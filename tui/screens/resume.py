@@ -36,6 +36,9 @@ class ResumeScreen(Screen):
         Binding("n", "new", "new batch"),
         Binding("q", "app.quit", "quit"),
     ]
+    HELP = (("↑ ↓", "choose a session"), ("enter, r", "resume it where it stopped"),
+            ("d", "discard it (asks first; transcripts stay)"), ("n", "a new batch instead"), ("q", "quit"))
+    HELP_TITLE = "Keys on the resume prompt"
 
     def __init__(self, sessions: Sequence[Any]) -> None:
         super().__init__()

@@ -20,7 +20,7 @@ from ..messages import QuitRequested, RunSteered
 from ..run_view import RunView
 from ..widgets.header import RunHeader
 from ..widgets.table import ErrorTable, WorkerTable
-from .modals import ErrorDetail, HelpScreen
+from .modals import HELP_KEYS, Confirm, ErrorDetail
 
 
 def error_row(e) -> tuple[str, ...]:
@@ -39,13 +39,15 @@ class RunScreen(Screen):
     """Watch and steer one run through its `RunControls` (the real Engine, or a test's fake)."""
 
     BINDINGS = [
-        Binding("p", "pause", "pause/resume"),
-        Binding("s", "stop", "stop"),
-        Binding("r", "retry", "retry failed"),
-        Binding("l", "toggle_log", "log"),
+        # Short labels: the footer fits 80 columns with ^q and ^p; the tooltip is the palette's line.
+        Binding("p", "pause", "pause", tooltip="pause or resume submitting (jobs in flight continue)"),
+        Binding("s", "stop", "stop", tooltip="graceful stop: no new submits, finish what is in flight"),
+        Binding("r", "retry", "retry", tooltip="retry failed videos that may succeed"),
+        Binding("l", "toggle_log", "log", tooltip="show or hide the error log"),
         Binding("q", "quit_run", "quit"),
-        Binding("question_mark", "help", "help", key_display="?"),
     ]
+    HELP = HELP_KEYS
+    HELP_TITLE = "Keys on the run screen"
 
     def __init__(self, engine: RunControls, title: str) -> None:
         super().__init__()
@@ -106,9 +108,26 @@ class RunScreen(Screen):
         self.post_message(RunSteered())
 
     def action_retry(self) -> None:
+        """Retry what may succeed at once; failures deAPI called final only after a yes that
+        says what a success would cost."""
         n = self.engine.retry_failed()
-        self.notify(f"Re-queued {n} failed video(s)." if n else "No failed videos that may be retried.")
+        permanent, cost = self.engine.permanent_failures()
+        if n or not permanent:
+            self.notify(f"Re-queued {n} failed video(s) that may succeed." if n
+                        else "No failed videos to retry.")
         self.post_message(RunSteered())
+        if permanent and not isinstance(self.app.screen, Confirm):
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    again = self.engine.retry_failed(permanent=True)
+                    self.notify(f"Re-queued {again} permanent failure(s).")
+                    self.post_message(RunSteered())
+
+            self.app.push_screen(Confirm(
+                f"Also retry {permanent} permanent failure(s)? Up to about ${cost:.2f}",
+                "deAPI failed them for good (a private, removed or unreadable video, say): a new submit "
+                "most likely fails the same way. Failed jobs are not charged; each one that succeeds "
+                "this time is paid for like any other.", yes="retry them too", no="leave them failed"), answered)
 
     def action_toggle_log(self) -> None:
         log = self.query_one(ErrorTable)
@@ -118,9 +137,6 @@ class RunScreen(Screen):
 
     def on_error_table_chosen(self, event: ErrorTable.Chosen) -> None:
         self.app.push_screen(ErrorDetail(event.row))
-
-    def action_help(self) -> None:
-        self.app.push_screen(HelpScreen())
 
     def action_quit_run(self) -> None:
         self.post_message(QuitRequested())

@@ -22,6 +22,7 @@ class RunHeader(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-title", markup=False)
+        yield Static(id="run-alert", markup=False)
         yield TextBar(id="run-bar")
         yield Static(id="run-counts", markup=False)
         yield Static(id="run-buckets", markup=False)
@@ -34,14 +35,22 @@ class RunHeader(Vertical):
             return
         t = view.totals()
         self._set("#run-title", f"{clean(title, 40)}  {state} · {fmt_duration(t.elapsed)}")
+        # A failure that stops the batch (a refused key, no balance, a full disk) stays in view,
+        # whatever notices come after it; a toast would be gone before the user looks.
+        alert = view.alert
+        self._set("#run-alert", f"! {clean(alert.message, 400)}" if alert else "", wrap=True)
+        self.query_one("#run-alert").display = alert is not None
         self.query_one(TextBar).fraction = (t.done + t.failed) / t.total if t.total else 0.0
+        rate = "—" if t.videos_per_min is None else f"{t.videos_per_min:.1f}"
         self._set("#run-counts", f"done {t.done}/{t.total} · failed {t.failed} · in flight {t.in_flight} · "
-                                 f"remaining {t.remaining} · {t.videos_per_min:.1f}/min · "
-                                 f"ETA {fmt_duration(t.eta_seconds)}")
+                                 f"queued {t.queued} · {rate}/min · ETA {fmt_duration(t.eta_seconds)}")
         buckets = view.bucket_text()
         if view.progress is not None:
             p = view.progress
-            buckets = f"workers {p.concurrency}/{p.max_concurrency} · {buckets}"
+            # "in flight" never exceeds this: both count videos actually running.
+            level = (f"{p.max_concurrency} at once" if p.concurrency >= p.max_concurrency
+                     else f"held to {p.concurrency} of {p.max_concurrency} at once")
+            buckets = f"{level} · {buckets}"
         self._set("#run-buckets", buckets, wrap=True)
         data = view.throughput()
         spark = self.query_one(Sparkline)

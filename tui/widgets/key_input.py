@@ -5,14 +5,13 @@ The key is masked while typed and never shown in full afterwards (`key_status` r
 
 from __future__ import annotations
 
-from textual.widgets import Input
-
 from ...core.settings import redact_key
+from .field import Field
 
 ENTERED = "entered for this run"
 
 
-class KeyInput(Input):
+class KeyInput(Field):
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("placeholder", "enter a key for this run only")
         super().__init__(password=True, compact=True, **kwargs)
