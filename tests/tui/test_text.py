@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import anyio
 import pytest
 
 from bulk_transcribe.core.plan import build_plan
@@ -32,3 +33,28 @@ async def test_json_rows_then_totals_and_table(tmp_path):
     table = format_plan_table(plan, width=100)
     assert all(len(line) <= 100 for line in table.splitlines())
     assert IDS[0] in table and "1:02:05" in table and "estimated cost" in table and "line 3" in table
+
+
+async def test_the_plan_table_and_json_show_hostile_titles_safely(tmp_path, capsys):
+    """`bulk-transcribe plan` prints titles: cleaned in the table, escaped in JSON lines."""
+    import argparse
+    import dataclasses
+    from unittest import mock
+
+    from bulk_transcribe.tui import commands
+    from tests.core.test_sanitize import FORBIDDEN, HOSTILE_TITLE
+
+    batch = write_batch(tmp_path, [watch(IDS[0])])
+    plan = await build_plan(batch, Settings(metadata=False), cache_dir=tmp_path / "cache")
+    plan.rows[0] = dataclasses.replace(plan.rows[0], title=HOSTILE_TITLE)
+    table = format_plan_table(plan, width=200)
+    assert not FORBIDDEN.search(table.replace("\n", "")) and "gpj.exe" in table
+
+    args = argparse.Namespace(batch=str(batch), json=True)
+    with mock.patch.object(commands, "load_settings", return_value=Settings(metadata=False)), \
+            mock.patch.object(commands, "resolve_api_key", return_value=("", "")), \
+            mock.patch("bulk_transcribe.core.plan.build_plan", mock.AsyncMock(return_value=plan)):
+        await anyio.to_thread.run_sync(commands.run_plan, args)   # it runs its own event loop
+    lines = capsys.readouterr().out.splitlines()
+    assert all(" " <= ch <= "~" for line in lines for ch in line)
+    assert json.loads(lines[0])["title"] == HOSTILE_TITLE
