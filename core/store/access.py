@@ -21,6 +21,20 @@ def disk_error(action: str, path: Path, exc: BaseException) -> SessionError:
     return SessionError(f"Could not {action} {path} ({exc}). {hint} Finished work recorded so far is safe.", "disk")
 
 
+def damaged_error(path: Path, reason: str) -> SessionError:
+    """The one message for a damaged session file, whatever the damage: a copy is kept aside
+    (``<name>.corrupt-<timestamp>``), the file itself is left as it is, and the user learns how
+    to start over without paying twice."""
+    kept = keep_copy(path)
+    return SessionError(
+        f"The session file {path} is damaged: {reason}. It was left as it is and {kept}. "
+        f"To run the batch again, move {path} away (only that file) and run it: the new session "
+        "re-attaches to the jobs already paid for (their request ids are read from the kept copy "
+        "and the journal beside it) and adopts the transcripts already in the output folder, so "
+        "nothing done is paid for again."
+    )
+
+
 def take_lock(path: Path) -> FileLock:
     lock = FileLock(lock_path(path))
     try:

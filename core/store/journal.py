@@ -31,11 +31,12 @@ class JournalRead:
 def _parse(line: bytes) -> dict[str, Any] | None:
     try:
         rec = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):   # UnicodeDecodeError is a ValueError
         return None
     if (
         isinstance(rec, dict)
         and isinstance(rec.get("seq"), int)
+        and not isinstance(rec.get("seq"), bool)
         and isinstance(rec.get("key"), str)
         and isinstance(rec.get("set"), dict)
     ):

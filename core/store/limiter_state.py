@@ -16,10 +16,11 @@ from .format import limiter_path
 
 
 def load_limiter_state(session_path: Path | str, fallback: dict[str, Any]) -> dict[str, Any]:
-    """The newest saved state: the sidecar when readable, else `fallback` (the session's copy)."""
+    """The newest saved state: the sidecar when readable, else `fallback` (the session's copy).
+    Never raises; what is inside is checked by the limiter's own `restore`."""
     try:
-        state = json.loads(limiter_path(session_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        state = json.loads(limiter_path(session_path).read_bytes())
+    except (OSError, ValueError, RecursionError):
         return fallback
     return state if isinstance(state, dict) else fallback
 

@@ -18,7 +18,6 @@ import copy
 import dataclasses
 import os
 import time
-import tomllib
 from collections import Counter
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -30,7 +29,7 @@ import tomli_w
 from ..errors import SessionError
 from ..model import Video, VideoState
 from ..settings import Settings
-from .access import discard_session, disk_error, keep_copy, take_lock
+from .access import damaged_error, discard_session, disk_error, keep_copy, take_lock
 from .atomic import atomic_write_bytes
 from .format import (
     CHANGEABLE,
@@ -47,6 +46,7 @@ from .format import (
     list_sessions,
     parse,
     parse_cache_path,
+    read_settings,
     video_to_row,
     write_parse_cache,
 )
@@ -160,14 +160,7 @@ class Session:
             except NewerVersion as exc:
                 raise SessionError(f"The session {path} cannot be resumed: {exc}.") from None
             except ValueError as exc:
-                kept = keep_copy(path)
-                raise SessionError(
-                    f"The session file {path} is damaged: {exc}. It was left as it is and {kept}. "
-                    f"To run the batch again, move {path} away (only that file) and run it: the new session "
-                    "re-attaches to the jobs already paid for (their request ids are read from the kept copy "
-                    "and the journal beside it) and adopts the transcripts already in the output folder, so "
-                    "nothing done is paid for again."
-                ) from None
+                raise damaged_error(path, str(exc)) from None
             try:
                 journal = read_journal(journal_path(path))
             except OSError as exc:
@@ -207,13 +200,23 @@ class Session:
 
     @staticmethod
     def peek_settings(path: Path | str) -> Settings:
-        """A session's settings without opening (or locking) it. Raises SessionError if unreadable."""
+        """A session's settings without opening (or locking) it.
+
+        Raises SessionError only: the file is missing or unreadable, written by a newer
+        version, or damaged (then with the same message and kept copy as `open`)."""
         path = Path(path)
         try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-            return Settings.from_dict(doc.get("settings", {}))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, TypeError) as exc:
-            raise SessionError(f"Cannot read the session {path} ({exc}). Check the path, or start a new run.") from exc
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise SessionError(f"There is no session at {path}.") from None
+        except OSError as exc:
+            raise SessionError(f"Cannot read the session {path} ({exc}). Check the path, or start a new run.") from None
+        try:
+            return Settings.from_dict(read_settings(data))
+        except NewerVersion as exc:
+            raise SessionError(f"The session {path} cannot be resumed: {exc}.") from None
+        except ValueError as exc:
+            raise damaged_error(path, str(exc)) from None
 
     def add_videos(self, videos: Iterable[Video]) -> int:
         """Append new videos (e.g. lines added to the batch file); keys already here are skipped.
