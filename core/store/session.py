@@ -43,6 +43,7 @@ from .format import (
     dump_doc,
     encode_value,
     journal_path,
+    limiter_path,
     list_sessions,
     parse,
     parse_cache_path,
@@ -52,6 +53,7 @@ from .format import (
 )
 from .groupcommit import GroupCommit
 from .journal import Journal, JournalRead, read_journal
+from .limiter_state import limiter_state_problem
 from .lockfile import FileLock
 from .salvage import orphan_journal_name
 
@@ -170,6 +172,7 @@ class Session:
                           rejected=parsed.rejected, limiter=parsed.limiter, meta=parsed.meta,
                           seq=parsed.seq, lock=lock)
             session._replay(journal)
+            session._check_limiter_sidecar()
             try:
                 session._journal.open(keep_bytes=journal.good_size)
             except OSError as exc:
@@ -197,6 +200,15 @@ class Session:
                 self.warnings.append(f"journal record {rec['seq']} has a bad value ({exc}) (skipped)")
                 continue
             self._dirty.add(video.key)
+
+    def _check_limiter_sidecar(self) -> None:
+        """A damaged rate-limit sidecar is kept aside and said once; the engine then starts from
+        the session's own copy (best effort either way: deAPI's 429s are obeyed regardless)."""
+        why = limiter_state_problem(self.path)
+        if why:
+            kept = keep_copy(limiter_path(self.path))
+            self.warnings.append(f"the rate-limit state {limiter_path(self.path)} is damaged: {why}; {kept}; "
+                                 "the session's own copy of it is used")
 
     @staticmethod
     def peek_settings(path: Path | str) -> Settings:

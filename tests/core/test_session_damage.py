@@ -309,6 +309,15 @@ def test_damaged_limiter_sidecar(content):
         limiter_path(path).write_bytes(content)
         assert isinstance(load_limiter_state(path, {"fallback": 1}), dict)
         _check_every_reader(path)
+        try:
+            readable = isinstance(json.loads(content), dict)
+        except (ValueError, RecursionError):
+            readable = False
+        session = Session.open(path)
+        session.close()
+        if not readable:   # the same as any damaged file: said once, and a copy kept
+            assert any("rate-limit state" in w and "is damaged" in w and "copy was kept" in w for w in session.warnings)
+            assert list(path.parent.glob("s.toml.limiter.json.corrupt-*"))
 
 
 def test_the_template_itself_is_healthy():
