@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..sanitize import csv_cell as _cell
-from ..store.atomic import atomic_write_text
+from ..store.atomic import atomic_write_text, ensure_dir
 
 if TYPE_CHECKING:
     from ..store.session import Session
@@ -44,6 +44,6 @@ def write_report(path: Path, session: "Session") -> Path:
     writer.writerow(COLUMNS)
     writer.writerows(cells for _, _, cells in rows)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     atomic_write_text(path, buf.getvalue(), encoding="utf-8-sig")
     return path

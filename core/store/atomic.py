@@ -42,6 +42,30 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def ensure_dir(path: Path | str) -> None:
+    """Create the folder `path` and any missing parents, each made durable by an fsync of the
+    folder that holds it (SQLite's rule: a new directory entry is on disk only once its parent
+    is synced). An existing folder costs one stat. Raises OSError (e.g. a file is in the way)."""
+    path = Path(path)
+    if path.is_dir():
+        return
+    missing = []
+    p = path
+    while not p.is_dir():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d)
+        except FileExistsError:
+            if not d.is_dir():
+                raise
+            continue   # made by someone else meanwhile: theirs to sync
+        fsync_dir(d.parent)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:

@@ -30,7 +30,7 @@ from ..errors import SessionError
 from ..model import Video, VideoState
 from ..settings import Settings
 from .access import damaged_error, discard_session, disk_error, keep_copy, take_lock
-from .atomic import atomic_write_bytes
+from .atomic import atomic_write_bytes, ensure_dir
 from .format import (
     CHANGEABLE,
     VERSION,
@@ -115,7 +115,7 @@ class Session:
         """
         path = Path(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_dir(path.parent)
         except OSError as exc:
             raise disk_error("create the folder for", path, exc) from exc
         lock = take_lock(path)
@@ -183,9 +183,10 @@ class Session:
         return session
 
     def _replay(self, journal: JournalRead) -> None:
-        if journal.damaged_lines:
-            kept = keep_copy(self._journal.path)
-            self.warnings.append(f"the journal had unreadable lines {journal.damaged_lines} (skipped; {kept})")
+        problems = journal.problems()
+        if problems:   # said once, whatever was skipped; a copy kept unless it was only a crash's tail
+            kept = f"; {keep_copy(self._journal.path)}" if journal.damaged else ""
+            self.warnings.append(f"the journal {self._journal.path} had {problems}: skipped{kept}")
         for rec in journal.records:
             self._seq = max(self._seq, rec["seq"])
             if rec["seq"] <= self._folded:

@@ -378,3 +378,31 @@ def test_a_batch_maps_to_one_session_and_two_same_named_batches_to_two(tmp_path)
     assert p == session_path_for(tmp_path / "a" / ".." / "a" / "links.txt")
     assert p != session_path_for(tmp_path / "b" / "links.txt")
     assert p.parent == sessions_dir() and p.name.startswith("links-") and p.suffix == ".toml"
+
+
+def test_new_folders_are_synced_in_their_parents(tmp_path, monkeypatch):
+    """SQLite's rule: a new directory entry is durable only once the folder holding it is fsynced.
+    The sessions folder, the output folder and the report's folder are created that way."""
+    from bulk_transcribe.core.output.report import write_report
+    from bulk_transcribe.core.output.transcripts import write_outputs
+    from bulk_transcribe.core.transcript import Transcript
+
+    synced: list[Path] = []
+    real = atomic.fsync_dir
+    monkeypatch.setattr(atomic, "fsync_dir", lambda d: (synced.append(Path(d)), real(d))[1])
+
+    atomic.ensure_dir(tmp_path / "a" / "b" / "c")
+    assert synced == [tmp_path, tmp_path / "a", tmp_path / "a" / "b"]
+    synced.clear()
+    atomic.ensure_dir(tmp_path / "a" / "b" / "c")
+    assert synced == [], "an existing folder costs nothing"
+
+    s = Session.create(tmp_path / "data" / "sessions" / "s.toml", batch="b", settings=Settings(), videos=videos(1))
+    assert {tmp_path, tmp_path / "data"} <= set(synced)
+    synced.clear()
+    write_outputs(tmp_path / "out" / "new", s.videos[0], Transcript(text="hi"), ("txt",), "{id}")
+    assert {tmp_path, tmp_path / "out"} <= set(synced)
+    synced.clear()
+    write_report(tmp_path / "reports" / "r.csv", s)
+    assert tmp_path in synced
+    s.close()
