@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import SessionError, SessionLocked
+from .atomic import sweep_temp_files
 from .format import corrupt_copy_name, journal_path, limiter_path, lock_path, parse_cache_path
 from .lockfile import FileLock, LockBusy
 
@@ -50,6 +51,14 @@ def take_lock(path: Path) -> FileLock:
     except OSError as exc:
         raise disk_error("lock", lock.path, exc) from exc
     return lock
+
+
+def sweep_debris(path: Path) -> list[Path]:
+    """Remove the temp files a crash left beside the session `path` (its TOML, parse cache and
+    limiter sidecar). Call it holding the session's lock: every writer of those files holds it,
+    so no such temp file belongs to a live process. Never raises."""
+    targets = {path.name, parse_cache_path(path).name, limiter_path(path).name}
+    return sweep_temp_files(path.parent, targets, locked=True)
 
 
 def keep_copy(path: Path) -> str:

@@ -33,6 +33,7 @@ import tomli_w
 from ..model import Video, VideoState
 from ..paths import SESSION_SUFFIX
 from ..settings import Settings
+from .atomic import temp_path
 from .journal import read_journal
 
 VERSION = 1
@@ -225,7 +226,7 @@ def write_parse_cache(path: Path | str, data: bytes, doc: dict[str, Any]) -> Non
     JSON. The check makes the cache self-verifying: it is never fsynced, and a cache damaged
     after it was written must not stand in for the TOML it was made from."""
     target = parse_cache_path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
+    tmp = temp_path(target)
     try:
         body = json.dumps(doc, allow_nan=False, separators=(",", ":")).encode("utf-8")
         head = json.dumps({"digest": _digest(data), "check": _digest(body)}).encode("utf-8")

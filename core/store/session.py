@@ -29,7 +29,7 @@ import tomli_w
 from ..errors import SessionError
 from ..model import Video, VideoState
 from ..settings import Settings
-from .access import damaged_error, discard_session, disk_error, keep_copy, take_lock
+from .access import damaged_error, discard_session, disk_error, keep_copy, sweep_debris, take_lock
 from .atomic import atomic_write_bytes, ensure_dir
 from .format import (
     CHANGEABLE,
@@ -120,6 +120,7 @@ class Session:
             raise disk_error("create the folder for", path, exc) from exc
         lock = take_lock(path)
         try:
+            sweep_debris(path)
             if path.exists():
                 raise SessionError(f"A session already exists at {path}. Resume it, or move it away to start over.")
             session = cls(path, batch=batch, created=time.time(), settings=settings, videos=list(videos),
@@ -151,6 +152,7 @@ class Session:
         path = Path(path)
         lock = take_lock(path)
         try:
+            sweep_debris(path)
             try:
                 data = path.read_bytes()
             except FileNotFoundError:
