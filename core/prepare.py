@@ -126,7 +126,7 @@ def new_session(path: Path, batch_path: str | Path, settings: Settings, videos: 
         missing = sum(1 for a in adopted if a.missing)
         notes.append(f"{len(adopted)} video(s) already transcribed in {settings.output_dir}: adopted, not paid for "
                      "again" + (f" ({missing} without the formats that need deAPI's segments)" if missing else ""))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # Session.create makes the sessions folder (durably: each new folder synced in its parent).
     session = Session.create(path, batch=str(Path(batch_path).resolve()), settings=settings, videos=videos,
                              rejected=rejected, meta=meta)
     session.warnings.extend(notes)

@@ -8,7 +8,6 @@ Ctrl-C once: stop, save the session and the report, exit 130. Twice: exit at onc
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 from pathlib import Path
@@ -24,6 +23,7 @@ from ..core.launch import start_engine
 from ..core.paths import session_path_for
 from ..core.plan import estimate_video
 from ..core.prepare import prepare_session
+from ..core.sanitize import json_text
 from ..core.settings import Settings
 from ..core.sources.batch import BatchError
 from ..core.store.session import Session
@@ -206,7 +206,7 @@ def run_plan(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     if args.json:
         for row in plan_rows_json(plan):
-            print(json.dumps(row, ensure_ascii=False))
+            print(json_text(row))
     else:
         print(format_plan_table(plan))
     return EXIT_OK

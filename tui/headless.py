@@ -8,7 +8,7 @@ once a second). Neither holds behaviour: both only render what the engine emitte
 from __future__ import annotations
 
 import dataclasses
-import json
+import shlex
 import sys
 import time
 from enum import Enum
@@ -25,7 +25,7 @@ from ..core.events import (
     WorkerChanged,
 )
 from ..core.model import VideoState
-from ..core.sanitize import clean
+from ..core.sanitize import clean, json_text
 from .text import fmt_bucket, fmt_duration, run_eta
 
 
@@ -59,7 +59,7 @@ class HeadlessPrinter:
         if isinstance(event, BatchFinished):
             self.finished = event
         record = {"event": type(event).__name__, **_plain(dataclasses.asdict(event))}
-        self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.out.write(json_text(record) + "\n")   # only printable ASCII: titles and messages escaped
         self.out.flush()
 
     # -- readable lines ----------------------------------------------------------------
@@ -71,16 +71,16 @@ class HeadlessPrinter:
     def _text(self, event: Event) -> None:
         if isinstance(event, VideoChanged):
             if event.state is VideoState.DONE:
-                out = f" -> {event.outputs[0]}" if event.outputs else ""
+                out = f" -> {clean(event.outputs[0])}" if event.outputs else ""
                 self._line(f"done    {clean(event.label)}{out}")
             elif event.state is VideoState.FAILED:
-                self._line(f"FAILED  {clean(event.label)}: [{event.category}] {clean(event.message)}")
+                self._line(f"FAILED  {clean(event.label)}: [{clean(event.category)}] {clean(event.message)}")
         elif isinstance(event, ErrorLogged):
             if event.will_retry:
                 status = f" {event.status}" if event.status else ""
-                self._line(f"retry   {clean(event.label)}: [{event.category}{status}] {clean(event.message)}")
+                self._line(f"retry   {clean(event.label)}: [{clean(event.category)}{status}] {clean(event.message)}")
         elif isinstance(event, Notice):
-            self._line(f"{event.level:<7} {clean(event.message)}")
+            self._line(f"{clean(event.level):<7} {clean(event.message)}")
         elif isinstance(event, ConcurrencyChanged):
             self._line(f"info    concurrency {clean(event.reason)}")
         elif isinstance(event, Progress):
@@ -103,27 +103,30 @@ def progress_line(p: Progress) -> str:
 
 
 def summary_text(f: BatchFinished) -> str:
+    """The closing lines. Paths and categories come from files and the session: cleaned, and a
+    path in a suggested command is quoted for the shell."""
+    session = clean(f.session_path)
     lines = [
         "",
         f"{'Stopped' if f.stopped else 'Finished'}: {f.done} done, {f.failed} failed, {f.remaining} not finished "
         f"(of {f.total})",
     ]
     for category, n in f.failures_by_category:
-        lines.append(f"  failed, {category}: {n}")
+        lines.append(f"  failed, {clean(category)}: {n}")
     if f.cost:
         lines.append(f"  spent about ${f.cost:.4f}")
     if f.in_doubt:
         lines.append(f"  {f.in_doubt} video(s) in doubt: their submit reached deAPI but the answer was lost, so "
                      f"deAPI may have charged them (about ${f.in_doubt_cost:.4f}); they were not sent again")
-        lines.append(f"  to pay for them again: bulk-transcribe resume '{f.session_path}' --headless --resubmit-in-doubt")
-    lines.append(f"Transcripts: {f.output_dir}")
+        lines.append(f"  to pay for them again: bulk-transcribe resume {shlex.quote(session)} --headless --resubmit-in-doubt")
+    lines.append(f"Transcripts: {clean(f.output_dir)}")
     if f.report_written:
-        lines.append(f"Report:      {f.report_path}")
+        lines.append(f"Report:      {clean(f.report_path)}")
     else:
         lines.append("Report:      not written (see the error above)")
-    lines.append(f"Session:     {f.session_path}")
+    lines.append(f"Session:     {session}")
     if f.remaining or (f.failed > f.in_doubt):
-        lines.append(f"Resume with: bulk-transcribe resume '{f.session_path}' --headless")
+        lines.append(f"Resume with: bulk-transcribe resume {shlex.quote(session)} --headless")
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..core.events import BucketUsage, Progress
 from ..core.plan import Plan, daily_limit_wait
+from ..core.sanitize import clean
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -115,8 +116,8 @@ def format_plan_table(plan: Plan, width: int = 100) -> str:
     out = [line([n for n, _ in fixed] + ["title", "url"])]
     for i, r in enumerate(plan.rows, 1):
         price = "-" if r.price_estimate is None else f"${r.price_estimate:.4f}"
-        out.append(line([str(i), r.id, fmt_clock(r.duration), "yes" if r.supported else "no",
-                         "yes" if r.done_already else "", price, r.title, r.url]))
+        out.append(line([str(i), clean(r.id), fmt_clock(r.duration), "yes" if r.supported else "no",
+                         "yes" if r.done_already else "", price, clean(r.title), clean(r.url)]))
     t = plan.totals
     notes = [f"videos: {t.videos} ({t.to_run} to run, {t.done_already} done already, "
              f"{t.unsupported} on hosts deAPI cannot fetch, {t.duplicates} duplicates dropped)"]
@@ -137,7 +138,7 @@ def format_plan_table(plan: Plan, width: int = 100) -> str:
         notes.append(f"problems ({len(plan.problems)}):")
         for p in plan.problems:
             where = f"line {p.line}: " if p.line else ""
-            notes.append(f"  {where}[{p.category}] {p.url + ' - ' if p.url else ''}{p.message}")
+            notes.append(clean(f"  {where}[{p.category}] {p.url + ' - ' if p.url else ''}{p.message}"))
     out.append("")
     for note in notes:
         out += textwrap.wrap(note, width=width, subsequent_indent="      ", break_long_words=True) or [""]

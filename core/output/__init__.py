@@ -2,4 +2,5 @@
 
 - `transcripts.py`: safe file names from a template, txt/json/md/srt/vtt, atomic writes.
 - `report.py`: the end-of-batch CSV, one row per input line.
+- `intact.py`: `outputs_intact`, whether a done video's files are all there and non-empty (resume).
 """

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import Video
-from ..store.atomic import atomic_write_text
+from ..store.atomic import atomic_write_text, ensure_dir
 from ..transcript import Segment, Transcript
 
 MAX_NAME_BYTES = 180  # before the extension; leaves room for ".json" and odd filesystems
@@ -220,7 +220,7 @@ def write_outputs(out_dir: Path, video: Video, transcript: Transcript, formats: 
     """
     contents = {fmt: render(fmt, video, transcript) for fmt in formats}
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_dir(out_dir)   # a new folder is made durable in its parent
     paths = {fmt: out_dir / output_name(template, video, fmt) for fmt in formats}
     if "{id" not in template:
         ours = set(video.outputs)

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import SessionError, SessionLocked
+from .atomic import sweep_temp_files
 from .format import corrupt_copy_name, journal_path, limiter_path, lock_path, parse_cache_path
 from .lockfile import FileLock, LockBusy
 
@@ -19,6 +20,20 @@ def disk_error(action: str, path: Path, exc: BaseException) -> SessionError:
     else:
         hint = "Check that the folder is writable and the disk is healthy, then resume the batch."
     return SessionError(f"Could not {action} {path} ({exc}). {hint} Finished work recorded so far is safe.", "disk")
+
+
+def damaged_error(path: Path, reason: str) -> SessionError:
+    """The one message for a damaged session file, whatever the damage: a copy is kept aside
+    (``<name>.corrupt-<timestamp>``), the file itself is left as it is, and the user learns how
+    to start over without paying twice."""
+    kept = keep_copy(path)
+    return SessionError(
+        f"The session file {path} is damaged: {reason}. It was left as it is and {kept}. "
+        f"To run the batch again, move {path} away (only that file) and run it: the new session "
+        "re-attaches to the jobs already paid for (their request ids are read from the kept copy "
+        "and the journal beside it) and adopts the transcripts already in the output folder, so "
+        "nothing done is paid for again."
+    )
 
 
 def take_lock(path: Path) -> FileLock:
@@ -36,6 +51,14 @@ def take_lock(path: Path) -> FileLock:
     except OSError as exc:
         raise disk_error("lock", lock.path, exc) from exc
     return lock
+
+
+def sweep_debris(path: Path) -> list[Path]:
+    """Remove the temp files a crash left beside the session `path` (its TOML, parse cache and
+    limiter sidecar). Call it holding the session's lock: every writer of those files holds it,
+    so no such temp file belongs to a live process. Never raises."""
+    targets = {path.name, parse_cache_path(path).name, limiter_path(path).name}
+    return sweep_temp_files(path.parent, targets, locked=True)
 
 
 def keep_copy(path: Path) -> str:

@@ -11,9 +11,11 @@ into a *new* temp file.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
+from typing import Iterable
 
 _WINDOWS = sys.platform == "win32"
 
@@ -42,6 +44,30 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def ensure_dir(path: Path | str) -> None:
+    """Create the folder `path` and any missing parents, each made durable by an fsync of the
+    folder that holds it (SQLite's rule: a new directory entry is on disk only once its parent
+    is synced). An existing folder costs one stat. Raises OSError (e.g. a file is in the way)."""
+    path = Path(path)
+    if path.is_dir():
+        return
+    missing = []
+    p = path
+    while not p.is_dir():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d)
+        except FileExistsError:
+            if not d.is_dir():
+                raise
+            continue   # made by someone else meanwhile: theirs to sync
+        fsync_dir(d.parent)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -66,6 +92,61 @@ def _replace(src: str, dst: Path) -> None:
             delay *= 2
 
 
+# Our temp files: ``.<target name>.<pid>.<monotonic ns>.tmp`` beside the target.
+_TEMP = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.(?P<ns>\d+)\.tmp$")
+
+
+def temp_path(path: Path | str) -> Path:
+    """A fresh temp file name beside `path`, in the one naming `sweep_temp_files` knows."""
+    path = Path(path)
+    return path.parent / f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True   # someone else's live process (or unknowable): leave it
+    return True
+
+
+def sweep_temp_files(directory: Path | str, targets: Iterable[str] | None = None, *, locked: bool = False,
+                     min_age: float = 3600.0) -> list[Path]:
+    """Remove temp files of our naming in `directory` that a crash (kill -9, power loss) left.
+
+    Only names of the form ``.<target>.<pid>.<ns>.tmp`` are touched, and with `targets` only
+    those of these target names. With ``locked=True`` the caller holds the lock that every
+    writer of those targets holds (a session's flock), so none of them belongs to a live
+    writer: all go. Otherwise a file goes only if the process in its name is dead here and the
+    file is older than `min_age` seconds (a shared folder may hold another host's live writes).
+    Returns what was removed; never raises."""
+    wanted = set(targets) if targets is not None else None
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMP.match(entry.name)
+        if m is None or (wanted is not None and m.group("target") not in wanted):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if not locked and (_pid_alive(int(m.group("pid"))) or now - entry.stat().st_mtime < min_age):
+                continue
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
+
+
 def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int | None = None) -> None:
     """Replace `path` with `data` atomically and durably.
 
@@ -82,7 +163,7 @@ def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int | None = None
             mode = os.stat(path).st_mode & 0o777
         except FileNotFoundError:
             mode = 0o666 & ~_UMASK
-    tmp = str(directory / f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    tmp = str(temp_path(path))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
     replaced = False
     try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 import tomllib
@@ -31,6 +32,8 @@ import tomli_w
 
 from ..model import Video, VideoState
 from ..paths import SESSION_SUFFIX
+from ..settings import Settings
+from .atomic import temp_path
 from .journal import read_journal
 
 VERSION = 1
@@ -91,6 +94,8 @@ def encode_value(name: str, value: Any) -> Any:
 def decode_value(name: str, value: Any) -> Any:
     """A stored value back to the Video field's type. Raises ValueError if it cannot be."""
     if name == "state":
+        if not isinstance(value, str):
+            raise ValueError(f"state must be text, not {_kind(value)}")
         return VideoState(value)
     default = _VIDEO_FIELDS.get(name, MISSING)
     if default is MISSING or default is None:
@@ -107,8 +112,20 @@ def decode_value(name: str, value: Any) -> Any:
             raise ValueError(f"{name} must be a list of text")
         return list(value)
     if type(value) is not kind:
-        raise ValueError(f"{name} must be {kind.__name__}, not {type(value).__name__}")
+        raise ValueError(f"{name} must be {kind.__name__}, not {_kind(value)}")
     return value
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def video_to_row(video: Video) -> dict[str, Any]:
@@ -143,6 +160,38 @@ def clean_settings(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k.lower() not in _SECRET_NAMES and v is not None}
 
 
+_SETTINGS_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
+
+
+def settings_table(table: Any) -> dict[str, Any]:
+    """The ``[settings]`` table, checked against the types of `Settings`' fields, ready for
+    `Settings.from_dict`. Unknown keys are dropped (a newer version's, or a removed setting);
+    ranges are the settings' own business (`Settings.validate`). Raises ValueError naming the bad key."""
+    if not isinstance(table, dict):
+        raise ValueError(f"settings must be a table, not {_kind(table)}")
+    out: dict[str, Any] = {}
+    for name, value in table.items():
+        if name not in _SETTINGS_DEFAULTS:
+            continue
+        default = _SETTINGS_DEFAULTS[name]
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = _is_int(value)
+        elif isinstance(default, float):
+            ok = _is_number(value) and math.isfinite(value)
+        elif isinstance(default, str):
+            ok = isinstance(value, str)
+        elif isinstance(default, tuple):
+            ok = isinstance(value, list) and all(isinstance(x, str) for x in value)
+        else:
+            ok = True
+        if not ok:
+            raise ValueError(f"settings.{name} has the wrong type ({_kind(value)})")
+        out[name] = value
+    return out
+
+
 # -- whole file --------------------------------------------------------------------------
 def dump_doc(header: dict[str, Any], rows: list[dict[str, Any]], rejected: list[RejectedLine]) -> dict[str, Any]:
     doc = dict(header)
@@ -171,11 +220,17 @@ def _digest(data: bytes) -> str:
 
 
 def write_parse_cache(path: Path | str, data: bytes, doc: dict[str, Any]) -> None:
-    """Best effort, not durable: a lost or stale cache only means parsing the TOML again."""
+    """Best effort, not durable: a lost, stale or damaged cache only means parsing the TOML again.
+
+    Two lines: ``{"digest": <of the TOML bytes>, "check": <of line 2>}`` and the document as
+    JSON. The check makes the cache self-verifying: it is never fsynced, and a cache damaged
+    after it was written must not stand in for the TOML it was made from."""
     target = parse_cache_path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
+    tmp = temp_path(target)
     try:
-        tmp.write_text(json.dumps({"digest": _digest(data), "doc": doc}, allow_nan=False), encoding="utf-8")
+        body = json.dumps(doc, allow_nan=False, separators=(",", ":")).encode("utf-8")
+        head = json.dumps({"digest": _digest(data), "check": _digest(body)}).encode("utf-8")
+        tmp.write_bytes(head + b"\n" + body + b"\n")
         os.replace(tmp, target)
     except (OSError, TypeError, ValueError):
         try:
@@ -184,21 +239,59 @@ def write_parse_cache(path: Path | str, data: bytes, doc: dict[str, Any]) -> Non
             pass
 
 
-def _load_doc(data: bytes, cache: Path | None) -> dict[str, Any]:
-    if cache is not None:
-        try:
-            cached = json.loads(cache.read_text(encoding="utf-8"))
-            if cached.get("digest") == _digest(data) and isinstance(cached.get("doc"), dict):
-                return cached["doc"]
-        except (OSError, ValueError, AttributeError):
-            pass
+def read_parse_cache(cache: Path) -> tuple[str, dict[str, Any]] | None:
+    """(digest of the TOML it was made from, document) when the cache is intact, else None.
+    Never raises."""
     try:
-        doc = tomllib.loads(data.decode("utf-8"))
+        raw = cache.read_bytes()
+        head_bytes, _, body = raw.partition(b"\n")
+        if body.endswith(b"\n"):
+            body = body[:-1]
+        head = json.loads(head_bytes)
+        if not isinstance(head, dict) or head.get("check") != _digest(body):
+            return None
+        doc = json.loads(body)
+    except (OSError, ValueError, RecursionError):
+        return None
+    return (head.get("digest"), doc) if isinstance(doc, dict) and isinstance(head.get("digest"), str) else None
+
+
+def _cached_doc(data: bytes, cache: Path | None) -> dict[str, Any] | None:
+    """The parse cache's document when it is intact and was made from exactly these bytes, else None."""
+    got = read_parse_cache(cache) if cache is not None else None
+    return got[1] if got is not None and got[0] == _digest(data) else None
+
+
+def toml_doc(data: bytes) -> dict[str, Any]:
+    """Parse TOML bytes. Raises ValueError saying why they are not a TOML document."""
+    try:
+        return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ValueError(f"it is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"it is not valid TOML ({exc})") from None
-    return doc
+    except RecursionError:
+        raise ValueError("it is not valid TOML (nested too deeply)") from None
+
+
+def check_version(doc: dict[str, Any]) -> None:
+    """Raises NewerVersion for a newer format, ValueError for no known version."""
+    version = doc.get("version")
+    if not _is_int(version) or version != VERSION:
+        if _is_int(version) and version > VERSION:
+            raise NewerVersion(f"it was written by a newer bulk-transcribe (format version {version}); upgrade to resume it")
+        raise ValueError(f"it has no known format version (version = {version!r})")
+
+
+def read_settings(data: bytes) -> dict[str, Any]:
+    """The checked ``[settings]`` table of a session file's bytes (see `settings_table`).
+    Raises NewerVersion, or ValueError saying what is wrong."""
+    doc = toml_doc(data)
+    check_version(doc)
+    try:
+        return settings_table(doc.get("settings", {}))
+    except ValueError as exc:
+        raise ValueError(f"its content is not a valid session ({exc})") from None
 
 
 @dataclass
@@ -215,33 +308,62 @@ class Parsed:
 
 def parse(data: bytes, cache: Path | None = None) -> Parsed:
     """Parse and validate a session file (through its parse cache when that was made from these
-    exact bytes). Raises ValueError saying what is wrong."""
-    doc = _load_doc(data, cache)
-    version = doc.get("version")
-    if version != VERSION:
-        if isinstance(version, int) and version > VERSION:
-            raise NewerVersion(f"it was written by a newer bulk-transcribe (format version {version}); upgrade to resume it")
-        raise ValueError(f"it has no known format version (version = {version!r})")
+    exact bytes and holds a valid session; a damaged cache is ignored). Raises NewerVersion, or
+    ValueError saying what is wrong; never anything else."""
+    cached = _cached_doc(data, cache)
+    if cached is not None:
+        try:
+            return _checked(cached)
+        except ValueError:
+            pass   # a damaged cache (it is never fsynced): the TOML decides
+    return _checked(toml_doc(data))
+
+
+def _checked(doc: dict[str, Any]) -> Parsed:
+    check_version(doc)
     try:
-        videos = [row_to_video(r) for r in doc.get("videos", [])]
-        rejected = [
-            RejectedLine(int(r["line"]), str(r["raw"]), str(r["reason"]), str(r.get("category", "input")))
-            for r in doc.get("rejected", [])
-        ]
-        seq, created = doc.get("seq", 0), doc.get("created", 0.0)
-        if not isinstance(seq, int) or not isinstance(created, (int, float)):
-            raise ValueError("seq or created has the wrong type")
-        tables = [doc.get(n, {}) for n in ("settings", "limiter", "meta")]
-        if not all(isinstance(t, dict) for t in tables):
-            raise ValueError("settings, limiter and meta must be tables")
-    except (KeyError, TypeError, ValueError) as exc:
+        return _content(doc)
+    except NewerVersion:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
         raise ValueError(f"its content is not a valid session ({exc})") from None
+
+
+def _list_of_tables(doc: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    value = doc.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+        raise ValueError(f"{name} must be a list of tables ([[{name}]])")
+    return value
+
+
+def rejected_from_rows(rows: list[dict[str, Any]]) -> list[RejectedLine]:
+    out = []
+    for r in rows:
+        line, raw, reason, category = r.get("line"), r.get("raw"), r.get("reason"), r.get("category", "input")
+        if not _is_int(line) or not all(isinstance(x, str) for x in (raw, reason, category)):
+            raise ValueError("a [[rejected]] entry needs a whole-number line and text raw, reason and category")
+        out.append(RejectedLine(line, raw, reason, category))
+    return out
+
+
+def _content(doc: dict[str, Any]) -> Parsed:
+    videos = [row_to_video(r) for r in _list_of_tables(doc, "videos")]
+    rejected = rejected_from_rows(_list_of_tables(doc, "rejected"))
+    seq, created, batch = doc.get("seq", 0), doc.get("created", 0.0), doc.get("batch", "")
+    if not _is_int(seq) or seq < 0:
+        raise ValueError(f"seq must be a whole number (got {seq!r})")
+    if not _is_number(created) or not isinstance(batch, str):
+        raise ValueError("created must be a number and batch text")
+    settings = settings_table(doc.get("settings", {}))
+    tables = [doc.get(n, {}) for n in ("limiter", "meta")]
+    if not all(isinstance(t, dict) for t in tables):
+        raise ValueError("limiter and meta must be tables")
     seen: set[str] = set()
     for v in videos:
         if v.key in seen:
             raise ValueError(f"the video {v.key} appears twice")
         seen.add(v.key)
-    return Parsed(str(doc.get("batch", "")), float(created), seq, *tables, videos, rejected)
+    return Parsed(batch, float(created), seq, settings, *tables, videos, rejected)
 
 
 # -- listing ---------------------------------------------------------------------------
@@ -282,6 +404,8 @@ def peek(path: Path) -> SessionInfo:
                 apply_set(video, rec["set"])
     except (OSError, ValueError) as exc:
         return SessionInfo(path, error=str(exc) or type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001 - the resume prompt lists a bad file, it never crashes on one
+        return SessionInfo(path, error=f"unreadable ({type(exc).__name__}: {exc})")
     states = [v.state for v in parsed.videos]
     return SessionInfo(
         path,

@@ -15,11 +15,25 @@ from .atomic import atomic_write_text
 from .format import limiter_path
 
 
-def load_limiter_state(session_path: Path | str, fallback: dict[str, Any]) -> dict[str, Any]:
-    """The newest saved state: the sidecar when readable, else `fallback` (the session's copy)."""
+def limiter_state_problem(session_path: Path | str) -> str:
+    """Why the sidecar cannot be used ("" when it is readable or absent). Never raises."""
     try:
-        state = json.loads(limiter_path(session_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        state = json.loads(limiter_path(session_path).read_bytes())
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        return f"it cannot be read ({exc})"
+    except (ValueError, RecursionError) as exc:
+        return f"it is not JSON ({type(exc).__name__})"
+    return "" if isinstance(state, dict) else f"it holds {type(state).__name__}, not an object"
+
+
+def load_limiter_state(session_path: Path | str, fallback: dict[str, Any]) -> dict[str, Any]:
+    """The newest saved state: the sidecar when readable, else `fallback` (the session's copy).
+    Never raises; what is inside is checked by the limiter's own `restore`."""
+    try:
+        state = json.loads(limiter_path(session_path).read_bytes())
+    except (OSError, ValueError, RecursionError):
         return fallback
     return state if isinstance(state, dict) else fallback
 

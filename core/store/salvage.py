@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .format import journal_path, parse_cache_path
+from .format import journal_path, parse_cache_path, read_parse_cache
 from .journal import read_journal
 
 _KEY = re.compile(r'^\s*key\s*=\s*"((?:[^"\\]|\\.)*)"\s*$')
@@ -72,13 +72,16 @@ def _from_damaged_toml(found: dict[str, Salvaged], text: str) -> None:
             continue
         m = _KEY.match(line)
         if m:
-            key = json.loads(f'"{m.group(1)}"') if "\\" in m.group(1) else m.group(1)
+            try:
+                key = json.loads(f'"{m.group(1)}"') if "\\" in m.group(1) else m.group(1)
+            except ValueError:   # an escape JSON does not know (TOML's \U0001F600, or damage)
+                key = None
             continue
         m = _FIELD.match(line)
         if key and m:
             try:
                 value = json.loads(m.group(2))
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             _merge(found, key, {m.group(1): value})
 
@@ -87,11 +90,9 @@ def salvage(path: Path | str) -> dict[str, Salvaged]:
     """Everything the files beside `path` know of each video key (see the module docstring)."""
     path = Path(path)
     found: dict[str, Salvaged] = {}
-    try:
-        cached = json.loads(parse_cache_path(path).read_text(encoding="utf-8"))
-        _from_rows(found, cached.get("doc", {}).get("videos"))
-    except (OSError, ValueError, AttributeError):
-        pass
+    cached = read_parse_cache(parse_cache_path(path))
+    if cached is not None:
+        _from_rows(found, cached[1].get("videos"))
     try:
         aside = sorted(path.parent.glob(f"{path.name}.corrupt-*"), key=lambda p: p.stat().st_mtime)
         orphans = sorted(path.parent.glob(f"{journal_path(path).name}.orphan-*"), key=lambda p: p.stat().st_mtime)

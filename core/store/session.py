@@ -18,7 +18,6 @@ import copy
 import dataclasses
 import os
 import time
-import tomllib
 from collections import Counter
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -30,8 +29,8 @@ import tomli_w
 from ..errors import SessionError
 from ..model import Video, VideoState
 from ..settings import Settings
-from .access import discard_session, disk_error, keep_copy, take_lock
-from .atomic import atomic_write_bytes
+from .access import damaged_error, discard_session, disk_error, keep_copy, sweep_debris, take_lock
+from .atomic import atomic_write_bytes, ensure_dir
 from .format import (
     CHANGEABLE,
     VERSION,
@@ -44,15 +43,18 @@ from .format import (
     dump_doc,
     encode_value,
     journal_path,
+    limiter_path,
     list_sessions,
     parse,
     parse_cache_path,
+    read_settings,
     row_to_video,
     video_to_row,
     write_parse_cache,
 )
 from .groupcommit import GroupCommit
 from .journal import Journal, JournalRead, read_journal
+from .limiter_state import limiter_state_problem
 from .lockfile import FileLock
 from .salvage import orphan_journal_name
 
@@ -114,11 +116,12 @@ class Session:
         """
         path = Path(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_dir(path.parent)
         except OSError as exc:
             raise disk_error("create the folder for", path, exc) from exc
         lock = take_lock(path)
         try:
+            sweep_debris(path)
             if path.exists():
                 raise SessionError(f"A session already exists at {path}. Resume it, or move it away to start over.")
             session = cls(path, batch=batch, created=time.time(), settings=settings, videos=list(videos),
@@ -150,6 +153,7 @@ class Session:
         path = Path(path)
         lock = take_lock(path)
         try:
+            sweep_debris(path)
             try:
                 data = path.read_bytes()
             except FileNotFoundError:
@@ -161,14 +165,7 @@ class Session:
             except NewerVersion as exc:
                 raise SessionError(f"The session {path} cannot be resumed: {exc}.") from None
             except ValueError as exc:
-                kept = keep_copy(path)
-                raise SessionError(
-                    f"The session file {path} is damaged: {exc}. It was left as it is and {kept}. "
-                    f"To run the batch again, move {path} away (only that file) and run it: the new session "
-                    "re-attaches to the jobs already paid for (their request ids are read from the kept copy "
-                    "and the journal beside it) and adopts the transcripts already in the output folder, so "
-                    "nothing done is paid for again."
-                ) from None
+                raise damaged_error(path, str(exc)) from None
             try:
                 journal = read_journal(journal_path(path))
             except OSError as exc:
@@ -178,6 +175,7 @@ class Session:
                           rejected=parsed.rejected, limiter=parsed.limiter, meta=parsed.meta,
                           seq=parsed.seq, lock=lock)
             session._replay(journal)
+            session._check_limiter_sidecar()
             try:
                 session._journal.open(keep_bytes=journal.good_size)
             except OSError as exc:
@@ -188,9 +186,10 @@ class Session:
         return session
 
     def _replay(self, journal: JournalRead) -> None:
-        if journal.damaged_lines:
-            kept = keep_copy(self._journal.path)
-            self.warnings.append(f"the journal had unreadable lines {journal.damaged_lines} (skipped; {kept})")
+        problems = journal.problems()
+        if problems:   # said once, whatever was skipped; a copy kept unless it was only a crash's tail
+            kept = f"; {keep_copy(self._journal.path)}" if journal.damaged else ""
+            self.warnings.append(f"the journal {self._journal.path} had {problems}: skipped{kept}")
         for rec in journal.records:
             self._seq = max(self._seq, rec["seq"])
             if rec["seq"] <= self._folded:
@@ -216,15 +215,34 @@ class Session:
                 continue
             self._dirty.add(video.key)
 
+    def _check_limiter_sidecar(self) -> None:
+        """A damaged rate-limit sidecar is kept aside and said once; the engine then starts from
+        the session's own copy (best effort either way: deAPI's 429s are obeyed regardless)."""
+        why = limiter_state_problem(self.path)
+        if why:
+            kept = keep_copy(limiter_path(self.path))
+            self.warnings.append(f"the rate-limit state {limiter_path(self.path)} is damaged: {why}; {kept}; "
+                                 "the session's own copy of it is used")
+
     @staticmethod
     def peek_settings(path: Path | str) -> Settings:
-        """A session's settings without opening (or locking) it. Raises SessionError if unreadable."""
+        """A session's settings without opening (or locking) it.
+
+        Raises SessionError only: the file is missing or unreadable, written by a newer
+        version, or damaged (then with the same message and kept copy as `open`)."""
         path = Path(path)
         try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
-            return Settings.from_dict(doc.get("settings", {}))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, TypeError) as exc:
-            raise SessionError(f"Cannot read the session {path} ({exc}). Check the path, or start a new run.") from exc
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise SessionError(f"There is no session at {path}.") from None
+        except OSError as exc:
+            raise SessionError(f"Cannot read the session {path} ({exc}). Check the path, or start a new run.") from None
+        try:
+            return Settings.from_dict(read_settings(data))
+        except NewerVersion as exc:
+            raise SessionError(f"The session {path} cannot be resumed: {exc}.") from None
+        except ValueError as exc:
+            raise damaged_error(path, str(exc)) from None
 
     def add_videos(self, videos: Iterable[Video]) -> list[Video]:
         """Append new videos (lines added to the batch file, a playlist expanded while the batch

@@ -47,3 +47,24 @@ async def test_report_has_one_row_per_line_sorted(tmp_path):
     assert (dup["status"], dup["category"]) == ("duplicate", "duplicate")
     assert (p["video_id"], p["status"]) == ("p", "queued")
     assert not [x for x in path.parent.iterdir() if x.name.endswith(".tmp")]
+
+
+def test_report_cells_replay_nothing_in_a_terminal(tmp_path):
+    """`cat report.csv` must not run escape sequences or reorder text: every cell from a title, a
+    server or a file is cleaned, and formula protection still applies after cleaning."""
+    from tests.core.test_sanitize import FORBIDDEN, HOSTILE_MESSAGE, HOSTILE_TITLE
+
+    vids = [Video(key="youtube:h", url="https://youtu.be/h\x1b[2J", vid="h", line=1, title=HOSTILE_TITLE,
+                  state=VideoState.FAILED, category="server\x07", message=HOSTILE_MESSAGE, request_id="r\u202e1"),
+            Video(key="youtube:f", url="https://youtu.be/f", vid="f", line=2, title="\x1b[0m=HYPERLINK(\"x\")")]
+    rejected = [RejectedLine(3, "\x9b31mnot a url\u202e", "bad \x1b]0;t\x07line")]
+    s = Session.create(tmp_path / "s.toml", batch="b.txt", settings=Settings(), videos=vids, rejected=rejected)
+    path = write_report(tmp_path / "report.csv", s)
+    s.close()
+    raw = path.read_text(encoding="utf-8-sig")
+    assert not FORBIDDEN.search(raw.replace("\r\n", "").replace("\n", ""))
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        h, f_, bad = list(csv.DictReader(f))
+    assert "gpj.exe" in h["title"] and h["message"].startswith("502 Bad Gateway")
+    assert f_["title"].startswith("'="), "a formula hidden behind an escape sequence is still defused"
+    assert bad["url"] == "not a url" and bad["message"] == "bad line"

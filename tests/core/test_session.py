@@ -378,3 +378,71 @@ def test_a_batch_maps_to_one_session_and_two_same_named_batches_to_two(tmp_path)
     assert p == session_path_for(tmp_path / "a" / ".." / "a" / "links.txt")
     assert p != session_path_for(tmp_path / "b" / "links.txt")
     assert p.parent == sessions_dir() and p.name.startswith("links-") and p.suffix == ".toml"
+
+
+def test_new_folders_are_synced_in_their_parents(tmp_path, monkeypatch):
+    """SQLite's rule: a new directory entry is durable only once the folder holding it is fsynced.
+    The sessions folder, the output folder and the report's folder are created that way."""
+    from bulk_transcribe.core.output.report import write_report
+    from bulk_transcribe.core.output.transcripts import write_outputs
+    from bulk_transcribe.core.transcript import Transcript
+
+    synced: list[Path] = []
+    real = atomic.fsync_dir
+    monkeypatch.setattr(atomic, "fsync_dir", lambda d: (synced.append(Path(d)), real(d))[1])
+
+    atomic.ensure_dir(tmp_path / "a" / "b" / "c")
+    assert synced == [tmp_path, tmp_path / "a", tmp_path / "a" / "b"]
+    synced.clear()
+    atomic.ensure_dir(tmp_path / "a" / "b" / "c")
+    assert synced == [], "an existing folder costs nothing"
+
+    s = Session.create(tmp_path / "data" / "sessions" / "s.toml", batch="b", settings=Settings(), videos=videos(1))
+    assert {tmp_path, tmp_path / "data"} <= set(synced)
+    synced.clear()
+    write_outputs(tmp_path / "out" / "new", s.videos[0], Transcript(text="hi"), ("txt",), "{id}")
+    assert {tmp_path, tmp_path / "out"} <= set(synced)
+    synced.clear()
+    write_report(tmp_path / "reports" / "r.csv", s)
+    assert tmp_path in synced
+    s.close()
+
+
+CRASHING_WRITER = textwrap.dedent("""
+    import os, sys
+    from pathlib import Path
+    from bulk_transcribe.core.store import atomic
+    real_replace = os.replace
+    def die(src, dst):   # killed between writing the temp file and renaming it
+        os.kill(os.getpid(), 9)
+    os.replace = die
+    target = Path(sys.argv[1])
+    atomic.atomic_write_bytes(target if sys.argv[2] == "toml" else Path(f"{target}.limiter.json"), b"x" * 1000)
+""")
+
+
+def test_temp_files_left_by_a_kill_are_removed_when_the_session_opens(tmp_path):
+    path = tmp_path / "s.toml"
+    new(tmp_path).close()
+    for which in ("toml", "limiter"):
+        proc = subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(path), which])
+        assert proc.returncode == -signal.SIGKILL
+    debris = leftovers(tmp_path)
+    assert len(debris) == 2 and any(".s.toml.limiter.json." in d for d in debris)
+    other = tmp_path / f".unrelated.txt.{os.getpid()}.1.tmp"
+    other.write_text("someone else's")
+    Session.open(path).close()
+    assert leftovers(tmp_path) == [other.name], "only this session's own debris goes"
+
+
+def test_sweep_without_the_lock_spares_live_and_recent_writers(tmp_path):
+    live = tmp_path / f".a.txt.{os.getpid()}.1.tmp"
+    dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout.strip()
+    dead_old, dead_new = tmp_path / f".b.txt.{dead_pid}.1.tmp", tmp_path / f".c.txt.{dead_pid}.2.tmp"
+    for p in (live, dead_old, dead_new):
+        p.write_text("x")
+    os.utime(live, (1, 1))
+    os.utime(dead_old, (1, 1))
+    assert atomic.sweep_temp_files(tmp_path) == [dead_old]
+    assert sorted(leftovers(tmp_path)) == sorted([live.name, dead_new.name])

@@ -46,3 +46,34 @@ def test_warns_when_the_estimate_exceeds_the_balance():
     seen.clear()
     warn_over_balance(SimpleNamespace(videos=videos), 5.0, seen.append)
     assert not seen
+
+
+def test_hostile_titles_and_server_messages_reach_no_terminal_raw():
+    """stderr lines are cleaned (escapes, C1 and bidi controls gone); JSON lines are printable
+    ASCII (everything else escaped) and still decode to the exact text."""
+    from bulk_transcribe.core.events import Notice
+    from tests.core.test_sanitize import FORBIDDEN, HOSTILE_MESSAGE, HOSTILE_TITLE
+
+    events = [
+        VideoChanged("k", 0, VideoState.FAILED, HOSTILE_TITLE, category="server", message=HOSTILE_MESSAGE),
+        VideoChanged("k", 0, VideoState.DONE, HOSTILE_TITLE, outputs=("out/\u202etxt.exe",)),
+        ErrorLogged(1.0, "k", HOSTILE_TITLE, "server", HOSTILE_MESSAGE, 502, "rid", True),
+        Notice(1.0, "warning", HOSTILE_MESSAGE),
+        BatchFinished(1, 0, 1, 0, 0, (("\u202eserver", 1),), "r\x9b.csv", "o\u2066ut", "s\x1b[2J.toml", False),
+    ]
+    err = io.StringIO()
+    p = HeadlessPrinter(err=err)
+    for e in events:
+        p(e)
+    text = err.getvalue()
+    assert not FORBIDDEN.search(text.replace("\n", ""))
+    assert "gpj.exe" in text and "502 Bad Gateway" in text
+
+    out = io.StringIO()
+    p = HeadlessPrinter(json_lines=True, out=out)
+    for e in events:
+        p(e)
+    lines = out.getvalue().splitlines()
+    assert all(" " <= ch <= "~" for line in lines for ch in line), "only printable ASCII on stdout"
+    rows = [json.loads(line) for line in lines]
+    assert rows[0]["label"] == HOSTILE_TITLE and rows[0]["message"] == HOSTILE_MESSAGE, "the data is kept exactly"

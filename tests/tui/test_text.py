@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import anyio
 import pytest
 
 from bulk_transcribe.core.plan import build_plan
@@ -68,3 +69,26 @@ async def test_the_plan_says_where_its_limits_come_from(tmp_path):
             (Settings(metadata=False, rpm=60), "auto", "(--rpm 60 as a cap)")):
         totals = list(plan_rows_json(await build_plan(batch, settings, cache_dir=None)))[-1]
         assert totals["limits_source"] == source and words in totals["limits"], totals["limits"]
+async def test_the_plan_table_and_json_show_hostile_titles_safely(tmp_path, capsys):
+    """`bulk-transcribe plan` prints titles: cleaned in the table, escaped in JSON lines."""
+    import argparse
+    import dataclasses
+    from unittest import mock
+
+    from bulk_transcribe.tui import commands
+    from tests.core.test_sanitize import FORBIDDEN, HOSTILE_TITLE
+
+    batch = write_batch(tmp_path, [watch(IDS[0])])
+    plan = await build_plan(batch, Settings(metadata=False), cache_dir=tmp_path / "cache")
+    plan.rows[0] = dataclasses.replace(plan.rows[0], title=HOSTILE_TITLE)
+    table = format_plan_table(plan, width=200)
+    assert not FORBIDDEN.search(table.replace("\n", "")) and "gpj.exe" in table
+
+    args = argparse.Namespace(batch=str(batch), json=True)
+    with mock.patch.object(commands, "load_settings", return_value=Settings(metadata=False)), \
+            mock.patch.object(commands, "resolve_api_key", return_value=("", "")), \
+            mock.patch("bulk_transcribe.core.plan.build_plan", mock.AsyncMock(return_value=plan)):
+        await anyio.to_thread.run_sync(commands.run_plan, args)   # it runs its own event loop
+    lines = capsys.readouterr().out.splitlines()
+    assert all(" " <= ch <= "~" for line in lines for ch in line)
+    assert json.loads(lines[0])["title"] == HOSTILE_TITLE
