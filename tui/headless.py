@@ -26,7 +26,7 @@ from ..core.events import (
 )
 from ..core.model import VideoState
 from ..core.sanitize import clean, json_text
-from .text import fmt_bucket, fmt_duration, run_eta
+from .text import finding_text, fmt_bucket, fmt_duration, run_eta
 
 
 class HeadlessPrinter:
@@ -98,8 +98,9 @@ def progress_line(p: Progress) -> str:
     eta = fmt_duration(eta) if (eta := run_eta(p, time.time())) is not None else "?"   # daily limits included
     buckets = "  ".join(fmt_bucket(b) for b in p.buckets)
     level = f"  level {p.concurrency}/{p.max_concurrency}" if p.concurrency != p.max_concurrency else ""
+    finding = f"  ({finding})" if (finding := finding_text(p)) else ""
     return (f"{p.done + p.failed}/{p.total}  done {p.done}  failed {p.failed}  in flight {p.in_flight}  "
-            f"{p.videos_per_min:.1f}/min  ETA {eta}  {buckets}{level}")
+            f"{p.videos_per_min:.1f}/min  ETA {eta}  {buckets}{level}{finding}")
 
 
 def summary_text(f: BatchFinished) -> str:

@@ -46,6 +46,18 @@ def run_eta(p: Progress, now_wall: float) -> float | None:
     return wait + pace
 
 
+def finding_text(p: Progress) -> str:
+    """What expansion and metadata still have to do beside the run, in words ("" when nothing):
+    the total grows while sources are pending, so the faces say why."""
+    parts = []
+    if p.sources_pending:
+        parts.append(f"{p.sources_pending} playlist{'s' if p.sources_pending != 1 else ''}/channel"
+                     f"{'s' if p.sources_pending != 1 else ''} still being listed")
+    if p.lookups_pending:
+        parts.append(f"{p.lookups_pending} lookup{'s' if p.lookups_pending != 1 else ''} pending")
+    return ", ".join(parts)
+
+
 def fmt_bucket(b: BucketUsage, unit: bool = True) -> str:
     """`submit 37/300 per min (header)` (`unit=False`: without "per min"; the origin of the
     limit when known: deAPI's headers, the plan's preset or a flag), plus the daily use and

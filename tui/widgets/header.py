@@ -9,7 +9,7 @@ from textual.widgets import Sparkline, Static
 
 from ...core.sanitize import clean
 from ..run_view import RunView
-from ..text import fmt_duration
+from ..text import finding_text, fmt_duration
 from .bar import TextBar
 
 
@@ -51,6 +51,8 @@ class RunHeader(Vertical):
             level = (f"{p.max_concurrency} at once" if p.concurrency >= p.max_concurrency
                      else f"held to {p.concurrency} of {p.max_concurrency} at once")
             buckets = f"{level} · {buckets}"
+            if finding := finding_text(p):
+                buckets = f"{buckets} · {finding}"
         self._set("#run-buckets", buckets, wrap=True)
         data = view.throughput()
         spark = self.query_one(Sparkline)
