@@ -25,7 +25,7 @@ from ..core.plan import estimate_video
 from ..core.prepare import prepare_session
 from ..core.sanitize import json_text
 from ..core.settings import Settings
-from ..core.sources.batch import BatchError
+from ..core.sources.batch import BatchError, read_batch
 from ..core.store.session import Session
 from .headless import HeadlessPrinter
 from .options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, mouse_wanted, need_key, overrides
@@ -116,10 +116,24 @@ def warn_over_balance(session: Session, balance: float, printer: HeadlessPrinter
                                      "`bulk-transcribe plan` shows the details"))
 
 
+def require_urls(batch_path: str) -> None:
+    """Refuse a batch file with no URL lines at all (only comments or blank lines): exit 2 saying
+    so, instead of a run or plan of nothing that exits 0 without a word."""
+    try:
+        batch = read_batch(batch_path)
+    except BatchError as exc:
+        raise UsageError(str(exc)) from exc
+    if not batch.lines:
+        raise UsageError(f"the batch {batch_path} holds no URLs: add one URL per line (lines starting with # "
+                         "are comments), then run it again")
+
+
 def run_headless(args: argparse.Namespace) -> int:
     if not Path(args.batch).is_file():
         raise UsageError(f"no batch file at {args.batch}: give a .txt (one URL per line) or .csv (a url column)")
     session_file = Path(args.session) if args.session else session_path_for(args.batch)
+    if not session_file.exists():   # an emptied batch with a session still resumes that session's videos
+        require_urls(args.batch)
     if session_file.exists():   # the same batch again: a resume, with the session's own settings
         settings, notices = _open_session_settings(str(session_file), args)
     else:
@@ -200,6 +214,7 @@ def run_plan(args: argparse.Namespace) -> int:
     key, _ = resolve_api_key()
     if not Path(args.batch).is_file():
         raise UsageError(f"no batch file at {args.batch}")
+    require_urls(args.batch)
     try:
         plan = anyio.run(lambda: build_plan(args.batch, settings, api_key=key))
     except BatchError as exc:

@@ -178,3 +178,13 @@ def test_running_the_same_batch_again_keeps_the_session_settings_and_says_what_f
     assert "concurrency 7 → 3" in again.stderr, again.stderr
     settings = tomllib.loads(session_path_for(batch).read_text())["settings"]
     assert settings["formats"] == ["txt", "md"] and settings["concurrency"] == 3
+
+
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_an_empty_batch_says_so_and_exits_2(tmp_path, command):
+    batch = tmp_path / "EMPTY.txt"
+    batch.write_text("# only a comment\n\n   \n")
+    r = run_cli(tmp_path, command, str(batch), key="k-123456789")
+    assert r.returncode == 2, r.stderr
+    assert "EMPTY.txt holds no URLs" in r.stderr and "add one URL per line" in r.stderr
+    assert not (tmp_path / "data").exists()
