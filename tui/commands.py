@@ -26,7 +26,7 @@ from ..core.prepare import prepare_session
 from ..core.sanitize import json_text
 from ..core.settings import Settings
 from ..core.sources.batch import BatchError, read_batch
-from ..core.store.session import Session
+from ..core.store.session import Session, discard_session
 from .headless import HeadlessPrinter
 from .options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, mouse_wanted, need_key, overrides
 
@@ -61,13 +61,21 @@ def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, sett
     state = {"interrupted": False, "finished": None}
 
     async def main() -> None:
-        balance = await preflight(settings, key)
-        if balance is not None:
-            printer(Notice(0, "info", f"deAPI balance: ${balance:.2f}"))
+        # The session (and its lock) first: a second process on a busy session is refused at once,
+        # without waiting for deAPI; the key and the balance are checked after.
         try:
             session, resumed = await prepare()
         except (BatchError, SessionError) as exc:
             raise UsageError(str(exc)) from exc
+        try:
+            balance = await preflight(settings, key)
+        except UsageError:
+            await anyio.to_thread.run_sync(session.close)
+            if not resumed:   # a refused key leaves nothing behind: the next run starts afresh
+                await anyio.to_thread.run_sync(discard_session, session.path)
+            raise
+        if balance is not None:
+            printer(Notice(0, "info", f"deAPI balance: ${balance:.2f}"))
         if on_ready:
             on_ready(session)
         for notice in notices:

@@ -188,3 +188,56 @@ def test_an_empty_batch_says_so_and_exits_2(tmp_path, command):
     assert r.returncode == 2, r.stderr
     assert "EMPTY.txt holds no URLs" in r.stderr and "add one URL per line" in r.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_a_busy_session_is_refused_before_deapi_is_asked_anything(tmp_path):
+    """The lock is taken before the balance is read: against an API that accepts and never answers,
+    the refused run never even connects to it (it used to wait there 15 s before refusing)."""
+    import socket
+
+    from bulk_transcribe.core.model import Video
+    from bulk_transcribe.core.settings import Settings
+    from bulk_transcribe.core.store.session import Session
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    base = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    batch = _batch(tmp_path, ["eeeeeeeee01"])
+    session_file = tmp_path / "s.toml"
+    holder = Session.create(session_file, batch=str(batch), settings=Settings().with_(api_base=base),
+                            videos=[Video(key="youtube:eeeeeeeee01", url="https://youtu.be/eeeeeeeee01",
+                                          vid="eeeeeeeee01", line=1)])
+    try:
+        r = run_cli(tmp_path, "run", str(batch), "--session", str(session_file), "--api-base", base,
+                    "--no-metadata", key="k-123456789", timeout=60)
+    finally:
+        holder.close()
+    silent.setblocking(False)
+    try:
+        conn, _ = silent.accept()
+        conn.close()
+        connected = True
+    except BlockingIOError:
+        connected = False
+    finally:
+        silent.close()
+    assert r.returncode == 2, r.stderr
+    assert "in use by another bulk-transcribe" in r.stderr and str(os.getpid()) in r.stderr
+    assert not connected, "the refused run connected to deAPI before taking the session's lock"
+
+
+def test_a_refused_key_exits_2_and_leaves_no_session_behind(tmp_path):
+    """The key is checked after the session is taken (see above); a refused one still leaves
+    nothing: the new session is discarded and the next run starts afresh."""
+    from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+    batch = _batch(tmp_path, ["fffffffff01"])
+    session_file = tmp_path / "s.toml"
+    with SimServer(SimConfig(api_keys=frozenset({"k-the-right-one"}))) as sim:
+        r = run_cli(tmp_path, "run", str(batch), "--session", str(session_file), "--api-base", sim.base_url,
+                    "--no-metadata", key="k-123456789", timeout=60)
+        assert sim.jobs_created() == 0
+    assert r.returncode == 2, r.stderr
+    assert "refused the key" in r.stderr
+    assert not session_file.exists()
