@@ -93,7 +93,7 @@ def anchor_paths(settings: Settings, cwd: str | Path | None = None) -> Settings:
 NOT_KEPT = ("retry_failed",)
 
 
-def resume_settings(saved: Settings, cli_overrides: dict[str, Any] | None = None
+def resume_settings(saved: Settings, cli_overrides: dict[str, Any] | None = None, *, check_host: bool = True
                     ) -> tuple[Settings, list[tuple[str, Any, Any]]]:
     """The settings a resumed session runs with, and what differs from the ones it was saved with.
 
@@ -102,12 +102,28 @@ def resume_settings(saved: Settings, cli_overrides: dict[str, Any] | None = None
     the user gave for this run (`cli_overrides`: flags, or the fields changed on a screen; None
     values are ignored) and the environment's DEAPI_BASE_URL go on top. `NOT_KEPT` settings
     fall back to their defaults unless given again. Returns (settings, [(name, saved value,
-    new value)]) in field order; raises SettingsError for an invalid result."""
+    new value)]) in field order; raises SettingsError for an invalid result.
+
+    A session never decides where the key goes: the API base is the one in force (config file,
+    environment, flag), and a session saved against another host is refused (SettingsError)
+    unless the user names that host again. `check_host=False` only for the demo, whose sessions
+    point at a loopback simulator that the demo starts anew each time."""
+    if check_host:
+        host_flag = (cli_overrides or {}).get("api_base")
+        in_force = load_settings({"api_base": host_flag}).api_base
+        if _same_host(saved.api_base, in_force) is False:
+            raise SettingsError(f"this session was run against {saved.api_base}, not {in_force}: pass "
+                                f"--api-base {saved.api_base} to use it again (the API key is only sent "
+                                "where you say)")
     keep = saved.with_(**{name: getattr(Settings(), name) for name in NOT_KEPT})
     settings = load_settings(cli_overrides, base=keep)
     changes = [(name, getattr(saved, name), getattr(settings, name)) for name in Settings.__dataclass_fields__
                if getattr(saved, name) != getattr(settings, name)]
     return settings, changes
+
+
+def _same_host(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
 
 
 def describe_changes(changes: list[tuple[str, Any, Any]]) -> str:

@@ -310,11 +310,14 @@ class BulkTranscribeApp(App[int]):
             self.pop_screen()   # the run replaces the config screen under the plan
         self.launch(session, resumed=False, balance=await self._balance())
 
-    def _resumed_settings(self, saved: Settings, given: dict[str, Any] | None = None) -> tuple[Settings, list[Notice]]:
+    def _resumed_settings(self, saved: Settings, given: dict[str, Any] | None = None, *,
+                          demo: bool = False) -> tuple[Settings, list[Notice]]:
         """A session's own settings with what the user set expressly on top (the command line's
         flags, then `given`: the fields changed on the config screen), and the notice that says
-        what changed. Raises SettingsError."""
-        settings, changes = resume_settings(saved, {**self.options.overrides, **(given or {})})
+        what changed. Raises SettingsError (also for a session saved against another API host,
+        except a `demo` one)."""
+        settings, changes = resume_settings(saved, {**self.options.overrides, **(given or {})},
+                                            check_host=not (demo or self.options.demo))
         notices = [Notice(time.time(), "info", "changed from the session's settings (and kept for its next "
                                                f"runs): {describe_changes(changes)}")] if changes else []
         return settings, notices
@@ -329,7 +332,8 @@ class BulkTranscribeApp(App[int]):
             settings, notices = request.settings, []
             if self._session_file(request.batch_path).exists():
                 saved = await asyncio.to_thread(Session.peek_settings, self._session_file(request.batch_path))
-                settings, notices = self._resumed_settings(saved, request.overrides)
+                settings, notices = self._resumed_settings(
+                    saved, request.overrides, demo=is_demo_session(self._session_file(request.batch_path)))
             session, resumed = await prepare_session(
                 request.batch_path, settings, session_path=self.session_path or None, on_progress=say)
         except (BatchError, SessionError, SettingsError) as exc:   # SessionLocked too: a message for the user
@@ -365,7 +369,7 @@ class BulkTranscribeApp(App[int]):
                 self.show_config()
             return
         try:
-            session.settings, notices = self._resumed_settings(session.settings)
+            session.settings, notices = self._resumed_settings(session.settings, demo=demo)
         except SettingsError as exc:
             session.close()
             self.notify(str(exc), severity="error", timeout=10, markup=False)

@@ -160,12 +160,15 @@ def changed_notice(changes) -> tuple[Notice, ...]:
 
 def _open_session_settings(path: str, args: argparse.Namespace) -> tuple[Settings, tuple[Notice, ...]]:
     """A saved session's settings with this command line's overrides on top, and the notice
-    that says what they changed."""
+    that says what they changed. Refused (SettingsError) when the session names another API
+    host than the one in force, unless the flag names it (the demo's own simulator excepted)."""
+    from ..core.simulator.demo import is_demo_session
+
     try:
         peek = Session.peek_settings(path)
     except SessionError as exc:
         raise UsageError(str(exc)) from exc
-    settings, changes = resume_settings(peek, overrides(args))
+    settings, changes = resume_settings(peek, overrides(args), check_host=not is_demo_session(path))
     return settings, changed_notice(changes)
 
 

@@ -241,3 +241,34 @@ def test_a_refused_key_exits_2_and_leaves_no_session_behind(tmp_path):
     assert r.returncode == 2, r.stderr
     assert "refused the key" in r.stderr
     assert not session_file.exists()
+
+
+def test_a_session_never_chooses_where_the_key_goes(tmp_path):
+    """A session saved against host A, resumed with the default or another host in force, is
+    refused with what to do, and A hears nothing (no request, so no key); naming A again resumes."""
+    from bulk_transcribe.core.model import Video
+    from bulk_transcribe.core.settings import Settings
+    from bulk_transcribe.core.simulator import SimConfig, SimServer
+    from bulk_transcribe.core.store.session import Session
+
+    batch = _batch(tmp_path, ["ggggggggg01"])
+    session_file = tmp_path / "s.toml"
+    with SimServer(SimConfig(latency=(0.2, 0.3))) as a, SimServer(SimConfig(latency=(0.2, 0.3))) as b:
+        Session.create(session_file, batch=str(batch), settings=Settings().with_(api_base=a.base_url, metadata=False,
+                                                                                   output_dir=str(tmp_path / "out")),
+                       videos=[Video(key="youtube:ggggggggg01", url="https://youtu.be/ggggggggg01",
+                                     vid="ggggggggg01", line=1)]).close()
+        default = run_cli(tmp_path, "resume", "--headless", str(session_file), key="k-123456789", timeout=60)
+        other = run_cli(tmp_path, "resume", "--headless", str(session_file), "--api-base", b.base_url,
+                        key="k-123456789", timeout=60)
+        rerun = run_cli(tmp_path, "run", str(batch), "--session", str(session_file), key="k-123456789", timeout=60)
+        assert a.arrivals("all") == [], "the key went to the session's host, which the user did not choose"
+        assert b.arrivals("all") == [], "a refused resume asks nothing of the host in force either"
+        for r in (default, other, rerun):
+            assert r.returncode == 2, r.stderr
+            assert f"this session was run against {a.base_url}" in r.stderr
+            assert f"pass --api-base {a.base_url} to use it again" in r.stderr
+        again = run_cli(tmp_path, "resume", "--headless", str(session_file), "--api-base", a.base_url,
+                        key="k-123456789", timeout=120)
+        assert again.returncode == 0, again.stderr
+        assert a.jobs_created() == 1 and b.arrivals("all") == []
