@@ -93,8 +93,8 @@ def anchor_paths(settings: Settings, cwd: str | Path | None = None) -> Settings:
 NOT_KEPT = ("retry_failed",)
 
 
-def resume_settings(saved: Settings, cli_overrides: dict[str, Any] | None = None, *, check_host: bool = True
-                    ) -> tuple[Settings, list[tuple[str, Any, Any]]]:
+def resume_settings(saved: Settings, cli_overrides: dict[str, Any] | None = None, *, check_host: bool = True,
+                    host: str | None = None) -> tuple[Settings, list[tuple[str, Any, Any]]]:
     """The settings a resumed session runs with, and what differs from the ones it was saved with.
 
     A session keeps its own settings (not the config file's, nor the defaults: those may have
@@ -106,11 +106,12 @@ def resume_settings(saved: Settings, cli_overrides: dict[str, Any] | None = None
 
     A session never decides where the key goes: the API base is the one in force (config file,
     environment, flag), and a session saved against another host is refused (SettingsError)
-    unless the user names that host again. `check_host=False` only for the demo, whose sessions
-    point at a loopback simulator that the demo starts anew each time."""
+    unless the user names that host again. `host` is the one in force when the caller already
+    resolved it (the app: its settings from config, environment and flags); a flag wins over it.
+    `check_host=False` only for the demo, whose sessions point at a loopback simulator that the
+    demo starts anew each time."""
     if check_host:
-        host_flag = (cli_overrides or {}).get("api_base")
-        in_force = load_settings({"api_base": host_flag}).api_base
+        in_force = (cli_overrides or {}).get("api_base") or host or load_settings().api_base
         if _same_host(saved.api_base, in_force) is False:
             raise SettingsError(f"this session was run against {saved.api_base}, not {in_force}: pass "
                                 f"--api-base {saved.api_base} to use it again (the API key is only sent "

@@ -317,7 +317,8 @@ class BulkTranscribeApp(App[int]):
         what changed. Raises SettingsError (also for a session saved against another API host,
         except a `demo` one)."""
         settings, changes = resume_settings(saved, {**self.options.overrides, **(given or {})},
-                                            check_host=not (demo or self.options.demo))
+                                            check_host=not (demo or self.options.demo),
+                                            host=self.settings.api_base)
         notices = [Notice(time.time(), "info", "changed from the session's settings (and kept for its next "
                                                f"runs): {describe_changes(changes)}")] if changes else []
         return settings, notices

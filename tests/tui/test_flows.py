@@ -76,7 +76,8 @@ async def test_quit_mid_run_then_resume_from_the_prompt_finishes_with_no_second_
     paid_before = sim.submissions()
     assert 3 <= len(paid_before) < 8
 
-    second = build_app(settings=Settings(), api_key="sim-key", key_source="test", testing=True)
+    # The host in force (the user's config names the simulator): a session never chooses it.
+    second = build_app(settings=Settings(api_base=sim.base_url), api_key="sim-key", key_source="test", testing=True)
     async with second.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: shown(second, ResumeScreen, "#sessions"), what="the resume prompt")
         await pilot.press("enter")
