@@ -13,6 +13,7 @@ from bulk_transcribe.core.output.preflight import MIN_FREE_BYTES, PROBE_NAME, fo
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.core.simulator import SimConfig, SimServer
 from bulk_transcribe.core.store.session import Session
+from bulk_transcribe.tui.headless import summary_text
 
 from .engine_harness import run_engine, videos_for, yt
 
@@ -41,6 +42,7 @@ def _assert_halted_before_paying(sim: SimServer, finished, session: Session, fol
     assert str(folder) in finished.halted and words in finished.halted
     assert "nothing was submitted" in finished.halted
     assert all(v.state is VideoState.QUEUED for v in session.videos), "every video is left for a resume"
+    assert f"submitting stopped: {finished.halted}" in summary_text(finished), "the headless summary says why"
 
 
 def test_an_output_path_through_a_file_halts_before_any_submit(tmp_path):
