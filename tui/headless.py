@@ -114,6 +114,8 @@ def summary_text(f: BatchFinished) -> str:
     ]
     for category, n in f.failures_by_category:
         lines.append(f"  failed, {clean(category)}: {n}")
+    if f.halted:   # why submitting stopped (a refused key, no balance, an unwritable folder...)
+        lines.append(f"  submitting stopped: {clean(f.halted)}")
     if f.cost:
         lines.append(f"  spent about ${f.cost:.4f}")
     if f.in_doubt:

@@ -9,6 +9,7 @@ read from a clock, so what is rendered is a function of the events and the injec
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -43,14 +44,17 @@ class WorkerLine:
 
 
 _COUNTDOWN = {Activity.WAITING_RATE, Activity.BACKING_OFF, Activity.WAITING_SLOT, Activity.PAUSED}
+_STATUS = re.compile(r"^(\d{3})\b")
 
 
-def describe_worker(w: WorkerChanged | None, slot: int, now: float, label_width: int = 28,
-                    started: float | None = None) -> WorkerLine:
+def describe_worker(w: WorkerChanged | None, slot: int, now: float, label_width: int = 200,
+                    started: float | None = None, width: int | None = None) -> WorkerLine:
     """What a worker slot is doing and why, with countdowns computed against `now`.
 
     `started` is when the slot took its current video (elapsed counts from there); without
-    it, from the event's `since`."""
+    it, from the event's `since`. `width` is the room the doing column has: the countdown
+    always comes before the reason, and a reason that starts with an HTTP status shrinks to
+    the status before anything is cut (the error log holds it whole)."""
     if w is None or w.activity is Activity.IDLE:
         return WorkerLine(f"{slot + 1}", "", Activity.IDLE.value, "", "", False)
     doing = w.activity.value
@@ -66,7 +70,10 @@ def describe_worker(w: WorkerChanged | None, slot: int, now: float, label_width:
             if detail.startswith("next check"):
                 detail = ""
     if detail:
-        doing += f" after {detail}" if w.activity is Activity.BACKING_OFF else f" ({detail})"
+        joint = " after {}" if w.activity is Activity.BACKING_OFF else " ({})"
+        if width is not None and len(doing) + len(joint.format(detail)) > width and _STATUS.match(detail):
+            detail = _STATUS.match(detail).group(1)   # "502 Bad Gateway" -> "502"
+        doing += joint.format(detail)
     progress = f"{w.progress:.0f} %" if w.progress is not None else ""
     start = started if started is not None else w.since
     elapsed = fmt_duration(now - start) if start else ""
@@ -206,8 +213,9 @@ class RunView:
             n = max(n, self.progress.max_concurrency)
         return n
 
-    def worker_lines(self, now: float) -> list[WorkerLine]:
-        return [describe_worker(self.workers.get(i), i, now, started=self._started.get(i, ("", None))[1])
+    def worker_lines(self, now: float, doing_width: int | None = None) -> list[WorkerLine]:
+        return [describe_worker(self.workers.get(i), i, now, started=self._started.get(i, ("", None))[1],
+                                width=doing_width)
                 for i in range(self.slots())]
 
     def bucket_text(self) -> str:

@@ -20,7 +20,7 @@ HALT_HINTS = {
     Category.AUTH: "check DEAPI_API_KEY (or the key in the config file), then resume",
     Category.BALANCE: "top up the deAPI balance, then resume",
     Category.BUDGET: "raise --max-cost, then resume",
-    Category.DISK: "free some disk space, then resume",
+    Category.DISK: "free some disk space or fix the folder, then resume",
 }
 
 

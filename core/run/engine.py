@@ -27,6 +27,7 @@ from ..errors import Category, DeapiError, SessionError
 from ..events import Activity, BatchFinished, EventSink, Progress
 from ..limiter import RateLimiter
 from ..model import VideoState
+from ..output.preflight import folder_problem
 from ..output.report import write_report
 from ..paths import cache_dir
 from ..prices import JOB_FEE, estimate_price
@@ -158,6 +159,7 @@ class Engine:
         try:
             async with self.session.running():
                 try:
+                    await self._preflight()
                     async with anyio.create_task_group() as outer:
                         outer.start_soon(self._ticker)
                         outer.start_soon(self._answers_after_quit, self.context)
@@ -302,6 +304,16 @@ class Engine:
 
     def cost(self) -> float:
         return sum(v.cost for v in self.session.videos)
+
+    async def _preflight(self) -> None:
+        """Before the first submit: the output folder and the session's folder must take a file and
+        have room, or the run halts (jobs already paid for are still followed)."""
+        for folder, what in ((self.settings.output_dir, "output folder"),
+                             (Path(self.session.path).parent, "session folder")):
+            problem = await anyio.to_thread.run_sync(folder_problem, folder, what)
+            if problem:
+                self.brakes.halt(DeapiError(Category.DISK, problem))
+                return
 
     def in_doubt(self) -> list:
         return [v for v in self.session.videos

@@ -18,6 +18,7 @@ import anyio
 from ..errors import Category
 from ..events import Activity
 from ..model import Video, VideoState
+from ..output.intact import outputs_intact
 from .controls import Brakes
 from .reporter import Reporter
 
@@ -48,6 +49,7 @@ class WorkQueue:
         self.pending: deque[Video] = deque()
         self.active: set[str] = set()
         self._attempt_base: dict[str, int] = {}
+        self.refetch: set[str] = set()   # done videos whose files were lost: fetched again by request id, unpaid
         self._wake = anyio.Event()
 
     def __len__(self) -> int:
@@ -63,9 +65,14 @@ class WorkQueue:
         out_dir = Path(output_dir)
         for v in videos:
             if v.state is VideoState.DONE:
-                if all(Path(p).exists() or (out_dir / p).exists() for p in v.outputs) and v.outputs:
+                if outputs_intact(v, out_dir):
                     continue
-                (reattach if v.request_id else self.pending).append(v)   # outputs lost: fetch again
+                if v.request_id:   # files missing or empty: fetch the paid result again, never resubmit
+                    self.refetch.add(v.key)
+                    record_nowait(v, state=VideoState.SUBMITTED, outputs=[])
+                    reattach.append(v)
+                else:
+                    self.pending.append(v)
             elif v.state is VideoState.FAILED and v.category == Category.IN_DOUBT.value:
                 if resubmit_in_doubt:   # the user accepts paying twice
                     record_nowait(v, category="", message="")

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 SUBMIT_ANSWER_GRACE = 20.0   # after a quit, how long a submit on the wire may still take to answer
 FETCH_TRIES = 4
+REFETCH_EXPIRED = ("its transcript files were missing or empty, and deAPI no longer keeps the result (it "
+                   "expired), so it cannot be fetched again for free; not resubmitted (a new submit is paid): "
+                   "add the video to a new batch if you want it transcribed again")
 UNREACHABLE_AFTER = 3        # submits that never left in a row before the run says deAPI is unreachable
 
 
@@ -329,6 +332,9 @@ async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None
         except DeapiError as err:
             err.request_id = v.request_id
             if attempt == FETCH_TRIES or not err.retryable:
+                if v.key in ctx.queue.refetch and err.category is Category.RESULT_EXPIRED:
+                    err = DeapiError(Category.RESULT_EXPIRED, REFETCH_EXPIRED, retryable=False,
+                                     request_id=v.request_id)
                 ctx.reporter.error_logged(v, err, will_retry=False)
                 await fail(ctx, v, err)
                 return
@@ -356,19 +362,27 @@ async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None
         err = DeapiError(Category.RESULT, f"the result cannot be written as asked: {exc}", retryable=True,
                          request_id=v.request_id)
         ctx.reporter.error_logged(v, err, will_retry=False)
-        await fail(ctx, v, err, cost=v.cost + paid(ctx, v, job))
+        await fail(ctx, v, err, cost=_cost(ctx, v, job))
         return
     except OSError as exc:
         err = DeapiError(Category.DISK, f"could not write the transcript: {exc}", retryable=True,
                          request_id=v.request_id)
         ctx.reporter.error_logged(v, err, will_retry=False)
-        await fail(ctx, v, err, cost=v.cost + paid(ctx, v, job))   # the request id stays: a resume fetches it again, unpaid
+        await fail(ctx, v, err, cost=_cost(ctx, v, job))   # the request id stays: a resume fetches it again, unpaid
         ctx.brakes.halt(err)   # every further video would be paid for and then lost the same way
         return
+    cost = _cost(ctx, v, job)
+    ctx.queue.refetch.discard(v.key)
     await ctx.record(v, state=VideoState.DONE, outputs=outputs, finished_at=time.time(),
-                     category="", message="", retryable=False, cost=v.cost + paid(ctx, v, job))
+                     category="", message="", retryable=False, cost=cost)
     ctx.throughput.completed(ctx.clock())
     ctx.pacing.on_success()
+
+
+def _cost(ctx: "RunContext", v: Video, job: JobStatus) -> float:
+    """`v`'s cost once this job's result is in hand: a done video fetched again (its files were
+    lost) was already paid for by the run that finished it."""
+    return v.cost if v.key in ctx.queue.refetch else v.cost + paid(ctx, v, job)
 
 
 def job_cost(job: JobStatus, v: Video) -> float:

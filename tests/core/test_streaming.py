@@ -10,6 +10,7 @@ import threading
 import time
 
 import anyio
+import pytest
 
 from bulk_transcribe.core.events import Progress
 from bulk_transcribe.core.prepare import prepare_session
@@ -85,3 +86,74 @@ def test_a_playlist_is_expanded_while_the_batch_runs_and_its_flat_durations_need
     pending = [e for e in events if isinstance(e, Progress) and e.sources_pending]
     assert pending, "progress said the playlist was still being listed"
     assert "still being listed" in progress_line(pending[0])
+
+
+CHILD = r'''
+import sys, time, anyio
+from bulk_transcribe.core.prepare import prepare_session
+from bulk_transcribe.core.run.engine import Engine
+from bulk_transcribe.core.settings import Settings
+from bulk_transcribe.core.sources.stream import Feeder
+
+base, out, batch, session_path, slow, entries = sys.argv[1:7]
+slow, urls = float(slow), entries.split(",")
+
+def extract(url, options):
+    if "playlist" in url:   # listed without durations: every entry needs a lookup
+        return {"_type": "playlist", "id": "PLkill", "title": "kill", "entries": [
+            {"_type": "url", "url": u, "id": u[-11:]} for u in urls]}
+    time.sleep(slow)
+    return {"id": url[-11:], "title": "title " + url[-3:], "duration": 30.0, "webpage_url": url}
+
+async def main():
+    settings = Settings(api_base=base, output_dir=out, plan="premium", concurrency=4).validate()
+    session, _ = await prepare_session(batch, settings, session_path=session_path)
+    engine = Engine(session, api_key="test-key-0123456789", sink=lambda e: None,
+                    feeder=Feeder(extract=extract, cache_dir=None, concurrency=2))
+    await engine.run()
+
+anyio.run(main)
+'''
+
+
+@pytest.mark.slow
+def test_kill_9_while_a_playlist_is_being_looked_up_then_resume(tmp_path):
+    """The child lists a playlist of 12 videos and looks each up slowly (2 s, two at a time)
+    while it submits; it is killed with lookups still pending, then run again: every transcript
+    is there and nothing was paid twice but what was on the wire at the kill."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    urls = [yt(i, "exp") for i in range(12)]
+    batch = write_batch(tmp_path, [PLAYLIST])
+    out, session = tmp_path / "out", tmp_path / "s.toml"
+    script = tmp_path / "child.py"
+    script.write_text(CHILD, encoding="utf-8")
+    env = {**os.environ, "BULK_TRANSCRIBE_DATA_DIR": str(tmp_path / "data")}
+    with SimServer(SimConfig(latency=(0.3, 0.8), pending_share=0.0)) as sim:
+        args = [sys.executable, str(script), sim.base_url, str(out), str(batch), str(session)]
+        child = subprocess.Popen([*args, "2.0", ",".join(urls)], env=env, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list(out.glob("*.txt"))) < 2:
+            assert child.poll() is None, child.stderr.read().decode()
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        child.stderr.close()
+        at_kill = len(list(out.glob("*.txt")))
+        assert 2 <= at_kill < 12, "the kill landed while lookups were pending"
+        again = subprocess.run([*args, "0.0", ",".join(urls)], env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+        subs = sim.submissions()
+    from bulk_transcribe.core.store.session import Session
+    s = Session.open(session)
+    try:
+        doubtful = {v.url for v in s.videos if v.category == "in-doubt"}
+        done = {v.url for v in s.videos if v.state.value == "done"}
+    finally:
+        s.close()
+    assert done | doubtful == set(urls), "every video of the playlist is in the session after the kill"
+    assert len(list(out.glob("*.txt"))) == len(done) >= 12 - len(doubtful)
+    assert all(n == 1 for n in subs.values()), f"nothing paid twice: {subs}"

@@ -77,3 +77,12 @@ def test_hostile_titles_and_server_messages_reach_no_terminal_raw():
     assert all(" " <= ch <= "~" for line in lines for ch in line), "only printable ASCII on stdout"
     rows = [json.loads(line) for line in lines]
     assert rows[0]["label"] == HOSTILE_TITLE and rows[0]["message"] == HOSTILE_MESSAGE, "the data is kept exactly"
+
+
+def test_the_summary_says_why_submitting_stopped():
+    from bulk_transcribe.tui.headless import summary_text
+
+    why = "the output folder /x/out cannot be written (Read-only file system): make it writable"
+    f = BatchFinished(3, 0, 0, 3, 0, (), "r.csv", "out", "s.toml", True, halted=why)
+    assert f"submitting stopped: {why}" in summary_text(f)
+    assert "submitting stopped" not in summary_text(BatchFinished(3, 3, 0, 0, 0, (), "r.csv", "out", "s.toml", False))

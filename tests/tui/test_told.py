@@ -63,7 +63,7 @@ async def test_quitting_mid_run_leaves_where_things_are_and_how_to_resume_on_the
     goodbye = app.farewell()
     assert goodbye is not None
     for words in ("Stopped: 114 done", "Transcripts: transcripts", "Session:     sessions/lectures-1a2b3c4d.toml",
-                  "Resume with: bulk-transcribe resume 'sessions/lectures-1a2b3c4d.toml'"):
+                  "Resume with: bulk-transcribe resume sessions/lectures-1a2b3c4d.toml"):
         assert words in goodbye, goodbye
 
 

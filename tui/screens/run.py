@@ -27,10 +27,10 @@ def error_row(e) -> tuple[str, ...]:
     category = e.category + (" ↻" if e.will_retry else "")
     return (
         time.strftime("%H:%M:%S", time.localtime(e.wall)),
-        clean(e.label or e.key, 22),
+        clean(e.label or e.key, 500),   # whole: the detail shows it; the log cuts it to its column
         category,
         "" if e.status is None else str(e.status),
-        clean(e.request_id, 12),
+        clean(e.request_id, 200),
         clean(e.message, 2000),
     )
 
@@ -78,9 +78,9 @@ class RunScreen(Screen):
         if not self.is_mounted:
             return
         self.query_one(RunHeader).show(view, self.run_title, self.state_word(view))
-        self.query_one(WorkerTable).sync([
-            (w.slot, w.video, w.doing, w.progress, w.elapsed) for w in view.worker_lines(now)
-        ])
+        table = self.query_one(WorkerTable)
+        table.sync([(w.slot, w.video, w.doing, w.progress, w.elapsed)
+                    for w in view.worker_lines(now, doing_width=table.doing_width)])
         new = min(view.errors_total - self._errors_seen, len(view.errors))
         if new > 0:
             self.query_one(ErrorTable).append(error_row(e) for e in list(view.errors)[-new:])

@@ -7,6 +7,7 @@ from typing import Iterable, Sequence
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 
 def literal(value: object) -> Text:
@@ -14,12 +15,40 @@ def literal(value: object) -> Text:
     return value if isinstance(value, Text) else Text(str(value), no_wrap=True, overflow="ellipsis")
 
 
-class WorkerTable(DataTable):
-    """One stable row per worker slot; a repaint touches only the cells that changed."""
+def _set_widths(table: DataTable, widths: dict[str, int]) -> None:
+    """Give columns new widths (DataTable has no public way) and re-lay the table once."""
+    changed = False
+    for key, width in widths.items():
+        column = table.columns.get(ColumnKey(key))
+        if column is not None and (column.width != width or column.auto_width):
+            column.width, column.auto_width = width, False
+            changed = True
+    if changed:
+        table._require_update_dimensions = True
+        table._clear_caches()
+        table.refresh()
 
-    # 66 cells of content + padding: fits 80 columns with the scrollbar.
-    COLUMNS = (("#", "slot", 2), ("video", "video", 22), ("doing", "doing", 30),
+
+def split_extra(room: int, minimum: dict[str, int], share: dict[str, float]) -> dict[str, int]:
+    """Columns at their minimum widths, plus `room` beyond those shared out by `share`."""
+    extra = max(room - sum(minimum.values()), 0)
+    out = {k: w + int(extra * share.get(k, 0)) for k, w in minimum.items()}
+    last = next(reversed(share)) if share else None
+    if last is not None:   # the rounding's leftovers go to the last shared column
+        out[last] += max(room - sum(out.values()), 0) if extra else 0
+    return out
+
+
+class WorkerTable(DataTable):
+    """One stable row per worker slot; a repaint touches only the cells that changed.
+
+    At 80 columns the doing column keeps 34 cells (a countdown and its reason); a wider terminal
+    gives the extra width to the title and the doing columns."""
+
+    COLUMNS = (("#", "slot", 2), ("video", "video", 22), ("doing", "doing", 34),
                ("%", "progress", 5), ("elapsed", "elapsed", 7))
+    MINIMUM = {"video": 20, "doing": 34}
+    SHARE = {"video": 0.5, "doing": 0.5}
 
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, show_cursor=True, **kwargs)
@@ -28,6 +57,16 @@ class WorkerTable(DataTable):
     def on_mount(self) -> None:
         for label, key, width in self.COLUMNS:
             self.add_column(label, key=key, width=width)
+
+    def on_resize(self) -> None:
+        fixed = sum(w for _, k, w in self.COLUMNS if k not in self.MINIMUM)
+        room = self.size.width - 1 - 2 * len(self.COLUMNS) - fixed   # a cell of padding each side; a scrollbar
+        _set_widths(self, split_extra(room, self.MINIMUM, self.SHARE))
+
+    @property
+    def doing_width(self) -> int:
+        column = self.columns.get(ColumnKey("doing"))
+        return column.width if column is not None else self.COLUMNS[2][2]
 
     def sync(self, lines: Sequence[Sequence[str]]) -> None:
         keys = [k for _, k, _ in self.COLUMNS]
@@ -54,11 +93,13 @@ class ErrorTable(DataTable):
     """The error log: newest at the bottom, bounded to `limit` rows (older ones drop off).
 
     Rows are appended as errors arrive, so its cost is per error, never per video. The
-    message column is cut at the screen's edge; Enter on a row posts `Chosen` with the
-    whole row so the screen can show it in full.
+    message column takes most of the screen's width and is cut at its edge; Enter on a row
+    posts `Chosen` with the whole row (every field uncut) so the screen can show it in full.
     """
 
-    COLUMNS = (("time", 8), ("video", 22), ("category", 12), ("HTTP", 4), ("request id", 12), ("message", None))
+    COLUMNS = (("time", 8), ("video", 18), ("category", 16), ("message", 29))
+    MINIMUM = {"video": 18, "message": 29}
+    SHARE = {"video": 0.3, "message": 0.7}   # a wide terminal's extra width goes mostly to the message
 
     class Chosen(Message):
         def __init__(self, row: tuple[str, ...]) -> None:
@@ -76,13 +117,25 @@ class ErrorTable(DataTable):
         for label, width in self.COLUMNS:
             self.add_column(label, key=label, width=width)
 
+    def on_resize(self) -> None:
+        fixed = sum(w for k, w in self.COLUMNS if k not in self.MINIMUM)
+        room = self.size.width - 1 - 2 * len(self.COLUMNS) - fixed
+        _set_widths(self, split_extra(room, self.MINIMUM, self.SHARE))
+
+    @staticmethod
+    def cells(row: Sequence[str]) -> tuple[str, ...]:
+        """What the log shows of a whole row (time, video, category, HTTP status, request id,
+        message): the status joins the category; the request id is in the detail (enter)."""
+        time_, video, category, status, _request_id, message = row
+        return time_, video, f"{category.replace(' ↻', '')} {status}".strip() + (" ↻" if "↻" in category else ""), message
+
     def append(self, rows: Iterable[Sequence[str]]) -> None:
         follow = self.cursor_row >= self.row_count - 1
         added = False
         for row in rows:
             key = str(self._next)
             self._rows[key] = tuple(row)
-            self.add_row(*(literal(c) for c in row), key=key)
+            self.add_row(*(literal(c) for c in self.cells(row)), key=key)
             self._next += 1
             added = True
         while self._next - self._first > self.limit:
