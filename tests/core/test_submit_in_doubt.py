@@ -41,7 +41,7 @@ def test_submit_answers_slower_than_20_s_are_paid_once_and_transcribed(tmp_path)
     transcript. A slow answer is waited for, and does not hold the other submits behind it."""
     urls = [yt(i, "slow") for i in range(3)]
     with SimServer(SimConfig(submit_answer_delay=21.0, **FAST)) as sim:
-    # premium: Basic (where --plan auto starts) allows one submit a minute, which would serialise them
+        # premium: Basic (where --plan auto starts) allows one submit a minute, which would serialise them
         session = make_session(tmp_path, urls, sim.base_url, concurrency=3, plan="premium")
         finished, _ = run_engine(session)
         subs, arrivals = sim.submissions(), sorted(sim.arrivals("submit"))
