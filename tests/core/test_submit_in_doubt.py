@@ -89,7 +89,8 @@ def test_a_refused_connection_is_not_in_doubt_costs_no_attempt_and_the_run_waits
     """Against a dead API nothing was sent: no video is flagged possibly paid, none spends its
     attempts, and the run says deAPI is unreachable instead of failing the batch."""
     urls = [yt(i, "dead") for i in range(3)]
-    session = make_session(tmp_path, urls, f"http://127.0.0.1:{closed_port()}", max_attempts=1)
+    # premium: at Basic's 1 submit/min (where --plan auto starts) the three tries take three minutes
+    session = make_session(tmp_path, urls, f"http://127.0.0.1:{closed_port()}", max_attempts=1, plan="premium")
     said: list[str] = []
 
     async def steer(engine):
