@@ -97,7 +97,7 @@ async def test_escape_goes_back_to_the_config_screen_as_it_was(batch):
         assert app.screen.query_one("#concurrency").value == "9"
 
 
-async def until(pilot, condition, tries: int = 400) -> None:
+async def until(pilot, condition, tries: int = 1200) -> None:
     """Wait for `condition` (a bounded wait: a broken start fails the test instead of hanging it)."""
     for _ in range(tries):
         if condition():
@@ -142,6 +142,7 @@ async def test_start_now_on_the_plan_begins_while_the_plan_is_still_being_built(
         await pilot.pause()
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, PlanScreen))
+        await pilot.pause(0.2)   # the plan screen mounted, its bindings live: a key sent sooner may be lost
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, RunScreen))
         await pilot.press("q", "y")
