@@ -215,6 +215,17 @@ async def until_shown(pilot, screen_type, marker: str, timeout: float = 30.0) ->
         await pilot.pause(0.01)
 
 
+async def until(pilot, condition, timeout: float = 60.0, what: str = "") -> None:
+    """Wait for `condition` (bounded: a broken flow fails the test instead of hanging it)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}; on top: {pilot.app.screen!r}")
+        await pilot.pause(0.05)
+
+
 def text(screen, selector: str) -> str:
     from textual.widgets import Static
 

@@ -6,7 +6,6 @@ deadline; nothing here depends on how fast the machine is beyond that deadline.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -23,17 +22,9 @@ from bulk_transcribe.tui.screens.resume import ResumeScreen
 from bulk_transcribe.tui.screens.run import RunScreen
 from bulk_transcribe.tui.screens.summary import SummaryScreen
 
-from .fakes import shown
+from .fakes import shown, until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
-
-
-async def until(pilot, condition, timeout: float = 30.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        await pilot.pause(0.05)
 
 
 def videos(n: int) -> list[Video]:

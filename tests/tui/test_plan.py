@@ -14,12 +14,9 @@ from bulk_transcribe.tui.screens.plan import PlanScreen, totals_text
 from bulk_transcribe.tui.screens.run import RunScreen
 from bulk_transcribe.tui.widgets.plan_table import CHUNK, PlanTable
 
-from .fakes import FakeEngine, make_app, plan_factory, sample_plan, settle, text
+from .fakes import FakeEngine, make_app, plan_factory, sample_plan, settle, text, until, until_shown
 
 pytestmark = pytest.mark.anyio
-
-
-
 
 @pytest.fixture
 def batch(tmp_path, monkeypatch):
@@ -97,15 +94,6 @@ async def test_escape_goes_back_to_the_config_screen_as_it_was(batch):
         assert app.screen.query_one("#concurrency").value == "9"
 
 
-async def until(pilot, condition, tries: int = 1200) -> None:
-    """Wait for `condition` (a bounded wait: a broken start fails the test instead of hanging it)."""
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the app never got there")
-
-
 def recording_engines():
     engines: list = []
 
@@ -139,9 +127,10 @@ async def test_start_now_on_the_plan_begins_while_the_plan_is_still_being_built(
     engines, engine = recording_engines()
     app = make_app(batch_path=batch, settings=Settings(metadata=False), plan_factory=never, engine_factory=engine)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await until_shown(pilot, ConfigScreen, "#concurrency")   # ctrl+s sent before the form exists is lost
+        await pilot.pause(0.2)
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(app.screen, PlanScreen))
+        await until_shown(pilot, PlanScreen, "#plan-progress")
         await pilot.pause(0.2)   # the plan screen mounted, its bindings live: a key sent sooner may be lost
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, RunScreen))
