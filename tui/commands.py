@@ -234,8 +234,17 @@ def run_plan(args: argparse.Namespace) -> int:
         for row in plan_rows_json(plan):
             print(json_text(row))
     else:
-        print(format_plan_table(plan))
+        print(format_plan_table(plan, width=_terminal_width()))
     return EXIT_OK
+
+
+def _terminal_width() -> int:
+    """The terminal's width for a table on stdout (80 when it is a file or a pipe), within 60-200."""
+    import shutil
+    import sys
+
+    columns = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
+    return min(max(columns, 60), 200)
 
 
 def open_app(args: argparse.Namespace, resume: str | None = None) -> int:
