@@ -28,7 +28,16 @@ from ..core.settings import Settings
 from ..core.sources.batch import BatchError, read_batch
 from ..core.store.session import Session, discard_session
 from .headless import HeadlessPrinter
-from .options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, mouse_wanted, need_key, overrides
+from .options import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    UsageError,
+    mouse_wanted,
+    need_key,
+    need_terminal,
+    overrides,
+)
 
 
 def _exit_code(finished, interrupted: bool) -> int:
@@ -199,6 +208,8 @@ def resume_headless(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from ..core.simulator.demo import demo_batch_path, demo_session_path, demo_settings, wire_demo
 
+    if not args.headless:
+        need_terminal("`bulk-transcribe demo --headless`")
     sim, base, key = wire_demo(demo_settings(""), fresh=args.fresh)
     try:
         settings = load_settings(overrides(args), base=base)
@@ -248,6 +259,7 @@ def _terminal_width() -> int:
 
 
 def open_app(args: argparse.Namespace, resume: str | None = None) -> int:
+    need_terminal(f"`bulk-transcribe resume {resume} --headless`" if resume else "`bulk-transcribe run BATCH`")
     from .app import run_app
 
     key, where = resolve_api_key()

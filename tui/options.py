@@ -38,6 +38,18 @@ def mouse_wanted(args: argparse.Namespace) -> bool:
     return flag if flag is not None else face_option("mouse", False)
 
 
+def need_terminal(headless_hint: str) -> None:
+    """The full-screen app needs a terminal on stdin and stdout: refuse (exit 2) instead of painting
+    escape codes into a file or waiting for keys that never come (a cron line without `run`)."""
+    import sys
+
+    missing = [name for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout))
+               if stream is None or not stream.isatty()]
+    if missing:
+        raise UsageError(f"the app needs a terminal, and {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                         f"not one (a script, a pipe or cron?): use {headless_hint} instead")
+
+
 def need_key(settings) -> tuple[str, str]:
     key, where = resolve_api_key()
     if not key:

@@ -272,3 +272,22 @@ def test_a_session_never_chooses_where_the_key_goes(tmp_path):
                         key="k-123456789", timeout=120)
         assert again.returncode == 0, again.stderr
         assert a.jobs_created() == 1 and b.arrivals("all") == []
+
+
+@pytest.mark.parametrize("args, hint", [
+    ([], "bulk-transcribe run BATCH"),
+    (["tui", "b.txt", "--start"], "bulk-transcribe run BATCH"),
+    (["demo"], "bulk-transcribe demo --headless"),
+    (["resume", "s.toml"], "bulk-transcribe resume s.toml --headless"),
+])
+def test_the_app_without_a_terminal_says_so_and_exits_2(tmp_path, args, hint):
+    """A cron line without `run` (stdin and stdout not a terminal): no full-screen app painted into
+    a file, but a sentence saying what to run instead, exit 2, nothing written."""
+    (tmp_path / "b.txt").write_text("https://youtu.be/dQw4w9WgXcQ\n")
+    env = dict(os.environ, BULK_TRANSCRIBE_DATA_DIR=str(tmp_path / "data"),
+               BULK_TRANSCRIBE_CONFIG_DIR=str(tmp_path / "config"), DEAPI_API_KEY="k-123456789")
+    r = subprocess.run([sys.executable, "-m", "bulk_transcribe.tui", *args], env=env, cwd=tmp_path,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, (r.stdout[-500:], r.stderr)
+    assert "needs a terminal" in r.stderr and hint in r.stderr, r.stderr
+    assert r.stdout == "" and not (tmp_path / "data").exists()
