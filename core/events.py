@@ -140,6 +140,8 @@ class BatchFinished:
     cost: float = 0.0           # USD spent on this session's videos
     report_written: bool = True  # False when the report could not be written (report_path is then stale)
     halted: str = ""            # why submitting stopped for good (a refused key, no balance, a full disk) and what to do
+    rejected: int = 0           # batch lines skipped as unusable (not a URL, a source that gave nothing): not transcribed
+    duplicates: int = 0         # batch lines skipped as repeats of an earlier line (nothing lost)
 
 
 Event = Union[WorkerChanged, VideoChanged, ErrorLogged, Progress, ConcurrencyChanged, Notice, BatchFinished]

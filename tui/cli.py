@@ -1,7 +1,7 @@
 """The `bulk-transcribe` command line: the parser and `main`, nothing else (commands.py does the work).
 
 Textual is imported only by the subcommands that open the app, so headless runs on a
-server stay light. Exit codes: 0 every video done, 1 some failed or unfinished,
+server stay light. Exit codes: 0 every video done, 1 some failed or unfinished (or a batch line skipped),
 2 a usage or configuration error (nothing written), 130 interrupted (session saved).
 """
 
@@ -30,6 +30,8 @@ config file: {{config}} (TOML), e.g.
   (wait_limit is in seconds there; --wait-limit takes minutes)
 precedence: config file < environment < command line. A resumed session (resume, or run of a
 batch that has a session) keeps its own settings; flags given override them, and the run says so.
+exit codes: 0 every video done; 1 some failed or unfinished, or a batch line skipped; 2 usage or
+configuration error (nothing written); 130 interrupted (session saved)
 """
 
 

@@ -43,7 +43,7 @@ from .options import (
 def _exit_code(finished, interrupted: bool) -> int:
     if interrupted:
         return EXIT_INTERRUPTED
-    if finished is None or finished.failed or finished.remaining:
+    if finished is None or finished.failed or finished.remaining or finished.rejected:
         return EXIT_FAILED
     return EXIT_OK
 
@@ -133,6 +133,15 @@ def warn_over_balance(session: Session, balance: float, printer: HeadlessPrinter
                                      "`bulk-transcribe plan` shows the details"))
 
 
+def check_batch(batch_path: str) -> None:
+    """Refuse, before anything is asked of deAPI, a batch that is missing, a folder or not text
+    (the message names the line with the NUL or undecodable byte). Raises UsageError."""
+    try:
+        read_batch(batch_path)
+    except BatchError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def require_urls(batch_path: str) -> None:
     """Refuse a batch file with no URL lines at all (only comments or blank lines): exit 2 saying
     so, instead of a run or plan of nothing that exits 0 without a word."""
@@ -146,8 +155,7 @@ def require_urls(batch_path: str) -> None:
 
 
 def run_headless(args: argparse.Namespace) -> int:
-    if not Path(args.batch).is_file():
-        raise UsageError(f"no batch file at {args.batch}: give a .txt (one URL per line) or .csv (a url column)")
+    check_batch(args.batch)   # a folder, binary data, a NUL byte: said with its line, before deAPI is asked anything
     session_file = Path(args.session) if args.session else session_path_for(args.batch)
     if not session_file.exists():   # an emptied batch with a session still resumes that session's videos
         require_urls(args.batch)
@@ -234,9 +242,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
     settings = load_settings(overrides(args))
     key, _ = resolve_api_key()
-    if not Path(args.batch).is_file():
-        raise UsageError(f"no batch file at {args.batch}")
-    require_urls(args.batch)
+    require_urls(args.batch)   # missing, a folder, not text, no URLs: exit 2 before deAPI is asked the balance
     try:
         plan = anyio.run(lambda: build_plan(args.batch, settings, api_key=key))
     except BatchError as exc:
@@ -259,6 +265,8 @@ def _terminal_width() -> int:
 
 
 def open_app(args: argparse.Namespace, resume: str | None = None) -> int:
+    if not resume and getattr(args, "batch", None):
+        check_batch(args.batch)   # a bad batch is said first, before the app opens (and asks deAPI the balance)
     need_terminal(f"`bulk-transcribe resume {resume} --headless`" if resume else "`bulk-transcribe run BATCH`")
     from .app import run_app
 

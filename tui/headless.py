@@ -114,6 +114,11 @@ def summary_text(f: BatchFinished) -> str:
     ]
     for category, n in f.failures_by_category:
         lines.append(f"  failed, {clean(category)}: {n}")
+    if f.rejected:   # lines of the batch that never became videos: the run did not do all it was given
+        lines.append(f"  skipped lines: {f.rejected} (not a URL, or a source that listed nothing; "
+                     "each is named above and in the report): fix them and run the batch again")
+    if f.duplicates:
+        lines.append(f"  duplicate lines skipped: {f.duplicates}")
     if f.halted:   # why submitting stopped (a refused key, no balance, an unwritable folder...)
         lines.append(f"  submitting stopped: {clean(f.halted)}")
     if f.cost:

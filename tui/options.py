@@ -1,6 +1,6 @@
 """What the command line's parts share: exit codes, the usage error, flags to settings, the key.
 
-Exit codes: 0 every video done, 1 some failed or unfinished, 2 a usage or configuration
+Exit codes: 0 every video done, 1 some failed or unfinished (or a batch line skipped), 2 a usage or configuration
 error (nothing written), 130 interrupted (session saved).
 """
 

@@ -334,4 +334,6 @@ class Engine:
             in_doubt=len(doubtful), in_doubt_cost=sum(estimate_price(v.duration) or JOB_FEE for v in doubtful),
             cost=self.cost(), report_written=self.report_written,
             halted=f"{h.message}: {HALT_HINTS.get(h.category, 'fix the cause, then resume')}" if (h := self.halted) else "",
+            rejected=sum(1 for r in self.session.rejected if r.category != "duplicate"),
+            duplicates=sum(1 for r in self.session.rejected if r.category == "duplicate"),
         )

@@ -291,3 +291,51 @@ def test_the_app_without_a_terminal_says_so_and_exits_2(tmp_path, args, hint):
     assert r.returncode == 2, (r.stdout[-500:], r.stderr)
     assert "needs a terminal" in r.stderr and hint in r.stderr, r.stderr
     assert r.stdout == "" and not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "plan", "tui"])
+def test_a_binary_batch_is_refused_with_its_line_before_deapi_is_asked(tmp_path, command):
+    """A batch holding a NUL byte: exit 2 naming the line, and not one connection to deAPI (the
+    batch is checked before the balance is asked)."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    base = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    batch = tmp_path / "b.txt"
+    batch.write_bytes(b"https://youtu.be/dQw4w9WgXcQ\n# fine\nhttps://youtu.be/\x00\x01\x02\n")
+    try:
+        r = run_cli(tmp_path, command, str(batch), "--api-base", base, "--no-metadata", key="k-123456789", timeout=60)
+        silent.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            silent.accept()
+    finally:
+        silent.close()
+    assert r.returncode == 2, r.stderr
+    assert "b.txt is not a text file: line 3 holds a NUL byte" in r.stderr, r.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_folder_as_the_batch_is_called_a_folder(tmp_path):
+    (tmp_path / "batches").mkdir()
+    r = run_cli(tmp_path, "run", str(tmp_path / "batches"), key="k-123456789")
+    assert r.returncode == 2 and "is a folder, not a batch file" in r.stderr, r.stderr
+
+
+def test_json_run_with_a_rejected_line_says_so_and_exits_1(tmp_path):
+    """A rejected line was not transcribed: `run --json` says how many in the closing event and
+    exits 1 (some of the batch not done), not 0 with all videos done."""
+    import json
+
+    from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+    batch = tmp_path / "batch.txt"
+    batch.write_text("https://youtu.be/aaaaaaaaaa1\nnot a url\nhttps://youtu.be/aaaaaaaaaa1\n", encoding="utf-8")
+    with SimServer(SimConfig(latency=(0.1, 0.2))) as sim:
+        r = run_cli(tmp_path, "run", str(batch), "--api-base", sim.base_url, "--no-metadata", "--json",
+                    key="k-123456789")
+    assert r.returncode == 1, r.stderr
+    end = json.loads(r.stdout.splitlines()[-1])
+    assert end["event"] == "BatchFinished" and end["done"] == 1 and end["failed"] == 0
+    assert end["rejected"] == 1 and end["duplicates"] == 1
