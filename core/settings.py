@@ -58,6 +58,7 @@ class Settings:
     limit_margin: float = 0.5         # seconds added to every 60 s window (clock skew, latency jitter)
     adaptive: bool = True
     max_cost: float = 0.0             # USD the batch may spend in all (0 = no limit but the balance)
+    excel: bool = False               # the CSV report with a UTF-8 byte-order mark (Excel); plain UTF-8 otherwise
 
     # -- derived limits (the ones a run starts with) ------------------------------------
     @property
@@ -131,7 +132,8 @@ class Settings:
         if self.max_cost < 0:
             raise SettingsError(f"--max-cost must be a positive amount in USD, or 0 for none (got {self.max_cost})")
         if self.wait_limit <= 0:
-            raise SettingsError("the wait limit must be positive")
+            raise SettingsError(f"--wait-limit must be a positive number of minutes (got {self.wait_limit / 60:g}; "
+                                "wait_limit in the config file is in seconds)")
         return self
 
     def to_dict(self) -> dict[str, Any]:
