@@ -21,7 +21,8 @@ EPILOG = f"""\
 environment:
   {ENV_KEY}        your deAPI key (or api_key in the config file)
   {ENV_BASE}       the API's base URL (default {DEFAULT_API_BASE})
-  BULK_TRANSCRIBE_CONFIG_DIR / BULK_TRANSCRIBE_DATA_DIR   move the config / sessions folders
+  BULK_TRANSCRIBE_CONFIG_DIR / BULK_TRANSCRIBE_DATA_DIR / BULK_TRANSCRIBE_CACHE_DIR
+                   move the config / sessions / metadata cache folders
 
 config file: {{config}} (TOML), e.g.
   concurrency = 10
