@@ -431,3 +431,13 @@ def test_the_debug_log_formatter_redacts_the_key_whatever_writes_it():
                                None)
     line = RedactingFormatter((key,)).format(record)
     assert key not in line and "Bearer k-se…cdef" in line
+
+
+def test_excel_reaches_the_settings_and_is_off_by_default():
+    from bulk_transcribe.core.config import load_settings
+    from bulk_transcribe.tui.cli import build_parser
+    from bulk_transcribe.tui.options import overrides
+
+    parser = build_parser()
+    assert load_settings(overrides(parser.parse_args(["run", "b.txt", "--excel"]))).excel is True
+    assert load_settings(overrides(parser.parse_args(["run", "b.txt"]))).excel is False
