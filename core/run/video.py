@@ -363,16 +363,19 @@ async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None
                          request_id=v.request_id)
         ctx.reporter.error_logged(v, err, will_retry=False)
         await fail(ctx, v, err, cost=_cost(ctx, v, job))
+        ctx.queue.counted.discard(v.key)
         return
     except OSError as exc:
         err = DeapiError(Category.DISK, f"could not write the transcript: {exc}", retryable=True,
                          request_id=v.request_id)
         ctx.reporter.error_logged(v, err, will_retry=False)
         await fail(ctx, v, err, cost=_cost(ctx, v, job))   # the request id stays: a resume fetches it again, unpaid
+        ctx.queue.counted.discard(v.key)
         ctx.brakes.halt(err)   # every further video would be paid for and then lost the same way
         return
     cost = _cost(ctx, v, job)
     ctx.queue.refetch.discard(v.key)
+    ctx.queue.counted.discard(v.key)
     await ctx.record(v, state=VideoState.DONE, outputs=outputs, finished_at=time.time(),
                      category="", message="", retryable=False, cost=cost)
     ctx.throughput.completed(ctx.clock())
@@ -381,8 +384,10 @@ async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None
 
 def _cost(ctx: "RunContext", v: Video, job: JobStatus) -> float:
     """`v`'s cost once this job's result is in hand: a done video fetched again (its files were
-    lost) was already paid for by the run that finished it."""
-    return v.cost if v.key in ctx.queue.refetch else v.cost + paid(ctx, v, job)
+    lost), or one whose files could not be written last time, was already counted as paid."""
+    if v.key in ctx.queue.refetch or v.key in ctx.queue.counted:
+        return v.cost
+    return v.cost + paid(ctx, v, job)
 
 
 def job_cost(job: JobStatus, v: Video) -> float:
