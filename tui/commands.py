@@ -25,7 +25,7 @@ from ..core.plan import estimate_video
 from ..core.prepare import prepare_session
 from ..core.sanitize import json_text
 from ..core.settings import Settings
-from ..core.sources.batch import BatchError, read_batch
+from ..core.sources.batch import BatchError, read_batch, read_batch_text
 from ..core.store.session import Session, discard_session
 from .headless import HeadlessPrinter
 from .options import (
@@ -137,7 +137,7 @@ def check_batch(batch_path: str) -> None:
     """Refuse, before anything is asked of deAPI, a batch that is missing, a folder or not text
     (the message names the line with the NUL or undecodable byte). Raises UsageError."""
     try:
-        read_batch(batch_path)
+        read_batch_text(batch_path)   # bytes only: the URLs are parsed once, by whoever runs the batch
     except BatchError as exc:
         raise UsageError(str(exc)) from exc
 

@@ -82,8 +82,9 @@ def _decode(data: bytes, name: str) -> str:
         raise _not_text(name, _line_of(data, exc.start), f"a byte that is not text (0x{data[exc.start]:02x})") from None
 
 
-def read_batch(path: str | Path) -> BatchInput:
-    """Read a batch file. Raises BatchError for a missing or unreadable file."""
+def read_batch_text(path: str | Path) -> str:
+    """A batch file's text, checked to be text. Raises BatchError for a missing file, a folder,
+    or a file that is not text (a NUL byte, bytes no encoding has), naming the line they are on."""
     p = Path(path)
     try:
         data = p.read_bytes()
@@ -95,7 +96,13 @@ def read_batch(path: str | Path) -> BatchInput:
         raise BatchError(f"cannot read {p}: {exc.strerror}") from None
     if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _not_text(str(p), _line_of(data, data.index(b"\x00")), "a NUL byte (binary data?)")
-    text = _decode(data, str(p))
+    return _decode(data, str(p))
+
+
+def read_batch(path: str | Path) -> BatchInput:
+    """Read a batch file. Raises BatchError for a missing or unreadable file (`read_batch_text`)."""
+    p = Path(path)
+    text = read_batch_text(p)
     first = text.lstrip().split("\n", 1)[0].lower()
     fmt = "csv" if p.suffix.lower() in (".csv", ".tsv") or any(
         h in [c.strip().strip('"') for c in first.replace("\t", ",").split(",")] for h in URL_HEADERS) else "txt"
