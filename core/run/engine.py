@@ -43,6 +43,7 @@ from .polling import PollPlanner
 from .queue import WorkQueue, is_permanent
 from .reporter import Reporter
 from .stats import Throughput
+from .upload import process_upload, wants_upload
 from .video import process_video
 
 if TYPE_CHECKING:
@@ -192,7 +193,8 @@ class Engine:
                     self.reporter.worker_changed(slot, Activity.WAITING_SLOT, v,
                                                  detail=f"{level.current} in flight for now")
                 async with level.slots:
-                    await process_video(ctx, slot, v)
+                    if wants_upload(v) or await process_video(ctx, slot, v) == "upload":
+                        await process_upload(ctx, slot, v)
             except anyio.get_cancelled_exc_class():
                 raise
             except Exception as exc:   # a bug in one video's walk must not stop the batch

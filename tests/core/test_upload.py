@@ -1,0 +1,123 @@
+"""The upload way, end to end over loopback: yt-dlp downloads media from a local server, the engine
+uploads it to the simulated deAPI as `source_file` (in chunks under the cap when it is longer),
+and the transcripts come out stitched with continuous times. The ledger says what was paid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bulk_transcribe.core.model import VideoState
+from bulk_transcribe.core.run import upload
+from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+from .audio import tone
+from .engine_harness import make_session, run_engine, yt
+from .media_server import media_server
+
+CAP = 40_000                     # bytes: the long file (30 s of 32 kbit/s mp3, ~120 KB) needs 4 chunks
+CAP_MB = CAP / (1024 * 1024)
+TS = dict(model="WhisperLargeV3Ct2", timestamps=True, formats=("txt", "srt", "json"))
+
+
+def _files():
+    return {"/media/short.mp3": ("audio/mpeg", tone(4.0)), "/media/long.mp3": ("audio/mpeg", tone(30.0))}
+
+
+def _srt_times(text: str) -> list[tuple[float, float]]:
+    def sec(stamp: str) -> float:
+        h, m, rest = stamp.split(":")
+        s, ms = rest.split(",")
+        return int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000
+
+    out = []
+    for line in text.splitlines():
+        if " --> " in line:
+            a, b = line.split(" --> ")
+            out.append((sec(a.strip()), sec(b.strip())))
+    return out
+
+
+def test_a_file_on_a_host_deapi_does_not_fetch_is_uploaded_and_paid_once(tmp_path):
+    with media_server(_files()) as media, SimServer(SimConfig(latency=(0.2, 0.5))) as sim:
+        url = media.url("/media/short.mp3")
+        session = make_session(tmp_path, [url], sim.base_url, upload_max_mb=CAP_MB, **TS)
+        finished, events = run_engine(session)
+        v = session.videos[0]
+        assert finished.done == 1, [(x.state, x.message) for x in session.videos]
+        assert v.method == "deapi-upload" and len(v.chunks) == 1 and v.chunks[0]["request_id"]
+        subs = sim.submissions()
+        assert len(subs) == 1 and list(subs.values()) == [1], subs
+        assert next(iter(subs)).startswith("upload://media.mp3#")
+        assert v.cost == pytest.approx(sim.charged())
+        assert media.hits["/media/short.mp3"] >= 1
+    assert not upload.upload_folder_of(session.path, v).exists(), "the downloaded audio is deleted after the upload"
+    doc = json.loads(next(Path(session.settings.output_dir).glob("*.json")).read_text())
+    assert doc["segments"] and doc["segments"][-1]["end"] <= 4.05
+    activities = {e.activity.value for e in events if hasattr(e, "activity")}
+    assert {"downloading audio", "uploading"} <= activities
+
+
+def test_audio_over_the_cap_is_uploaded_in_chunks_and_stitched_with_continuous_times(tmp_path):
+    with media_server(_files()) as media, SimServer(SimConfig(latency=(0.2, 0.5), upload_audio_max_bytes=CAP)) as sim:
+        url = media.url("/media/long.mp3")
+        session = make_session(tmp_path, [url], sim.base_url, upload_max_mb=CAP_MB, **TS)
+        finished, events = run_engine(session)
+        v = session.videos[0]
+        assert finished.done == 1, [(x.state, x.message) for x in session.videos]
+        assert len(v.chunks) >= 3, v.chunks
+        assert all(c["size"] <= CAP for c in v.chunks)
+        subs = sim.submissions()
+        assert len(subs) == len(v.chunks) and set(subs.values()) == {1}, "each chunk paid once"
+        assert v.cost == pytest.approx(sim.charged())
+    offsets = [c["offset"] for c in v.chunks]
+    assert offsets[0] == 0 and offsets == sorted(offsets) and offsets[-1] > 20
+    out = Path(session.settings.output_dir)
+    times = _srt_times(next(out.glob("*.srt")).read_text())
+    starts = [a for a, _ in times]
+    assert starts == sorted(starts), "times run on across chunks"
+    assert times[-1][1] <= 30.05 and times[-1][0] >= offsets[-1], "the last cue is in the last chunk's stretch"
+    doc = json.loads(next(out.glob("*.json")).read_text())
+    firsts = [c["result"]["segments"][0]["start"] for c in doc["result"]["chunks"]]
+    assert firsts == [0.0] * len(v.chunks), "deAPI's times start at 0 in every chunk"
+    at = 0
+    for piece, offset in zip(doc["result"]["chunks"], offsets):   # each chunk's segments moved by its offset
+        for seg in piece["result"]["segments"]:
+            assert doc["segments"][at]["start"] == pytest.approx(seg["start"] + offset, abs=0.002)
+            assert doc["segments"][at]["text"] == seg["text"]
+            at += 1
+    assert at == len(doc["segments"])
+    text = next(out.glob("*.txt")).read_text()
+    assert text.index("chunk-000") < text.index("chunk-001"), "the text is in the chunks' order"
+    notices = [e.message for e in events if type(e).__name__ == "Notice"]
+    assert any("chunks" in n for n in notices)
+
+
+def test_upload_fallback_after_two_source_download_failures(tmp_path, monkeypatch):
+    """--upload-fallback: deAPI failed to fetch the YouTube video twice (SOURCE_DOWNLOAD_FAILED), so
+    it is downloaded here and uploaded. YouTube is offline for tests: its URL is served locally."""
+    with media_server(_files()) as media, SimServer(SimConfig(latency=(0.1, 0.3), faults={"fb1": "flaky:5"})) as sim:
+        url = yt(1, "fb1")
+        real = upload.download_audio
+        monkeypatch.setattr(upload, "download_audio",
+                            lambda u, *a, **k: real(media.url("/media/short.mp3") if u == url else u, *a, **k))
+        session = make_session(tmp_path, [url], sim.base_url, upload_fallback=True, max_attempts=5, **TS)
+        finished, _ = run_engine(session)
+        v = session.videos[0]
+        assert v.state is VideoState.DONE, (v.state, v.message)
+        assert v.method == "deapi-upload" and v.download_failures == 2
+        subs = sim.submissions()
+    assert subs[url] == 2, "two failed URL jobs (not charged), no third"
+    assert sum(n for s, n in subs.items() if s.startswith("upload://")) == 1
+
+
+def test_without_upload_fallback_a_failing_youtube_video_is_not_uploaded(tmp_path):
+    with SimServer(SimConfig(latency=(0.1, 0.3), faults={"fb2": "flaky:5"})) as sim:
+        url = yt(2, "fb2")
+        session = make_session(tmp_path, [url], sim.base_url, max_attempts=3, **TS)
+        run_engine(session)
+        v = session.videos[0]
+        assert v.state is VideoState.FAILED and not v.chunks and v.method != "deapi-upload"
+        assert set(sim.submissions()) == {url}
