@@ -77,6 +77,8 @@ def describe_worker(w: WorkerChanged | None, slot: int, now: float, label_width:
     progress = f"{w.progress:.0f} %" if w.progress is not None else ""
     start = started if started is not None else w.since
     elapsed = fmt_duration(now - start) if start else ""
+    if w.method and w.method != "deapi-url":   # the usual way goes unsaid; captions and uploads are shown
+        doing += f" [{w.method}]"
     video = clean(w.label or w.video_key, label_width)
     return WorkerLine(f"{slot + 1}", video, doing, progress, elapsed, True)
 

@@ -155,3 +155,16 @@ def format_plan_table(plan: Plan, width: int = 100) -> str:
     for note in notes:
         out += textwrap.wrap(note, width=width, subsequent_indent="      ", break_long_words=True) or [""]
     return "\n".join(out) + "\n"
+
+
+METHOD_WORDS = {"captions": "own captions (free)", "captions-auto": "automatic captions (free)",
+                "deapi-url": "deAPI from the link", "deapi-upload": "deAPI from an upload"}
+
+
+def methods_text(methods) -> str:
+    """How the done videos were transcribed ("2 own captions (free) · 3 deAPI from the link"), or ""
+    when every one went the usual way (deAPI fetching the link): then it says nothing new."""
+    counts = dict(methods)
+    if not counts or set(counts) <= {"deapi-url"}:
+        return ""
+    return " · ".join(f"{n} {METHOD_WORDS.get(m, m)}" for m, n in sorted(counts.items()))

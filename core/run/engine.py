@@ -26,7 +26,7 @@ from ..deapi.client import DeapiClient
 from ..errors import Category, DeapiError, SessionError
 from ..events import Activity, BatchFinished, EventSink, Progress
 from ..limiter import RateLimiter
-from ..model import VideoState
+from ..model import Method, VideoState
 from ..output.preflight import folder_problem
 from ..output.report import write_report
 from ..paths import cache_dir
@@ -325,6 +325,7 @@ class Engine:
         c = self.counts()
         doubtful = self.in_doubt()
         failures = Counter(v.category or "unknown" for v in self.session.videos if v.state is VideoState.FAILED)
+        methods = Counter(v.method or Method.DEAPI_URL.value for v in self.session.videos if v.state is VideoState.DONE)
         total = len(self.session.videos)
         return BatchFinished(
             total=total, done=c[VideoState.DONE], failed=c[VideoState.FAILED],
@@ -335,5 +336,6 @@ class Engine:
             session_path=str(self.session.path), stopped=self.brakes.stopping,
             in_doubt=len(doubtful), in_doubt_cost=sum(estimate_price(v.duration) or JOB_FEE for v in doubtful),
             cost=self.cost(), report_written=self.report_written,
+            methods=tuple(sorted(methods.items())),
             halted=f"{h.message}: {HALT_HINTS.get(h.category, 'fix the cause, then resume')}" if (h := self.halted) else "",
         )

@@ -17,7 +17,7 @@ import anyio
 from ..deapi.client import JobStatus, to_job_error
 from ..errors import Category, DeapiError
 from ..events import Activity
-from ..model import Video, VideoState
+from ..model import Method, Video, VideoState
 from ..output.transcripts import write_outputs
 from ..prices import estimate_price
 from ..sources.platforms import job_options
@@ -172,7 +172,8 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
                 request_id, err = await _send(ctx, v)
                 if request_id:
                     await ctx.record(v, state=VideoState.SUBMITTED, request_id=request_id,
-                                     submitted_at=time.time(), category="", message="")
+                                     submitted_at=time.time(), category="", message="",
+                                     method=Method.DEAPI_URL.value)
                     ctx.pacing.observe_submit_latency(ctx.clock() - started, ctx.limiter.submit_per_minute())
                     ctx.pacing.on_success()
                     ctx.unreachable = 0
