@@ -66,7 +66,6 @@ class Video:
     method: str = ""                 # a `Method` value: how its transcript came ("" = not started)
     submitted_at: float = 0.0        # wall clock (time.time()) of the accepted submit
     finished_at: float = 0.0
-    method: str = ""                 # how its transcript came: "deapi-url", "deapi-upload" ("" = not yet)
     download_failures: int = 0       # deAPI jobs that ended SOURCE_DOWNLOAD_FAILED (--upload-fallback)
     # An upload's pieces (one when it fits the cap), each a table: i, offset, seconds, size,
     # request_id, state (queued|submitting|submitted|done|failed), attempts, cost. See run/upload.py.

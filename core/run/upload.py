@@ -32,7 +32,7 @@ from ..deapi.client import to_job_error
 from ..errors import Category, DeapiError
 from ..events import Activity
 from ..media.chunks import ChunkFile, MediaError, chunk_for_upload
-from ..model import Video, VideoState
+from ..model import Method, Video, VideoState
 from ..output.preflight import MIN_FREE_BYTES, folder_problem
 from ..output.transcripts import write_outputs
 from ..sources.download import DownloadStopped, download_audio
@@ -58,7 +58,7 @@ from .video import (
 if TYPE_CHECKING:
     from .context import RunContext
 
-METHOD = "deapi-upload"
+METHOD = Method.DEAPI_UPLOAD.value
 DOUBTFUL = ("submitting", "in-doubt")   # a chunk whose submit may have been paid, its id unknown
 
 

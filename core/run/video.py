@@ -64,7 +64,7 @@ async def process_video(ctx: "RunContext", slot: int, v: Video) -> str | None:
                 ctx.reporter.error_logged(v, err, will_retry=True)
                 ctx.reporter.notice("info", f"{v.label}: deAPI could not download it twice; downloading it here "
                                             "to upload it (--upload-fallback)")
-                await ctx.record(v, state=VideoState.QUEUED, request_id="", method="deapi-upload",
+                await ctx.record(v, state=VideoState.QUEUED, request_id="", method=Method.DEAPI_UPLOAD.value,
                                  category=err.category.value, message=err.message, retryable=True)
                 return "upload"
         if err.retryable and ctx.queue.attempts_left(v) > 0 and not ctx.brakes.stopping:
@@ -401,7 +401,7 @@ async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None
     cost = _cost(ctx, v, job)
     ctx.queue.refetch.discard(v.key)
     await ctx.record(v, state=VideoState.DONE, outputs=outputs, finished_at=time.time(),
-                     category="", message="", retryable=False, cost=cost, method="deapi-url")
+                     category="", message="", retryable=False, cost=cost)
     ctx.throughput.completed(ctx.clock())
     ctx.pacing.on_success()
 
