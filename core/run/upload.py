@@ -35,7 +35,7 @@ from ..media.chunks import ChunkFile, MediaError, chunk_for_upload
 from ..model import Method, Video, VideoState
 from ..output.preflight import MIN_FREE_BYTES, folder_problem
 from ..output.transcripts import write_outputs
-from ..sources.download import DownloadStopped, download_audio
+from ..sources.download import DownloadStopped, NoRoom, download_audio
 from ..sources.expand import SourceFailure
 from ..sources.platforms import job_options
 from ..transcript import Segment, Transcript
@@ -153,23 +153,25 @@ async def _prepare(ctx: "RunContext", slot: int, v: Video, folder: Path,
                     ctx.reporter.worker_changed(slot, Activity.DOWNLOADING_AUDIO, v, detail=_mb(done) if done else "")
                 await anyio.sleep(0.5)
 
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(show)
-                try:
-                    got = await anyio.to_thread.run_sync(
-                        lambda: download_audio(v.url, media, cap=cap, max_bytes=int(s.max_download_mb * 1e6),
-                                               room=room, on_progress=lambda d, t: seen.append((d, t)), abort=abort,
-                                               cookies=_cookies(s.cookies), cookies_name=s.cookies),
-                        abandon_on_cancel=True)
-                finally:
-                    abort.set()
-                    tg.cancel_scope.cancel()
-        except DownloadStopped:
+        failure: Exception | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(show)
+            try:
+                got = await anyio.to_thread.run_sync(
+                    lambda: download_audio(v.url, media, cap=cap, max_bytes=int(s.max_download_mb * 1e6),
+                                           room=room, on_progress=lambda d, t: seen.append((d, t)), abort=abort,
+                                           cookies=_cookies(s.cookies), cookies_name=s.cookies),
+                    abandon_on_cancel=True)
+            except (DownloadStopped, SourceFailure) as exc:   # caught here, not as a task group's error
+                failure = exc
+            finally:
+                abort.set()
+                tg.cancel_scope.cancel()
+        if isinstance(failure, DownloadStopped):
             return None
-        except SourceFailure as exc:
-            message = str(exc)
-            if "free" in message and "folder" in message:
+        if failure is not None:
+            message = str(failure)
+            if isinstance(failure, NoRoom):
                 err = DeapiError(Category.DISK, message, retryable=True)
                 ctx.reporter.error_logged(v, err, will_retry=False)
                 await fail(ctx, v, err)

@@ -28,6 +28,10 @@ class _Logger(_QuietLogger):
     info = debug
 
 
+class NoRoom(SourceFailure):
+    """`room()` said no (the disk): nothing was downloaded."""
+
+
 class DownloadStopped(Exception):
     """`abort` was set (the run is quitting): the partial file is left for the folder's cleanup."""
 
@@ -87,7 +91,7 @@ def download_audio(url: str, folder: str | Path, *, cap: int, max_bytes: int,
                                     f"{max_bytes / 1e6:.0f} MB (--max-download-mb)")
             problem = room(int(size) if size else None)
             if problem:
-                raise SourceFailure(problem)
+                raise NoRoom(problem)
             info = ydl.process_ie_result(info, download=True)
             downloads = info.get("requested_downloads") or [{}]
             return {**info, "_filepath": downloads[0].get("filepath") or ydl.prepare_filename(info)}

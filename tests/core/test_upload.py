@@ -4,6 +4,7 @@ and the transcripts come out stitched with continuous times. The ledger says wha
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -121,3 +122,63 @@ def test_without_upload_fallback_a_failing_youtube_video_is_not_uploaded(tmp_pat
         v = session.videos[0]
         assert v.state is VideoState.FAILED and not v.chunks and v.method != "deapi-upload"
         assert set(sim.submissions()) == {url}
+
+
+def test_the_report_names_every_chunks_request_id(tmp_path):
+    with media_server(_files()) as media, SimServer(SimConfig(latency=(0.1, 0.3), upload_audio_max_bytes=CAP)) as sim:
+        session = make_session(tmp_path, [media.url("/media/long.mp3")], sim.base_url, upload_max_mb=CAP_MB, **TS)
+        run_engine(session)
+    v = session.videos[0]
+    (row,) = csv.DictReader(next(Path(session.settings.output_dir).glob("*.report.csv")).open(encoding="utf-8-sig"))
+    assert row["method"] == "deapi-upload" and row["status"] == "done"
+    assert row["request_id"].split() == [c["request_id"] for c in v.chunks] and len(v.chunks) > 1
+
+
+def test_a_download_over_the_size_limit_is_refused_and_nothing_is_paid(tmp_path):
+    with media_server(_files()) as media, SimServer(SimConfig(latency=(0.1, 0.3))) as sim:
+        session = make_session(tmp_path, [media.url("/media/long.mp3")], sim.base_url, max_download_mb=0.05, **TS)
+        finished, _ = run_engine(session)
+        assert sim.jobs_created() == 0
+    v = session.videos[0]
+    assert v.state is VideoState.FAILED and v.category == "source" and "--max-download-mb" in v.message
+
+
+def test_a_deapi_cap_lower_than_ours_is_a_clear_failure_not_a_payment(tmp_path):
+    """deAPI's caps have changed: when it refuses the upload (413), the video fails saying to lower
+    --upload-max-mb; nothing was created, so nothing is in doubt."""
+    with media_server(_files()) as media, SimServer(SimConfig(upload_audio_max_bytes=1000)) as sim:
+        session = make_session(tmp_path, [media.url("/media/short.mp3")], sim.base_url, **TS)
+        run_engine(session)
+        assert sim.jobs_created() == 0
+    v = session.videos[0]
+    assert v.state is VideoState.FAILED and v.category == "validation" and not v.possibly_paid
+    assert "--upload-max-mb" in v.message and v.chunks[0]["state"] == "queued"
+
+
+def test_no_download_starts_without_room_for_it(tmp_path):
+    """The session's folder has room for the run (50 MB) but not for a download and its chunks
+    (50 MB + twice the upload cap): the video fails as a disk problem, submitting halts, nothing is paid."""
+    import subprocess
+
+    from bulk_transcribe.core.settings import Settings
+    from bulk_transcribe.core.store.session import Session
+
+    from .engine_harness import videos_for
+
+    small = tmp_path / "small"
+    small.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=60m", "tmpfs", str(small)], capture_output=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    try:
+        with media_server(_files()) as media, SimServer(SimConfig(latency=(0.1, 0.3))) as sim:
+            s = Settings(api_base=sim.base_url, output_dir=str(tmp_path / "out"), metadata=False, **TS).validate()
+            session = Session.create(small / "session.toml", batch="test", settings=s,
+                                     videos=videos_for([media.url("/media/short.mp3")]))
+            finished, _ = run_engine(session)
+            assert sim.jobs_created() == 0
+        v = session.videos[0]
+        assert v.state is VideoState.FAILED and v.category == "disk" and "free" in v.message, v.message
+        assert finished.halted
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
