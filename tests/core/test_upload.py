@@ -182,3 +182,28 @@ def test_no_download_starts_without_room_for_it(tmp_path):
         assert finished.halted
     finally:
         subprocess.run(["umount", str(small)], check=False)
+
+
+def test_downloads_are_bounded_by_download_concurrency(tmp_path):
+    """Three uploads and three free workers, --download-concurrency 2: while the source hangs, only
+    two downloads have started."""
+    import anyio
+
+    seen: list[int] = []
+    with media_server(_files()) as media, SimServer(SimConfig(latency=(0.1, 0.3))) as sim:
+        urls = [media.url(f"/slow/{i}.mp3") for i in range(3)]
+        session = make_session(tmp_path, urls, sim.base_url, download_concurrency=2, concurrency=3, **TS)
+
+        async def controls(engine):
+            for _ in range(400):
+                if len([p for p in media.hits if p.startswith("/slow/")]) >= 2:
+                    break
+                await anyio.sleep(0.025)
+            await anyio.sleep(1.0)   # time enough for a third to start, were it allowed
+            seen.append(len([p for p in media.hits if p.startswith("/slow/")]))
+            media.release()
+
+        run_engine(session, controls=controls)
+        assert sim.jobs_created() == 0
+    assert seen == [2]
+    assert all(v.state is VideoState.FAILED and v.category == "source" for v in session.videos)
