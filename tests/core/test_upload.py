@@ -143,10 +143,12 @@ def test_a_download_over_the_size_limit_is_refused_and_nothing_is_paid(tmp_path)
     assert v.state is VideoState.FAILED and v.category == "source" and "--max-download-mb" in v.message
 
 
-def test_a_deapi_cap_lower_than_ours_is_a_clear_failure_not_a_payment(tmp_path):
-    """deAPI's caps have changed: when it refuses the upload (413), the video fails saying to lower
-    --upload-max-mb; nothing was created, so nothing is in doubt."""
-    with media_server(_files()) as media, SimServer(SimConfig(upload_audio_max_bytes=1000)) as sim:
+@pytest.mark.parametrize("status", [413, 422])
+def test_a_deapi_cap_lower_than_ours_is_a_clear_failure_not_a_payment(tmp_path, status):
+    """deAPI's caps have changed: when it refuses the upload (413, or 422 as measured), the video
+    fails saying to lower --upload-max-mb; nothing was created, so nothing is in doubt."""
+    with media_server(_files()) as media, SimServer(SimConfig(upload_audio_max_bytes=1000,
+                                                              upload_over_cap_status=status)) as sim:
         session = make_session(tmp_path, [media.url("/media/short.mp3")], sim.base_url, **TS)
         run_engine(session)
         assert sim.jobs_created() == 0
@@ -207,3 +209,34 @@ def test_downloads_are_bounded_by_download_concurrency(tmp_path):
         assert sim.jobs_created() == 0
     assert seen == [2]
     assert all(v.state is VideoState.FAILED and v.category == "source" for v in session.videos)
+
+
+def test_a_resume_without_the_chunk_files_downloads_again_and_cuts_at_the_recorded_offsets(tmp_path):
+    """Two chunks were sent, the third refused (422), and the chunk files are gone when the user
+    retries: the audio is downloaded again and cut at the same offsets; the two sent chunks are
+    re-attached (not paid again), only the others are submitted."""
+    import shutil
+
+    from bulk_transcribe.core.store.session import Session
+
+    with media_server(_files()) as media, SimServer(SimConfig(
+            latency=(0.1, 0.3), upload_audio_max_bytes=CAP, faults={"chunk-002": "invalid"})) as sim:
+        url = media.url("/media/long.mp3")
+        session = make_session(tmp_path, [url], sim.base_url, upload_max_mb=CAP_MB, **TS)
+        run_engine(session)
+        v = session.videos[0]
+        assert v.state is VideoState.FAILED and v.category == "validation"
+        sent = [c["request_id"] for c in v.chunks[:2]]
+        offsets = [c["offset"] for c in v.chunks]
+        assert all(sent) and not v.chunks[2].get("request_id") and sim.jobs_created() == 2
+        shutil.rmtree(upload.upload_folder_of(session.path, v))
+        session.close()
+        sim.set_config(faults={})
+        again = Session.open(session.path)
+        again.settings = again.settings.with_(retry_failed=True)
+        run_engine(again)
+        w = again.videos[0]
+        assert w.state is VideoState.DONE, (w.state, w.message)
+        assert [c["request_id"] for c in w.chunks[:2]] == sent and [c["offset"] for c in w.chunks] == offsets
+        assert set(sim.submissions().values()) == {1} and sim.jobs_created() == len(w.chunks)
+        assert media.hits["/media/long.mp3"] >= 2, "downloaded again"
