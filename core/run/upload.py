@@ -78,6 +78,8 @@ def upload_folder_of(session_path: str | Path, v: Video) -> Path:
 
 
 def _mb(size: float) -> str:
+    if size < 1e6:
+        return f"{size / 1e3:.0f} KB"
     return f"{size / 1e6:.1f} MB" if size < 10e6 else f"{size / 1e6:.0f} MB"
 
 
@@ -169,6 +171,10 @@ async def _prepare(ctx: "RunContext", slot: int, v: Video, folder: Path,
                 tg.cancel_scope.cancel()
         if isinstance(failure, DownloadStopped):
             return None
+        if failure is None and seen:
+            done, total = seen[-1]
+            ctx.reporter.worker_changed(slot, Activity.DOWNLOADING_AUDIO, v, progress=100.0,
+                                        detail=f"100 % of {_mb(total or done)}")
         if failure is not None:
             message = str(failure)
             if isinstance(failure, NoRoom):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,11 @@ def test_a_file_on_a_host_deapi_does_not_fetch_is_uploaded_and_paid_once(tmp_pat
     assert doc["segments"] and doc["segments"][-1]["end"] <= 4.05
     activities = {e.activity.value for e in events if hasattr(e, "activity")}
     assert {"downloading audio", "uploading"} <= activities
+    from bulk_transcribe.tui.run_view import describe_worker
+
+    rows = [describe_worker(e, 0, e.since).doing for e in events
+            if hasattr(e, "activity") and e.activity.value == "downloading audio" and e.detail]
+    assert any(re.fullmatch(r"downloading audio \(\d+ % of \d+ KB\)( \[deapi-upload\])?", r) for r in rows), rows
 
 
 def test_audio_over_the_cap_is_uploaded_in_chunks_and_stitched_with_continuous_times(tmp_path):
@@ -240,3 +246,25 @@ def test_a_resume_without_the_chunk_files_downloads_again_and_cuts_at_the_record
         assert [c["request_id"] for c in w.chunks[:2]] == sent and [c["offset"] for c in w.chunks] == offsets
         assert set(sim.submissions().values()) == {1} and sim.jobs_created() == len(w.chunks)
         assert media.hits["/media/long.mp3"] >= 2, "downloaded again"
+
+
+def test_a_chunked_upload_whose_files_are_lost_is_fetched_again_by_its_chunks_ids(tmp_path):
+    """Done, then its transcript files deleted: a resume fetches every chunk's result again by its
+    request id (free), downloads nothing and pays for nothing."""
+    from bulk_transcribe.core.store.session import Session
+
+    with media_server(_files()) as media, SimServer(SimConfig(latency=(0.1, 0.3), upload_audio_max_bytes=CAP)) as sim:
+        session = make_session(tmp_path, [media.url("/media/long.mp3")], sim.base_url, upload_max_mb=CAP_MB, **TS)
+        run_engine(session)
+        paid, downloads = sim.jobs_created(), media.hits["/media/long.mp3"]
+        cost = session.videos[0].cost
+        out = Path(session.settings.output_dir)
+        srt = next(out.glob("*.srt")).read_text()
+        for p in out.glob("*.srt"):
+            p.unlink()
+        session.close()
+        again = Session.open(session.path)
+        finished, _ = run_engine(again)
+        assert finished.done == 1 and sim.jobs_created() == paid and media.hits["/media/long.mp3"] == downloads
+        assert again.videos[0].cost == pytest.approx(cost), "not counted as paid twice"
+    assert next(out.glob("*.srt")).read_text() == srt
