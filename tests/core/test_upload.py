@@ -268,3 +268,33 @@ def test_a_chunked_upload_whose_files_are_lost_is_fetched_again_by_its_chunks_id
         assert finished.done == 1 and sim.jobs_created() == paid and media.hits["/media/long.mp3"] == downloads
         assert again.videos[0].cost == pytest.approx(cost), "not counted as paid twice"
     assert next(out.glob("*.srt")).read_text() == srt
+
+
+def test_a_chunk_whose_answer_was_lost_puts_the_video_in_doubt_and_only_it_is_sent_again(tmp_path):
+    """The second chunk's connection is reset after deAPI made its job: that chunk (and so the
+    video) is in doubt and nothing more is sent; resubmitting, as the user may ask, sends that
+    chunk again and the rest once, and re-attaches the first."""
+    import anyio
+
+    from bulk_transcribe.core.run.engine import Engine
+    from bulk_transcribe.core.store.session import Session
+
+    from .engine_harness import KEY
+
+    with media_server(_files()) as media, SimServer(SimConfig(
+            latency=(0.1, 0.3), upload_audio_max_bytes=CAP, faults={"chunk-001": "reset:1"})) as sim:
+        session = make_session(tmp_path, [media.url("/media/long.mp3")], sim.base_url, upload_max_mb=CAP_MB, **TS)
+        finished, _ = run_engine(session)
+        v = session.videos[0]
+        assert v.state is VideoState.FAILED and v.category == "in-doubt" and v.possibly_paid
+        assert [c["state"] for c in v.chunks][:2] == ["submitted", "in-doubt"] and finished.in_doubt == 1
+        assert sim.jobs_created() == 2, "nothing more is sent for a video in doubt"
+        first = v.chunks[0]["request_id"]
+        session.close()
+        again = Session.open(session.path)
+        anyio.run(Engine(again, api_key=KEY, sink=lambda e: None, resubmit_in_doubt=True).run)
+        w = again.videos[0]
+        assert w.state is VideoState.DONE and w.chunks[0]["request_id"] == first
+        counts = {s.split("#")[0]: n for s, n in sim.submissions().items()}
+    assert counts.pop("upload://chunk-001.mp3") == 2
+    assert set(counts.values()) == {1} and len(counts) == len(w.chunks) - 1
