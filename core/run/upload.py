@@ -188,7 +188,8 @@ async def _prepare(ctx: "RunContext", slot: int, v: Video, folder: Path,
             await fail(ctx, v, err)
             return None
         ctx.reporter.worker_changed(slot, Activity.SPLITTING, v, detail=_mb(got.size))
-        offsets = [float(c["offset"]) for c in planned] if planned else None
+        # A resumed plan's pieces again; one whole-file piece is simply made again (no cut to match).
+        offsets = [float(c["offset"]) for c in planned] if len(planned) > 1 else None
         try:
             pieces = await anyio.to_thread.run_sync(chunk_for_upload, got.path, cap, folder / "chunks", offsets)
         except MediaError as exc:
