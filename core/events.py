@@ -24,6 +24,7 @@ class Activity(str, Enum):
     DOWNLOADING = "downloading"
     BACKING_OFF = "backing off"
     WRITING = "writing"
+    CAPTIONS = "fetching captions"
 
 
 @dataclass(frozen=True, slots=True)

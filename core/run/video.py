@@ -23,6 +23,7 @@ from ..prices import estimate_price
 from ..sources.platforms import job_options
 from ..sources.urls import UrlError, normalize
 from .backoff import backoff_delay
+from .captions import take_captions
 from .polling import JobClock, status_horizon
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ UNREACHABLE_AFTER = 3        # submits that never left in a row before the run s
 
 async def process_video(ctx: "RunContext", slot: int, v: Video) -> None:
     """Walk `v` to done or failed (or leave it resumable when the run stops)."""
+    if await take_captions(ctx, slot, v):   # --captions first|only: free when it has them
+        return
     while True:
         if not v.request_id:
             if not await submit(ctx, slot, v):
