@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 TRIES = 4                   # fetches of one caption file before giving up on it
 GAP = 1.0                   # seconds between two caption requests of a run
 BACKOFF = (5.0, 300.0)      # first and longest pause after a 429 that does not say how long
+STALE = (403, 404, 410)     # what an expired caption link answers
 ONLY_HINT = "; nothing was paid (--captions only): run it with --captions first or off to have deAPI transcribe it"
 
 
@@ -132,24 +133,35 @@ async def take_captions(ctx: "RunContext", slot: int, v: Video) -> bool:
                                     until=ctx.clock() + seconds)
 
     ctx.reporter.worker_changed(slot, Activity.CAPTIONS, v, detail="looking up")
-    if not v.captions_known:
-        try:
-            tracks, original = await fetcher.lookup(v.url, on_wait)
-        except SourceFailure as exc:
-            return await _without(ctx, v, Category.CAPTIONS, f"its captions could not be looked up: {exc}")
-        await ctx.record(v, captions=tracks, captions_known=True, language=original or v.language, durable=False)
     auto = s.captions_auto or (again and v.method == Method.CAPTIONS_AUTO.value)
-    track = choose_track(v.captions, lang=s.lang, original=v.language, auto=auto)
-    if track is None:
-        return await _without(ctx, v, Category.NO_CAPTIONS, _none_message(v, s))
-    ctx.reporter.worker_changed(slot, Activity.CAPTIONS, v, detail=f"{track.lang} {track.ext}")
-    try:
-        data = await fetcher.fetch(track, on_wait)
-        transcript = parse_captions(data, track.ext, language=track.lang, raw={
-            "source": "automatic captions" if track.auto else "captions uploaded with the video",
-            "language": track.lang, "format": track.ext})
-    except (CaptionFetchFailed, CaptionFormatError) as exc:
-        return await _without(ctx, v, Category.CAPTIONS, f"its {track.lang} captions could not be read: {exc}")
+    fresh = False   # whether the tracks come from a lookup of this walk
+    while True:
+        if not v.captions_known:
+            try:
+                tracks, original = await fetcher.lookup(v.url, on_wait)
+            except SourceFailure as exc:
+                return await _without(ctx, v, Category.CAPTIONS, f"its captions could not be looked up: {exc}")
+            fresh = True
+            await ctx.record(v, captions=tracks, captions_known=True, language=original or v.language,
+                             durable=False)
+        track = choose_track(v.captions, lang=s.lang, original=v.language, auto=auto)
+        if track is None:
+            return await _without(ctx, v, Category.NO_CAPTIONS, _none_message(v, s))
+        ctx.reporter.worker_changed(slot, Activity.CAPTIONS, v, detail=f"{track.lang} {track.ext}")
+        try:
+            data = await fetcher.fetch(track, on_wait)
+            transcript = parse_captions(data, track.ext, language=track.lang, raw={
+                "source": "automatic captions" if track.auto else "captions uploaded with the video",
+                "language": track.lang, "format": track.ext})
+        except CaptionFetchFailed as exc:
+            if not fresh and exc.status in STALE:
+                # Links from an earlier lookup expire (YouTube's within hours): look the video up again, once.
+                v.captions_known = False
+                continue
+            return await _without(ctx, v, Category.CAPTIONS, f"its {track.lang} captions could not be read: {exc}")
+        except CaptionFormatError as exc:
+            return await _without(ctx, v, Category.CAPTIONS, f"its {track.lang} captions could not be read: {exc}")
+        break
     method = _method(track)
     await ctx.record(v, method=method, durable=False)   # the files say where their text came from
     ctx.reporter.worker_changed(slot, Activity.WRITING, v)

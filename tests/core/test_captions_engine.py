@@ -39,8 +39,8 @@ def _quick_pacing(monkeypatch):
 
 def _batch(tmp_path, m, sim, mode: str):
     """A captioned page and an uncaptioned one (yt-dlp looks both up during the run), a YouTube
-    video known to have no captions, one whose caption file is gone (404), and one whose caption
-    site answers 429 once."""
+    video known to have no captions, one whose caption site keeps failing (500), and one whose
+    caption site answers 429 once."""
     urls = [m.url("/pages/captioned.html"), m.url("/pages/plain.html"), yt(1), yt(2), yt(3)]
     session = make_session(tmp_path, urls, sim.base_url, captions=mode, formats=("srt", "json", "md"),
                            timestamps=True, model="WhisperLargeV3Ct2", concurrency=3)
@@ -49,6 +49,7 @@ def _batch(tmp_path, m, sim, mode: str):
     by_url[yt(2)].captions_known, by_url[yt(2)].captions = True, [f"sub:en:vtt:{m.url('/subs/gone.en.vtt')}"]
     by_url[yt(3)].captions_known, by_url[yt(3)].captions = True, [f"sub:en:vtt:{m.url('/subs/busy.en.vtt')}"]
     m.refuse["/subs/busy.en.vtt"] = [429]
+    m.refuse["/subs/gone.en.vtt"] = [500] * run_captions.TRIES
     return session, urls
 
 
@@ -101,7 +102,7 @@ def test_only_never_pays_and_says_why(tmp_path):
         assert v.state is VideoState.FAILED and v.category == "no-captions" and not v.retryable
         assert "nothing was paid" in v.message and "--captions first" in v.message
     assert gone.state is VideoState.FAILED and gone.category == "captions" and gone.retryable
-    assert "404" in gone.message
+    assert "500" in gone.message
     assert not any(v.attempts for v in session.videos)
 
 
@@ -115,7 +116,7 @@ def test_a_resume_retries_captions_and_refetches_lost_files_without_paying(tmp_p
         session, urls = _batch(tmp_path, m, sim, "only")
         run_engine(session)
         session.close()
-        m.files["/subs/gone.en.vtt"] = ("text/vtt", VTT)   # the file is back
+        m.files["/subs/gone.en.vtt"] = ("text/vtt", VTT)   # the site answers again
         captioned = next(v for v in session.videos if v.url == urls[0])
         for p in captioned.outputs:
             Path(p).unlink()
@@ -138,3 +139,18 @@ def test_a_resume_retries_captions_and_refetches_lost_files_without_paying(tmp_p
     v = next(v for v in off.videos if v.url == urls[0])
     assert v.state is VideoState.DONE and v.method == "captions" and all(Path(p).stat().st_size for p in v.outputs)
     assert fetched == 2, "the lost files came from the captions again, once per run"
+
+
+def test_an_expired_caption_link_is_looked_up_again_once(tmp_path):
+    """Caption links from an earlier lookup expire (YouTube's within hours): a 404 on a stored link
+    means one fresh lookup and the new link, not a paid job."""
+    files = _files()
+    files["/pages/moved.html"] = ("text/html", html_page("Moved", ["/media/v1.mp4"], captions={"en": "/subs/talk.en.vtt"}))
+    with media_server(files) as m, SimServer(SimConfig(latency=(0.1, 0.3), pending_share=0.0)) as sim:
+        session = make_session(tmp_path, [m.url("/pages/moved.html")], sim.base_url, captions="first")
+        v = session.videos[0]
+        v.captions_known, v.captions = True, [f"sub:en:vtt:{m.url('/subs/expired.en.vtt')}"]
+        run_engine(session)
+        jobs, lookups = sim.jobs_created(), m.hits["/pages/moved.html"]
+    assert (v.state, v.method, jobs) == (VideoState.DONE, "captions", 0)
+    assert lookups == 1 and m.hits["/subs/expired.en.vtt"] == 1 and m.hits["/subs/talk.en.vtt"] == 1
