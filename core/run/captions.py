@@ -123,8 +123,9 @@ async def take_captions(ctx: "RunContext", slot: int, v: Video) -> bool:
     fetcher: CaptionFetcher | None = getattr(ctx, "captions", None)
     if fetcher is None or v.request_id or v.possibly_paid:
         return False   # a deAPI job exists (or may): it is followed, never given up for captions
-    # Done from captions in an earlier run, its files since lost: fetched again, free, whatever the mode.
-    again = v.state is VideoState.DONE and v.method in (Method.CAPTIONS.value, Method.CAPTIONS_AUTO.value)
+    # Done from captions in an earlier run (its files since lost, or lost and failed to come again):
+    # fetched again, free, whatever the mode, and never sent to deAPI unasked.
+    again = v.method in (Method.CAPTIONS.value, Method.CAPTIONS_AUTO.value)
     if s.captions == "off" and not again:
         return False
 
@@ -140,13 +141,14 @@ async def take_captions(ctx: "RunContext", slot: int, v: Video) -> bool:
             try:
                 tracks, original = await fetcher.lookup(v.url, on_wait)
             except SourceFailure as exc:
-                return await _without(ctx, v, Category.CAPTIONS, f"its captions could not be looked up: {exc}")
+                return await _without(ctx, v, Category.CAPTIONS, f"its captions could not be looked up: {exc}",
+                                      again=again)
             fresh = True
             await ctx.record(v, captions=tracks, captions_known=True, language=original or v.language,
                              durable=False)
         track = choose_track(v.captions, lang=s.lang, original=v.language, auto=auto)
         if track is None:
-            return await _without(ctx, v, Category.NO_CAPTIONS, _none_message(v, s))
+            return await _without(ctx, v, Category.NO_CAPTIONS, _none_message(v, s), again=again)
         ctx.reporter.worker_changed(slot, Activity.CAPTIONS, v, detail=f"{track.lang} {track.ext}")
         try:
             data = await fetcher.fetch(track, on_wait)
@@ -158,9 +160,11 @@ async def take_captions(ctx: "RunContext", slot: int, v: Video) -> bool:
                 # Links from an earlier lookup expire (YouTube's within hours): look the video up again, once.
                 v.captions_known = False
                 continue
-            return await _without(ctx, v, Category.CAPTIONS, f"its {track.lang} captions could not be read: {exc}")
+            return await _without(ctx, v, Category.CAPTIONS, f"its {track.lang} captions could not be read: {exc}",
+                                  again=again)
         except CaptionFormatError as exc:
-            return await _without(ctx, v, Category.CAPTIONS, f"its {track.lang} captions could not be read: {exc}")
+            return await _without(ctx, v, Category.CAPTIONS, f"its {track.lang} captions could not be read: {exc}",
+                                  again=again)
         break
     method = _method(track)
     await ctx.record(v, method=method, durable=False)   # the files say where their text came from
@@ -194,9 +198,13 @@ def _none_message(v: Video, s: "Settings") -> str:
     return f"no captions{auto_too}"
 
 
-async def _without(ctx: "RunContext", v: Video, category: Category, message: str) -> bool:
-    if ctx.settings.captions == "only":
-        err = DeapiError(category, message + ONLY_HINT, retryable=category is Category.CAPTIONS)
+async def _without(ctx: "RunContext", v: Video, category: Category, message: str, *, again: bool = False) -> bool:
+    """No transcript from captions: under `first` deAPI is to transcribe it (False); under `only`,
+    or for a video done from captions whose files were lost (`again`: a new job would be paid
+    unasked), it fails saying why (True)."""
+    if ctx.settings.captions == "only" or again:
+        hint = ONLY_HINT if not again else "; not sent to deAPI (a new job is paid): run again with --retry-failed"
+        err = DeapiError(category, message + hint, retryable=category is Category.CAPTIONS)
         ctx.reporter.error_logged(v, err, will_retry=False)
         await ctx.record(v, state=VideoState.FAILED, category=err.category.value, message=err.message,
                          retryable=err.retryable, finished_at=time.time())

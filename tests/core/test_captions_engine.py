@@ -154,3 +154,19 @@ def test_an_expired_caption_link_is_looked_up_again_once(tmp_path):
         jobs, lookups = sim.jobs_created(), m.hits["/pages/moved.html"]
     assert (v.state, v.method, jobs) == (VideoState.DONE, "captions", 0)
     assert lookups == 1 and m.hits["/subs/expired.en.vtt"] == 1 and m.hits["/subs/talk.en.vtt"] == 1
+
+
+def test_lost_caption_files_that_cannot_come_again_are_never_paid_for(tmp_path):
+    """A video done from captions whose files are lost, and whose captions now fail: it fails
+    saying so (retryable), and is not sent to deAPI unasked, even with --captions off."""
+    with media_server(_files()) as m, SimServer(SimConfig(latency=(0.1, 0.3), pending_share=0.0)) as sim:
+        session = make_session(tmp_path, [yt(7)], sim.base_url, captions="off")
+        v = session.videos[0]
+        session.record_nowait(v, state=VideoState.DONE, method="captions", outputs=[str(tmp_path / "gone.txt")],
+                              captions_known=True, captions=[f"sub:en:vtt:{m.url('/subs/talk.en.vtt')}"])
+        m.refuse["/subs/talk.en.vtt"] = [500] * run_captions.TRIES
+        run_engine(session)
+        jobs = sim.jobs_created()
+    assert jobs == 0
+    assert (v.state, v.category, v.retryable) == (VideoState.FAILED, "captions", True)
+    assert "not sent to deAPI" in v.message
