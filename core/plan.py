@@ -365,12 +365,13 @@ def captions_notes(settings: Settings, with_captions: int, saving: float, unknow
     kind = "own or automatic captions" if settings.captions_auto else "own captions"
     out: list[str] = []
     if with_captions:
-        worth = f"about ${saving:.4f} of deAPI jobs" if saving else "their deAPI jobs"
+        worth = f" and save about ${saving:.4f} of deAPI jobs" if saving else ""
         if settings.captions == "off":
-            out.append(f"{with_captions} video(s) have their {kind}: --captions first would take them for free "
-                       f"and save {worth} (off by default: sites block servers that fetch captions in bulk)")
+            out.append(f"{with_captions} video(s) have their {kind}: --captions first would take them for free"
+                       f"{worth} (off by default: sites block servers that fetch captions in bulk)")
         else:
-            out.append(f"{with_captions} video(s) have their {kind}: taken for free, saving {worth}"
+            out.append(f"{with_captions} video(s) have their {kind}: taken for free"
+                       + (f", saving about ${saving:.4f}" if saving else "")
                        + ("" if settings.captions_auto else " (--captions-auto would also take automatic ones, "
                           "of lower quality)"))
     if settings.captions == "only":
