@@ -109,6 +109,11 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
     never sent again by this code; the video ends in doubt (possibly paid) for the user to decide.
     """
     s = ctx.settings
+    if s.captions == "only":
+        # Never reached through take_captions; a guard, since this is where money is spent.
+        await fail(ctx, v, DeapiError(Category.CAPTIONS, "not submitted: --captions only never pays deAPI",
+                                      retryable=True))
+        return False
     if not fetchable(v.url):
         # deAPI fetches only the hosts it documents: refusing here costs no request.
         await fail(ctx, v, DeapiError(Category.INPUT, "deAPI fetches only YouTube, X, Twitch VOD, Kick and TikTok "

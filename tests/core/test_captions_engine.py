@@ -170,3 +170,19 @@ def test_lost_caption_files_that_cannot_come_again_are_never_paid_for(tmp_path):
     assert jobs == 0
     assert (v.state, v.category, v.retryable) == (VideoState.FAILED, "captions", True)
     assert "not sent to deAPI" in v.message
+
+
+def test_under_only_the_submit_itself_refuses(tmp_path, monkeypatch):
+    """The guard where money is spent: even if the caption step let a video through, `only` submits nothing."""
+    from bulk_transcribe.core.run import video as walk
+
+    async def let_through(ctx, slot, v):
+        return False
+
+    monkeypatch.setattr(walk, "take_captions", let_through)
+    with SimServer(SimConfig(latency=(0.1, 0.3), pending_share=0.0)) as sim:
+        session = make_session(tmp_path, [yt(1)], sim.base_url, captions="only")
+        run_engine(session)
+        jobs = sim.jobs_created()
+    assert jobs == 0 and session.videos[0].state is VideoState.FAILED
+    assert "never pays" in session.videos[0].message
