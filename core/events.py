@@ -27,6 +27,7 @@ class Activity(str, Enum):
     UPLOADING = "uploading"                   # a source_file submit on the wire
     BACKING_OFF = "backing off"
     WRITING = "writing"
+    CAPTIONS = "fetching captions"
 
 
 @dataclass(frozen=True, slots=True)

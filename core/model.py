@@ -64,6 +64,9 @@ class Video:
     cost: float = 0.0                # USD known spent on this video's jobs (deAPI's price, else the estimate)
     outputs: list[str] = field(default_factory=list)
     method: str = ""                 # a `Method` value: how its transcript came ("" = not started)
+    language: str = ""               # the video's original language, when the site says (yt-dlp's `language`)
+    captions: list[str] = field(default_factory=list)   # its caption tracks (sources/captions.py's compact form)
+    captions_known: bool = False     # whether `captions` comes from a lookup (an empty list then means none)
     submitted_at: float = 0.0        # wall clock (time.time()) of the accepted submit
     finished_at: float = 0.0
     download_failures: int = 0       # deAPI jobs that ended SOURCE_DOWNLOAD_FAILED (--upload-fallback)

@@ -43,7 +43,8 @@ class WorkerLine:
     active: bool
 
 
-_COUNTDOWN = {Activity.WAITING_RATE, Activity.BACKING_OFF, Activity.WAITING_SLOT, Activity.PAUSED}
+_COUNTDOWN = {Activity.WAITING_RATE, Activity.BACKING_OFF, Activity.WAITING_SLOT, Activity.PAUSED,
+              Activity.CAPTIONS}   # captions: waiting for the caption site (pacing, a 429)
 _STATUS = re.compile(r"^(\d{3})\b")
 
 

@@ -35,6 +35,7 @@ from ..sources.stream import Feeder
 from ..store.limiter_state import load_limiter_state, save_limiter_state
 from . import video
 from .budget import Budget
+from .captions import CaptionFetcher
 from .context import RunContext
 from .controls import HALT_HINTS, Brakes
 from .feeding import feed
@@ -156,7 +157,8 @@ class Engine:
             session=self.session, settings=s, client=client, limiter=self.limiter, planner=self.planner,
             pacing=self.pacing, queue=self.queue, brakes=self.brakes, reporter=self.reporter,
             throughput=self.throughput, clock=self.clock,
-            budget=Budget(self.session.videos, max_cost=s.max_cost, balance=self.balance))
+            budget=Budget(self.session.videos, max_cost=s.max_cost, balance=self.balance),
+            captions=CaptionFetcher(s, cache_dir=cache_dir(), clock=self.clock))   # no request until one is wanted
         try:
             async with self.session.running():
                 try:
@@ -193,8 +195,10 @@ class Engine:
                     self.reporter.worker_changed(slot, Activity.WAITING_SLOT, v,
                                                  detail=f"{level.current} in flight for now")
                 async with level.slots:
-                    if wants_upload(v) or await process_video(ctx, slot, v) == "upload":
+                    if wants_upload(v):
                         await process_upload(ctx, slot, v)
+                    elif await process_video(ctx, slot, v) == "upload":
+                        await process_upload(ctx, slot, v, captions_tried=True)
             except anyio.get_cancelled_exc_class():
                 raise
             except Exception as exc:   # a bug in one video's walk must not stop the batch

@@ -40,6 +40,7 @@ from ..sources.expand import SourceFailure
 from ..sources.platforms import job_options
 from ..transcript import Segment, Transcript
 from .backoff import backoff_delay
+from .captions import take_captions
 from .video import (
     SUBMIT_ANSWER_GRACE,
     UNREACHABLE_AFTER,
@@ -83,11 +84,12 @@ def _mb(size: float) -> str:
     return f"{size / 1e6:.1f} MB" if size < 10e6 else f"{size / 1e6:.0f} MB"
 
 
-async def process_upload(ctx: "RunContext", slot: int, v: Video) -> None:
-    """Walk an upload to done or failed (or leave it resumable when the run stops)."""
+async def process_upload(ctx: "RunContext", slot: int, v: Video, *, captions_tried: bool = False) -> None:
+    """Walk an upload to done or failed (or leave it resumable when the run stops). Its own
+    captions come first under --captions first|only (free), unless a chunk already has a job."""
+    if not captions_tried and not any(c.get("request_id") for c in v.chunks) and await take_captions(ctx, slot, v):
+        return
     folder = upload_folder(ctx, v)
-    if v.method != METHOD:
-        await ctx.record(v, method=METHOD, durable=False)
     if any(c.get("state") == "failed" for c in v.chunks):
         # Only a retry the user asked for brings a failed piece back: deAPI's verdict on that job is
         # final and failed jobs are not charged, so the piece gets a new job.
@@ -110,7 +112,7 @@ async def process_upload(ctx: "RunContext", slot: int, v: Video) -> None:
         if got is None:
             return
         if got == "again":   # deAPI failed that piece's job, retryable: send it again
-            return await process_upload(ctx, slot, v)
+            return await process_upload(ctx, slot, v, captions_tried=True)
         results.append((v.chunks[i], got))
     await _finish(ctx, slot, v, folder, results)
 
@@ -248,6 +250,10 @@ async def _submit_all(ctx: "RunContext", slot: int, v: Video, folder: Path) -> b
     for i in range(len(v.chunks)):
         if v.chunks[i].get("request_id"):
             continue
+        if ctx.settings.captions == "only":   # a guard where money is spent, whatever the caption step decided
+            await fail(ctx, v, DeapiError(Category.CAPTIONS, "not submitted: --captions only never pays deAPI",
+                                          retryable=False))
+            return False
         if first:
             refusal = ctx.budget.refusal(v)
             if refusal:
@@ -304,7 +310,7 @@ async def _submit_chunk(ctx: "RunContext", slot: int, v: Video, folder: Path, i:
                 if request_id:
                     await _set_chunk(ctx, v, i, state="submitted", request_id=request_id, submitted_at=time.time(),
                                      video={"state": VideoState.SUBMITTED, "submitted_at": time.time(),
-                                            "category": "", "message": ""})
+                                            "category": "", "message": "", "method": METHOD})
                     ctx.pacing.on_success()
                     ctx.unreachable = 0
                     return True

@@ -23,6 +23,7 @@ from ..prices import estimate_price
 from ..sources.platforms import job_options
 from ..sources.urls import UrlError, normalize
 from .backoff import backoff_delay
+from .captions import take_captions
 from .polling import JobClock, status_horizon
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ FALLBACK_AFTER = 2   # SOURCE_DOWNLOAD_FAILED jobs before --upload-fallback down
 async def process_video(ctx: "RunContext", slot: int, v: Video) -> str | None:
     """Walk `v` to done or failed (or leave it resumable when the run stops). Returns "upload"
     when the video must go the upload way instead (`--upload-fallback`), else None."""
+    if await take_captions(ctx, slot, v):   # --captions first|only: free when it has them
+        return None
     while True:
         if not v.request_id:
             if not await submit(ctx, slot, v):
@@ -121,6 +124,11 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
     never sent again by this code; the video ends in doubt (possibly paid) for the user to decide.
     """
     s = ctx.settings
+    if s.captions == "only":
+        # Never reached through take_captions; a guard, since this is where money is spent.
+        await fail(ctx, v, DeapiError(Category.CAPTIONS, "not submitted: --captions only never pays deAPI",
+                                      retryable=True))
+        return False
     if not fetchable(v.url):
         # deAPI fetches only the hosts it documents: refusing here costs no request.
         await fail(ctx, v, DeapiError(Category.INPUT, "deAPI fetches only YouTube, X, Twitch VOD, Kick and TikTok "

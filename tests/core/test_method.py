@@ -60,3 +60,20 @@ def test_engine_records_deapi_url_everywhere(tmp_path):
     done = [e for e in events if isinstance(e, VideoChanged) and e.state is VideoState.DONE]
     assert [e.method for e in done] == ["deapi-url"] * 2
     assert any(isinstance(e, WorkerChanged) and e.method == "deapi-url" for e in events)
+
+
+def test_adopted_outputs_keep_the_method_their_json_says(tmp_path):
+    from bulk_transcribe.core.output.adopt import adopt_outputs
+    from bulk_transcribe.core.output.transcripts import write_outputs
+
+    made = Video(key="youtube:a", url="https://youtu.be/a", vid="a", title="A", method="captions")
+    old = Video(key="youtube:b", url="https://youtu.be/b", vid="b", title="B")
+    t = Transcript("hello", segments=(Segment(0.0, 1.0, "hello"),))
+    write_outputs(tmp_path, made, t, ("json",), "{title} [{id}]")
+    write_outputs(tmp_path, old, t, ("json",), "{title} [{id}]")
+    fresh = [Video(key="youtube:a", url="https://youtu.be/a", vid="a", title="A"),
+             Video(key="youtube:b", url="https://youtu.be/b", vid="b", title="B")]
+    adopt_outputs(fresh, tmp_path, ("json", "md"), "{title} [{id}]")
+    assert [v.method for v in fresh] == ["captions", ""]   # b's json records no method
+    md = next(p for p in fresh[0].outputs if p.endswith(".md"))
+    assert 'method: "captions"' in open(md, encoding="utf-8").read()

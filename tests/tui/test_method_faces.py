@@ -46,3 +46,9 @@ def test_worker_rows_show_a_method_other_than_the_usual():
     assert describe_worker(w, 0, 2.0).doing.endswith("[captions-auto]")
     usual = WorkerChanged(0, Activity.DOWNLOADING, "youtube:a", "A", since=1.0, method="deapi-url")
     assert "[" not in describe_worker(usual, 0, 2.0).doing
+
+
+def test_a_caption_wait_counts_down_in_the_worker_row():
+    w = WorkerChanged(0, Activity.CAPTIONS, "youtube:a", "A", detail="waiting: 429 from the caption site",
+                      until=12.0, since=1.0)
+    assert describe_worker(w, 0, 2.0).doing == "fetching captions 10 s (waiting: 429 from the caption site)"
