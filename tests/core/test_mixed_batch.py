@@ -58,3 +58,13 @@ def test_captions_first_with_uploads_pays_only_for_what_had_no_captions(tmp_path
     with open(write_report(tmp_path / "r.csv", session), newline="", encoding="utf-8-sig") as f:
         rows = {r["url"]: r for r in csv.DictReader(f)}
     assert [rows[u]["method"] for u in urls] == ["captions", "deapi-upload", "deapi-upload", "deapi-url"]
+
+
+def test_captions_only_never_uploads(tmp_path):
+    with media_server({"/media/talk.mp3": ("audio/mpeg", tone(4.0))}) as m, SimServer(SimConfig(latency=(0.1, 0.3))) as sim:
+        session = make_session(tmp_path, [m.url("/media/talk.mp3")], sim.base_url, captions="only",
+                               formats=("srt",), timestamps=True, model="WhisperLargeV3Ct2")
+        run_engine(session)
+        assert sim.jobs_created() == 0
+    v = session.videos[0]
+    assert v.state is VideoState.FAILED and not v.chunks and v.method != "deapi-upload"
