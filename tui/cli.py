@@ -89,6 +89,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-metadata", dest="metadata", action="store_false", default=None,
                    help="skip the title/duration lookup (yt-dlp)")
     g.add_argument("--cookies", metavar="FILE", help="cookies file for yt-dlp (YouTube's 'confirm you're not a bot')")
+    g.add_argument("--upload-fallback", action="store_true", default=None,
+                   help="download and upload a YouTube video whose deAPI job failed SOURCE_DOWNLOAD_FAILED twice "
+                        "(links on hosts deAPI does not fetch are always uploaded)")
+    g.add_argument("--upload-max-mb", type=float, metavar="MB",
+                   help="deAPI's upload cap for audio (default 20); longer audio is uploaded in chunks under it")
+    g.add_argument("--download-concurrency", type=int, metavar="N", help="audio downloads at once, 1-10 (default 2)")
+    g.add_argument("--max-download-mb", type=float, metavar="MB",
+                   help="refuse to download audio over this size (default 2000)")
     g.add_argument("--captions", choices=list(CAPTIONS),
                    help="the videos' own captions, free: first = take them where they exist and pay deAPI for "
                         "the rest, only = never pay (default off: sites block servers that scrape them)")
