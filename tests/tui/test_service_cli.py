@@ -164,3 +164,31 @@ def test_kill_9_of_the_service_then_the_same_run_resumes_and_pays_nothing_twice(
     assert all(n == 1 for n in subs.values()), f"a resume pays for nothing twice: {subs}"
     assert set(subs) <= set(urls)
     assert len(list(out.glob("*.txt"))) == 30 - len(doubtful)
+
+
+def test_stop_lets_the_paid_jobs_finish_logs_tells_the_story_and_the_service_can_be_stopped(tmp_path, env):
+    batch, _ = _batch(tmp_path, 30, "st")
+    out = tmp_path / "out"
+    with SimServer(SimConfig(latency=(1.0, 2.0))) as sim:
+        started = subprocess.run(_cli("run", str(batch), "--detach", "--api-base", sim.base_url, "--output", str(out),
+                                      "--no-metadata", "--plan", "premium", "-c", "2"),
+                                 env=env, capture_output=True, text=True, timeout=60)
+        name = started.stderr.split("started ")[1].split()[0]
+        _wait(lambda: any(out.glob("*.txt")), what="a first transcript")
+        stopped = subprocess.run(_cli("stop", name), env=env, capture_output=True, text=True, timeout=30)
+        followed = subprocess.run(_cli("logs", name, "--follow"), env=env, capture_output=True, text=True, timeout=60)
+        story = subprocess.run(_cli("logs", name), env=env, capture_output=True, text=True, timeout=30)
+        as_json = subprocess.run(_cli("logs", name, "--json"), env=env, capture_output=True, text=True, timeout=30)
+        unknown = subprocess.run(_cli("stop", "no-such"), env=env, capture_output=True, text=True, timeout=30)
+        paid = sim.submissions()
+    assert stopped.returncode == 0 and "no new submits" in stopped.stderr
+    assert "Stopped:" in followed.stderr and followed.returncode == 1, followed.stderr
+    assert "starting" in story.stderr and "stopping: no new submits" in story.stderr
+    assert '"BatchFinished"' in as_json.stdout, "--json: the same events as JSON lines"
+    assert unknown.returncode == 2 and "no batch 'no-such'" in unknown.stderr
+    assert len(paid) < 30 and set(paid.values()) == {1}
+    done = len(list(out.glob("*.txt")))
+    assert done == len(paid), "every job paid for before the stop was followed to its transcript"
+    down = subprocess.run(_cli("service", "--stop"), env=env, capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0
+    _wait(lambda: _service_pid(env) is None, timeout=30, what="the service to leave")

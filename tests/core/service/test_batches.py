@@ -30,14 +30,14 @@ MARGIN = 0.3 * SCALE.factor
 SUBMIT_RPM, STATUS_RPM = 6, 30     # the account's true limits, per (scaled) minute
 
 
-def scaled_service(paths, **kw):
+def scaled_service(paths, idle_exit: float = 60.0):
     def hook(engine) -> None:
         engine.planner = PollPlanner(economy=lambda: engine.limiter.daily_limited("status"),
                                      time_scale=SCALE.factor)
 
     accounts = Accounts(lambda settings: ScaledLimiter.build(settings, SCALE))
-    return lambda **more: serve(paths, idle_exit=60, accounts=accounts, engine_hook=hook, signals=False,
-                                **kw, **more)
+    return lambda **more: serve(paths, idle_exit=idle_exit, accounts=accounts, engine_hook=hook, signals=False,
+                                **more)
 
 
 def settings_for(sim: SimServer, out: Path, concurrency: int) -> dict:
@@ -161,3 +161,17 @@ def test_a_face_attaching_late_sees_the_batch_so_far_and_its_end(tmp_path, paths
     assert any(isinstance(e, Notice) and "starting" in e.message for e in events), "the opening notices are replayed"
     assert isinstance(events[-1], BatchFinished) and events[-1].done == 4
     assert seen["rows"][0]["state"] == "finished" and seen["rows"][0]["done"] == 4
+
+
+def test_the_service_leaves_on_its_own_when_it_has_no_batch_and_no_face(paths):
+    async def main() -> bool:
+        with anyio.move_on_after(20) as waited:
+            async with anyio.create_task_group() as tg:
+                await tg.start(scaled_service(paths, idle_exit=1.0))
+                async with connect() as face:   # a face attached keeps it, past its idle time
+                    await anyio.sleep(2.0)
+                    assert await face.request("list") == []
+        return not waited.cancelled_caught
+
+    assert anyio.run(main), "it left within its idle time once the face had gone"
+    assert not paths.socket.exists(), "and removed its socket"
