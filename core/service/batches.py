@@ -8,7 +8,7 @@
             batch.py), then its live events; a finished batch's replay ends with BatchFinished
     detach  {name} -> {}: no more events of that batch for this connection
     control {name, action} -> {...}: pause | resume | stop (graceful) | quit (cut short, saved)
-            | retry | retry-permanent | resubmit-in-doubt
+            | retry | retry-permanent | resubmit-in-doubt | permanent-failures (-> {count, cost})
     shutdown {} -> {}: quit every batch (each saved, resumable), then the service exits
 
 Reply error codes of its own: ``usage`` (the face's input or the session cannot be used; the
@@ -41,7 +41,7 @@ from .server import Connection, Request, RequestError
 log = logging.getLogger(__name__)
 
 USAGE, BUSY, NO_SUCH_BATCH = "usage", "busy", "no-such-batch"
-ACTIONS = ("pause", "resume", "stop", "quit", "retry", "retry-permanent", "resubmit-in-doubt")
+ACTIONS = ("pause", "resume", "stop", "quit", "retry", "retry-permanent", "resubmit-in-doubt", "permanent-failures")
 
 EngineHook = Callable[[Any], None]
 
@@ -152,6 +152,8 @@ class BatchService:
             result["queued"] = engine.retry_failed()
         elif action == "retry-permanent":
             result["queued"] = engine.retry_failed(permanent=True)
+        elif action == "permanent-failures":
+            result["count"], result["cost"] = engine.permanent_failures()
         else:
             result["queued"] = engine.resubmit_in_doubt()
         return result
