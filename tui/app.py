@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import anyio
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -31,7 +30,7 @@ from textual.worker import Worker, WorkerState
 from ..core.config import anchor_paths, describe_changes, resume_settings, save_settings
 from ..core.errors import SessionError
 from ..core.events import BatchFinished, Event, Notice
-from ..core.launch import EngineFactory, opening_notices, read_balance, start_engine
+from ..core.launch import EngineFactory, read_balance, start_engine
 from ..core.paths import session_path_for, sessions_dir
 from ..core.plan import build_plan
 from ..core.prepare import create_session_from_plan, prepare_session
@@ -61,6 +60,7 @@ from .screens.plan import PlanScreen
 from .screens.resume import ResumeScreen
 from .screens.run import RunScreen
 from .screens.summary import SummaryScreen
+from .service_face import ServiceFace
 from .widgets.key_input import ENTERED
 
 PlanFactory = Callable[..., Any]   # core.plan.build_plan's signature
@@ -88,7 +88,7 @@ class AppOptions:
     mouse: bool = False   # mouse tracking (off: keyboard only, nothing sent over SSH when the mouse moves)
 
 
-class BulkTranscribeApp(App[int]):
+class BulkTranscribeApp(ServiceFace, App[int]):
     CSS_PATH = ["app.tcss", "config.tcss", "plan.tcss", "run.tcss"]
     TITLE = "bulk-transcribe"
     # The palette (ctrl+p) lists the screen's own actions (`get_system_commands`).
@@ -123,7 +123,6 @@ class BulkTranscribeApp(App[int]):
         self._planned: StartRequest | None = None   # the request behind the plan on screen
         self._quit_summary: BatchFinished | None = None   # the engine's summary when quit mid-run
         self._session_began: float | None = None   # wall time a resumed session was created
-        self.detached = False                      # left the batch running in the service
 
     # -- the one sink -----------------------------------------------------------------
     def sink(self, event: Event) -> None:
@@ -158,55 +157,6 @@ class BulkTranscribeApp(App[int]):
         for notice in list(view.notices)[len(view.notices) - new:] if new > 0 else ():
             if notice.level in ("warning", "error") and not notice.line:   # skipped lines go to the log
                 self.notify(clean(notice.message, 300), severity=notice.level, timeout=8, markup=False)
-
-    # -- the service ------------------------------------------------------------------
-    @property
-    def uses_service(self) -> bool:
-        """Batches run in the service (they outlive the terminal), except the demo's (its simulator
-        lives in this process), a test's own engine, and with BULK_TRANSCRIBE_NO_SERVICE=1."""
-        from ..core.service.spawn import service_disabled
-
-        return not (self.options.demo or self.options.engine_factory is not None or service_disabled())
-
-    def service_batches(self) -> list[dict[str, Any]]:
-        """The batches the service runs now ([] when none runs). Asked from a thread: the call has
-        its own event loop."""
-        if not self.uses_service:
-            return []
-        import threading
-
-        from ..core.service.spawn import ping
-
-        found: list[Any] = []
-
-        def ask() -> None:
-            if ping() is not None:
-                from ..core.service import call
-                try:
-                    found.extend(call("list"))
-                except Exception:   # a service going away: as if none ran
-                    pass
-
-        thread = threading.Thread(target=ask, daemon=True)
-        thread.start()
-        thread.join(10)
-        return [b for b in found if b.get("state") in ("starting", "running")]
-
-    def _running_in_service(self, session_path: str | Path) -> str | None:
-        """The name of the service's batch running `session_path`, if one does."""
-        target = str(Path(session_path).resolve())
-        for batch in self.service_batches():
-            if batch.get("session") == target:
-                return str(batch["name"])
-        return None
-
-    def attach_remote(self, name: str, title: str | None = None) -> None:
-        """Show a batch the service runs already, live (its recent events first)."""
-        from .remote_engine import RemoteEngine
-
-        self.view = RunView()
-        self._session_began = None
-        self.attach(RemoteEngine(self.sink, name=name), title or name)
 
     # -- the first screen ---------------------------------------------------------------
     def on_mount(self) -> None:
@@ -496,28 +446,6 @@ class BulkTranscribeApp(App[int]):
         self.attach(engine, Path(batch).name if batch else Path(str(getattr(session, "path", "batch"))).stem,
                     keep_view=True)
 
-    def _hand_to_service(self, session: Session, *, resumed: bool, resubmit_in_doubt: bool,
-                         notices: list[Notice] | tuple[Notice, ...]) -> None:
-        """Close the prepared session here and let the service run it (it reopens it as a resume)."""
-        from .remote_engine import RemoteEngine
-
-        if not resumed:   # the lines the batch skipped, said here: the service sees a resume
-            for notice in opening_notices(session, resumed=False):
-                if notice.line:
-                    self.sink(notice)
-        path, settings = Path(session.path).resolve(), session.settings
-        try:
-            session.close()
-        except SessionError as exc:
-            self.notify(str(exc), severity="error", timeout=15, markup=False)
-            return
-        engine = RemoteEngine(self.sink, start={
-            "session": str(path), "resume": True, "batch": None, "settings": settings.to_dict(),
-            "api_key": self.api_key, "notices": [n.message for n in notices],
-            "resubmit_in_doubt": resubmit_in_doubt})
-        batch = str(getattr(session, "batch", "") or "")
-        self.attach(engine, Path(batch).name if batch else path.stem, keep_view=True)
-
     def attach(self, engine: RunControls, title: str, *, keep_view: bool = False) -> RunScreen:
         """Show the run screen for `engine` and drive `engine.run()` in a worker."""
         self.engine, self.run_title = engine, title
@@ -536,29 +464,11 @@ class BulkTranscribeApp(App[int]):
 
     async def _drive(self, engine: Any) -> BatchFinished | None:
         if self._is_remote(engine):
-            from ..core.service import RequestFailed
-            from ..core.service.spawn import ServiceStartFailed, ensure_service
-            try:
-                await asyncio.to_thread(ensure_service)
-                result = await engine.run()
-            except (RequestFailed, ServiceStartFailed) as exc:
-                self.notify(getattr(exc, "message", str(exc)), severity="error", timeout=15, markup=False)
-                self.show_config()
-                return None
-            if result is None:
-                self.sink(Notice(time.time(), "error", f"lost the bulk-transcribe service ({engine.lost}): the "
-                                                       "session holds every request id; reopen it to resume"))
-            return result
+            return await self._drive_remote(engine)
         result = await engine.run()
         if self.view.finished is None:
             self.sink(result)
         return result
-
-    @staticmethod
-    def _is_remote(engine: Any) -> bool:
-        from .remote_engine import RemoteEngine
-
-        return isinstance(engine, RemoteEngine)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
@@ -628,29 +538,11 @@ class BulkTranscribeApp(App[int]):
                 self._quit_summary = None
         self.exit(self.exit_code())
 
-    async def _stop_remote(self) -> None:
-        """Stop on the quit question: the service cuts the batch short and saves it; its summary
-        comes back as the batch's last event, then the app leaves."""
-        engine: Any = self.engine
-        await engine.quit()
-        worker = self._engine_worker
-        if worker is not None:
-            with anyio.move_on_after(60):
-                try:
-                    await worker.wait()
-                except Exception:
-                    pass
-        self._quit_summary = engine.summary()
-        self.exit(self.exit_code())
-
     def farewell(self) -> str | None:
         """What the terminal shows once the app has gone: the headless summary (counts, where the
         transcripts, report and session are, how to resume), or None when nothing ran."""
         if self.detached:
-            name = clean(getattr(self.engine, "name", ""))
-            return (f"detached: {name} keeps running in the bulk-transcribe service. "
-                    f"`bulk-transcribe` or `bulk-transcribe attach {name}` shows it again; "
-                    f"`bulk-transcribe stop {name}` stops it.")
+            return self.detached_farewell()
         result = self.view.finished or self._quit_summary
         if self.engine is None or result is None:
             return None
