@@ -31,11 +31,19 @@ def account_id(api_base: str, api_key: str) -> str:
     return f"{api_base.rstrip('/').lower()}#{digest}"
 
 
+LIMIT_FIELDS = ("plan", "limit_mode", "rpm", "status_rpm", "submit_per_day", "status_per_day")
+
+
+def limit_settings(settings: Settings) -> dict[str, object]:
+    return {name: getattr(settings, name) for name in LIMIT_FIELDS}
+
+
 class Account:
     """The shared limiter of one account and the shares of the batches running on it."""
 
-    def __init__(self, limiter: RateLimiter) -> None:
+    def __init__(self, limiter: RateLimiter, limits: dict[str, object] | None = None) -> None:
         self.limiter = limiter
+        self.limits = limits or {}   # the limit settings of the batch it was built for
         self.shares: set[Share] = set()
         self.restored = False   # the first batch's saved grants are loaded; later ones hold the same
         limiter.on_notice = self._notice
@@ -50,8 +58,9 @@ class Share:
     """One batch's view of its account's limiter: what an Engine calls a limiter. Everything but
     `acquire`, `restore` and `on_notice` is the shared limiter's own."""
 
-    def __init__(self, account: Account) -> None:
+    def __init__(self, account: Account, mismatch: str = "") -> None:
         self._account = account
+        self.mismatch = mismatch   # what of this batch's limit settings the shared limiter does not follow
         self._turns: dict[str, anyio.Lock] = {}
         self.on_notice: Callable[[str, str], None] | None = None
         account.shares.add(self)
@@ -81,8 +90,10 @@ class Share:
 
 class Accounts:
     """The registry: `share(settings, key)` for each batch. An account's limiter is built from the
-    settings of the first batch on it (its plan and caps); it lives while the service does, so a
-    batch started later still sees the grants of the last minute."""
+    settings of the first batch on it (its plan and caps; a later batch whose caps differ is told
+    they do not apply while they run together); it lives while the service does, so a batch
+    started later still sees the grants of the last minute (rebuilt with its limits, those grants
+    kept, when no batch runs on it)."""
 
     def __init__(self, factory: LimiterFactory = RateLimiter.from_settings) -> None:
         self._factory = factory
@@ -91,9 +102,22 @@ class Accounts:
     def share(self, settings: Settings, api_key: str) -> Share:
         ident = account_id(settings.api_base, api_key)
         account = self._accounts.get(ident)
+        wanted = limit_settings(settings)
         if account is None:
-            account = self._accounts[ident] = Account(self._factory(settings))
-        return Share(account)
+            account = self._accounts[ident] = Account(self._factory(settings), wanted)
+        elif not account.shares and account.limits != wanted:
+            # No batch runs on it: the new one's limits apply, with the grants of the last minute kept.
+            limiter = self._factory(settings)
+            limiter.restore(account.limiter.snapshot())
+            account = self._accounts[ident] = Account(limiter, wanted)
+            account.restored = True
+        differ = [f"{k.replace('_', '-')} {v}" for k, v in wanted.items() if account.limits.get(k, v) != v]
+        mismatch = ""
+        if differ:
+            mismatch = ("another batch on this key set the account's rate limits first, and the batches share "
+                        f"them (the account's limits are one): this batch's {', '.join(differ)} does not apply "
+                        "while they run together")
+        return Share(account, mismatch)
 
     def __len__(self) -> int:
         return len(self._accounts)

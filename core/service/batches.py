@@ -86,7 +86,10 @@ class BatchService:
         batch = self.batches[name] = Batch(name, session_path, self.publish)
         if args.get("follow"):
             conn.subscribe(name)
+        batch.share = self.accounts.share(settings, key)
         notices = tuple(Notice(0, "info", str(m)) for m in args.get("notices") or ())
+        if batch.share.mismatch:
+            notices += (Notice(0, "warning", batch.share.mismatch),)
 
         async def prepare() -> tuple[Session, bool]:
             if resume:
@@ -95,7 +98,6 @@ class BatchService:
                 return session, True
             return await prepare_session(batch_path, settings, session_path=session_path)
 
-        batch.share = self.accounts.share(settings, key)
         try:
             batch.engine = await open_run(prepare, key, settings, batch.emit, notices=notices,
                                           resubmit_in_doubt=bool(args.get("resubmit_in_doubt")),

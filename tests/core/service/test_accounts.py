@@ -71,3 +71,28 @@ def test_notices_of_the_account_reach_every_batch_on_it_and_a_saved_window_loads
     a.restore(snap)
     b.restore(snap)
     assert len(calls) == 1, "the second batch's copy of the same shared window is not counted twice"
+
+
+def test_a_batch_whose_limit_settings_differ_is_told_the_shared_ones_apply():
+    accounts = Accounts(lambda s: ScaledLimiter.build(s, SCALE))
+    first = accounts.share(settings(), "k")
+    same = accounts.share(settings(), "k")
+    other = accounts.share(settings().with_(rpm=1), "k")
+    assert first.mismatch == "" and same.mismatch == ""
+    assert "rpm 1 does not apply" in other.mismatch
+
+
+def test_once_its_batches_have_ended_a_new_batch_s_limits_apply_and_the_last_minute_is_kept():
+    accounts = Accounts(lambda s: ScaledLimiter.build(s, SCALE))
+    first = accounts.share(settings(), "k")
+
+    async def one() -> None:
+        await first.acquire("submit")
+
+    anyio.run(one)
+    first.release()
+    later = accounts.share(settings().with_(rpm=1), "k")
+    assert later.mismatch == ""
+    submit = next(b for b in later.usage() if b.name == "submit")
+    assert submit.per_minute == 1, "the new batch's --rpm applies"
+    assert submit.used_60s == 1, "the earlier grant still counts"
