@@ -5,6 +5,7 @@ its ledger outlives every terminal."""
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import subprocess
@@ -125,3 +126,41 @@ def test_quitting_the_app_asks_detach_or_stop(tmp_path, service_env):
         paid = sim.submissions()
     assert " quit " in listing, listing
     assert set(paid.values()) == {1} and len(paid) < 30, "nothing paid twice, and the stop stopped it"
+
+
+def test_the_service_killed_under_the_app_then_the_reopened_app_resumes_and_pays_nothing_twice(tmp_path, service_env):
+    urls = [yt(i, "svk") for i in range(20)]
+    batch = tmp_path / "crash.txt"
+    batch.write_text("\n".join(urls) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    status = [sys.executable, "-m", "bulk_transcribe.tui", "service", "--status"]
+    env = {**os.environ, **service_env}
+    with SimServer(SimConfig(latency=(0.8, 1.6))) as sim:
+        t = Tmux(service_env)
+        try:
+            t.start(f"cd {tmp_path} && {command()} tui {batch} --start --no-metadata --plan premium -c 3 "
+                    f"--api-base {sim.base_url} --output {out}")
+            t.wait_for("transcribing", timeout=60)
+            _until(lambda: len(list(out.glob("*.txt"))) >= 3, 60, "3 transcripts")
+            said = subprocess.run(status, env=env, capture_output=True, text=True, timeout=30).stdout
+            pid = int(said.split("pid ")[1].split(",")[0])
+            os.kill(pid, 9)
+            t.wait_for("lost the bulk-transcribe service", timeout=30)
+            t.keys("q")
+            t.wait_for("EXIT=", timeout=30)
+            t.kill()
+            assert len(list(out.glob("*.txt"))) < 20, "the kill landed mid-batch"
+
+            t.start(f"cd {tmp_path} && {command()} tui --api-base {sim.base_url}")   # the host it ran against
+            t.wait_for("Unfinished sessions", timeout=30)
+            t.wait_for("/20", timeout=30)
+            t.keys("Enter")
+            screen = t.wait_for("Finished:", timeout=120)
+        finally:
+            t.kill()
+        paid = sim.submissions()
+    assert set(paid.values()) == {1}, f"nothing paid twice: {paid}"
+    rows = list(csv.DictReader(next(out.glob("*.report.csv")).open(encoding="utf-8-sig")))
+    not_done = [r for r in rows if r["status"] != "done"]
+    assert all(r["category"] == "in-doubt" for r in not_done), not_done   # a submit the kill cut off
+    assert len(list(out.glob("*.txt"))) == 20 - len(not_done) and "Finished:" in screen
