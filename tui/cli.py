@@ -159,6 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _service_command(args: argparse.Namespace) -> int:
+    from ..core.service import RuntimeDirError
+
+    try:
+        return _service_command_in(args)
+    except RuntimeDirError as exc:   # the service's folder is unsafe: what to do is in the message
+        raise UsageError(str(exc)) from exc
+
+
+def _service_command_in(args: argparse.Namespace) -> int:
     from . import remote
 
     if args.command == "ls":

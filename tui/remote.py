@@ -20,7 +20,7 @@ import anyio
 
 from ..core.events import BatchFinished, Notice
 from ..core.paths import session_path_for, sessions_dir
-from ..core.service import RequestFailed, ServiceDisconnected, ServiceNotRunning, call, connect
+from ..core.service import RequestFailed, RuntimeDirError, ServiceDisconnected, ServiceNotRunning, call, connect
 from ..core.service.spawn import ServiceStartFailed, ensure_service, ping
 from ..core.settings import Settings
 from .headless import HeadlessPrinter
@@ -41,7 +41,7 @@ def _exit_code(finished: BatchFinished | None, interrupted: bool) -> int:
 def _start_service() -> None:
     try:
         ensure_service()
-    except ServiceStartFailed as exc:
+    except (ServiceStartFailed, RuntimeDirError) as exc:
         raise UsageError(str(exc)) from exc
 
 
@@ -75,8 +75,8 @@ def run_in_service(*, settings: Settings, key: str, session_path: Path, batch: s
 
     try:
         anyio.run(main)
-    except ServiceDisconnected as exc:
-        printer(Notice(0, "error", LOST.format(reason=exc.message)))
+    except (ServiceDisconnected, ServiceNotRunning) as exc:
+        printer(Notice(0, "error", LOST.format(reason=getattr(exc, "message", str(exc)))))
         return EXIT_FAILED
     if detach:
         return EXIT_OK

@@ -99,6 +99,9 @@ def test_detach_returns_at_once_and_the_batch_outlives_its_terminal(tmp_path, en
         assert started.returncode == 0, started.stderr
         name = started.stderr.split("started ")[1].split()[0]
         assert f"bulk-transcribe attach {name}" in started.stderr
+        twice = subprocess.run(_cli("run", str(batch), "--detach", *common), env=env, capture_output=True,
+                               text=True, timeout=60)
+        assert twice.returncode == 2 and "already running in the service" in twice.stderr, twice.stderr
         face = subprocess.Popen(_cli("run", str(other), *common), env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         _wait(lambda: any(out.glob("hup*.txt")), what="the second batch's first transcript")
@@ -192,3 +195,18 @@ def test_stop_lets_the_paid_jobs_finish_logs_tells_the_story_and_the_service_can
     down = subprocess.run(_cli("service", "--stop"), env=env, capture_output=True, text=True, timeout=60)
     assert down.returncode == 0
     _wait(lambda: _service_pid(env) is None, timeout=30, what="the service to leave")
+
+
+def test_an_unsafe_service_folder_is_refused_saying_what_to_do(tmp_path, env):
+    folder = Path(env["BULK_TRANSCRIBE_RUNTIME_DIR"])
+    folder.chmod(0o755)
+    try:
+        listing = subprocess.run(_cli("ls"), env=env, capture_output=True, text=True, timeout=30)
+        batch, _ = _batch(tmp_path, 1, "un")
+        run = subprocess.run(_cli("run", str(batch), "--no-metadata"), env=env, capture_output=True, text=True,
+                             timeout=30)
+    finally:
+        folder.chmod(0o700)
+    for done in (listing, run):
+        assert done.returncode == 2 and f"chmod 700 {folder}" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
