@@ -17,12 +17,13 @@ import anyio
 from ..deapi.client import JobStatus, to_job_error
 from ..errors import Category, DeapiError
 from ..events import Activity
-from ..model import Video, VideoState
+from ..model import Method, Video, VideoState
 from ..output.transcripts import write_outputs
 from ..prices import estimate_price
 from ..sources.platforms import job_options
 from ..sources.urls import UrlError, normalize
 from .backoff import backoff_delay
+from .captions import take_captions
 from .polling import JobClock, status_horizon
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ UNREACHABLE_AFTER = 3        # submits in a row that never left before a run tha
 
 async def process_video(ctx: "RunContext", slot: int, v: Video) -> None:
     """Walk `v` to done or failed (or leave it resumable when the run stops)."""
+    if await take_captions(ctx, slot, v):   # --captions first|only: free when it has them
+        return
     while True:
         if not v.request_id:
             if not await submit(ctx, slot, v):
@@ -106,6 +109,11 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
     never sent again by this code; the video ends in doubt (possibly paid) for the user to decide.
     """
     s = ctx.settings
+    if s.captions == "only":
+        # Never reached through take_captions; a guard, since this is where money is spent.
+        await fail(ctx, v, DeapiError(Category.CAPTIONS, "not submitted: --captions only never pays deAPI",
+                                      retryable=True))
+        return False
     if not fetchable(v.url):
         # deAPI fetches only the hosts it documents: refusing here costs no request.
         await fail(ctx, v, DeapiError(Category.INPUT, "deAPI fetches only YouTube, X, Twitch VOD, Kick and TikTok "
@@ -156,7 +164,8 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
                 request_id, err = await _send(ctx, v)
                 if request_id:
                     await ctx.record(v, state=VideoState.SUBMITTED, request_id=request_id,
-                                     submitted_at=time.time(), category="", message="")
+                                     submitted_at=time.time(), category="", message="",
+                                     method=Method.DEAPI_URL.value)
                     ctx.pacing.observe_submit_latency(ctx.clock() - started, ctx.limiter.submit_per_minute())
                     ctx.pacing.on_success()
                     ctx.unreachable = 0
