@@ -14,6 +14,7 @@ FORMATS = ("txt", "json", "srt", "vtt", "md")
 MODELS = ("WhisperLargeV3", "WhisperLargeV3Ct2")
 LIMIT_MODES = ("auto", "shared", "per-endpoint")
 ORDERS = ("shortest", "input")
+CAPTIONS = ("off", "first", "only")   # off: always deAPI; first: own captions when they exist; only: never pay
 
 # deAPI's published limits per plan: (submit/min, submit/day, status/min, status/day).
 PLANS: dict[str, tuple[int, int | None, int, int | None]] = {
@@ -58,6 +59,13 @@ class Settings:
     limit_margin: float = 0.5         # seconds added to every 60 s window (clock skew, latency jitter)
     adaptive: bool = True
     max_cost: float = 0.0             # USD the batch may spend in all (0 = no limit but the balance)
+    # Uploads (a host deAPI does not fetch, or --upload-fallback): download with yt-dlp, send as source_file.
+    upload_fallback: bool = False     # a YouTube video whose job failed SOURCE_DOWNLOAD_FAILED twice is uploaded
+    upload_max_mb: float = 20.0       # deAPI's audio upload cap, MiB (see upload_cap_bytes)
+    download_concurrency: int = 2     # downloads at once (each holds a worker slot too)
+    max_download_mb: float = 2000.0   # a download over this is refused (the size limit)
+    captions: str = "off"             # see CAPTIONS; off by default (server IPs get blocked, accounts flagged)
+    captions_auto: bool = False       # also take the site's automatic captions (lower quality)
     excel: bool = False               # the CSV report with a UTF-8 byte-order mark (Excel); plain UTF-8 otherwise
 
     # -- derived limits (the ones a run starts with) ------------------------------------
@@ -70,6 +78,12 @@ class Settings:
     def preset(self) -> tuple[int, int | None, int, int | None]:
         """The plan's published limits; under `auto`, Basic's (every new account starts there)."""
         return PLANS.get(self.plan, PLANS["basic"])
+
+    @property
+    def upload_cap_bytes(self) -> int:
+        """The upload cap in bytes. deAPI's caps are binary (its measured video cap is 51200 KB),
+        so 20 means 20 MiB."""
+        return int(self.upload_max_mb * 1024 * 1024)
 
     @property
     def submit_rpm(self) -> int:
@@ -117,7 +131,10 @@ class Settings:
         bad = [f for f in self.formats if f not in FORMATS]
         if bad or not self.formats:
             raise SettingsError(f"--format takes a comma list of {','.join(FORMATS)} (got {','.join(self.formats) or 'nothing'})")
-        if {"srt", "vtt"} & set(self.formats) and not (self.timestamps and self.model == "WhisperLargeV3Ct2"):
+        if self.captions not in CAPTIONS:
+            raise SettingsError(f"--captions must be off, first or only (got {self.captions!r})")
+        if ({"srt", "vtt"} & set(self.formats) and self.captions != "only"   # captions are always timed
+                and not (self.timestamps and self.model == "WhisperLargeV3Ct2")):
             raise SettingsError(
                 "srt and vtt need segment timestamps: add --timestamps and --model WhisperLargeV3Ct2"
             )
@@ -131,6 +148,13 @@ class Settings:
             raise SettingsError("the file name template needs {id} or {title}")
         if self.max_cost < 0:
             raise SettingsError(f"--max-cost must be a positive amount in USD, or 0 for none (got {self.max_cost})")
+        if not 0.01 <= self.upload_max_mb <= 1000:
+            raise SettingsError(f"--upload-max-mb must be 0.01 to 1000 (got {self.upload_max_mb}); deAPI takes "
+                                "audio up to 20 MB")
+        if not 1 <= self.download_concurrency <= 10:
+            raise SettingsError(f"--download-concurrency must be 1 to 10 (got {self.download_concurrency})")
+        if self.max_download_mb <= 0:
+            raise SettingsError(f"--max-download-mb must be positive (got {self.max_download_mb})")
         if self.wait_limit <= 0:
             raise SettingsError(f"--wait-limit must be a positive number of minutes (got {self.wait_limit / 60:g}; "
                                 "wait_limit in the config file is in seconds)")

@@ -74,14 +74,16 @@ def fmt_bucket(b: BucketUsage, unit: bool = True) -> str:
 
 def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
     """One JSON-ready dict per row (keys url, id, key, title, duration, supported, done,
-    price_estimate, price_quoted, model, line, source), then one totals dict with `"totals": true`,
-    `estimated_cost` null when no video to run has a known length, the price groups (how each
-    was priced), notes, problems, duplicates and where the rate limits come from
-    (`limits`, `limits_source`: "auto", "preset", "flags" or "preset+flags")."""
+    price_estimate, price_quoted, model, line, source, captions, path: "deAPI fetches" / "upload" /
+    "upload in N chunks", chunks), then one totals dict with `"totals": true`, `estimated_cost` null
+    when no video to run has a known length, the price groups (how each was priced), notes, problems,
+    duplicates and where the rate limits come from (`limits`, `limits_source`: "auto", "preset",
+    "flags" or "preset+flags")."""
     for r in plan.rows:
         yield {"url": r.url, "id": r.id, "key": r.key, "title": r.title, "duration": r.duration,
                "supported": r.supported, "done": r.done_already, "price_estimate": r.price_estimate,
-               "price_quoted": r.price_quoted, "model": r.model, "line": r.line, "source": r.source}
+               "price_quoted": r.price_quoted, "model": r.model, "line": r.line, "source": r.source,
+               "captions": r.captions, "path": r.path, "chunks": r.chunks}
     t = plan.totals
     yield {
         "totals": True, "videos": t.videos, "to_run": t.to_run, "done_already": t.done_already,
@@ -95,6 +97,8 @@ def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
                          for g in t.price_groups],
         "notes": list(t.notes),
         "limits": t.limits, "limits_source": t.limits_source,
+        "with_captions": t.with_captions, "captions_saving": round(t.captions_saving, 6),
+        "captions_unknown": t.captions_unknown,
         "duplicates": [{"line": ln, "url": u, "key": k} for ln, u, k in plan.duplicates],
         "problems": [{"line": p.line, "url": p.url, "category": p.category, "message": p.message,
                       "key": p.key} for p in plan.problems],
@@ -140,11 +144,11 @@ def cost_words(t: PlanTotals) -> tuple[str, str]:
 
 
 def _plan_columns(plan: Plan, width: int) -> list[tuple[str, int, bool]]:
-    """(header, width, right-aligned) per column; "deAPI" and "done" only when some row needs them."""
+    """(header, width, right-aligned) per column; "path" (fetch or upload) and "done" only when some row needs them."""
     cols = [("#", max(1, len(str(len(plan.rows)))), True), ("id", 11, False), ("length", 7, True),
             ("price", 7, True)]
     if any(not r.supported for r in plan.rows):
-        cols.append(("deAPI", 5, False))
+        cols.append(("path", 9, False))
     if any(r.done_already for r in plan.rows):
         cols.append(("done", 4, False))
     flexible = max(20, width - sum(w + 1 for _, w, _ in cols))
@@ -165,16 +169,19 @@ def format_plan_table(plan: Plan, width: int = 80) -> str:
 
     out = [line({n: n for n in names})]
     for i, r in enumerate(plan.rows, 1):
-        if r.done_already or not r.supported:
+        if r.done_already:
             price = "-"
+        elif r.price_estimate is None:
+            price = "?"
         else:
-            price = "?" if r.price_estimate is None else f"${r.price_estimate:.4f}"
+            price = "free" if r.captions and r.price_estimate == 0 else f"${r.price_estimate:.4f}"
+        way = "fetch" if r.supported else ("upload" if r.chunks <= 1 else f"upload×{r.chunks}")
         out.append(line({"#": str(i), "id": clean(r.id), "length": fmt_clock(r.duration), "price": price,
-                         "deAPI": "" if r.supported else "no", "done": "yes" if r.done_already else "",
+                         "path": way, "done": "yes" if r.done_already else "",
                          "title": clean(r.title), "url": clean(r.url)}))
     t = plan.totals
     counts = [f"{t.to_run} to run"] + [f"{n} {what}" for n, what in (
-        (t.done_already, "done already"), (t.unsupported, "on hosts deAPI cannot fetch"),
+        (t.done_already, "done already"), (t.unsupported, "uploaded (hosts deAPI does not fetch)"),
         (t.duplicates, "duplicate dropped" if t.duplicates == 1 else "duplicates dropped")) if n]
     notes = [f"videos: {t.videos} ({', '.join(counts)})"]
     unknown = f", {t.unknown_durations} of unknown length" if t.unknown_durations else ""
@@ -202,3 +209,16 @@ def format_plan_table(plan: Plan, width: int = 80) -> str:
         out += textwrap.wrap(note.lstrip(" "), width=width, initial_indent=indent, subsequent_indent=indent + "    ",
                              break_long_words=True) or [""]
     return "\n".join(out) + "\n"
+
+
+METHOD_WORDS = {"captions": "own captions (free)", "captions-auto": "automatic captions (free)",
+                "deapi-url": "deAPI from the link", "deapi-upload": "deAPI from an upload"}
+
+
+def methods_text(methods) -> str:
+    """How the done videos were transcribed ("2 own captions (free) · 3 deAPI from the link"), or ""
+    when every one went the usual way (deAPI fetching the link): then it says nothing new."""
+    counts = dict(methods)
+    if not counts or set(counts) <= {"deapi-url"}:
+        return ""
+    return " · ".join(f"{n} {METHOD_WORDS.get(m, m)}" for m, n in sorted(counts.items()))

@@ -17,7 +17,7 @@ import anyio
 
 from ..errors import Category
 from ..events import Activity
-from ..model import Video, VideoState
+from ..model import Method, Video, VideoState
 from ..output.intact import outputs_intact
 from .controls import Brakes
 from .reporter import Reporter
@@ -76,10 +76,13 @@ class WorkQueue:
             if v.state is VideoState.DONE:
                 if outputs_intact(v, out_dir):
                     continue
-                if v.request_id:   # files missing or empty: fetch the paid result again, never resubmit
+                if v.request_id or (v.chunks and all(c.get("request_id") for c in v.chunks)):
+                    # files missing or empty: fetch the paid result again (an upload's: every chunk's), never resubmit
                     self.refetch.add(v.key)
                     record_nowait(v, state=VideoState.SUBMITTED, outputs=[])
                     reattach.append(v)
+                elif v.method in (Method.CAPTIONS.value, Method.CAPTIONS_AUTO.value):
+                    self.pending.append(v)   # done from its own captions: fetched again, free (run/captions.py)
                 else:   # no job to fetch again: a new one is paid, so only when the user asks
                     record_nowait(v, state=VideoState.FAILED, outputs=[], category=Category.DISK.value,
                                   retryable=False, message=OUTPUTS_LOST_UNKNOWN_JOB)

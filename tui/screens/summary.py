@@ -14,7 +14,7 @@ from textual.widgets import Footer, Static
 from ...core.events import BatchFinished
 from ...core.sanitize import clean
 from ..messages import ResubmitInDoubtRequested
-from ..text import fmt_duration
+from ..text import fmt_duration, methods_text
 from .modals import Confirm, ask_then_post
 
 
@@ -35,6 +35,8 @@ def summary_text(r: BatchFinished, title: str, elapsed: float | None = None,
     t.append(f"  done {r.done} · failed {r.failed} · remaining {r.remaining} · of {r.total}{took}\n")
     if r.halted:
         t.append(f"  Submitting stopped: {clean(r.halted, 400)}.\n", style="bold reverse")
+    if how := methods_text(r.methods):
+        t.append(f"  done by: {how}\n")
     if r.cost:
         t.append(f"  spent about ${r.cost:.4f}\n")
     if r.in_doubt:
