@@ -26,13 +26,15 @@ def measure(tmp: Path, *, settle: float, window: float, n: int = 200, latency=(2
     from tests.tui.test_pty import Pty
 
     tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "run").mkdir(mode=0o700, exist_ok=True)
     batch = tmp / "ssh.txt"
     batch.write_text("\n".join(urls(n, "S")) + "\n")
     with SimProcess(latency=list(latency), submit_rpm=300, status_rpm=300, price_rpm=300, balance=1e9) as sim:
         env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR",)}
         env.update(TERM="xterm-256color", HOME=str(tmp), COLUMNS=str(COLS), LINES=str(ROWS), DEAPI_API_KEY=KEY,
                    BULK_TRANSCRIBE_CONFIG_DIR=str(tmp / "config"), BULK_TRANSCRIBE_DATA_DIR=str(tmp / "data"),
-                   XDG_CACHE_HOME=str(tmp / "cache"))
+                   XDG_CACHE_HOME=str(tmp / "cache"), BULK_TRANSCRIBE_RUNTIME_DIR=str(tmp / "run"),
+                   BULK_TRANSCRIBE_NO_SERVICE="1")   # the app's own engine: the bytes are the screen's either way
         app = Pty([sys.executable, "-m", "bulk_transcribe", "tui", str(batch), "--start", "--no-metadata",
                    "--api-base", sim.base_url, "--output", str(tmp / "out")], env, tmp, cols=COLS, rows=ROWS)
         try:
