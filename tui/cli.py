@@ -225,12 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     attach.add_argument("--json", action="store_true", help="JSON lines on stdout")
 
     logs = sub.add_parser("logs", help="a batch's recent events; --follow to keep following")
-    logs.add_argument("name")
+    logs.add_argument("name", help="the batch's name (as `ls` shows it), or its batch file")
     logs.add_argument("--follow", "-f", action="store_true", help="then follow its live events to the end")
     logs.add_argument("--json", action="store_true", help="JSON lines on stdout")
 
     stop = sub.add_parser("stop", help="stop a batch the service runs: no new submits, finish what is paid for")
-    stop.add_argument("name")
+    stop.add_argument("name", help="the batch's name (as `ls` shows it), or its batch file")
     stop.add_argument("--now", action="store_true", help="quit at once instead (saved; a run resumes it)")
 
     service = sub.add_parser("service", help="the per-user service that runs batches (the faces start it on their own)")
