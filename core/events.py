@@ -147,6 +147,8 @@ class BatchFinished:
     report_written: bool = True  # False when the report could not be written (report_path is then stale)
     halted: str = ""            # why submitting stopped for good (a refused key, no balance, a full disk) and what to do
     methods: tuple[tuple[str, int], ...] = ()   # done videos by `Method` value, e.g. (("captions", 3), ("deapi-url", 2))
+    rejected: int = 0           # batch lines skipped as unusable (not a URL, a source that gave nothing): not transcribed
+    duplicates: int = 0         # batch lines skipped as repeats of an earlier line (nothing lost)
 
 
 Event = Union[WorkerChanged, VideoChanged, ErrorLogged, Progress, ConcurrencyChanged, Notice, BatchFinished]

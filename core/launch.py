@@ -8,6 +8,8 @@ the engine is built on the session. The faces only start it and render its event
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 from typing import Any, Awaitable, Callable
 
@@ -20,6 +22,20 @@ from .run.engine import Engine
 from .store.session import Session, discard_session
 
 EngineFactory = Callable[..., Any]   # Engine's signature: (session, *, api_key, sink)
+events_log = logging.getLogger("bulk_transcribe.events")   # the faces' --verbose / --log turn it on
+
+
+def logged(sink: EventSink) -> EventSink:
+    """`sink`, with each event also written to the debug log when one is on (else `sink` itself)."""
+    if not events_log.isEnabledFor(logging.DEBUG):
+        return sink
+    import json
+
+    def tee(event: Any) -> None:   # ASCII-only JSON: a title's escape sequences never replay from the file
+        events_log.debug("%s %s", type(event).__name__, json.dumps(dataclasses.asdict(event), default=str))
+        sink(event)
+
+    return tee
 
 
 def opening_notices(session: Session, *, resumed: bool) -> list[Notice]:
@@ -49,7 +65,10 @@ def start_engine(session: Session, *, api_key: str, sink: EventSink, resumed: bo
     """Tell the face what it needs to know about `session`, then build its engine (not yet run).
     `resubmit_in_doubt` is the user's yes to paying again for videos in doubt (this run only);
     `balance` (USD, when the face read it) is guarded by the run's budget; `limiter` (the service's
-    share of an account-wide limiter) replaces the engine's own."""
+    share of an account-wide limiter) replaces the engine's own. With a debug log on (`logged`),
+    every event is written to it too."""
+    sink = logged(sink)
+    events_log.debug("session %s, settings %s", session.path, session.settings)
     for notice in opening_notices(session, resumed=resumed):
         sink(notice)
     if factory is not None:

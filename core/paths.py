@@ -12,11 +12,12 @@ import os
 import re
 from pathlib import Path
 
-from platformdirs import user_config_dir, user_data_dir
+from platformdirs import user_cache_dir, user_config_dir, user_data_dir
 
 APP = "bulk-transcribe"
 ENV_CONFIG_DIR = "BULK_TRANSCRIBE_CONFIG_DIR"
 ENV_DATA_DIR = "BULK_TRANSCRIBE_DATA_DIR"
+ENV_CACHE_DIR = "BULK_TRANSCRIBE_CACHE_DIR"
 SESSION_SUFFIX = ".toml"
 
 
@@ -37,7 +38,23 @@ def sessions_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    return data_dir() / "cache"
+    """The metadata and yt-dlp caches: `BULK_TRANSCRIBE_CACHE_DIR`, else the platform's cache folder
+    (`$XDG_CACHE_HOME/bulk-transcribe`, by default ~/.cache/bulk-transcribe), so backups and disk
+    cleaners treat it as the throwaway it is. Earlier versions kept it in the data folder: the one
+    exception to "nothing here creates a folder" is moving that old cache here the first time (or,
+    when it cannot be moved, e.g. across file systems, going on using it where it is)."""
+    explicit = os.environ.get(ENV_CACHE_DIR)
+    if explicit:
+        return Path(explicit)
+    new = Path(user_cache_dir(APP))
+    old = data_dir() / "cache"
+    if old.is_dir() and not new.exists():
+        try:
+            new.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(old, new)
+        except OSError:
+            return old
+    return new
 
 
 def session_path_for(batch_path: str | Path) -> Path:

@@ -356,8 +356,8 @@ def estimate_seconds(durations: Sequence[float | None], settings: Settings, *,
     known = [d for d in durations if d is not None]
     mean_audio = sum(known) / len(known) if known else 0.0
     latency = LATENCY_BASE_S + LATENCY_PER_AUDIO_SECOND * mean_audio
-    basis = (f"{settings.concurrency} at once, about {latency:.0f} s a job (assumed from the audio length), "
-             f"at most {settings.submit_rpm} submits a minute")
+    rpm = settings.submit_rpm
+    basis = f"{settings.concurrency} at once, at most {rpm} submit{'' if rpm == 1 else 's'} a minute"
     if settings.learns_limits:
         basis = f"at Basic's limits, where every new account starts: {basis}"
     if n == 0:

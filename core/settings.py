@@ -66,6 +66,7 @@ class Settings:
     max_download_mb: float = 2000.0   # a download over this is refused (the size limit)
     captions: str = "off"             # see CAPTIONS; off by default (server IPs get blocked, accounts flagged)
     captions_auto: bool = False       # also take the site's automatic captions (lower quality)
+    excel: bool = False               # the CSV report with a UTF-8 byte-order mark (Excel); plain UTF-8 otherwise
 
     # -- derived limits (the ones a run starts with) ------------------------------------
     @property
@@ -155,7 +156,8 @@ class Settings:
         if self.max_download_mb <= 0:
             raise SettingsError(f"--max-download-mb must be positive (got {self.max_download_mb})")
         if self.wait_limit <= 0:
-            raise SettingsError("the wait limit must be positive")
+            raise SettingsError(f"--wait-limit must be a positive number of minutes (got {self.wait_limit / 60:g}; "
+                                "wait_limit in the config file is in seconds)")
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,6 +12,8 @@ import pytest
 def _isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("BULK_TRANSCRIBE_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("BULK_TRANSCRIBE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))   # the metadata cache (core.paths.cache_dir)
+    monkeypatch.delenv("BULK_TRANSCRIBE_CACHE_DIR", raising=False)
     monkeypatch.delenv("DEAPI_API_KEY", raising=False)
     monkeypatch.delenv("DEAPI_BASE_URL", raising=False)
     # Never the user's own service: each test has its own private runtime folder, and the faces run

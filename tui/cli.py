@@ -1,7 +1,7 @@
 """The `bulk-transcribe` command line: the parser and `main`, nothing else (commands.py does the work).
 
 Textual is imported only by the subcommands that open the app, so headless runs on a
-server stay light. Exit codes: 0 every video done, 1 some failed or unfinished,
+server stay light. Exit codes: 0 every video done, 1 some failed or unfinished (or a batch line skipped),
 2 a usage or configuration error (nothing written), 130 interrupted (session saved).
 """
 
@@ -30,7 +30,8 @@ EPILOG = f"""\
 environment:
   {ENV_KEY}        your deAPI key (or api_key in the config file)
   {ENV_BASE}       the API's base URL (default {DEFAULT_API_BASE})
-  BULK_TRANSCRIBE_CONFIG_DIR / BULK_TRANSCRIBE_DATA_DIR   move the config / sessions folders
+  BULK_TRANSCRIBE_CONFIG_DIR / BULK_TRANSCRIBE_DATA_DIR / BULK_TRANSCRIBE_CACHE_DIR
+                   move the config / sessions / metadata cache folders
 
 config file: {{config}} (TOML), e.g.
   concurrency = 10
@@ -39,7 +40,12 @@ config file: {{config}} (TOML), e.g.
   (wait_limit is in seconds there; --wait-limit takes minutes)
 precedence: config file < environment < command line. A resumed session (resume, or run of a
 batch that has a session) keeps its own settings; flags given override them, and the run says so.
+exit codes: 0 every video done; 1 some failed or unfinished, or a batch line skipped; 2 usage or
+configuration error (nothing written); 130 interrupted (session saved)
 """
+
+
+BATCH_HELP = "batch file: .txt (one URL per line) or .csv (a url column)"
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -50,18 +56,36 @@ def _formats(text: str) -> tuple[str, ...]:
     return items
 
 
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("run options")
-    g.add_argument("--output", "-o", dest="output_dir", metavar="DIR", help="folder for transcripts (default: transcripts)")
-    g.add_argument("--session", metavar="FILE", help="session file (default: one per batch in the data folder)")
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of minutes (e.g. --wait-limit 90)")
+    return value
+
+
+def add_pricing_options(g) -> None:
+    """What a job is submitted with, so what it costs: every command that prices or runs."""
+    g.add_argument("--api-base", metavar="URL", help=f"deAPI base URL (default {DEFAULT_API_BASE})")
+    g.add_argument("--model", choices=list(MODELS), help="transcription model (default WhisperLargeV3)")
+    g.add_argument("--timestamps", action=argparse.BooleanOptionalAction, default=None,
+                   help="ask for segment timestamps (needed for srt/vtt, with WhisperLargeV3Ct2)")
+    g.add_argument("--lang", metavar="CODE", help="spoken language, e.g. en (default: detect)")
+
+
+def add_limit_options(g, *, run: bool) -> None:
+    """How fast: the rate limits and the concurrency (the plan's time estimate uses them too)."""
     g.add_argument("--concurrency", "-c", type=int, metavar="N", help="videos in flight, 1-50 (default 5; 1 = sequential)")
     g.add_argument("--plan", choices=list(PLAN_CHOICES),
                    help="auto (default): start at Basic's limits (every new account's) and learn the account's "
                         "from deAPI's answers; basic or premium: that plan's published limits, as a cap")
-    g.add_argument("--limit-mode", choices=list(LIMIT_MODES),
-                   help="auto (default): per-endpoint, shared when deAPI's answers show one account bucket "
-                        "(shared from the start on premium); shared: one account bucket; "
-                        "per-endpoint: submit and status buckets")
+    if run:
+        g.add_argument("--limit-mode", choices=list(LIMIT_MODES),
+                       help="auto (default): per-endpoint, shared when deAPI's answers show one account bucket "
+                            "(shared from the start on premium); shared: one account bucket; "
+                            "per-endpoint: submit and status buckets")
     g.add_argument("--rpm", type=int, metavar="N",
                    help="requests per minute: the account (shared) or submit bucket; a cap learning never exceeds")
     g.add_argument("--status-rpm", type=int, metavar="N", help="status requests per minute (a cap, like --rpm)")
@@ -69,14 +93,47 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="daily submit limit, a cap (0 = none; default: the plan's, or learned under auto)")
     g.add_argument("--status-per-day", type=int, metavar="N",
                    help="daily status limit, a cap (0 = none; default: the plan's, or learned under auto)")
-    g.add_argument("--api-base", metavar="URL", help=f"deAPI base URL (default {DEFAULT_API_BASE})")
-    g.add_argument("--model", choices=list(MODELS), help="transcription model (default WhisperLargeV3)")
-    g.add_argument("--timestamps", action=argparse.BooleanOptionalAction, default=None,
-                   help="ask for segment timestamps (needed for srt/vtt, with WhisperLargeV3Ct2)")
-    g.add_argument("--lang", metavar="CODE", help="spoken language, e.g. en (default: detect)")
+
+
+def add_source_options(g) -> None:
+    """How the batch is read: order, the yt-dlp lookup."""
+    g.add_argument("--order", choices=list(ORDERS), help="shortest first (default, when durations are known) or input order")
+    g.add_argument("--no-metadata", dest="metadata", action="store_false", default=None,
+                   help="skip the title/duration lookup (yt-dlp)")
+    g.add_argument("--cookies", metavar="FILE", help="cookies file for yt-dlp (YouTube's 'confirm you're not a bot')")
+
+
+def add_upload_options(g) -> None:
+    """How a video's text is had besides deAPI fetching the link: chunked uploads, its own captions
+    (the plan prices them too)."""
+    g.add_argument("--upload-max-mb", type=float, metavar="MB",
+                   help="deAPI's upload cap for audio (default 20); longer audio is uploaded in chunks under it")
+    g.add_argument("--captions", choices=list(CAPTIONS),
+                   help="the videos' own captions, free: first = take them where they exist and pay deAPI for "
+                        "the rest, only = never pay (default off: sites block servers that scrape them)")
+    g.add_argument("--captions-auto", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --captions: also take automatic (speech-recognised) captions, of lower quality")
+
+
+def add_log_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("debugging")
+    g.add_argument("--verbose", "-v", action="store_true",
+                   help="a debug log (every event and HTTP request; never the key): on stderr for headless "
+                        "commands, in the data folder's debug.log for the app")
+    g.add_argument("--log", metavar="FILE", help="write the debug log to FILE (mode 0600) instead")
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("run options")
+    g.add_argument("--output", "-o", dest="output_dir", metavar="DIR", help="folder for transcripts (default: transcripts)")
+    g.add_argument("--session", metavar="FILE", help="session file (default: one per batch in the data folder)")
+    add_limit_options(g, run=True)
+    add_pricing_options(g)
     g.add_argument("--format", "-f", dest="formats", type=_formats, metavar="LIST",
                    help=f"output formats, comma list of {','.join(FORMATS)} (default txt)")
     g.add_argument("--template", metavar="T", help="file name template (default '{title} [{id}]')")
+    g.add_argument("--excel", action="store_true", default=None,
+                   help="write the CSV report with a UTF-8 byte-order mark, for Excel (default: plain UTF-8)")
     g.add_argument("--max-attempts", type=int, metavar="N", help="submits per video at most (default 3)")
     g.add_argument("--retry-failed", action="store_true", default=None, help="retry permanent failures too")
     g.add_argument("--max-cost", type=float, metavar="USD",
@@ -84,26 +141,29 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--resubmit-in-doubt", action="store_true",
                    help="submit again the videos whose earlier submit may have been paid (its answer was lost): "
                         "deAPI may charge them twice; this run only, never remembered")
-    g.add_argument("--wait-limit", type=float, metavar="MIN", help="minutes to wait for one job (default 180; the job is kept)")
-    g.add_argument("--order", choices=list(ORDERS), help="shortest first (default, when durations are known) or input order")
-    g.add_argument("--no-metadata", dest="metadata", action="store_false", default=None,
-                   help="skip the title/duration lookup (yt-dlp)")
-    g.add_argument("--cookies", metavar="FILE", help="cookies file for yt-dlp (YouTube's 'confirm you're not a bot')")
+    g.add_argument("--wait-limit", type=_minutes, metavar="MIN",
+                   help="minutes to wait for one job (default 180; the job is kept)")
+    add_source_options(g)
     g.add_argument("--upload-fallback", action="store_true", default=None,
                    help="download and upload a YouTube video whose deAPI job failed SOURCE_DOWNLOAD_FAILED twice "
                         "(links on hosts deAPI does not fetch are always uploaded)")
-    g.add_argument("--upload-max-mb", type=float, metavar="MB",
-                   help="deAPI's upload cap for audio (default 20); longer audio is uploaded in chunks under it")
+    add_upload_options(g)
     g.add_argument("--download-concurrency", type=int, metavar="N", help="audio downloads at once, 1-10 (default 2)")
     g.add_argument("--max-download-mb", type=float, metavar="MB",
                    help="refuse to download audio over this size (default 2000)")
-    g.add_argument("--captions", choices=list(CAPTIONS),
-                   help="the videos' own captions, free: first = take them where they exist and pay deAPI for "
-                        "the rest, only = never pay (default off: sites block servers that scrape them)")
-    g.add_argument("--captions-auto", action=argparse.BooleanOptionalAction, default=None,
-                   help="with --captions: also take automatic (speech-recognised) captions, of lower quality")
     g.add_argument("--no-adaptive", dest="adaptive", action="store_false", default=None,
                    help="keep the concurrency fixed even under 429s and server errors")
+    add_log_options(p)
+
+
+def add_plan_options(p: argparse.ArgumentParser) -> None:
+    """Only what changes a plan: what jobs are sent with (price), the limits (time), the lookup."""
+    g = p.add_argument_group("what the plan assumes")
+    add_pricing_options(g)
+    add_limit_options(g, run=False)
+    add_source_options(g)
+    add_upload_options(g)
+    add_log_options(p)
 
 
 def add_app_options(p: argparse.ArgumentParser) -> None:
@@ -125,14 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="transcribe a batch headless (lines on stderr, or --json on stdout)")
-    run.add_argument("batch", help="batch file: .txt (one URL per line) or .csv (a url column)")
+    run.add_argument("batch", help=BATCH_HELP)
     run.add_argument("--json", action="store_true", help="JSON lines on stdout instead of readable lines")
     run.add_argument("--detach", "-d", action="store_true",
                      help="hand the batch to the service and return at once (follow it with attach or logs)")
     add_run_options(run)
 
     resume = sub.add_parser("resume", help="resume a session (the app, or --headless)")
-    resume.add_argument("session_file", metavar="SESSION")
+    resume.add_argument("session_file", metavar="SESSION",
+                        help="a session file (the resume prompt and every run's summary say where it is)")
     resume.add_argument("--headless", action="store_true", help="no app: lines on stderr")
     resume.add_argument("--json", action="store_true", help="with --headless: JSON lines on stdout")
     resume.add_argument("--detach", "-d", action="store_true",
@@ -148,9 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(demo)
 
     plan = sub.add_parser("plan", help="expand, dedupe and price a batch without submitting anything")
-    plan.add_argument("batch")
+    plan.add_argument("batch", help=BATCH_HELP)
     plan.add_argument("--json", action="store_true", help="one JSON object per video, then totals")
-    add_run_options(plan)
+    add_plan_options(plan)
+
+    completion = sub.add_parser("completion", help="print a shell completion script: eval \"$(bulk-transcribe "
+                                                   "completion bash)\" in ~/.bashrc")
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete in")
 
     ls = sub.add_parser("ls", help="the batches the service runs (and ran), and the saved sessions")
     ls.add_argument("--json", action="store_true", help="one JSON object per batch")
@@ -160,12 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     attach.add_argument("--json", action="store_true", help="JSON lines on stdout")
 
     logs = sub.add_parser("logs", help="a batch's recent events; --follow to keep following")
-    logs.add_argument("name")
+    logs.add_argument("name", help="the batch's name (as `ls` shows it), or its batch file")
     logs.add_argument("--follow", "-f", action="store_true", help="then follow its live events to the end")
     logs.add_argument("--json", action="store_true", help="JSON lines on stdout")
 
     stop = sub.add_parser("stop", help="stop a batch the service runs: no new submits, finish what is paid for")
-    stop.add_argument("name")
+    stop.add_argument("name", help="the batch's name (as `ls` shows it), or its batch file")
     stop.add_argument("--now", action="store_true", help="quit at once instead (saved; a run resumes it)")
 
     service = sub.add_parser("service", help="the per-user service that runs batches (the faces start it on their own)")
@@ -173,11 +238,37 @@ def build_parser() -> argparse.ArgumentParser:
     service.add_argument("--status", action="store_true", help="say whether it runs, its pid and its socket")
 
     tui = sub.add_parser("tui", help="the terminal app (the default with no command)")
-    tui.add_argument("batch", nargs="?")
+    tui.add_argument("batch", nargs="?", help=BATCH_HELP + " (default: the resume prompt or the config screen)")
     tui.add_argument("--start", action="store_true", help="skip the config screen and begin at once")
     add_app_options(tui)
     add_run_options(tui)
     return parser
+
+
+def _is_app(args: argparse.Namespace) -> bool:
+    return args.command in (None, "tui") or (args.command in ("resume", "demo") and not args.headless)
+
+
+def _debug_log(args: argparse.Namespace):
+    """The debug log this command line asks for (`--log FILE`, `--verbose`), or None."""
+    if not (getattr(args, "log", None) or getattr(args, "verbose", False)):
+        return None
+    import logging
+
+    from ..core.config import resolve_api_key
+    from ..core.paths import data_dir
+    from ..core.settings import redact_key
+    from .debuglog import start_debug_log
+
+    path = args.log or (data_dir() / "debug.log" if _is_app(args) else None)   # the app owns the terminal
+    key, where = resolve_api_key()
+    try:
+        handler = start_debug_log(path=path, stream=sys.stderr, secrets=(key,))
+    except OSError as exc:
+        raise UsageError(f"cannot write the debug log {path}: {exc.strerror}") from exc
+    logging.getLogger("bulk_transcribe.cli").debug("bulk-transcribe %s %s; key %s (%s)", __version__, args.command,
+                                                   redact_key(key), where or "none")
+    return handler
 
 
 def _service_command(args: argparse.Namespace) -> int:
@@ -211,7 +302,15 @@ def _service_command_in(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "completion":
+        from .completion import SCRIPTS
+        sys.stdout.write(SCRIPTS[args.shell](parser))
+        return 0
+    if args.command is None:
+        args = parser.parse_args(["tui", *(argv if argv is not None else sys.argv[1:])])
+    log = None
     try:
+        log = _debug_log(args)
         if args.command == "run":
             from .commands import run_headless
             return run_headless(args)
@@ -230,10 +329,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .commands import run_plan
             return run_plan(args)
         from .commands import open_app
-        return open_app(args if args.command == "tui" else parser.parse_args(["tui", *(argv or [])]))
+        return open_app(args)
     except (UsageError, SettingsError) as exc:
         print(f"bulk-transcribe: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    finally:
+        if log is not None:
+            from .debuglog import stop_debug_log
+            stop_debug_log(log)
 

@@ -24,16 +24,25 @@ from ..core.prepare import prepare_session
 from ..core.sanitize import json_text
 from ..core.service.spawn import ENV_NO_SERVICE, service_disabled
 from ..core.settings import Settings
-from ..core.sources.batch import BatchError, read_batch
+from ..core.sources.batch import BatchError, read_batch, read_batch_text
 from ..core.store.session import Session
 from .headless import HeadlessPrinter
-from .options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, mouse_wanted, need_key, overrides
+from .options import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    UsageError,
+    mouse_wanted,
+    need_key,
+    need_terminal,
+    overrides,
+)
 
 
 def _exit_code(finished, interrupted: bool) -> int:
     if interrupted:
         return EXIT_INTERRUPTED
-    if finished is None or finished.failed or finished.remaining:
+    if finished is None or finished.failed or finished.remaining or finished.rejected:
         return EXIT_FAILED
     return EXIT_OK
 
@@ -101,6 +110,15 @@ def warn_over_balance(session: Session, balance: float, printer: HeadlessPrinter
         printer(warning)
 
 
+def check_batch(batch_path: str) -> None:
+    """Refuse, before anything is asked of deAPI, a batch that is missing, a folder or not text
+    (the message names the line with the NUL or undecodable byte). Raises UsageError."""
+    try:
+        read_batch_text(batch_path)   # bytes only: the URLs are parsed once, by whoever runs the batch
+    except BatchError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def require_urls(batch_path: str) -> None:
     """Refuse a batch file with no URL lines at all (only comments or blank lines): exit 2 saying
     so, instead of a run or plan of nothing that exits 0 without a word."""
@@ -114,8 +132,7 @@ def require_urls(batch_path: str) -> None:
 
 
 def run_headless(args: argparse.Namespace) -> int:
-    if not Path(args.batch).is_file():
-        raise UsageError(f"no batch file at {args.batch}: give a .txt (one URL per line) or .csv (a url column)")
+    check_batch(args.batch)   # a folder, binary data, a NUL byte: said with its line, before deAPI is asked anything
     session_file = Path(args.session) if args.session else session_path_for(args.batch)
     if not session_file.exists():   # an emptied batch with a session still resumes that session's videos
         require_urls(args.batch)
@@ -188,6 +205,8 @@ def resume_headless(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from ..core.simulator.demo import demo_batch_path, demo_session_path, demo_settings, wire_demo
 
+    if not args.headless:
+        need_terminal("`bulk-transcribe demo --headless`")
     sim, base, key = wire_demo(demo_settings(""), fresh=args.fresh)
     try:
         settings = load_settings(overrides(args), base=base)
@@ -212,9 +231,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
     settings = load_settings(overrides(args))
     key, _ = resolve_api_key()
-    if not Path(args.batch).is_file():
-        raise UsageError(f"no batch file at {args.batch}")
-    require_urls(args.batch)
+    require_urls(args.batch)   # missing, a folder, not text, no URLs: exit 2 before deAPI is asked the balance
     try:
         plan = anyio.run(lambda: build_plan(args.batch, settings, api_key=key))
     except BatchError as exc:
@@ -223,11 +240,23 @@ def run_plan(args: argparse.Namespace) -> int:
         for row in plan_rows_json(plan):
             print(json_text(row))
     else:
-        print(format_plan_table(plan))
+        print(format_plan_table(plan, width=_terminal_width()))
     return EXIT_OK
 
 
+def _terminal_width() -> int:
+    """The terminal's width for a table on stdout (80 when it is a file or a pipe), within 60-200."""
+    import shutil
+    import sys
+
+    columns = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
+    return min(max(columns, 60), 200)
+
+
 def open_app(args: argparse.Namespace, resume: str | None = None) -> int:
+    if not resume and getattr(args, "batch", None):
+        check_batch(args.batch)   # a bad batch is said first, before the app opens (and asks deAPI the balance)
+    need_terminal(f"`bulk-transcribe resume {resume} --headless`" if resume else "`bulk-transcribe run BATCH`")
     from .app import run_app
 
     key, where = resolve_api_key()

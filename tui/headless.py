@@ -2,7 +2,7 @@
 
 Readable mode prints a line per video that ends, per error and notice, and a summary line
 at most every `every` seconds; JSON mode prints one object per event (progress at most
-once a second). Neither holds behaviour: both only render what the engine emitted.
+once a second), each with its wall-clock `time` (ISO 8601 UTC). Neither holds behaviour: both only render what the engine emitted.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class HeadlessPrinter:
             self._last_json_progress = now
         if isinstance(event, BatchFinished):
             self.finished = event
-        record = {"event": type(event).__name__, **_plain(dataclasses.asdict(event))}
+        record = {"event": type(event).__name__, "time": _utc_now(), **_plain(dataclasses.asdict(event))}
         self.out.write(json_text(record) + "\n")   # only printable ASCII: titles and messages escaped
         self.out.flush()
 
@@ -115,6 +115,11 @@ def summary_text(f: BatchFinished) -> str:
     ]
     for category, n in f.failures_by_category:
         lines.append(f"  failed, {clean(category)}: {n}")
+    if f.rejected:   # lines of the batch that never became videos: the run did not do all it was given
+        lines.append(f"  skipped lines: {f.rejected} (not a URL, or a source that listed nothing; "
+                     "each is named above and in the report): fix them and run the batch again")
+    if f.duplicates:
+        lines.append(f"  duplicate lines skipped: {f.duplicates}")
     if f.halted:   # why submitting stopped (a refused key, no balance, an unwritable folder...)
         lines.append(f"  submitting stopped: {clean(f.halted)}")
     if how := methods_text(f.methods):
@@ -134,6 +139,13 @@ def summary_text(f: BatchFinished) -> str:
     if f.remaining or (f.failed > f.in_doubt):
         lines.append(f"Resume with: bulk-transcribe resume {shlex.quote(session)} --headless")
     return "\n".join(lines)
+
+
+def _utc_now() -> str:
+    """The wall clock in ISO 8601 UTC to the millisecond (`2026-12-02T07:20:01.123Z`): every JSON
+    event carries one, so a log of them says when each thing happened."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
 def _plain(value):

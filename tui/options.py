@@ -1,6 +1,6 @@
 """What the command line's parts share: exit codes, the usage error, flags to settings, the key.
 
-Exit codes: 0 every video done, 1 some failed or unfinished, 2 a usage or configuration
+Exit codes: 0 every video done, 1 some failed or unfinished (or a batch line skipped), 2 a usage or configuration
 error (nothing written), 130 interrupted (session saved).
 """
 
@@ -22,7 +22,7 @@ class UsageError(Exception):
 RUN_KEYS = ("output_dir", "concurrency", "plan", "limit_mode", "rpm", "status_rpm", "submit_per_day",
             "status_per_day", "api_base", "model", "timestamps", "lang", "formats", "template", "max_attempts",
             "retry_failed", "order", "metadata", "cookies", "adaptive", "max_cost", "captions", "captions_auto",
-            "upload_fallback", "upload_max_mb", "download_concurrency", "max_download_mb")
+            "upload_fallback", "upload_max_mb", "download_concurrency", "max_download_mb", "excel")
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -37,6 +37,18 @@ def mouse_wanted(args: argparse.Namespace) -> bool:
     only: no mouse tracking, so moving the mouse over SSH sends nothing and text selects as usual)."""
     flag = getattr(args, "mouse", None)
     return flag if flag is not None else face_option("mouse", False)
+
+
+def need_terminal(headless_hint: str) -> None:
+    """The full-screen app needs a terminal on stdin and stdout: refuse (exit 2) instead of painting
+    escape codes into a file or waiting for keys that never come (a cron line without `run`)."""
+    import sys
+
+    missing = [name for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout))
+               if stream is None or not stream.isatty()]
+    if missing:
+        raise UsageError(f"the app needs a terminal, and {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                         f"not one (a script, a pipe or cron?): use {headless_hint} instead")
 
 
 def need_key(settings) -> tuple[str, str]:

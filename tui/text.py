@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..core.events import BucketUsage, Progress
-from ..core.plan import Plan, daily_limit_wait
+from ..core.plan import Plan, PlanTotals, daily_limit_wait
 from ..core.sanitize import clean
 
 
@@ -75,9 +75,10 @@ def fmt_bucket(b: BucketUsage, unit: bool = True) -> str:
 def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
     """One JSON-ready dict per row (keys url, id, key, title, duration, supported, done,
     price_estimate, price_quoted, model, line, source, captions, path: "deAPI fetches" / "upload" /
-    "upload in N chunks", chunks), then one totals dict with `"totals": true`,
-    the price groups (how each was priced), notes, problems, duplicates and where the rate limits
-    come from (`limits`, `limits_source`: "auto", "preset", "flags" or "preset+flags")."""
+    "upload in N chunks", chunks), then one totals dict with `"totals": true`, `estimated_cost` null
+    when no video to run has a known length, the price groups (how each was priced), notes, problems,
+    duplicates and where the rate limits come from (`limits`, `limits_source`: "auto", "preset",
+    "flags" or "preset+flags")."""
     for r in plan.rows:
         yield {"url": r.url, "id": r.id, "key": r.key, "title": r.title, "duration": r.duration,
                "supported": r.supported, "done": r.done_already, "price_estimate": r.price_estimate,
@@ -87,7 +88,8 @@ def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
     yield {
         "totals": True, "videos": t.videos, "to_run": t.to_run, "done_already": t.done_already,
         "unsupported": t.unsupported, "audio_seconds": t.audio_seconds, "hours": round(t.hours, 4),
-        "unknown_durations": t.unknown_durations, "estimated_cost": round(t.estimated_cost, 6),
+        "unknown_durations": t.unknown_durations,
+        "estimated_cost": round(t.estimated_cost, 6) if plan_cost_known(t) else None,
         "cost_basis": t.cost_basis, "balance": t.balance, "exceeds_balance": t.exceeds_balance,
         "estimated_seconds": round(t.estimated_seconds, 1), "time_basis": t.time_basis,
         "price_groups": [{"platform": g.platform or None, "model": g.model, "videos": g.videos,
@@ -116,31 +118,76 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
-def format_plan_table(plan: Plan, width: int = 100) -> str:
-    """The plan as plain text for a terminal `width` columns wide: rows, totals, problems."""
-    fixed = [("#", 4), ("id", 12), ("duration", 8), ("path", 9), ("done", 4), ("price", 8)]
-    flexible = max(20, width - sum(w + 1 for _, w in fixed) - 1)
-    title_w = flexible * 3 // 5
-    url_w = flexible - title_w - 1
+def plan_cost_known(t: PlanTotals) -> bool:
+    """False when there are videos to run and not one of them has a known length: the cost is
+    then unknown (never "$0.0000"); JSON says null."""
+    return not (t.to_run and t.unknown_durations >= t.to_run)
 
-    def line(cells: list[str]) -> str:
-        widths = [w for _, w in fixed] + [title_w, url_w]
-        right = {0, 2, 5}
-        out = [(_fit(c, w).rjust(w) if i in right else _fit(c, w).ljust(w)) for i, (c, w) in enumerate(zip(cells, widths))]
+
+def cost_words(t: PlanTotals) -> tuple[str, str]:
+    """(amount, where it comes from) in the user's words: `$0.0123`, "quoted by deAPI";
+    `unknown`, "no video's length is known". No formula: the README explains the prices."""
+    if not t.to_run:
+        return "$0", "nothing to run"
+    if not plan_cost_known(t):
+        return "unknown", "no video's length is known: --no-metadata, or the lookups failed"
+    quoted = [g for g in t.price_groups if g.quoted]
+    if quoted and len(quoted) == len(t.price_groups):
+        basis = "quoted by deAPI"
+    elif quoted:
+        basis = "partly quoted by deAPI, the rest from its published prices"
+    else:
+        basis = "from deAPI's published prices"
+    if t.unknown_durations:
+        basis += f"; {t.unknown_durations} more of unknown length not counted"
+    return f"${t.estimated_cost:.4f}", basis
+
+
+def _plan_columns(plan: Plan, width: int) -> list[tuple[str, int, bool]]:
+    """(header, width, right-aligned) per column; "path" (fetch or upload) and "done" only when some row needs them."""
+    cols = [("#", max(1, len(str(len(plan.rows)))), True), ("id", 11, False), ("length", 7, True),
+            ("price", 7, True)]
+    if any(not r.supported for r in plan.rows):
+        cols.append(("path", 9, False))
+    if any(r.done_already for r in plan.rows):
+        cols.append(("done", 4, False))
+    flexible = max(20, width - sum(w + 1 for _, w, _ in cols))
+    title_w = flexible * 3 // 5
+    return cols + [("title", title_w, False), ("url", flexible - title_w - 1, False)]
+
+
+def format_plan_table(plan: Plan, width: int = 80) -> str:
+    """The plan as plain text for a terminal `width` columns wide (80 by default: every line
+    fits): rows, totals, problems."""
+    cols = _plan_columns(plan, width)
+    names = [c[0] for c in cols]
+
+    def line(cells: dict[str, str]) -> str:
+        out = [(_fit(cells.get(n, ""), w).rjust(w) if right else _fit(cells.get(n, ""), w).ljust(w))
+               for n, w, right in cols]
         return " ".join(out).rstrip()
 
-    out = [line([n for n, _ in fixed] + ["title", "url"])]
+    out = [line({n: n for n in names})]
     for i, r in enumerate(plan.rows, 1):
-        price = "-" if r.price_estimate is None else f"${r.price_estimate:.4f}"
+        if r.done_already:
+            price = "-"
+        elif r.price_estimate is None:
+            price = "?"
+        else:
+            price = "free" if r.captions and r.price_estimate == 0 else f"${r.price_estimate:.4f}"
         way = "fetch" if r.supported else ("upload" if r.chunks <= 1 else f"upload×{r.chunks}")
-        out.append(line([str(i), clean(r.id), fmt_clock(r.duration), way,
-                         "yes" if r.done_already else "", price, clean(r.title), clean(r.url)]))
+        out.append(line({"#": str(i), "id": clean(r.id), "length": fmt_clock(r.duration), "price": price,
+                         "path": way, "done": "yes" if r.done_already else "",
+                         "title": clean(r.title), "url": clean(r.url)}))
     t = plan.totals
-    notes = [f"videos: {t.videos} ({t.to_run} to run, {t.done_already} done already, "
-             f"{t.unsupported} uploaded (hosts deAPI does not fetch), {t.duplicates} duplicates dropped)"]
+    counts = [f"{t.to_run} to run"] + [f"{n} {what}" for n, what in (
+        (t.done_already, "done already"), (t.unsupported, "uploaded (hosts deAPI does not fetch)"),
+        (t.duplicates, "duplicate dropped" if t.duplicates == 1 else "duplicates dropped")) if n]
+    notes = [f"videos: {t.videos} ({', '.join(counts)})"]
     unknown = f", {t.unknown_durations} of unknown length" if t.unknown_durations else ""
     notes.append(f"audio: {t.hours:.2f} h{unknown}")
-    notes.append(f"estimated cost: ${t.estimated_cost:.4f} ({t.cost_basis})")
+    amount, basis = cost_words(t)
+    notes.append(f"cost: {amount} ({basis})")
     if len(t.price_groups) > 1 or any(not g.quoted for g in t.price_groups):
         notes += [f"  {g.label} ({g.model}): {g.videos} video(s), ${g.cost:.4f}, "
                   + ("quoted by deAPI" if g.quoted else f"estimated ({g.reason})" if g.reason else "estimated")
@@ -150,15 +197,17 @@ def format_plan_table(plan: Plan, width: int = 100) -> str:
         notes.append(f"balance: ${t.balance:.2f}" + ("  NOT ENOUGH for this batch" if t.exceeds_balance else ""))
     if t.limits:
         notes.append(f"rate limits: {t.limits}")
-    notes.append(f"estimated time: {fmt_clock(t.estimated_seconds)} ({t.time_basis})")
+    notes.append(f"time: about {fmt_duration(t.estimated_seconds)} ({t.time_basis})")
     if plan.problems:
         notes.append(f"problems ({len(plan.problems)}):")
         for p in plan.problems:
             where = f"line {p.line}: " if p.line else ""
-            notes.append(clean(f"  {where}[{p.category}] {p.url + ' - ' if p.url else ''}{p.message}"))
+            notes.append("  " + clean(f"{where}[{p.category}] {p.url + ' - ' if p.url else ''}{p.message}"))
     out.append("")
     for note in notes:
-        out += textwrap.wrap(note, width=width, subsequent_indent="      ", break_long_words=True) or [""]
+        indent = "  " * (len(note) - len(note.lstrip(" ")) > 0)
+        out += textwrap.wrap(note.lstrip(" "), width=width, initial_indent=indent, subsequent_indent=indent + "    ",
+                             break_long_words=True) or [""]
     return "\n".join(out) + "\n"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..sanitize import csv_cell as _cell
-from ..store.atomic import atomic_write_text, ensure_dir
+from ..store.atomic import PRIVATE, atomic_write_text, ensure_dir
 
 if TYPE_CHECKING:
     from ..store.session import Session
@@ -21,7 +21,8 @@ def write_report(path: Path, session: "Session") -> Path:
     """Write the report CSV for `session` atomically and return its path.
 
     Rows are sorted by input line; videos expanded from a playlist (line 0) come last with an
-    empty line cell. Encoding is UTF-8 with a BOM so spreadsheet programs read titles right.
+    empty line cell. Encoding is plain UTF-8; with `settings.excel` (`--excel`) a byte-order mark
+    first, so Excel reads the titles right. Mode 0600, like the session it comes from.
     Every text cell comes from a title, a server or a file: it goes through `sanitize.csv_cell`
     (no escape sequences, control or bidi characters, so ``cat`` replays nothing; one line;
     a leading ``= + - @`` prefixed with ``'`` so no formula runs). Raises OSError on write failure.
@@ -47,7 +48,7 @@ def write_report(path: Path, session: "Session") -> Path:
     writer.writerows(cells for _, _, cells in rows)
     path = Path(path)
     ensure_dir(path.parent)
-    atomic_write_text(path, buf.getvalue(), encoding="utf-8-sig")
+    atomic_write_text(path, buf.getvalue(), encoding="utf-8-sig" if session.settings.excel else "utf-8", mode=PRIVATE)
     return path
 
 

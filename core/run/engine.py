@@ -342,4 +342,6 @@ class Engine:
             cost=self.cost(), report_written=self.report_written,
             methods=tuple(sorted(methods.items())),
             halted=f"{h.message}: {HALT_HINTS.get(h.category, 'fix the cause, then resume')}" if (h := self.halted) else "",
+            rejected=sum(1 for r in self.session.rejected if r.category != "duplicate"),
+            duplicates=sum(1 for r in self.session.rejected if r.category == "duplicate"),
         )

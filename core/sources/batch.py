@@ -2,7 +2,8 @@
 
 A bad line is not an error of the file: it becomes a BatchLine with `error` set, so the
 rest of the batch still runs and the report can name the line. Only an unreadable file
-(missing, not text, a CSV without a url column) raises BatchError.
+(missing, a folder, not text: a NUL byte or bytes no text encoding has, with the line they are
+on; a CSV without a url column) raises BatchError.
 """
 
 from __future__ import annotations
@@ -56,32 +57,52 @@ class BatchInput:
                 "duplicates": len(self.duplicates)}
 
 
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _not_text(name: str, line: int, what: str) -> BatchError:
+    return BatchError(f"{name} is not a text file: line {line} holds {what}; "
+                      "save it as UTF-8 text, one URL per line (or a .csv with a url column)")
+
+
 def _decode(data: bytes, name: str) -> str:
-    for enc in ("utf-8-sig", "utf-16") if data.startswith((b"\xff\xfe", b"\xfe\xff")) else ("utf-8-sig",):
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    for enc in ("utf-8-sig", "utf-16") if utf16 else ("utf-8-sig",):
         try:
-            return data.decode(enc)
+            text = data.decode(enc)
         except UnicodeDecodeError:
-            pass
+            continue
+        if "\x00" in text:   # a NUL decodes "fine" but is never part of a URL list: binary data
+            raise _not_text(name, text.count("\n", 0, text.index("\x00")) + 1, "a NUL byte (binary data?)")
+        return text
     try:
         return data.decode("cp1252")
-    except UnicodeDecodeError:
-        raise BatchError(f"{name} is not a text file: save it as UTF-8 text, one URL per line") from None
+    except UnicodeDecodeError as exc:
+        raise _not_text(name, _line_of(data, exc.start), f"a byte that is not text (0x{data[exc.start]:02x})") from None
 
 
-def read_batch(path: str | Path) -> BatchInput:
-    """Read a batch file. Raises BatchError for a missing or unreadable file."""
+def read_batch_text(path: str | Path) -> str:
+    """A batch file's text, checked to be text. Raises BatchError for a missing file, a folder,
+    or a file that is not text (a NUL byte, bytes no encoding has), naming the line they are on."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except FileNotFoundError:
         raise BatchError(f"no batch file at {p}: give a .txt (one URL per line) or .csv (a url column)") from None
     except IsADirectoryError:
-        raise BatchError(f"{p} is a folder: give a batch file") from None
+        raise BatchError(f"{p} is a folder, not a batch file: give the .txt or .csv file inside it") from None
     except OSError as exc:
         raise BatchError(f"cannot read {p}: {exc.strerror}") from None
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise BatchError(f"{p} is not a text file: save it as UTF-8 text, one URL per line")
-    text = _decode(data, str(p))
+    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _not_text(str(p), _line_of(data, data.index(b"\x00")), "a NUL byte (binary data?)")
+    return _decode(data, str(p))
+
+
+def read_batch(path: str | Path) -> BatchInput:
+    """Read a batch file. Raises BatchError for a missing or unreadable file (`read_batch_text`)."""
+    p = Path(path)
+    text = read_batch_text(p)
     first = text.lstrip().split("\n", 1)[0].lower()
     fmt = "csv" if p.suffix.lower() in (".csv", ".tsv") or any(
         h in [c.strip().strip('"') for c in first.replace("\t", ",").split(",")] for h in URL_HEADERS) else "txt"

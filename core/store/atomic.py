@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 _WINDOWS = sys.platform == "win32"
+PRIVATE = 0o600   # the session, its journal, lock, caches and the report: titles and request ids are the user's business
 
 
 def _read_umask() -> int:

@@ -237,7 +237,9 @@ def write_parse_cache(path: Path | str, data: bytes, doc: dict[str, Any]) -> Non
     try:
         body = json.dumps(doc, allow_nan=False, separators=(",", ":")).encode("utf-8")
         head = json.dumps({"digest": _digest(data), "check": _digest(body)}).encode("utf-8")
-        tmp.write_bytes(head + b"\n" + body + b"\n")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(head + b"\n" + body + b"\n")
         os.replace(tmp, target)
     except (OSError, TypeError, ValueError):
         try:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .atomic import fsync_dir
+from .atomic import _WINDOWS, PRIVATE, fsync_dir
 
 _CHECK = re.compile(rb',"c":"([0-9a-f]{16})"}$')
 
@@ -167,8 +167,10 @@ class Journal:
         ``None`` keeps it as is, ``0`` empties it. Raises OSError.
         """
         existed = self.path.exists()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), PRIVATE)
         try:
+            if not _WINDOWS:
+                os.fchmod(fd, PRIVATE)   # a journal an older version made 0644
             if keep_bytes is not None and os.fstat(fd).st_size != keep_bytes:
                 os.ftruncate(fd, keep_bytes)
                 os.fsync(fd)

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write_text
+from .atomic import PRIVATE, atomic_write_text
 from .format import limiter_path
 
 
@@ -40,4 +40,4 @@ def load_limiter_state(session_path: Path | str, fallback: dict[str, Any]) -> di
 
 def save_limiter_state(session_path: Path | str, state: dict[str, Any]) -> None:
     """Write the sidecar atomically (sync: call it in a thread). Raises OSError."""
-    atomic_write_text(limiter_path(session_path), json.dumps(state))
+    atomic_write_text(limiter_path(session_path), json.dumps(state), mode=PRIVATE)

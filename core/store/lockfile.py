@@ -72,7 +72,7 @@ class FileLock:
         """Take the lock or raise LockBusy at once (no waiting). OSError if the file cannot be opened."""
         if self._fd is not None:
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             if sys.platform == "win32":  # pragma: no cover
                 os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
@@ -85,6 +85,8 @@ class FileLock:
         self._fd = fd
         info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
         try:
+            if sys.platform != "win32":
+                os.fchmod(fd, 0o600)   # a lock file an older version made 0644
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)
             os.write(fd, json.dumps(info).encode())

@@ -30,7 +30,7 @@ from ..errors import SessionError
 from ..model import Video, VideoState
 from ..settings import Settings
 from .access import damaged_error, discard_session, disk_error, keep_copy, sweep_debris, take_lock
-from .atomic import atomic_write_bytes, ensure_dir
+from .atomic import PRIVATE, atomic_write_bytes, ensure_dir
 from .format import (
     CHANGEABLE,
     VERSION,
@@ -352,7 +352,7 @@ class Session:
             data = tomli_w.dumps(doc).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise SessionError(f"The session state cannot be stored as TOML ({exc}); this is a bug.", "internal") from exc
-        atomic_write_bytes(self.path, data)
+        atomic_write_bytes(self.path, data, mode=PRIVATE)
         write_parse_cache(self.path, data, doc)
         self._journal.truncate()
         self._folded = snap.seq

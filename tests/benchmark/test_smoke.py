@@ -15,7 +15,7 @@ import pytest
 from .common import REPO
 
 pytestmark = pytest.mark.slow
-SCENARIOS = ("1 latency-bound", "2 rate-bound", "3 status budget", "4 vs naive", "5 scale", "6 TUI", "7 streaming")
+SCENARIOS = ("1 latency-bound", "2 rate-bound", "3 status budget", "4 vs naive", "5 scale", "6 TUI", "7 streaming", "8 SSH")
 KEYS = {"scenario", "parameters", "measured", "unit", "bound", "ratio", "target", "passed", "note", "runs"}
 
 

@@ -100,3 +100,18 @@ def test_bad_lines_keep_their_numbers_and_say_why():
     b = parse_batch_text("\n\nftp://example.com/a.mp4\nhttps://www.youtube.com/watch?v=short\n")
     assert [(ln.line, bool(ln.error), ln.url) for ln in b.lines] == [(3, True, None), (4, True, None)]
     assert "http" in b.lines[0].error and "11" in b.lines[1].error
+
+
+def test_a_nul_byte_a_binary_file_and_a_folder_are_named_with_their_line(tmp_path):
+    """README promises line numbers: a NUL byte past the first 4 KB, or a byte no encoding reads,
+    is named with the line it is on; a folder is called a folder."""
+    late_nul = tmp_path / "late.txt"
+    late_nul.write_bytes(b"".join(b"https://youtu.be/aaaaaaaaa%02d\n" % i for i in range(300)) + b"https://youtu.be/\x00x\n")
+    with pytest.raises(BatchError, match=r"late\.txt is not a text file: line 301 holds a NUL byte"):
+        read_batch(late_nul)
+    undecodable = tmp_path / "bin.dat"
+    undecodable.write_bytes(b"https://youtu.be/aaaaaaaaa01\n\xff\xfe" + b"\n\x81\x8d\x90 garbage")
+    with pytest.raises(BatchError, match=r"line 3 holds a byte that is not text \(0x81\)"):
+        read_batch(undecodable)
+    with pytest.raises(BatchError, match="is a folder, not a batch file"):
+        read_batch(tmp_path)

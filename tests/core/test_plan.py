@@ -426,7 +426,7 @@ def test_time_estimate_follows_the_binding_limit():
     secs, basis = estimate_seconds([600.0] * 100, fast)
     latency = 30.0 + 0.05 * 600  # the stated assumption
     assert secs == pytest.approx(100 * latency / 10 + latency)
-    assert "assumed" in basis
+    assert basis == "10 at once, at most 300 submits a minute"   # the limits, not our latency formula
     basic = Settings(plan="basic", concurrency=10)
     secs, basis = estimate_seconds([60.0] * 25, basic)  # 1 submit/min, 10 a day
     assert secs > 2 * 86400 and "day" in basis

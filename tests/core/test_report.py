@@ -33,7 +33,8 @@ async def test_report_has_one_row_per_line_sorted(tmp_path):
 
     path = write_report(tmp_path / "reports" / "report.csv", s)
     s.close()
-    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert path.read_bytes().startswith(b"line,url,"), "plain UTF-8: no byte-order mark unless --excel"
+    assert (path.stat().st_mode & 0o777) == 0o600
     with open(path, newline="", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert tuple(rows[0]) == COLUMNS
@@ -68,3 +69,11 @@ def test_report_cells_replay_nothing_in_a_terminal(tmp_path):
     assert "gpj.exe" in h["title"] and h["message"].startswith("502 Bad Gateway")
     assert f_["title"].startswith("'="), "a formula hidden behind an escape sequence is still defused"
     assert bad["url"] == "not a url" and bad["message"] == "bad line"
+
+
+def test_excel_asks_for_the_byte_order_mark(tmp_path):
+    s = Session.create(tmp_path / "s.toml", batch="b.txt", settings=Settings(excel=True),
+                       videos=[Video(key="youtube:a", url="https://youtu.be/a", vid="a", line=1, title="Ünïcode")])
+    path = write_report(tmp_path / "report.csv", s)
+    s.close()
+    assert path.read_bytes().startswith(b"\xef\xbb\xbfline,url,")

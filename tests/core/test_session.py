@@ -446,3 +446,30 @@ def test_sweep_without_the_lock_spares_live_and_recent_writers(tmp_path):
     os.utime(dead_old, (1, 1))
     assert atomic.sweep_temp_files(tmp_path) == [dead_old]
     assert sorted(leftovers(tmp_path)) == sorted([live.name, dead_new.name])
+
+
+@pytest.mark.anyio
+async def test_every_file_of_a_session_is_private_like_the_config(tmp_path):
+    """The session, its journal, lock, parse cache and limiter state hold titles and request ids:
+    0600, as the config file is; an older session's 0644 files are tightened when written again."""
+    import stat
+
+    from bulk_transcribe.core.store.limiter_state import save_limiter_state
+
+    def modes() -> dict[str, int]:
+        return {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir() if p.is_file()}
+
+    s = new(tmp_path)
+    await s.record(s.videos[0], state=VideoState.DONE, request_id="r-1")
+    await s.checkpoint()
+    save_limiter_state(s.path, {"buckets": {}})
+    s.close()
+    assert len(modes()) >= 4 and set(modes().values()) == {0o600}, modes()
+    for p in tmp_path.iterdir():
+        p.chmod(0o644)   # as an older version left them
+    s = Session.open(tmp_path / "s.toml")
+    await s.record(s.videos[1], state=VideoState.DONE, request_id="r-2")
+    await s.checkpoint()
+    save_limiter_state(s.path, {"buckets": {}})
+    s.close()
+    assert set(modes().values()) == {0o600}, modes()

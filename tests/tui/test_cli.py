@@ -272,3 +272,172 @@ def test_a_session_never_chooses_where_the_key_goes(tmp_path):
                         key="k-123456789", timeout=120)
         assert again.returncode == 0, again.stderr
         assert a.jobs_created() == 1 and b.arrivals("all") == []
+
+
+@pytest.mark.parametrize("args, hint", [
+    ([], "bulk-transcribe run BATCH"),
+    (["tui", "b.txt", "--start"], "bulk-transcribe run BATCH"),
+    (["demo"], "bulk-transcribe demo --headless"),
+    (["resume", "s.toml"], "bulk-transcribe resume s.toml --headless"),
+])
+def test_the_app_without_a_terminal_says_so_and_exits_2(tmp_path, args, hint):
+    """A cron line without `run` (stdin and stdout not a terminal): no full-screen app painted into
+    a file, but a sentence saying what to run instead, exit 2, nothing written."""
+    (tmp_path / "b.txt").write_text("https://youtu.be/dQw4w9WgXcQ\n")
+    env = dict(os.environ, BULK_TRANSCRIBE_DATA_DIR=str(tmp_path / "data"),
+               BULK_TRANSCRIBE_CONFIG_DIR=str(tmp_path / "config"), DEAPI_API_KEY="k-123456789")
+    r = subprocess.run([sys.executable, "-m", "bulk_transcribe.tui", *args], env=env, cwd=tmp_path,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, (r.stdout[-500:], r.stderr)
+    assert "needs a terminal" in r.stderr and hint in r.stderr, r.stderr
+    assert r.stdout == "" and not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "plan", "tui"])
+def test_a_binary_batch_is_refused_with_its_line_before_deapi_is_asked(tmp_path, command):
+    """A batch holding a NUL byte: exit 2 naming the line, and not one connection to deAPI (the
+    batch is checked before the balance is asked)."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    base = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    batch = tmp_path / "b.txt"
+    batch.write_bytes(b"https://youtu.be/dQw4w9WgXcQ\n# fine\nhttps://youtu.be/\x00\x01\x02\n")
+    try:
+        r = run_cli(tmp_path, command, str(batch), "--api-base", base, "--no-metadata", key="k-123456789", timeout=60)
+        silent.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            silent.accept()
+    finally:
+        silent.close()
+    assert r.returncode == 2, r.stderr
+    assert "b.txt is not a text file: line 3 holds a NUL byte" in r.stderr, r.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_folder_as_the_batch_is_called_a_folder(tmp_path):
+    (tmp_path / "batches").mkdir()
+    r = run_cli(tmp_path, "run", str(tmp_path / "batches"), key="k-123456789")
+    assert r.returncode == 2 and "is a folder, not a batch file" in r.stderr, r.stderr
+
+
+def test_json_run_with_a_rejected_line_says_so_and_exits_1(tmp_path):
+    """A rejected line was not transcribed: `run --json` says how many in the closing event and
+    exits 1 (some of the batch not done), not 0 with all videos done."""
+    import json
+
+    from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+    batch = tmp_path / "batch.txt"
+    batch.write_text("https://youtu.be/aaaaaaaaaa1\nnot a url\nhttps://youtu.be/aaaaaaaaaa1\n", encoding="utf-8")
+    with SimServer(SimConfig(latency=(0.1, 0.2))) as sim:
+        r = run_cli(tmp_path, "run", str(batch), "--api-base", sim.base_url, "--no-metadata", "--json",
+                    key="k-123456789")
+    assert r.returncode == 1, r.stderr
+    end = json.loads(r.stdout.splitlines()[-1])
+    assert end["event"] == "BatchFinished" and end["done"] == 1 and end["failed"] == 0
+    assert end["rejected"] == 1 and end["duplicates"] == 1
+
+
+def test_python_m_bulk_transcribe_is_the_command(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "bulk_transcribe", "--version"], capture_output=True, text=True,
+                       timeout=60, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("bulk-transcribe "), r.stderr
+
+
+def test_the_debug_log_holds_events_and_requests_but_never_the_key(tmp_path):
+    """`--log FILE` (mode 0600) and `--verbose` (stderr): every event and HTTP request, the key redacted."""
+    from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+    key = "k-secret-0123456789abcdef"
+    log = tmp_path / "logs" / "debug.log"
+    with SimServer(SimConfig(latency=(0.1, 0.2))) as sim:
+        r = run_cli(tmp_path, "run", str(_batch(tmp_path, ["aaaaaaaaaa1"])), "--api-base", sim.base_url,
+                    "--no-metadata", "--log", str(log), key=key)
+        verbose = run_cli(tmp_path, "run", str(_batch(tmp_path, ["aaaaaaaaaa1", "aaaaaaaaaa2"])), "--api-base",
+                          sim.base_url, "--no-metadata", "--verbose", key=key)
+    assert r.returncode == 0, r.stderr
+    text = log.read_text()
+    assert "HTTP Request: POST" in text and "VideoChanged" in text and "BatchFinished" in text, text[-2000:]
+    assert key not in text and "k-se…cdef" in text    # the settings line names the key only redacted... or not at all
+    assert (log.stat().st_mode & 0o777) == 0o600
+    assert verbose.returncode == 0 and "HTTP Request: GET" in verbose.stderr and key not in verbose.stderr
+    assert "DEBUG" not in r.stderr, "without --verbose, the log goes only to the file"
+
+
+def test_shell_completion_is_generated_from_the_parser(tmp_path):
+    script = run_cli(tmp_path, "completion", "bash")
+    assert script.returncode == 0
+    (tmp_path / "c.bash").write_text(script.stdout)
+
+    def complete(*words: str) -> list[str]:
+        line = " ".join(f"'{w}'" for w in words)
+        r = subprocess.run(["bash", "-c", f"source {tmp_path / 'c.bash'}; COMP_WORDS=({line}); "
+                                          f"COMP_CWORD={len(words) - 1}; _bulk_transcribe; printf '%s\\n' \"${{COMPREPLY[@]}}\""],
+                           capture_output=True, text=True, timeout=30, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split()
+
+    assert complete("bulk-transcribe", "pl") == ["plan"]
+    assert complete("bulk-transcribe", "plan", "--no-m") == ["--no-metadata"]
+    assert sorted(complete("bulk-transcribe", "run", "b.txt", "--plan", "")) == ["auto", "basic", "premium"]
+    assert "--output" not in complete("bulk-transcribe", "plan", "--")   # the plan writes no transcripts
+    zsh, fish = run_cli(tmp_path, "completion", "zsh"), run_cli(tmp_path, "completion", "fish")
+    assert "bashcompinit" in zsh.stdout and "complete -F _bulk_transcribe bulk-transcribe" in zsh.stdout.replace(
+        "-o filenames ", "")
+    assert "complete -c bulk-transcribe -n '__fish_seen_subcommand_from run' -l wait-limit -x" in fish.stdout
+    assert run_cli(tmp_path, "completion", "tcsh").returncode == 2
+
+
+def test_plan_help_lists_only_what_changes_a_plan(tmp_path):
+    out = run_cli(tmp_path, "plan", "--help").stdout
+    for applies in ("--model", "--timestamps", "--lang", "--concurrency", "--plan", "--rpm", "--no-metadata",
+                    "--cookies", "--order", "--json", "--api-base"):
+        assert applies in out, applies
+    for run_only in ("--output", "--session", "--format", "--template", "--max-attempts", "--retry-failed",
+                     "--max-cost", "--resubmit-in-doubt", "--wait-limit", "--no-adaptive", "--limit-mode", "--excel"):
+        assert run_only not in out, run_only
+
+
+def test_every_positional_argument_has_help():
+    import argparse
+
+    from bulk_transcribe.tui.cli import build_parser
+
+    parser = build_parser()
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subs.choices.items():
+        for action in sub._actions:
+            if not action.option_strings:
+                assert action.help, f"{name} {action.dest} has no help"
+
+
+def test_a_negative_wait_limit_names_the_flag_and_the_value(tmp_path):
+    (tmp_path / "b.txt").write_text("https://youtu.be/dQw4w9WgXcQ\n")
+    r = run_cli(tmp_path, "run", "b.txt", "--wait-limit", "-5", key="k-123456789")
+    assert r.returncode == 2 and "--wait-limit" in r.stderr and "'-5'" in r.stderr, r.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_debug_log_formatter_redacts_the_key_whatever_writes_it():
+    import logging
+
+    from bulk_transcribe.tui.debuglog import RedactingFormatter
+
+    key = "k-secret-0123456789abcdef"
+    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, "headers %s", ({"Authorization": f"Bearer {key}"},),
+                               None)
+    line = RedactingFormatter((key,)).format(record)
+    assert key not in line and "Bearer k-se…cdef" in line
+
+
+def test_excel_reaches_the_settings_and_is_off_by_default():
+    from bulk_transcribe.core.config import load_settings
+    from bulk_transcribe.tui.cli import build_parser
+    from bulk_transcribe.tui.options import overrides
+
+    parser = build_parser()
+    assert load_settings(overrides(parser.parse_args(["run", "b.txt", "--excel"]))).excel is True
+    assert load_settings(overrides(parser.parse_args(["run", "b.txt"]))).excel is False

@@ -34,6 +34,12 @@ def test_json_lines_one_object_per_event():
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [r["event"] for r in rows] == ["ErrorLogged", "BatchFinished"]
     assert rows[0]["status"] == 503 and rows[1]["failures_by_category"] == [["job-failed", 1]]
+    import datetime
+    import time
+
+    for row in rows:   # every event says when it happened, on the wall clock (UTC)
+        when = datetime.datetime.strptime(row["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+        assert abs(when.timestamp() - time.time()) < 60
 
 
 def test_warns_when_the_estimate_exceeds_the_balance():

@@ -117,3 +117,10 @@ def test_plan_screen_over_the_balance(snap_compare):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=show)
+
+
+def test_run_screen_no_color_keeps_the_sparkline_visible(snap_compare, monkeypatch):
+    """NO_COLOR (Textual turns every colour to grey): the throughput sparkline used to fade to grey
+    235 on 233, invisible; under NO_COLOR its bars are drawn in the text's own colour."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=feed(mid_batch(), failures()))

@@ -32,7 +32,7 @@ async def test_json_rows_then_totals_and_table(tmp_path):
 
     table = format_plan_table(plan, width=100)
     assert all(len(line) <= 100 for line in table.splitlines())
-    assert IDS[0] in table and "1:02:05" in table and "estimated cost" in table and "line 3" in table
+    assert IDS[0] in table and "1:02:05" in table and "cost: $" in table and "line 3" in table
 
 
 async def test_price_groups_and_notes_are_shown(tmp_path):
@@ -92,3 +92,40 @@ async def test_the_plan_table_and_json_show_hostile_titles_safely(tmp_path, caps
     lines = capsys.readouterr().out.splitlines()
     assert all(" " <= ch <= "~" for line in lines for ch in line)
     assert json.loads(lines[0])["title"] == HOSTILE_TITLE
+
+
+async def test_the_plan_fits_80_columns_and_says_unknown_not_zero(tmp_path, capsys):
+    """`bulk-transcribe plan` (issue 11): every line fits an 80-column terminal, a batch with no
+    known length costs "unknown" (JSON null), never "$0.0000", and no price formula is printed."""
+    import argparse
+    from unittest import mock
+
+    from bulk_transcribe.tui import commands
+
+    batch = write_batch(tmp_path, [watch(IDS[0]), watch(IDS[1]), "https://www.youtube.com/watch?v=" + IDS[0],
+                                   "not a url at all, with a long explanation after it that wraps"])
+    plan = await build_plan(batch, Settings(metadata=False), cache_dir=tmp_path / "cache")
+    args = argparse.Namespace(batch=str(batch), json=False)
+    with mock.patch.object(commands, "load_settings", return_value=Settings(metadata=False)), \
+            mock.patch.object(commands, "resolve_api_key", return_value=("", "")), \
+            mock.patch("bulk_transcribe.core.plan.build_plan", mock.AsyncMock(return_value=plan)):
+        await anyio.to_thread.run_sync(commands.run_plan, args)   # stdout is not a terminal: 80 columns
+    table = capsys.readouterr().out
+    assert max(len(line) for line in table.splitlines()) <= 80, table
+    assert "$0.0000" not in table and "cost: unknown" in table, table
+    for formula in ("per hour of audio", "per job", "assumed from", "s a job"):
+        assert formula not in table, formula
+    totals = list(plan_rows_json(plan))[-1]
+    assert totals["estimated_cost"] is None and totals["unknown_durations"] == 2
+    json.dumps(totals)
+
+
+async def test_a_known_length_is_priced_and_the_unknown_ones_are_counted(tmp_path):
+    cache = tmp_path / "cache"
+    seed_cache(cache, {IDS[0]: 300.0})
+    plan = await build_plan(write_batch(tmp_path, [watch(IDS[0]), watch(IDS[1])]), Settings(metadata=False),
+                            cache_dir=cache)
+    table = format_plan_table(plan)
+    assert max(len(line) for line in table.splitlines()) <= 80
+    assert "cost: $0.0089 (from deAPI's published prices; 1 more of unknown length" in table, table
+    assert list(plan_rows_json(plan))[-1]["estimated_cost"] == pytest.approx(0.0089, abs=1e-4)

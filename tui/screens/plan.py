@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Footer, LoadingIndicator, Static
 from ...core.plan import Plan, PlanTotals
 from ...core.sanitize import clean
 from ..messages import PlanAccepted, PlanDismissed, StartNowRequested
-from ..text import fmt_duration
+from ..text import cost_words, fmt_duration, plan_cost_known
 from ..widgets.plan_table import PlanTable
 from ..widgets.table import literal
 from .modals import Confirm
@@ -44,8 +44,13 @@ def totals_text(t: PlanTotals) -> Text:
     text.append(f"\naudio {t.hours:.2f} h{unknown} · time about {fmt_duration(t.estimated_seconds)}")
     if t.limits_source == "auto":
         text.append(" at Basic's limits (learns the account's)")
-    text.append(f"\ncost about ${t.estimated_cost:.4f}", style="bold")
-    text.append(f" ({t.cost_basis})")
+    if plan_cost_known(t):
+        text.append(f"\ncost about ${t.estimated_cost:.4f}", style="bold")
+        text.append(f" ({t.cost_basis})")
+    else:
+        amount, basis = cost_words(t)
+        text.append(f"\ncost {amount}", style="bold")
+        text.append(f" ({basis})")
     for note in t.notes:
         text.append(f"\n{note}")
     if t.balance is None:

@@ -1,0 +1,7 @@
+"""`python -m bulk_transcribe` is the `bulk-transcribe` command."""
+
+import sys
+
+from .tui.cli import main
+
+sys.exit(main())
