@@ -332,21 +332,29 @@ def estimate_seconds(durations: Sequence[float | None], settings: Settings, *,
     known = [d for d in durations if d is not None]
     mean_audio = sum(known) / len(known) if known else 0.0
     latency = LATENCY_BASE_S + LATENCY_PER_AUDIO_SECOND * mean_audio
-    basis = (f"{settings.concurrency} at once, about {latency:.0f} s a job (assumed from the audio length), "
-             f"at most {settings.submit_rpm} submits a minute")
+    concurrency = settings.concurrency
+    if settings.auto_concurrency:   # Little's law, as the run's auto level starts
+        concurrency = max(1, min(settings.max_concurrency, math.ceil(settings.submit_rpm / 60.0 * latency * 1.25)))
+        basis = (f"in flight {concurrency} (auto: {settings.submit_rpm}/min × {latency:.0f} s a job, assumed from the "
+                 f"audio length; up to {settings.max_concurrency}), at most {settings.submit_rpm} submits a minute")
+    else:
+        basis = (f"{concurrency} at once, about {latency:.0f} s a job (assumed from the audio length), "
+                 f"at most {settings.submit_rpm} submits a minute")
     if settings.learns_limits:
         basis = f"at Basic's limits, where every new account starts: {basis}"
     if n == 0:
         return 0.0, basis
     daily = settings.submit_daily
-    seconds, resets = _estimate(n, latency, settings.submit_rpm, daily, settings.concurrency, now)
+    seconds, resets = _estimate(n, latency, settings.submit_rpm, daily, concurrency, now)
     if resets:
         basis += f"; {daily} submits a day: {resets} more day{'s' if resets > 1 else ''} (the limit resets at midnight UTC)"
     if settings.learns_limits:
         premium = PLANS["premium"]
         rpm = min(settings.rpm, premium[0]) if settings.rpm else premium[0]
         day = premium[1] if settings.submit_per_day == -1 else (settings.submit_per_day or None)
-        fast, _ = _estimate(n, latency, rpm, day, settings.concurrency, now)
+        fast_c = (max(1, min(settings.max_concurrency, math.ceil(rpm / 60.0 * latency * 1.25)))
+                  if settings.auto_concurrency else concurrency)
+        fast, _ = _estimate(n, latency, rpm, day, fast_c, now)
         basis += f"; if deAPI's answers show a Premium account ({rpm}/min), about {_span(fast)}"
     return seconds, basis
 

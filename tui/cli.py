@@ -14,7 +14,18 @@ from typing import Sequence
 from .. import __version__
 from ..core.config import CONFIG_KEYS, ENV_BASE, ENV_KEY
 from ..core.paths import config_path
-from ..core.settings import DEFAULT_API_BASE, FORMATS, LIMIT_MODES, MODELS, ORDERS, PLAN_CHOICES, SettingsError
+from ..core.settings import (
+    DEFAULT_API_BASE,
+    FORMATS,
+    LIMIT_MODES,
+    MAX_CONCURRENCY,
+    MODELS,
+    ORDER_HELP,
+    ORDERS,
+    PLAN_CHOICES,
+    SettingsError,
+    parse_concurrency,
+)
 from .options import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 
 EPILOG = f"""\
@@ -24,7 +35,7 @@ environment:
   BULK_TRANSCRIBE_CONFIG_DIR / BULK_TRANSCRIBE_DATA_DIR   move the config / sessions folders
 
 config file: {{config}} (TOML), e.g.
-  concurrency = 10
+  concurrency = "auto"   (or a number)
   formats = ["txt", "md"]
   keys: {{keys}}
   (wait_limit is in seconds there; --wait-limit takes minutes)
@@ -41,11 +52,23 @@ def _formats(text: str) -> tuple[str, ...]:
     return items
 
 
+def _concurrency(text: str) -> int:
+    value = parse_concurrency(text)
+    if not isinstance(value, int) or not 0 <= value <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"concurrency is auto or a whole number 1-{MAX_CONCURRENCY}")
+    return value
+
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("run options")
     g.add_argument("--output", "-o", dest="output_dir", metavar="DIR", help="folder for transcripts (default: transcripts)")
     g.add_argument("--session", metavar="FILE", help="session file (default: one per batch in the data folder)")
-    g.add_argument("--concurrency", "-c", type=int, metavar="N", help="videos in flight, 1-50 (default 5; 1 = sequential)")
+    g.add_argument("--concurrency", "-c", type=_concurrency, metavar="auto|N",
+                   help="videos in flight: auto (default) as many as the account's rate x the job time allows "
+                        f"(Little's law), moved by 429s, errors and deAPI's queueing; N fixes it (1-{MAX_CONCURRENCY}; "
+                        "1 = sequential)")
+    g.add_argument("--max-concurrency", type=int, metavar="N",
+                   help="the most videos in flight auto may reach (default 300)")
     g.add_argument("--plan", choices=list(PLAN_CHOICES),
                    help="auto (default): start at Basic's limits (every new account's) and learn the account's "
                         "from deAPI's answers; basic or premium: that plan's published limits, as a cap")
@@ -76,7 +99,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="submit again the videos whose earlier submit may have been paid (its answer was lost): "
                         "deAPI may charge them twice; this run only, never remembered")
     g.add_argument("--wait-limit", type=float, metavar="MIN", help="minutes to wait for one job (default 180; the job is kept)")
-    g.add_argument("--order", choices=list(ORDERS), help="shortest first (default, when durations are known) or input order")
+    g.add_argument("--order", choices=list(ORDERS),
+                   help="; ".join(f"{name}: {text}" for name, text in ORDER_HELP.items())
+                        + " (finish is the default; orders use the durations known)")
     g.add_argument("--no-metadata", dest="metadata", action="store_false", default=None,
                    help="skip the title/duration lookup (yt-dlp)")
     g.add_argument("--cookies", metavar="FILE", help="cookies file for yt-dlp (YouTube's 'confirm you're not a bot')")

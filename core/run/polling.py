@@ -4,8 +4,12 @@ Three ideas:
 - Learn how long jobs take (per second of audio when durations are known) and do not
   ask before a job can plausibly be done.
 - Use what deAPI says: with `progress` rising, predict the finish and ask just after it.
-- Never plan more status calls than the status bucket can carry: the gap between two
-  polls of one job is at least (jobs in flight) * 60 / (status calls per minute).
+- Never send more status calls than the budget carries, and spend it on the jobs about to
+  finish: each job plans its own next look here, and `pollgate.PollGate` lets the planned
+  looks out at the budget's pace, the earliest due first.
+- When job times follow the audio length closely (durations known, the time per audio second
+  seen varies little), the first look is aimed at the predicted end itself: most jobs then
+  take one status call.
 In economy mode (a daily status allowance, e.g. the Basic plan's 200 a day) polls are
 aimed later and spaced wider, trading a little latency for calls. How long that allowance
 must last is `status_horizon`'s question: until midnight, unless a daily submit allowance
@@ -91,6 +95,16 @@ class PollPlanner:
             return statistics.median(self._latency)
         return DEFAULT_EXPECTED * self._k
 
+    def tight(self) -> bool:
+        """Whether job times follow the audio length closely: at least 5 jobs seen with a
+        duration, and their times per audio second within 25 % of each other (20th to 80th
+        percentile)."""
+        if len(self._per_audio_second) < 5:
+            return False
+        ordered = sorted(self._per_audio_second)
+        lo, hi = ordered[len(ordered) // 5], ordered[(4 * len(ordered)) // 5 - (len(ordered) % 5 == 0)]
+        return hi <= 1.25 * lo
+
     def low_expected(self) -> float:
         """A short job's time: the 20th percentile of what was seen."""
         if len(self._latency) < 5:
@@ -105,12 +119,9 @@ class PollPlanner:
         now: float,
         *,
         duration: float | None,
-        in_flight: int,
-        status_per_minute: float,
     ) -> float:
-        """Seconds to wait before the next status call for `job`."""
-        spread = max(1, in_flight) * 60.0 / max(status_per_minute, 1e-6)
-        floor = max(MIN_GAP * self._k, spread)
+        """Seconds to wait before the next status call for `job` (the budget is the gate's)."""
+        floor = MIN_GAP * self._k
         expected = self.expected(duration)
         elapsed = now - job.submitted
         cap = expected * (0.5 if self.economy else 0.1)
@@ -132,7 +143,9 @@ class PollPlanner:
         if job.polls == 0:
             # First look: not before a short job of this kind could be done.
             aim = expected * (0.85 if self.economy else 0.3)
-            if duration is None and not self.economy:
+            if duration is not None and self.tight():
+                aim = expected   # jobs follow their length: look once, at the predicted end
+            elif duration is None and not self.economy:
                 aim = min(aim, self.low_expected())
             delay = aim - elapsed
         else:

@@ -259,9 +259,7 @@ async def follow(ctx: "RunContext", slot: int, v: Video) -> JobStatus | None:
     try:
         while True:
             now = ctx.clock()
-            delay = ctx.planner.next_delay(
-                clock, now, duration=v.duration, in_flight=ctx.following,
-                status_per_minute=status_budget(ctx))
+            delay = ctx.planner.next_delay(clock, now, duration=v.duration)
             if now >= deadline:
                 err = DeapiError(Category.TIMEOUT,
                                  f"still not done after {ctx.settings.wait_limit / 60:.0f} min; the job is kept "
@@ -273,6 +271,8 @@ async def follow(ctx: "RunContext", slot: int, v: Video) -> JobStatus | None:
             ctx.reporter.worker_changed(slot, Activity.TRANSCRIBING, v, progress=progress,
                        detail=f"next check in {delay:.0f} s", until=now + delay)
             await anyio.sleep(delay)
+            # The budget goes to the jobs due first (those predicted to finish), at its pace.
+            await ctx.polls.turn(now + delay, lambda: status_budget(ctx))
             await acquire(ctx, slot, v, "status")
             ctx.reporter.worker_changed(slot, Activity.TRANSCRIBING, v, progress=progress, detail="checking")
             try:
@@ -302,6 +302,7 @@ async def follow(ctx: "RunContext", slot: int, v: Video) -> JobStatus | None:
             if job.terminal:
                 if job.status == "done":
                     ctx.planner.learn(ctx.clock() - clock.submitted, v.duration, clock)
+                    ctx.pacing.job_done(ctx.clock() - clock.submitted, v.duration, clock.polls)
                 return job
             if v.state is not VideoState.TRANSCRIBING:
                 await ctx.record(v, state=VideoState.TRANSCRIBING, durable=False)
