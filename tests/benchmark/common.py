@@ -142,6 +142,7 @@ class RunStats:
     done: dict[str, float] = field(default_factory=dict)        # url -> DONE
     failed: int = 0
     polls: int = 0
+    polls_by_url: dict[str, int] = field(default_factory=dict)
 
 
 def urls(n: int, prefix: str) -> list[str]:
@@ -183,6 +184,7 @@ async def run_ours(tmp: Path, base_url: str, batch: list[str], scale: Scale, *,
     await engine.run()
     stats.ended = time.monotonic()
     stats.polls = sum(v.polls for v in session.videos)
+    stats.polls_by_url = {v.url: v.polls for v in session.videos}
     session.close()
     return stats
 

@@ -16,7 +16,7 @@ def trained(economy=False, latency=40.0, n=10):
     return p
 
 
-def test_before_learning_it_explores_early_and_grows():
+def test_before_learning_it_explores_and_grows():
     p = PollPlanner()
     job = JobClock(submitted=0.0)
     gaps = []
@@ -26,7 +26,7 @@ def test_before_learning_it_explores_early_and_grows():
         gaps.append(d)
         now += d
         job.observe(now, None)
-    assert gaps[0] == pytest.approx(1.0)
+    assert gaps[0] == pytest.approx(10.0), "not at once: a URL job sits at 0 % while its source downloads"
     assert all(b >= a for a, b in zip(gaps, gaps[1:])) and gaps[-1] <= 10.0
 
 
@@ -71,10 +71,11 @@ def test_every_planned_delay_is_positive(polls, elapsed, economy):
 def test_jobs_that_follow_their_length_get_one_look_at_the_predicted_end():
     p = PollPlanner()
     for seconds in (60.0, 120.0, 600.0, 300.0, 240.0, 90.0):
-        p.learn(seconds / 10.0, seconds)            # 0.1 s per audio second, every time
+        p.learn(20.0 + seconds / 10.0, seconds)     # 20 s of download and queue, then 0.1 s per audio second
     assert p.tight()
+    assert p.expected(400.0) == pytest.approx(60.0), "a fixed part and a part per audio second"
     d = p.next_delay(JobClock(submitted=0.0), 0.0, duration=400.0)
-    assert d == pytest.approx(40.0), "aimed at the end, not at a third of the way"
+    assert d == pytest.approx(60.0), "aimed at the end, not at a third of the way"
     loose = PollPlanner()
     for seconds, took in ((60.0, 3.0), (120.0, 30.0), (600.0, 20.0), (300.0, 60.0), (240.0, 5.0)):
         loose.learn(took, seconds)
