@@ -11,10 +11,12 @@ Around that estimate the level moves on what it sees:
   not used up), throughput grows and job times do not;
 - lowered at once on 429s and server errors (halved, then held for a few job times and
   recovering a quarter at a time), and when job times grow against the run's best (deAPI
-  queueing our jobs: more in flight would only queue more). Job times are compared per second
-  of audio when durations are known, so a batch of longer videos is not mistaken for queueing,
-  and the inflated times are not fed back into Little's law (that would raise the level
-  because deAPI is slow).
+  queueing our jobs: more in flight would only queue more). With durations known, job times
+  are compared with the line (fixed part + per audio second) fitted to the run's first jobs, so
+  a batch of longer videos is not mistaken for queueing; without, with the first jobs' median.
+  The inflated times are not fed back into Little's law (that would raise the level because
+  deAPI is slow), and the hold is a share of Little's level, not of the current one, so it
+  cannot ratchet down to one.
 
 Pure: callers pass `now`, the rate and what happened; `current` and `reason` are the answer.
 """
@@ -25,10 +27,13 @@ import math
 import statistics
 from collections import deque
 
+from .polling import fit_line
+
 HEADROOM = 1.25          # the starting boost: jobs vary, so a little more than the mean asks
 BOOST_MAX = 3.0
 QUEUEING = 1.3           # recent job pace over the best pace that reads as deAPI queueing
 DEFAULT_POLLS = 1.5      # status calls per video assumed in shared mode before any is seen
+BASELINE = 12            # the first jobs, whose times are the run's uncongested reference
 
 
 class AutoConcurrency:
@@ -41,8 +46,8 @@ class AutoConcurrency:
         self.boost = HEADROOM
         self._expected = expected        # seconds a job takes before any was seen
         self._times: deque[float] = deque(maxlen=50)    # seconds per job, submit to done
-        self._paces: deque[float] = deque(maxlen=10)    # per audio second when known, else seconds
-        self._best_pace: float | None = None
+        self._first: list[tuple[float | None, float]] = []   # (audio s, job s) of the first jobs
+        self._ratios: deque[float] = deque(maxlen=10)        # recent job time / the reference's
         self._cut_to: int | None = None  # after trouble: the level may not exceed this yet
         self._hold_until = -math.inf
         self._last_cut = -math.inf
@@ -60,11 +65,21 @@ class AutoConcurrency:
         if seconds <= 0:
             return
         self._times.append(seconds)
-        self._paces.append(seconds / duration if duration else seconds)
         self._period_done += 1
-        if len(self._paces) >= 5:
-            pace = statistics.median(self._paces)
-            self._best_pace = pace if self._best_pace is None else min(self._best_pace, pace)
+        if len(self._first) < BASELINE:
+            self._first.append((duration, seconds))
+            return
+        reference = self._reference(duration)
+        if reference:
+            self._ratios.append(seconds / reference)
+
+    def _reference(self, duration: float | None) -> float | None:
+        """What a job of `duration` took while the run was young (None when unknown)."""
+        known = [(d, t) for d, t in self._first if d]
+        line = fit_line(known) if duration else None
+        if line is not None:
+            return max(line[0] + line[1] * duration, 1e-6)
+        return statistics.median(t for _, t in self._first) if self._first else None
 
     def trouble(self, now: float, what: str) -> bool:
         """A 429 or server error: halve the level (once per burst). True when it dropped."""
@@ -87,10 +102,10 @@ class AutoConcurrency:
         return mean / max(1.0, self.queueing())
 
     def queueing(self) -> float:
-        """Recent job pace over the run's best (1.0 = no slower than ever)."""
-        if self._best_pace is None or len(self._paces) < 5:
+        """Recent job times over the run's first ones (1.0 = no slower, never below)."""
+        if len(self._ratios) < 5:
             return 1.0
-        return statistics.median(self._paces) / self._best_pace
+        return max(1.0, statistics.median(self._ratios))
 
     def little(self, per_minute: float) -> float:
         """Little's law: in flight = submits per second x seconds a job."""
@@ -103,11 +118,12 @@ class AutoConcurrency:
         rate = submit_per_minute / (1.0 + self.polls_per_video) if shared else submit_per_minute
         self._saturated = in_flight >= self.current
         self._probe(now, rate_binds)
-        target = max(1, min(self.ceiling, math.ceil(self.little(rate) * self.boost)))
+        little = self.little(rate) * self.boost
         queued = self.queueing()
         if queued > QUEUEING:
-            # deAPI is queueing our jobs: hold the level where it was when jobs were fast.
-            target = min(target, max(1, math.floor(self.current / queued * QUEUEING)))
+            # deAPI is queueing our jobs: fewer in flight, by how much slower they have become.
+            little = little / queued * QUEUEING
+        target = max(1, min(self.ceiling, math.ceil(little)))
         level = target
         if self._cut_to is not None:
             if now < self._hold_until:

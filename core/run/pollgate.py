@@ -36,6 +36,8 @@ class PollGate:
         self._heap: list[_Turn] = []
         self._seq = itertools.count()
         self._last = -math.inf
+        self._idle = anyio.Event()
+        self._idle.set()
 
     @property
     def waiting(self) -> int:
@@ -44,12 +46,20 @@ class PollGate:
     def _wake_head(self) -> None:
         if self._heap:
             self._heap[0].event.set()
+        elif not self._idle.is_set():
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return when no status call is waiting its turn (at once if none is)."""
+        await self._idle.wait()
 
     async def turn(self, due: float, per_minute: Callable[[], float]) -> None:
         """Wait for this job's turn: earliest `due` first, at most `per_minute()` calls a minute
         through the gate. Cancel-safe: a cancelled waiter leaves the queue."""
         me = _Turn(due, next(self._seq))
         heapq.heappush(self._heap, me)
+        if self._idle.is_set():
+            self._idle = anyio.Event()
         try:
             while True:
                 if self._heap[0] is me:

@@ -46,6 +46,23 @@ class JobClock:
                 del self.samples[:-2]
 
 
+def fit_line(pairs) -> tuple[float, float] | None:
+    """(fixed seconds, seconds per audio second) by least squares over (audio s, job s) pairs, or
+    None when they cannot tell a line (fewer than 5, lengths all alike, or a slope below 0)."""
+    pairs = list(pairs)
+    if len(pairs) < 5:
+        return None
+    xs, ys = [d for d, _ in pairs], [t for _, t in pairs]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    if var <= 1e-9 * max(1.0, mx * mx) * len(xs):
+        return None
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var
+    if slope < 0:
+        return None
+    return my - slope * mx, slope
+
+
 class PollPlanner:
     """Plans the delay before each status call. Pure: callers pass `now`."""
 
@@ -101,19 +118,7 @@ class PollPlanner:
         return DEFAULT_EXPECTED * self._k
 
     def _fit(self) -> tuple[float, float] | None:
-        """(fixed seconds, seconds per audio second) by least squares over the recent jobs, or
-        None when they cannot tell a line (fewer than 5, lengths all alike, or a slope below 0)."""
-        if len(self._pairs) < 5:
-            return None
-        xs, ys = [d for d, _ in self._pairs], [t for _, t in self._pairs]
-        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-        var = sum((x - mx) ** 2 for x in xs)
-        if var <= 1e-9 * max(1.0, mx * mx) * len(xs):
-            return None
-        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var
-        if slope < 0:
-            return None
-        return my - slope * mx, slope
+        return fit_line(self._pairs)
 
     def spread(self) -> float | None:
         """How far job times stray from the fitted line: the median of |error| / predicted over
