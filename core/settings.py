@@ -22,6 +22,7 @@ ORDER_HELP = {
 }
 AUTO = 0                   # `concurrency` = AUTO: as many in flight as the account's rate and job times allow
 MAX_CONCURRENCY = 1000     # the highest --concurrency / --max-concurrency accepted
+CAPTIONS = ("off", "first", "only")   # off: always deAPI; first: own captions when they exist; only: never pay
 
 # deAPI's published limits per plan: (submit/min, submit/day, status/min, status/day).
 PLANS: dict[str, tuple[int, int | None, int, int | None]] = {
@@ -67,6 +68,13 @@ class Settings:
     limit_margin: float = 0.5         # seconds added to every 60 s window (clock skew, latency jitter)
     adaptive: bool = True
     max_cost: float = 0.0             # USD the batch may spend in all (0 = no limit but the balance)
+    # Uploads (a host deAPI does not fetch, or --upload-fallback): download with yt-dlp, send as source_file.
+    upload_fallback: bool = False     # a YouTube video whose job failed SOURCE_DOWNLOAD_FAILED twice is uploaded
+    upload_max_mb: float = 20.0       # deAPI's audio upload cap, MiB (see upload_cap_bytes)
+    download_concurrency: int = 2     # downloads at once (each holds a worker slot too)
+    max_download_mb: float = 2000.0   # a download over this is refused (the size limit)
+    captions: str = "off"             # see CAPTIONS; off by default (server IPs get blocked, accounts flagged)
+    captions_auto: bool = False       # also take the site's automatic captions (lower quality)
 
     @property
     def auto_concurrency(self) -> bool:
@@ -87,6 +95,12 @@ class Settings:
     def preset(self) -> tuple[int, int | None, int, int | None]:
         """The plan's published limits; under `auto`, Basic's (every new account starts there)."""
         return PLANS.get(self.plan, PLANS["basic"])
+
+    @property
+    def upload_cap_bytes(self) -> int:
+        """The upload cap in bytes. deAPI's caps are binary (its measured video cap is 51200 KB),
+        so 20 means 20 MiB."""
+        return int(self.upload_max_mb * 1024 * 1024)
 
     @property
     def submit_rpm(self) -> int:
@@ -136,7 +150,10 @@ class Settings:
         bad = [f for f in self.formats if f not in FORMATS]
         if bad or not self.formats:
             raise SettingsError(f"--format takes a comma list of {','.join(FORMATS)} (got {','.join(self.formats) or 'nothing'})")
-        if {"srt", "vtt"} & set(self.formats) and not (self.timestamps and self.model == "WhisperLargeV3Ct2"):
+        if self.captions not in CAPTIONS:
+            raise SettingsError(f"--captions must be off, first or only (got {self.captions!r})")
+        if ({"srt", "vtt"} & set(self.formats) and self.captions != "only"   # captions are always timed
+                and not (self.timestamps and self.model == "WhisperLargeV3Ct2")):
             raise SettingsError(
                 "srt and vtt need segment timestamps: add --timestamps and --model WhisperLargeV3Ct2"
             )
@@ -150,6 +167,13 @@ class Settings:
             raise SettingsError("the file name template needs {id} or {title}")
         if self.max_cost < 0:
             raise SettingsError(f"--max-cost must be a positive amount in USD, or 0 for none (got {self.max_cost})")
+        if not 0.01 <= self.upload_max_mb <= 1000:
+            raise SettingsError(f"--upload-max-mb must be 0.01 to 1000 (got {self.upload_max_mb}); deAPI takes "
+                                "audio up to 20 MB")
+        if not 1 <= self.download_concurrency <= 10:
+            raise SettingsError(f"--download-concurrency must be 1 to 10 (got {self.download_concurrency})")
+        if self.max_download_mb <= 0:
+            raise SettingsError(f"--max-download-mb must be positive (got {self.max_download_mb})")
         if self.wait_limit <= 0:
             raise SettingsError("the wait limit must be positive")
         return self

@@ -74,13 +74,15 @@ def fmt_bucket(b: BucketUsage, unit: bool = True) -> str:
 
 def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
     """One JSON-ready dict per row (keys url, id, key, title, duration, supported, done,
-    price_estimate, price_quoted, model, line, source), then one totals dict with `"totals": true`,
+    price_estimate, price_quoted, model, line, source, captions, path: "deAPI fetches" / "upload" /
+    "upload in N chunks", chunks), then one totals dict with `"totals": true`,
     the price groups (how each was priced), notes, problems, duplicates and where the rate limits
     come from (`limits`, `limits_source`: "auto", "preset", "flags" or "preset+flags")."""
     for r in plan.rows:
         yield {"url": r.url, "id": r.id, "key": r.key, "title": r.title, "duration": r.duration,
                "supported": r.supported, "done": r.done_already, "price_estimate": r.price_estimate,
-               "price_quoted": r.price_quoted, "model": r.model, "line": r.line, "source": r.source}
+               "price_quoted": r.price_quoted, "model": r.model, "line": r.line, "source": r.source,
+               "captions": r.captions, "path": r.path, "chunks": r.chunks}
     t = plan.totals
     yield {
         "totals": True, "videos": t.videos, "to_run": t.to_run, "done_already": t.done_already,
@@ -93,6 +95,8 @@ def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
                          for g in t.price_groups],
         "notes": list(t.notes),
         "limits": t.limits, "limits_source": t.limits_source,
+        "with_captions": t.with_captions, "captions_saving": round(t.captions_saving, 6),
+        "captions_unknown": t.captions_unknown,
         "duplicates": [{"line": ln, "url": u, "key": k} for ln, u, k in plan.duplicates],
         "problems": [{"line": p.line, "url": p.url, "category": p.category, "message": p.message,
                       "key": p.key} for p in plan.problems],
@@ -114,7 +118,7 @@ def _fit(text: str, width: int) -> str:
 
 def format_plan_table(plan: Plan, width: int = 100) -> str:
     """The plan as plain text for a terminal `width` columns wide: rows, totals, problems."""
-    fixed = [("#", 4), ("id", 12), ("duration", 8), ("deAPI", 5), ("done", 4), ("price", 8)]
+    fixed = [("#", 4), ("id", 12), ("duration", 8), ("path", 9), ("done", 4), ("price", 8)]
     flexible = max(20, width - sum(w + 1 for _, w in fixed) - 1)
     title_w = flexible * 3 // 5
     url_w = flexible - title_w - 1
@@ -128,11 +132,12 @@ def format_plan_table(plan: Plan, width: int = 100) -> str:
     out = [line([n for n, _ in fixed] + ["title", "url"])]
     for i, r in enumerate(plan.rows, 1):
         price = "-" if r.price_estimate is None else f"${r.price_estimate:.4f}"
-        out.append(line([str(i), clean(r.id), fmt_clock(r.duration), "yes" if r.supported else "no",
+        way = "fetch" if r.supported else ("upload" if r.chunks <= 1 else f"upload×{r.chunks}")
+        out.append(line([str(i), clean(r.id), fmt_clock(r.duration), way,
                          "yes" if r.done_already else "", price, clean(r.title), clean(r.url)]))
     t = plan.totals
     notes = [f"videos: {t.videos} ({t.to_run} to run, {t.done_already} done already, "
-             f"{t.unsupported} on hosts deAPI cannot fetch, {t.duplicates} duplicates dropped)"]
+             f"{t.unsupported} uploaded (hosts deAPI does not fetch), {t.duplicates} duplicates dropped)"]
     unknown = f", {t.unknown_durations} of unknown length" if t.unknown_durations else ""
     notes.append(f"audio: {t.hours:.2f} h{unknown}")
     notes.append(f"estimated cost: ${t.estimated_cost:.4f} ({t.cost_basis})")
@@ -155,3 +160,16 @@ def format_plan_table(plan: Plan, width: int = 100) -> str:
     for note in notes:
         out += textwrap.wrap(note, width=width, subsequent_indent="      ", break_long_words=True) or [""]
     return "\n".join(out) + "\n"
+
+
+METHOD_WORDS = {"captions": "own captions (free)", "captions-auto": "automatic captions (free)",
+                "deapi-url": "deAPI from the link", "deapi-upload": "deAPI from an upload"}
+
+
+def methods_text(methods) -> str:
+    """How the done videos were transcribed ("2 own captions (free) · 3 deAPI from the link"), or ""
+    when every one went the usual way (deAPI fetching the link): then it says nothing new."""
+    counts = dict(methods)
+    if not counts or set(counts) <= {"deapi-url"}:
+        return ""
+    return " · ".join(f"{n} {METHOD_WORDS.get(m, m)}" for m, n in sorted(counts.items()))

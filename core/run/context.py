@@ -43,8 +43,11 @@ class RunContext:
     polls: PollGate = field(default=None)   # type: ignore[assignment]  # set in __post_init__
     following: int = 0          # jobs being polled right now
     unreachable: int = 0        # submits in a row that never reached deAPI
+    reached: bool = False       # a submit of this run was answered: deAPI was up at some point
     on_wire: set[Any] = field(default_factory=set)   # cancel scopes of submits awaiting their answer
     feeder: Any = None          # the run's Feeder while it expands and looks up (for progress)
+    downloads: Any = None       # anyio.CapacityLimiter bounding audio downloads (made by upload.py)
+    captions: Any = None        # the run's CaptionFetcher under --captions first|only (captions.py)
 
     def __post_init__(self) -> None:
         if self.polls is None:

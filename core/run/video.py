@@ -17,12 +17,13 @@ import anyio
 from ..deapi.client import JobStatus, to_job_error
 from ..errors import Category, DeapiError
 from ..events import Activity
-from ..model import Video, VideoState
+from ..model import Method, Video, VideoState
 from ..output.transcripts import write_outputs
 from ..prices import estimate_price
 from ..sources.platforms import job_options
 from ..sources.urls import UrlError, normalize
 from .backoff import backoff_delay
+from .captions import take_captions
 from .polling import JobClock, status_horizon
 
 if TYPE_CHECKING:
@@ -34,11 +35,17 @@ REFETCH_EXPIRED = ("its transcript files were missing or empty, and deAPI no lon
                    "expired), so it cannot be fetched again for free; not resubmitted (a new submit is paid): "
                    "add the video to a new batch if you want it transcribed again")
 STATUS_FIRST_MAX = 2.0       # seconds a submit waits at most for due status calls (shared limits)
-UNREACHABLE_AFTER = 3        # submits that never left in a row before the run says deAPI is unreachable
+UNREACHABLE_AFTER = 3        # submits in a row that never left before a run that reached deAPI says it is unreachable
 
 
-async def process_video(ctx: "RunContext", slot: int, v: Video) -> None:
-    """Walk `v` to done or failed (or leave it resumable when the run stops)."""
+FALLBACK_AFTER = 2   # SOURCE_DOWNLOAD_FAILED jobs before --upload-fallback downloads and uploads
+
+
+async def process_video(ctx: "RunContext", slot: int, v: Video) -> str | None:
+    """Walk `v` to done or failed (or leave it resumable when the run stops). Returns "upload"
+    when the video must go the upload way instead (`--upload-fallback`), else None."""
+    if await take_captions(ctx, slot, v):   # --captions first|only: free when it has them
+        return None
     while True:
         if not v.request_id:
             if not await submit(ctx, slot, v):
@@ -53,6 +60,17 @@ async def process_video(ctx: "RunContext", slot: int, v: Video) -> None:
         err.request_id = v.request_id
         if job.refunded is False:   # deAPI kept the charge: it counts before any resubmit
             await ctx.record(v, cost=v.cost + paid(ctx, v, job))
+        if job.error_reason == "SOURCE_DOWNLOAD_FAILED":
+            await ctx.record(v, download_failures=v.download_failures + 1)
+            if (ctx.settings.upload_fallback and v.download_failures >= FALLBACK_AFTER
+                    and host_of(v.url) == "youtube" and not ctx.brakes.stopping):
+                # deAPI could not fetch it twice: download it here and upload it (its failed jobs are over).
+                ctx.reporter.error_logged(v, err, will_retry=True)
+                ctx.reporter.notice("info", f"{v.label}: deAPI could not download it twice; downloading it here "
+                                            "to upload it (--upload-fallback)")
+                await ctx.record(v, state=VideoState.QUEUED, request_id="", method=Method.DEAPI_UPLOAD.value,
+                                 category=err.category.value, message=err.message, retryable=True)
+                return "upload"
         if err.retryable and ctx.queue.attempts_left(v) > 0 and not ctx.brakes.stopping:
             ctx.reporter.error_logged(v, err, will_retry=True)
             # deAPI reported the job failed, so it is over: only now may the video be submitted again.
@@ -107,6 +125,11 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
     never sent again by this code; the video ends in doubt (possibly paid) for the user to decide.
     """
     s = ctx.settings
+    if s.captions == "only":
+        # Never reached through take_captions; a guard, since this is where money is spent.
+        await fail(ctx, v, DeapiError(Category.CAPTIONS, "not submitted: --captions only never pays deAPI",
+                                      retryable=True))
+        return False
     if not fetchable(v.url):
         # deAPI fetches only the hosts it documents: refusing here costs no request.
         await fail(ctx, v, DeapiError(Category.INPUT, "deAPI fetches only YouTube, X, Twitch VOD, Kick and TikTok "
@@ -142,9 +165,8 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
         gate = ctx.pacing.submit_gate
         token = await gate.enter()
         try:
-            await acquire(ctx, slot, v, "submit")
-            if ctx.brakes.stopping:
-                continue
+            if not await ctx.brakes.unless_stopping(lambda: acquire(ctx, slot, v, "submit")):
+                continue   # a stop came while waiting for the rate limit: nothing was sent
             ctx.reporter.worker_changed(slot, Activity.SUBMITTING, v)
             # Intent first: if we die before the answer is recorded, resume knows this
             # video is in doubt (possibly paid) instead of silently paying again.
@@ -164,10 +186,12 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
                 request_id, err = await _send(ctx, v)
                 if request_id:
                     await ctx.record(v, state=VideoState.SUBMITTED, request_id=request_id,
-                                     submitted_at=time.time(), category="", message="")
+                                     submitted_at=time.time(), category="", message="",
+                                     method=Method.DEAPI_URL.value)
                     ctx.pacing.observe_submit_latency(ctx.clock() - started, ctx.limiter.submit_per_minute())
                     ctx.pacing.on_success()
                     ctx.unreachable = 0
+                    ctx.reached = True
                     return True
                 assert err is not None
                 if err.maybe_created:
@@ -233,30 +257,39 @@ async def _submit_failed(ctx: "RunContext", slot: int, v: Video, err: DeapiError
         await ctx.record(v, state=VideoState.QUEUED, attempts=v.attempts - 1, category=cat.value,
                          message=err.message, durable=False)
         delay = backoff_delay(min(ctx.unreachable, 8), cap=300.0)
-        if ctx.unreachable >= UNREACHABLE_AFTER:
+        # Dead from the start (a wrong address, deAPI down): said at the first refusal, since a
+        # new account's 1 submit/min would otherwise take minutes to say it; mid-run, a blip of
+        # one or two refusals stays quiet.
+        unreachable = ctx.unreachable >= UNREACHABLE_AFTER or not ctx.reached
+        if unreachable:
             ctx.reporter.notice_once(f"deAPI unreachable ({err.message}): retrying by itself until it answers; "
                                      "the session is saved, so quitting is safe")
         ctx.reporter.error_logged(v, err, will_retry=True)
         ctx.reporter.worker_changed(slot, Activity.BACKING_OFF, v, detail="deAPI unreachable"
-                                    if ctx.unreachable >= UNREACHABLE_AFTER else _short(err),
+                                    if unreachable else _short(err),
                                     until=ctx.clock() + delay)
-        await anyio.sleep(delay)
+        await ctx.brakes.unless_stopping(lambda: anyio.sleep(delay))
         return
     if err.retryable and ctx.queue.attempts_left(v) > 0:
         if cat is Category.SERVER:
             ctx.pacing.on_trouble(f"a {err.status or 'server'} error")
             await ctx.record(v, state=VideoState.QUEUED, category=cat.value, message=err.message)
         ctx.reporter.error_logged(v, err, will_retry=True)
-        await backoff(ctx, slot, v, ctx.settings.max_attempts - ctx.queue.attempts_left(v), err)
+        attempt = ctx.settings.max_attempts - ctx.queue.attempts_left(v)
+        await ctx.brakes.unless_stopping(lambda: backoff(ctx, slot, v, attempt, err))
         return
     ctx.reporter.error_logged(v, err, will_retry=False)
     await fail(ctx, v, err)
 
 
 # -- follow ----------------------------------------------------------------------------
-async def follow(ctx: "RunContext", slot: int, v: Video) -> JobStatus | None:
-    """Poll `v`'s job until it ends. None when the video ended otherwise or the run stops."""
-    since_submit = max(0.0, time.time() - v.submitted_at) if v.submitted_at else 0.0
+async def follow(ctx: "RunContext", slot: int, v: Video, request_id: str = "",
+                 submitted_at: float | None = None) -> JobStatus | None:
+    """Poll `v`'s job (or, for an upload's chunk, the job `request_id` submitted at wall time
+    `submitted_at`) until it ends. None when the video ended otherwise or the run stops."""
+    rid = request_id or v.request_id
+    submitted_at = v.submitted_at if submitted_at is None else submitted_at
+    since_submit = max(0.0, time.time() - submitted_at) if submitted_at else 0.0
     clock = JobClock(submitted=ctx.clock() - since_submit)
     # Measured from when this run starts following: a job re-attached a day later gets a full wait.
     deadline = ctx.clock() + ctx.settings.wait_limit
@@ -270,7 +303,7 @@ async def follow(ctx: "RunContext", slot: int, v: Video) -> JobStatus | None:
             if now >= deadline:
                 err = DeapiError(Category.TIMEOUT,
                                  f"still not done after {ctx.settings.wait_limit / 60:.0f} min; the job is kept "
-                                 "and a resume polls it again", retryable=True, request_id=v.request_id)
+                                 "and a resume polls it again", retryable=True, request_id=rid)
                 ctx.reporter.error_logged(v, err, will_retry=False)
                 await fail(ctx, v, err)
                 return None
@@ -286,9 +319,9 @@ async def follow(ctx: "RunContext", slot: int, v: Video) -> JobStatus | None:
             await acquire(ctx, slot, v, "status")
             ctx.reporter.worker_changed(slot, Activity.TRANSCRIBING, v, progress=progress, detail="checking")
             try:
-                job = await ctx.client.job(v.request_id)
+                job = await ctx.client.job(rid)
             except DeapiError as err:
-                err.request_id = v.request_id
+                err.request_id = rid
                 if err.category is Category.RATE_LIMITED:
                     rate_limited(ctx, v, "status", err)
                     continue
@@ -332,30 +365,29 @@ def status_budget(ctx: "RunContext", *, submit_demand: float | None = None) -> f
 
 
 # -- fetch and write -------------------------------------------------------------------
-async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None:
+async def fetch_transcript(ctx: "RunContext", slot: int, v: Video, job: JobStatus):
+    """The transcript of a done job (`job.request_id`), with retries and fresh links for expired
+    ones; None after failing the video (saying why)."""
     s = ctx.settings
-    await ctx.record(v, state=VideoState.DOWNLOADING, durable=False)
-    transcript = None
+    rid = job.request_id
     for attempt in range(1, FETCH_TRIES + 1):
         ctx.reporter.worker_changed(slot, Activity.DOWNLOADING, v)
         try:
-            transcript = await ctx.client.fetch_result(job, need_segments=bool({"srt", "vtt"} & set(s.formats)))
-            break
+            return await ctx.client.fetch_result(job, need_segments=bool({"srt", "vtt"} & set(s.formats)))
         except DeapiError as err:
-            err.request_id = v.request_id
+            err.request_id = rid
             if attempt == FETCH_TRIES or not err.retryable:
                 if v.key in ctx.queue.refetch and err.category is Category.RESULT_EXPIRED:
-                    err = DeapiError(Category.RESULT_EXPIRED, REFETCH_EXPIRED, retryable=False,
-                                     request_id=v.request_id)
+                    err = DeapiError(Category.RESULT_EXPIRED, REFETCH_EXPIRED, retryable=False, request_id=rid)
                 ctx.reporter.error_logged(v, err, will_retry=False)
                 await fail(ctx, v, err)
-                return
+                return None
             ctx.reporter.error_logged(v, err, will_retry=True)
             if err.category is Category.RESULT_EXPIRED:
                 # The link expired: the job itself holds a fresh one.
                 try:
                     await acquire(ctx, slot, v, "status")
-                    job = await ctx.client.job(v.request_id)
+                    job = await ctx.client.job(rid)
                 except DeapiError as again:
                     err = again
                 else:
@@ -364,7 +396,15 @@ async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None
                 rate_limited(ctx, v, "status", err)
                 continue
             await backoff(ctx, slot, v, attempt, err)
-    assert transcript is not None
+    return None
+
+
+async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None:
+    s = ctx.settings
+    await ctx.record(v, state=VideoState.DOWNLOADING, durable=False)
+    transcript = await fetch_transcript(ctx, slot, v, job)
+    if transcript is None:
+        return
     ctx.reporter.worker_changed(slot, Activity.WRITING, v)
     try:
         outputs = await anyio.to_thread.run_sync(
@@ -375,16 +415,19 @@ async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None
                          request_id=v.request_id)
         ctx.reporter.error_logged(v, err, will_retry=False)
         await fail(ctx, v, err, cost=_cost(ctx, v, job))
+        ctx.queue.counted.discard(v.key)
         return
     except OSError as exc:
         err = DeapiError(Category.DISK, f"could not write the transcript: {exc}", retryable=True,
                          request_id=v.request_id)
         ctx.reporter.error_logged(v, err, will_retry=False)
         await fail(ctx, v, err, cost=_cost(ctx, v, job))   # the request id stays: a resume fetches it again, unpaid
+        ctx.queue.counted.discard(v.key)
         ctx.brakes.halt(err)   # every further video would be paid for and then lost the same way
         return
     cost = _cost(ctx, v, job)
     ctx.queue.refetch.discard(v.key)
+    ctx.queue.counted.discard(v.key)
     await ctx.record(v, state=VideoState.DONE, outputs=outputs, finished_at=time.time(),
                      category="", message="", retryable=False, cost=cost)
     ctx.throughput.completed(ctx.clock())
@@ -393,8 +436,10 @@ async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None
 
 def _cost(ctx: "RunContext", v: Video, job: JobStatus) -> float:
     """`v`'s cost once this job's result is in hand: a done video fetched again (its files were
-    lost) was already paid for by the run that finished it."""
-    return v.cost if v.key in ctx.queue.refetch else v.cost + paid(ctx, v, job)
+    lost), or one whose files could not be written last time, was already counted as paid."""
+    if v.key in ctx.queue.refetch or v.key in ctx.queue.counted:
+        return v.cost
+    return v.cost + paid(ctx, v, job)
 
 
 def job_cost(job: JobStatus, v: Video) -> float:
