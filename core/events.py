@@ -109,6 +109,7 @@ class Progress:
     in_doubt: int = 0          # videos whose submit may have been paid but whose answer was lost
     sources_pending: int = 0   # playlists, channels and pages still being expanded
     lookups_pending: int = 0   # metadata lookups (titles, durations) still to do
+    concurrency_reason: str = ""   # why the level is what it is ("auto: 300/min × 24 s"), auto only
 
 
 @dataclass(frozen=True, slots=True)

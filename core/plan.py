@@ -357,20 +357,28 @@ def estimate_seconds(durations: Sequence[float | None], settings: Settings, *,
     mean_audio = sum(known) / len(known) if known else 0.0
     latency = LATENCY_BASE_S + LATENCY_PER_AUDIO_SECOND * mean_audio
     rpm = settings.submit_rpm
-    basis = f"{settings.concurrency} at once, at most {rpm} submit{'' if rpm == 1 else 's'} a minute"
+    concurrency = settings.concurrency
+    submits = f"at most {rpm} submit{'' if rpm == 1 else 's'} a minute"
+    if settings.auto_concurrency:   # Little's law, as the run's auto level starts
+        concurrency = max(1, min(settings.max_concurrency, math.ceil(rpm / 60.0 * latency * 1.25)))
+        basis = f"up to {concurrency} at once (auto: what the rate and the job times allow), {submits}"
+    else:
+        basis = f"{concurrency} at once, {submits}"
     if settings.learns_limits:
         basis = f"at Basic's limits, where every new account starts: {basis}"
     if n == 0:
         return 0.0, basis
     daily = settings.submit_daily
-    seconds, resets = _estimate(n, latency, settings.submit_rpm, daily, settings.concurrency, now)
+    seconds, resets = _estimate(n, latency, settings.submit_rpm, daily, concurrency, now)
     if resets:
         basis += f"; {daily} submits a day: {resets} more day{'s' if resets > 1 else ''} (the limit resets at midnight UTC)"
     if settings.learns_limits:
         premium = PLANS["premium"]
         rpm = min(settings.rpm, premium[0]) if settings.rpm else premium[0]
         day = premium[1] if settings.submit_per_day == -1 else (settings.submit_per_day or None)
-        fast, _ = _estimate(n, latency, rpm, day, settings.concurrency, now)
+        fast_c = (max(1, min(settings.max_concurrency, math.ceil(rpm / 60.0 * latency * 1.25)))
+                  if settings.auto_concurrency else concurrency)
+        fast, _ = _estimate(n, latency, rpm, day, fast_c, now)
         basis += f"; if deAPI's answers show a Premium account ({rpm}/min), about {_span(fast)}"
     return seconds, basis
 

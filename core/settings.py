@@ -13,7 +13,15 @@ from typing import Any
 FORMATS = ("txt", "json", "srt", "vtt", "md")
 MODELS = ("WhisperLargeV3", "WhisperLargeV3Ct2")
 LIMIT_MODES = ("auto", "shared", "per-endpoint")
-ORDERS = ("shortest", "input")
+ORDERS = ("finish", "shortest", "input")
+# What each order does, in one sentence (the --help text and the README say the same).
+ORDER_HELP = {
+    "finish": "longest first, so the batch ends soonest, with one slot taking the shortest so results come early",
+    "shortest": "shortest first: the most transcripts soonest, the longest left for the end",
+    "input": "the batch file's order",
+}
+AUTO = 0                   # `concurrency` = AUTO: as many in flight as the account's rate and job times allow
+MAX_CONCURRENCY = 1000     # the highest --concurrency / --max-concurrency accepted
 CAPTIONS = ("off", "first", "only")   # off: always deAPI; first: own captions when they exist; only: never pay
 
 # deAPI's published limits per plan: (submit/min, submit/day, status/min, status/day).
@@ -37,7 +45,8 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     output_dir: str = "transcripts"
-    concurrency: int = 5
+    concurrency: int = AUTO           # videos in flight; AUTO (0, "auto") follows the account's rate
+    max_concurrency: int = 300        # auto's ceiling
     plan: str = AUTO_PLAN             # auto: start at Basic's limits, learn the account's from deAPI
     limit_mode: str = "auto"          # auto: per-endpoint, shared when deAPI shows it (or on premium)
     rpm: int = 0                      # submit (or account, in shared mode) per minute; 0 = plan's
@@ -53,7 +62,7 @@ class Settings:
     max_attempts: int = 3
     retry_failed: bool = False
     wait_limit: float = 3 * 3600.0    # per-video wait before giving up waiting (job kept)
-    order: str = "shortest"
+    order: str = "finish"
     metadata: bool = True
     cookies: str = ""
     limit_margin: float = 0.5         # seconds added to every 60 s window (clock skew, latency jitter)
@@ -67,6 +76,15 @@ class Settings:
     captions: str = "off"             # see CAPTIONS; off by default (server IPs get blocked, accounts flagged)
     captions_auto: bool = False       # also take the site's automatic captions (lower quality)
     excel: bool = False               # the CSV report with a UTF-8 byte-order mark (Excel); plain UTF-8 otherwise
+
+    @property
+    def auto_concurrency(self) -> bool:
+        return self.concurrency == AUTO
+
+    @property
+    def most_in_flight(self) -> int:
+        """The most videos a run may have in flight: the fixed number, or auto's ceiling."""
+        return self.max_concurrency if self.auto_concurrency else self.concurrency
 
     # -- derived limits (the ones a run starts with) ------------------------------------
     @property
@@ -114,8 +132,10 @@ class Settings:
 
     def validate(self) -> "Settings":
         """Return self, or raise SettingsError naming the bad value and the fix."""
-        if not 1 <= self.concurrency <= 50:
-            raise SettingsError(f"--concurrency must be 1 to 50 (got {self.concurrency})")
+        if not 0 <= self.concurrency <= MAX_CONCURRENCY:
+            raise SettingsError(f"--concurrency must be auto or 1 to {MAX_CONCURRENCY} (got {self.concurrency})")
+        if not 1 <= self.max_concurrency <= MAX_CONCURRENCY:
+            raise SettingsError(f"--max-concurrency must be 1 to {MAX_CONCURRENCY} (got {self.max_concurrency})")
         if self.plan not in PLAN_CHOICES:
             raise SettingsError(f"--plan must be one of {', '.join(PLAN_CHOICES)} (got {self.plan!r})")
         if self.limit_mode not in LIMIT_MODES:
@@ -141,7 +161,7 @@ class Settings:
         if not 1 <= self.max_attempts <= 20:
             raise SettingsError(f"--max-attempts must be 1 to 20 (got {self.max_attempts})")
         if self.order not in ORDERS:
-            raise SettingsError(f"--order must be shortest or input (got {self.order!r})")
+            raise SettingsError(f"--order must be one of {', '.join(ORDERS)} (got {self.order!r})")
         if not self.api_base.startswith(("http://", "https://")):
             raise SettingsError(f"--api-base must be an http(s) URL (got {self.api_base!r})")
         if "{id}" not in self.template and "{title}" not in self.template:
@@ -161,7 +181,7 @@ class Settings:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain TOML-safe values."""
+        """Plain TOML-safe values (`concurrency` auto is 0 there, as the session format types it)."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
 
     @classmethod
@@ -171,10 +191,24 @@ class Settings:
         for k, v in data.items():
             if k in known:
                 clean[k] = tuple(v) if k == "formats" else v
+        if "concurrency" in clean:
+            clean["concurrency"] = parse_concurrency(clean["concurrency"])
         return cls(**clean)
 
     def with_(self, **changes: Any) -> "Settings":
         return replace(self, **changes)
+
+
+def parse_concurrency(value: Any) -> Any:
+    """"auto" (any case) -> AUTO; a whole number (or its text) -> that number; anything else is
+    returned as is for `validate` (or the type check) to refuse."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return AUTO
+        if text.isdigit():
+            return int(text)
+    return value
 
 
 def redact_key(key: str | None) -> str:

@@ -19,10 +19,13 @@ from ..core.settings import (
     DEFAULT_API_BASE,
     FORMATS,
     LIMIT_MODES,
+    MAX_CONCURRENCY,
     MODELS,
+    ORDER_HELP,
     ORDERS,
     PLAN_CHOICES,
     SettingsError,
+    parse_concurrency,
 )
 from .options import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 
@@ -34,7 +37,7 @@ environment:
                    move the config / sessions / metadata cache folders
 
 config file: {{config}} (TOML), e.g.
-  concurrency = 10
+  concurrency = "auto"   (or a number)
   formats = ["txt", "md"]
   keys: {{keys}}
   (wait_limit is in seconds there; --wait-limit takes minutes)
@@ -54,6 +57,13 @@ def _formats(text: str) -> tuple[str, ...]:
     if bad or not items:
         raise argparse.ArgumentTypeError(f"formats are a comma list of {','.join(FORMATS)}")
     return items
+
+
+def _concurrency(text: str) -> int:
+    value = parse_concurrency(text)
+    if not isinstance(value, int) or not 0 <= value <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"concurrency is auto or a whole number 1-{MAX_CONCURRENCY}")
+    return value
 
 
 def _minutes(text: str) -> float:
@@ -77,7 +87,12 @@ def add_pricing_options(g) -> None:
 
 def add_limit_options(g, *, run: bool) -> None:
     """How fast: the rate limits and the concurrency (the plan's time estimate uses them too)."""
-    g.add_argument("--concurrency", "-c", type=int, metavar="N", help="videos in flight, 1-50 (default 5; 1 = sequential)")
+    g.add_argument("--concurrency", "-c", type=_concurrency, metavar="auto|N",
+                   help="videos in flight: auto (default) as many as the account's rate x the job time allows "
+                        f"(Little's law), moved by 429s, errors and deAPI's queueing; N fixes it (1-{MAX_CONCURRENCY}; "
+                        "1 = sequential)")
+    g.add_argument("--max-concurrency", type=int, metavar="N",
+                   help="the most videos in flight auto may reach (default 300)")
     g.add_argument("--plan", choices=list(PLAN_CHOICES),
                    help="auto (default): start at Basic's limits (every new account's) and learn the account's "
                         "from deAPI's answers; basic or premium: that plan's published limits, as a cap")
@@ -97,7 +112,9 @@ def add_limit_options(g, *, run: bool) -> None:
 
 def add_source_options(g) -> None:
     """How the batch is read: order, the yt-dlp lookup."""
-    g.add_argument("--order", choices=list(ORDERS), help="shortest first (default, when durations are known) or input order")
+    g.add_argument("--order", choices=list(ORDERS),
+                   help="; ".join(f"{name}: {text}" for name, text in ORDER_HELP.items())
+                        + " (finish is the default; orders use the durations known)")
     g.add_argument("--no-metadata", dest="metadata", action="store_false", default=None,
                    help="skip the title/duration lookup (yt-dlp)")
     g.add_argument("--cookies", metavar="FILE", help="cookies file for yt-dlp (YouTube's 'confirm you're not a bot')")

@@ -98,7 +98,10 @@ class HeadlessPrinter:
 def progress_line(p: Progress) -> str:
     eta = fmt_duration(eta) if (eta := run_eta(p, time.time())) is not None else "?"   # daily limits included
     buckets = "  ".join(fmt_bucket(b) for b in p.buckets)
-    level = f"  level {p.concurrency}/{p.max_concurrency}" if p.concurrency != p.max_concurrency else ""
+    if p.concurrency_reason:
+        level = f"  level {p.concurrency} ({p.concurrency_reason})"
+    else:
+        level = f"  level {p.concurrency}/{p.max_concurrency}" if p.concurrency != p.max_concurrency else ""
     finding = f"  ({finding})" if (finding := finding_text(p)) else ""
     return (f"{p.done + p.failed}/{p.total}  done {p.done}  failed {p.failed}  in flight {p.in_flight}  "
             f"{p.videos_per_min:.1f}/min  ETA {eta}  {buckets}{level}{finding}")

@@ -14,6 +14,7 @@ from ..settings import Settings
 from .budget import Budget
 from .controls import Brakes
 from .pacing import Pacing
+from .pollgate import PollGate
 from .polling import PollPlanner
 from .queue import WorkQueue
 from .reporter import Reporter
@@ -39,6 +40,7 @@ class RunContext:
     throughput: Throughput
     clock: Callable[[], float]
     budget: Budget
+    polls: PollGate = field(default=None)   # type: ignore[assignment]  # set in __post_init__
     following: int = 0          # jobs being polled right now
     unreachable: int = 0        # submits in a row that never reached deAPI
     reached: bool = False       # a submit of this run was answered: deAPI was up at some point
@@ -46,6 +48,10 @@ class RunContext:
     feeder: Any = None          # the run's Feeder while it expands and looks up (for progress)
     downloads: Any = None       # anyio.CapacityLimiter bounding audio downloads (made by upload.py)
     captions: Any = None        # the run's CaptionFetcher under --captions first|only (captions.py)
+
+    def __post_init__(self) -> None:
+        if self.polls is None:
+            self.polls = PollGate(clock=self.clock)
 
     async def record(self, v: Video, *, durable: bool = True, **changes: Any) -> None:
         """Change a video, durably unless told otherwise (see `Session.record`), and tell the faces

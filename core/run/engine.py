@@ -1,9 +1,11 @@
 """The engine: every video of a session through deAPI, as fast as the limits allow.
 
-One anyio task group holds a worker task per slot (stable rows for the faces), a ticker
-that publishes progress and checkpoints the session, and nothing else. Each worker takes
-the next video from the queue (`queue.py`) and walks it through submit -> follow -> fetch
--> write (`video.py`), given a `RunContext` of the run's parts.
+One anyio task group holds a dispatcher, a ticker that publishes progress, moves the
+concurrency level (`pacing.py`) and checkpoints the session, and the feeder. While fewer
+videos than the level are in flight, the dispatcher takes the next video from the queue
+(`queue.py`, which applies the order for that slot) and starts a task that walks it through
+submit -> follow -> fetch -> write (`video.py`), given a `RunContext` of the run's parts. A
+video runs in the lowest free slot number, so the faces' rows stay few and stable.
 
 The rules that protect the user's money live in `queue.py` and `video.py`:
 - a video's request id is durable in the session before anyone waits on it;
@@ -38,7 +40,7 @@ from .budget import Budget
 from .captions import CaptionFetcher
 from .context import RunContext
 from .controls import HALT_HINTS, Brakes
-from .feeding import feed
+from .feeding import feed, pending_sources
 from .pacing import Pacing
 from .polling import PollPlanner
 from .queue import WorkQueue, is_permanent
@@ -86,9 +88,10 @@ class Engine:
         self._restore_limiter()
         self.queue = WorkQueue(self.settings.max_attempts, order=self.settings.order)
         self.brakes = Brakes(self.reporter, self.queue.poke)
-        self.pacing = Pacing(self.settings.concurrency, adaptive=self.settings.adaptive, clock=clock,
-                             reporter=self.reporter)
         self.planner = PollPlanner(economy=lambda: self.limiter.daily_limited("status"))
+        self.pacing = Pacing(self.settings.most_in_flight, adaptive=self.settings.adaptive, clock=clock,
+                             reporter=self.reporter, auto=self.settings.auto_concurrency,
+                             expected=self.planner.expected(None))
         self.throughput = Throughput()
         self.context: RunContext | None = None
         self.report_written = True
@@ -163,14 +166,15 @@ class Engine:
             async with self.session.running():
                 try:
                     await self._preflight()
+                    # Sources still to expand may add videos: an empty queue is not the end yet
+                    # (the feeder says so too, but the dispatcher may look before it runs).
+                    self.queue.feeding = bool(pending_sources(self.context))
                     async with anyio.create_task_group() as outer:
                         outer.start_soon(self._ticker)
                         outer.start_soon(self._answers_after_quit, self.context)
                         outer.start_soon(feed, self.context, self._feeder or Feeder(
                             metadata=s.metadata, cookies=s.cookies, cache_dir=cache_dir()))
-                        async with anyio.create_task_group() as workers:
-                            for slot in range(s.concurrency):
-                                workers.start_soon(self._worker_loop, slot, self.context)
+                        await self._dispatch(self.context)
                         outer.cancel_scope.cancel()
                 finally:
                     await self._save()   # shielded: a quit still leaves a checkpoint and a report
@@ -183,42 +187,73 @@ class Engine:
         self.reporter.emit(finished)
         return finished
 
-    async def _worker_loop(self, slot: int, ctx: RunContext) -> None:
+    async def _dispatch(self, ctx: RunContext) -> None:
+        """Start videos while fewer than the level are in flight, each in the lowest free slot;
+        returns when the queue says this run has no more work and every video has ended."""
         level = self.pacing.level
-        while True:
-            v = await self.queue.next_video(slot, self.brakes, self.reporter)
-            if v is None:
-                self.reporter.worker_changed(slot, Activity.IDLE, detail="done")
-                return
+        busy: set[int] = set()
+        used = 0
+        async with anyio.create_task_group() as tg:
+            while True:
+                self._follow_account()   # the level for the very first videos too
+                while len(busy) >= level.current:
+                    await level.wait_changed()
+                slot = next(i for i in range(len(busy) + 1) if i not in busy)
+                self.queue.width = level.current
+                v = await self.queue.next_video(slot, self.brakes, self.reporter)
+                if v is None:
+                    break
+                busy.add(slot)
+                used = max(used, slot + 1)
+                tg.start_soon(self._run_video, slot, v, ctx, busy)
+        for slot in range(used):
+            self.reporter.worker_changed(slot, Activity.IDLE, detail="done")
+
+    async def _run_video(self, slot: int, v, ctx: RunContext, busy: set[int]) -> None:
+        try:
+            await self._walk(slot, v, ctx)
+        finally:
+            busy.discard(slot)
+            self.pacing.level.changed()
+
+    def _follow_account(self) -> None:
+        """Auto concurrency: the level from the limiter's submit rate and the job times."""
+        if self.pacing.level.auto is None:
+            return
+        rows = self.limiter.usage()
+        bucket = rows[0]   # the account's in shared pacing, else the submit lane's
+        rate_binds = bucket.per_minute > 0 and bucket.used_60s >= 0.9 * bucket.per_minute
+        self.pacing.follow_account(submit_per_minute=float(self.limiter.submit_per_minute()),
+                                   shared=self.limiter.shared, in_flight=len(self.queue.active),
+                                   rate_binds=rate_binds)
+
+    async def _walk(self, slot: int, v, ctx: RunContext) -> None:
+        """One video's walk; a bug in it fails that video, never the batch."""
+        try:
+            if wants_upload(v):
+                await process_upload(ctx, slot, v)
+            elif await process_video(ctx, slot, v) == "upload":
+                await process_upload(ctx, slot, v, captions_tried=True)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as exc:   # a bug in one video's walk must not stop the batch
+            if isinstance(exc, SessionError):
+                # Not known to be on disk: pay for nothing more (jobs in flight are still followed).
+                err = DeapiError(Category.DISK, f"could not save the session: {exc}", retryable=True)
+                self.brakes.halt(err)
+            else:
+                err = DeapiError(Category.INTERNAL, f"{type(exc).__name__}: {exc}", retryable=True)
+            self.reporter.error_logged(v, err, will_retry=False)
             try:
-                if level.slots.available_tokens < 1:
-                    self.reporter.worker_changed(slot, Activity.WAITING_SLOT, v,
-                                                 detail=f"{level.current} in flight for now")
-                async with level.slots:
-                    if wants_upload(v):
-                        await process_upload(ctx, slot, v)
-                    elif await process_video(ctx, slot, v) == "upload":
-                        await process_upload(ctx, slot, v, captions_tried=True)
-            except anyio.get_cancelled_exc_class():
-                raise
-            except Exception as exc:   # a bug in one video's walk must not stop the batch
-                if isinstance(exc, SessionError):
-                    # Not known to be on disk: pay for nothing more (jobs in flight are still followed).
-                    err = DeapiError(Category.DISK, f"could not save the session: {exc}", retryable=True)
-                    self.brakes.halt(err)
-                else:
-                    err = DeapiError(Category.INTERNAL, f"{type(exc).__name__}: {exc}", retryable=True)
-                self.reporter.error_logged(v, err, will_retry=False)
-                try:
-                    await ctx.record(v, state=VideoState.FAILED, category=err.category.value,
-                                     message=err.message, retryable=True)
-                except SessionError as again:   # applied in memory: the next commit or the final save retries it
-                    self.reporter.video_changed(v)
-                    self.brakes.halt(DeapiError(Category.DISK, f"could not save the session: {again}",
-                                                retryable=True))
-            finally:
-                ctx.budget.release(v)
-                self.queue.release(v)
+                await ctx.record(v, state=VideoState.FAILED, category=err.category.value,
+                                 message=err.message, retryable=True)
+            except SessionError as again:   # applied in memory: the next commit or the final save retries it
+                self.reporter.video_changed(v)
+                self.brakes.halt(DeapiError(Category.DISK, f"could not save the session: {again}",
+                                            retryable=True))
+        finally:
+            ctx.budget.release(v)
+            self.queue.release(v)
 
     async def _answers_after_quit(self, ctx: RunContext) -> None:
         """When the run ends (a quit included), submits on the wire still get SUBMIT_ANSWER_GRACE
@@ -237,6 +272,7 @@ class Engine:
         last_checkpoint = last_limiter = self.clock()
         while True:
             await anyio.sleep(TICK)
+            self._follow_account()
             self.reporter.emit(self.progress())
             if self.clock() - last_limiter >= LIMITER_EVERY:
                 last_limiter = self.clock()
@@ -302,7 +338,7 @@ class Engine:
             videos_per_min=self.throughput.per_minute(now),
             eta_seconds=self.throughput.eta(now, remaining, model_rate_per_min=model_rate),
             buckets=self.limiter.usage(), concurrency=level.current,
-            max_concurrency=level.maximum, submitting_paused=self.brakes.paused,
+            max_concurrency=level.maximum, concurrency_reason=level.reason, submitting_paused=self.brakes.paused,
             stopping=self.brakes.stopping, cost=self.cost(), in_doubt=len(self.in_doubt()),
             sources_pending=feeder.sources_pending if feeder else 0,
             lookups_pending=feeder.lookups_pending if feeder else 0,

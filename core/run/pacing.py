@@ -1,9 +1,10 @@
 """How hard the run pushes: videos in flight (adaptive), and submits on the wire (the in-doubt gate).
 
-Videos in flight follow AIMD: sustained 429s or server errors halve the level (down to one at
-a time, the old sequential mode); a run of successes as long as the level raises it by one,
-up to the user's maximum. Slots are handed out by an anyio CapacityLimiter whose size follows
-the level, so a lowered level never interrupts work already in flight.
+Videos in flight: with a fixed `--concurrency N` they follow AIMD (sustained 429s or server
+errors halve the level, down to one at a time; a run of successes as long as the level raises it
+by one, up to N). With `--concurrency auto` the level is `concurrency.AutoConcurrency`'s: the
+account's rate x the job time (Little's law), moved by what the run sees. The engine starts a
+video only while fewer than the level are in flight, so a lowered level never interrupts work.
 
 Submits awaiting an answer are "in doubt" (deAPI has no idempotency key: a lost answer may be
 a paid job), so they are kept to one on the wire unless the submit rate needs more, and a slow
@@ -18,6 +19,7 @@ from typing import Callable
 import anyio
 
 from ..events import ConcurrencyChanged
+from .concurrency import AutoConcurrency
 from .reporter import Reporter
 
 
@@ -32,14 +34,53 @@ class AdaptiveLevel:
         self._cooldown = cooldown
         self._last_cut = -1e9
         self._streak = 0
-        self.slots = anyio.CapacityLimiter(maximum)
+        self.auto: AutoConcurrency | None = None
+        self.reason = ""
+        self._changed = anyio.Event()
 
     def _apply(self) -> None:
-        self.slots.total_tokens = self.current
+        self.changed()
+
+    def changed(self) -> None:
+        """Wake whoever waits for room (the level moved, or a video left its slot)."""
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def wait_changed(self) -> None:
+        await self._changed.wait()
+
+    @classmethod
+    def automatic(cls, ceiling: int, *, clock: Callable[[], float], expected: float) -> "AdaptiveLevel":
+        """The `--concurrency auto` level: `auto` decides, starting at one until the first update."""
+        level = cls(ceiling, clock=clock)
+        level.auto = AutoConcurrency(ceiling, expected=expected)
+        level.current = level.auto.current
+        level.reason = level.auto.reason
+        return level
+
+    def update(self, *, submit_per_minute: float, shared: bool, in_flight: int, rate_binds: bool) -> str | None:
+        """Auto only: follow the account's rate and the job times; a message when the level moved."""
+        if self.auto is None:
+            return None
+        before = self.current
+        self.auto.update(self._clock(), submit_per_minute=submit_per_minute, shared=shared,
+                         in_flight=in_flight, rate_binds=rate_binds)
+        self.current, self.reason = self.auto.current, self.auto.reason
+        if self.current != before:
+            self._apply()
+            word = "raised" if self.current > before else "lowered"
+            return f"{word} to {self.current} in flight ({self.reason})"
+        return None
 
     def trouble(self, reason: str) -> str | None:
         """A 429 or server error happened; returns a message if the level dropped."""
         self._streak = 0
+        if self.auto is not None:
+            if not self.enabled or not self.auto.trouble(self._clock(), reason):
+                return None
+            self.current, self.reason = self.auto.current, self.auto.reason
+            self._apply()
+            return f"lowered to {self.current} in flight after {reason}"
         if not self.enabled or self.current <= 1:
             return None
         now = self._clock()
@@ -52,7 +93,7 @@ class AdaptiveLevel:
 
     def success(self) -> str | None:
         """A call went through; returns a message if the level rose."""
-        if not self.enabled or self.current >= self.maximum:
+        if self.auto is not None or not self.enabled or self.current >= self.maximum:
             return None
         self._streak += 1
         if self._streak >= self.current and self._clock() - self._last_cut >= self._cooldown:
@@ -112,8 +153,15 @@ class InDoubtGate:
 class Pacing:
     """The adaptive level and the in-doubt submit gate of one run; level changes are reported."""
 
-    def __init__(self, maximum: int, *, adaptive: bool, clock: Callable[[], float], reporter: Reporter) -> None:
-        self.level = AdaptiveLevel(maximum, enabled=adaptive, clock=clock)
+    def __init__(self, maximum: int, *, adaptive: bool, clock: Callable[[], float], reporter: Reporter,
+                 auto: bool = False, expected: float = 30.0) -> None:
+        """`maximum`: the fixed level, or with `auto` the ceiling; `expected`: seconds a job is
+        assumed to take before one is seen (auto's first Little's-law estimate)."""
+        if auto:
+            self.level = AdaptiveLevel.automatic(maximum, clock=clock, expected=expected)
+            self.level.enabled = adaptive
+        else:
+            self.level = AdaptiveLevel(maximum, enabled=adaptive, clock=clock)
         self.submit_gate = InDoubtGate(clock=clock)
         self._reporter = reporter
         self._submit_latency = 0.2
@@ -122,6 +170,20 @@ class Pacing:
         msg = self.level.trouble(reason)
         if msg:
             self._reporter.emit(ConcurrencyChanged(self.level.current, msg))
+
+    def follow_account(self, *, submit_per_minute: float, shared: bool, in_flight: int, rate_binds: bool) -> None:
+        """Auto: move the level to what the account's rate and the job times allow (each tick)."""
+        msg = self.level.update(submit_per_minute=submit_per_minute, shared=shared, in_flight=in_flight,
+                                rate_binds=rate_binds)
+        if msg:
+            self._reporter.emit(ConcurrencyChanged(self.level.current, msg))
+
+    def job_done(self, seconds: float, duration: float | None, polls: int) -> None:
+        """A job ended done: auto learns its time (and how many status calls a video takes)."""
+        auto = self.level.auto
+        if auto is not None:
+            auto.job_done(seconds, duration)
+            auto.polls_per_video = 0.9 * auto.polls_per_video + 0.1 * max(1, polls)
 
     def on_success(self) -> None:
         msg = self.level.success()

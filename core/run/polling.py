@@ -4,8 +4,12 @@ Three ideas:
 - Learn how long jobs take (per second of audio when durations are known) and do not
   ask before a job can plausibly be done.
 - Use what deAPI says: with `progress` rising, predict the finish and ask just after it.
-- Never plan more status calls than the status bucket can carry: the gap between two
-  polls of one job is at least (jobs in flight) * 60 / (status calls per minute).
+- Never send more status calls than the budget carries, and spend it on the jobs about to
+  finish: each job plans its own next look here, and `pollgate.PollGate` lets the planned
+  looks out at the budget's pace, the earliest due first.
+- When job times follow the audio length closely (durations known, the time per audio second
+  seen varies little), the first look is aimed at the predicted end itself: most jobs then
+  take one status call.
 In economy mode (a daily status allowance, e.g. the Basic plan's 200 a day) polls are
 aimed later and spaced wider, trading a little latency for calls. How long that allowance
 must last is `status_horizon`'s question: until midnight, unless a daily submit allowance
@@ -42,6 +46,23 @@ class JobClock:
                 del self.samples[:-2]
 
 
+def fit_line(pairs) -> tuple[float, float] | None:
+    """(fixed seconds, seconds per audio second) by least squares over (audio s, job s) pairs, or
+    None when they cannot tell a line (fewer than 5, lengths all alike, or a slope below 0)."""
+    pairs = list(pairs)
+    if len(pairs) < 5:
+        return None
+    xs, ys = [d for d, _ in pairs], [t for _, t in pairs]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    if var <= 1e-9 * max(1.0, mx * mx) * len(xs):
+        return None
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var
+    if slope < 0:
+        return None
+    return my - slope * mx, slope
+
+
 class PollPlanner:
     """Plans the delay before each status call. Pure: callers pass `now`."""
 
@@ -55,6 +76,7 @@ class PollPlanner:
         self._latency: deque[float] = deque(maxlen=50)        # seconds per job
         self._lead: deque[float] = deque(maxlen=50)           # share of a job before progress starts
         self._per_audio_second: deque[float] = deque(maxlen=50)
+        self._pairs: deque[tuple[float, float]] = deque(maxlen=50)   # (audio seconds, job seconds)
 
     @property
     def economy(self) -> bool:
@@ -80,16 +102,38 @@ class PollPlanner:
                 self._lead.append(min(0.9, max(0.0, lead)))
         if duration and duration > 0:
             self._per_audio_second.append(latency / duration)
+            self._pairs.append((duration, latency))
 
     def expected(self, duration: float | None) -> float:
-        """Expected seconds from submit to done for a video of `duration` seconds."""
+        """Expected seconds from submit to done for a video of `duration` seconds: with durations
+        seen, the line job time = fixed part + per audio second fitted to the recent jobs (a
+        job's download and queueing do not grow with its length, its transcription does)."""
         if duration and len(self._per_audio_second) >= 3:
-            est = statistics.median(self._per_audio_second) * duration
             lo = min(self._latency) if self._latency else 1.0
+            fit = self._fit()
+            est = fit[0] + fit[1] * duration if fit else statistics.median(self._per_audio_second) * duration
             return max(est, 0.5 * lo)
         if self._latency:
             return statistics.median(self._latency)
         return DEFAULT_EXPECTED * self._k
+
+    def _fit(self) -> tuple[float, float] | None:
+        return fit_line(self._pairs)
+
+    def spread(self) -> float | None:
+        """How far job times stray from the fitted line: the median of |error| / predicted over
+        the recent jobs (0.04 = 4 %), or None before the line is known."""
+        fit = self._fit()
+        if fit is None:
+            return None
+        errors = sorted(abs(t - (fit[0] + fit[1] * d)) / max(fit[0] + fit[1] * d, 1e-9) for d, t in self._pairs)
+        return errors[len(errors) // 2]
+
+    def tight(self) -> bool:
+        """Whether job times follow the audio length closely: the fitted line predicts the
+        recent jobs within 10 % (median error)."""
+        spread = self.spread()
+        return spread is not None and spread <= 0.10
 
     def low_expected(self) -> float:
         """A short job's time: the 20th percentile of what was seen."""
@@ -105,12 +149,9 @@ class PollPlanner:
         now: float,
         *,
         duration: float | None,
-        in_flight: int,
-        status_per_minute: float,
     ) -> float:
-        """Seconds to wait before the next status call for `job`."""
-        spread = max(1, in_flight) * 60.0 / max(status_per_minute, 1e-6)
-        floor = max(MIN_GAP * self._k, spread)
+        """Seconds to wait before the next status call for `job` (the budget is the gate's)."""
+        floor = MIN_GAP * self._k
         expected = self.expected(duration)
         elapsed = now - job.submitted
         cap = expected * (0.5 if self.economy else 0.1)
@@ -118,12 +159,17 @@ class PollPlanner:
         if not self._latency:
             # Nothing learned yet: explore like the official SDK (start early, grow x1.5),
             # starting later and growing further in economy mode.
-            start, grow_to = (10.0 * self._k, 60.0 * self._k) if self.economy else (self._k, 10.0 * self._k)
+            # Not at once: deAPI's jobs take tens of seconds, and a URL job sits at 0 % while its
+            # source downloads, so early looks teach nothing.
+            start, grow_to = (10.0 * self._k, 60.0 * self._k) if self.economy else (10.0 * self._k, 10.0 * self._k)
             predicted = self._predict_remaining(job, now) if job.polls else None
             if job.polls == 0:
                 delay = start - elapsed
             elif predicted is not None:
-                delay = min(predicted * 1.05 + 0.1 * self._k, grow_to)
+                # Two samples give the rate: trust it (to the usual cap). One sample errs late
+                # (nothing learned of the lead): only until the next look.
+                cap = upper if len(job.samples) >= 2 else grow_to
+                delay = min(predicted * 1.05 + 0.1 * self._k, cap)
             else:
                 delay = min(max(job.last_gap, start) * 1.5, grow_to)
             delay = max(floor, delay)
@@ -132,7 +178,12 @@ class PollPlanner:
         if job.polls == 0:
             # First look: not before a short job of this kind could be done.
             aim = expected * (0.85 if self.economy else 0.3)
-            if duration is None and not self.economy:
+            if duration is not None and self.tight():
+                # Jobs follow their length: look once, just past the predicted end (by the
+                # typical error, so most jobs are done at that look and the rest nearly).
+                aim = expected * (1.0 + (self.spread() or 0.0))
+                upper = max(upper, aim)   # a long job's one look is not cut into several
+            elif duration is None and not self.economy:
                 aim = min(aim, self.low_expected())
             delay = aim - elapsed
         else:
@@ -140,6 +191,9 @@ class PollPlanner:
             if predicted is not None:
                 delay = predicted * 1.05 + 0.1 * self._k
                 upper = min(upper, expected * (1.0 if self.economy else 0.5))
+            elif elapsed < expected and duration is not None and self.tight():
+                delay = expected * (1.0 + (self.spread() or 0.0)) - elapsed   # its predicted end
+                upper = max(upper, delay)
             elif elapsed < expected:
                 delay = (expected - elapsed) if self.economy else min(expected - elapsed, cap)
             else:

@@ -39,7 +39,9 @@ OUTPUTS_LOST_UNKNOWN_JOB = (
     "from files already in the output folder), so it cannot be fetched again for free; not resubmitted "
     "(a new job is paid): run again with --retry-failed if you want it transcribed again")
 
-LOOKAHEAD = 32   # new videos considered for shortest-first when a worker takes one
+LOOKAHEAD = 32   # new videos considered at each end of the queue when a slot takes one
+EARLY_SLOT = 0   # under the "finish" order, the slot that takes the shortest (results come early)
+BALANCE_SCAN = 2048   # queues longer than this hold enough work for the early slot to take the shortest
 
 
 def is_permanent(v: Video) -> bool:
@@ -54,6 +56,7 @@ class WorkQueue:
         self.max_attempts = max_attempts
         self.order = order
         self.feeding = False          # the feeder may still add videos: an empty queue is not the end
+        self.width = 1                # videos in flight at once (the level), for the finish order
         self.pending: deque[Video] = deque()
         self.active: set[str] = set()
         self._attempt_base: dict[str, int] = {}
@@ -184,7 +187,7 @@ class WorkQueue:
             head = self.pending[0] if self.pending else None
             if head is not None and (head.request_id or not brakes.stopping):
                 if head.request_id or not brakes.paused:
-                    taken = self._take()
+                    taken = self._take(slot)
                     self.active.add(taken.key)
                     return taken
                 reporter.worker_changed(slot, Activity.PAUSED, detail="submitting paused (press p to resume)")
@@ -195,22 +198,46 @@ class WorkQueue:
             reporter.worker_changed(slot, Activity.IDLE)
             await self._wake.wait()
 
-    def _take(self) -> Video:
-        """The head, or with shortest-first the shortest known among the next few new videos:
-        durations arrive while the batch runs (metadata lookups), so the order is a best effort
+    def _take(self, slot: int = 1) -> Video:
+        """The next video for `slot`. Videos to re-attach (known request id) always come first.
+        Then, by order: "input" the head; "shortest" the shortest known among the next few;
+        "finish" the longest known among them (longest-processing-time first: the batch ends
+        soonest), except for the EARLY_SLOT, which takes the shortest known (so results come
+        early) from either end of the queue (a planned queue is already longest first).
+        Durations arrive while the batch runs (metadata lookups), so the order is a best effort
         over what is known, and never waits for a lookup."""
         head = self.pending[0]
-        if self.order != "shortest" or head.request_id:
+        if self.order == "input" or head.request_id:
             return self.pending.popleft()
-        best, best_i = head, 0
-        for i in range(1, min(LOOKAHEAD, len(self.pending))):
+        shortest = self.order == "shortest" or (slot == EARLY_SLOT and self._work_to_spare())
+        n = len(self.pending)
+        near = range(min(LOOKAHEAD, n))
+        far = range(max(LOOKAHEAD, n - LOOKAHEAD), n) if shortest and self.order == "finish" else range(0)
+        best_i = 0
+        best = head.duration
+        for i in (*near, *far):
             v = self.pending[i]
             if v.request_id:
-                break
-            if v.duration is not None and (best.duration is None or v.duration < best.duration):
-                best, best_i = v, i
+                if i < LOOKAHEAD:
+                    break
+                continue
+            d = v.duration
+            if d is None:
+                continue
+            if best is None or (d < best if shortest else d > best):
+                best, best_i = d, i
+        taken = self.pending[best_i]
         del self.pending[best_i]
-        return best
+        return taken
+
+    def _work_to_spare(self) -> bool:
+        """Whether the early slot may take the shortest without making the batch end later:
+        the longest known video is no more than an even share of the known work per slot
+        (otherwise it must start now, LPT's rule, or it would run alone at the end)."""
+        if len(self.pending) > BALANCE_SCAN:
+            return True
+        known = [v.duration for v in self.pending if v.duration is not None and not v.request_id]
+        return not known or max(known) <= sum(known) / max(1, self.width)
 
     def release(self, v: Video) -> None:
         self.active.discard(v.key)

@@ -34,6 +34,7 @@ FETCH_TRIES = 4
 REFETCH_EXPIRED = ("its transcript files were missing or empty, and deAPI no longer keeps the result (it "
                    "expired), so it cannot be fetched again for free; not resubmitted (a new submit is paid): "
                    "add the video to a new batch if you want it transcribed again")
+STATUS_FIRST_MAX = 2.0       # seconds a submit waits at most for due status calls (shared limits)
 UNREACHABLE_AFTER = 3        # submits in a row that never left before a run that reached deAPI says it is unreachable
 
 
@@ -155,6 +156,12 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
             category = Category.BUDGET if "max-cost" in refusal else Category.BALANCE
             ctx.brakes.halt(DeapiError(category, refusal))
             continue
+        if ctx.limiter.shared and ctx.polls.waiting:
+            # One bucket for both: a status call for a job about to end frees a slot and a
+            # transcript, a submit only adds one more job to wait for. Status calls go first.
+            ctx.reporter.worker_changed(slot, Activity.WAITING_RATE, v, detail="status checks first")
+            with anyio.move_on_after(STATUS_FIRST_MAX):
+                await ctx.polls.wait_idle()
         gate = ctx.pacing.submit_gate
         token = await gate.enter()
         try:
@@ -292,9 +299,7 @@ async def follow(ctx: "RunContext", slot: int, v: Video, request_id: str = "",
     try:
         while True:
             now = ctx.clock()
-            delay = ctx.planner.next_delay(
-                clock, now, duration=v.duration, in_flight=ctx.following,
-                status_per_minute=status_budget(ctx))
+            delay = ctx.planner.next_delay(clock, now, duration=v.duration)
             if now >= deadline:
                 err = DeapiError(Category.TIMEOUT,
                                  f"still not done after {ctx.settings.wait_limit / 60:.0f} min; the job is kept "
@@ -306,6 +311,11 @@ async def follow(ctx: "RunContext", slot: int, v: Video, request_id: str = "",
             ctx.reporter.worker_changed(slot, Activity.TRANSCRIBING, v, progress=progress,
                        detail=f"next check in {delay:.0f} s", until=now + delay)
             await anyio.sleep(delay)
+            # The budget goes to the jobs due first (those predicted to finish), at its pace.
+            # Under shared limits submits wait for due status calls (see `submit`), so the
+            # gate need not leave the submits' share of the bucket: the limiter holds the rest.
+            await ctx.polls.turn(now + delay, lambda: status_budget(ctx, submit_demand=0.0 if ctx.limiter.shared
+                                                                      else None))
             await acquire(ctx, slot, v, "status")
             ctx.reporter.worker_changed(slot, Activity.TRANSCRIBING, v, progress=progress, detail="checking")
             try:
@@ -335,6 +345,7 @@ async def follow(ctx: "RunContext", slot: int, v: Video, request_id: str = "",
             if job.terminal:
                 if job.status == "done":
                     ctx.planner.learn(ctx.clock() - clock.submitted, v.duration, clock)
+                    ctx.pacing.job_done(ctx.clock() - clock.submitted, v.duration, clock.polls)
                 return job
             if v.state is not VideoState.TRANSCRIBING:
                 await ctx.record(v, state=VideoState.TRANSCRIBING, durable=False)
@@ -342,14 +353,15 @@ async def follow(ctx: "RunContext", slot: int, v: Video, request_id: str = "",
         ctx.following -= 1
 
 
-def status_budget(ctx: "RunContext") -> float:
-    """Status calls per minute to plan with; see `polling.status_horizon` for the day's share."""
+def status_budget(ctx: "RunContext", *, submit_demand: float | None = None) -> float:
+    """Status calls per minute to plan with; see `polling.status_horizon` for the day's share
+    and `RateLimiter.status_budget_per_minute` for `submit_demand`."""
     lim = ctx.limiter
     horizon = status_horizon(
         status_left=lim.daily_remaining("status"), submits_left=lim.daily_remaining("submit"),
         queued=len(ctx.queue), in_flight=ctx.following,
         submit_per_minute=lim.submit_per_minute(), expected=ctx.planner.expected(None))
-    return lim.status_budget_per_minute(horizon=horizon)
+    return lim.status_budget_per_minute(submit_demand, horizon=horizon)
 
 
 # -- fetch and write -------------------------------------------------------------------

@@ -459,12 +459,15 @@ async def resolve(
 
 
 def order_videos(videos: Iterable[Video], order: str) -> list[Video]:
-    """`"input"`: as given. `"shortest"`: known durations ascending, then unknown ones, both
-    stable (ties and unknowns keep input order). Raises ValueError for another order."""
+    """`"input"`: as given. `"shortest"`: known durations ascending, then unknown ones;
+    `"finish"`: known durations descending (longest first: while the batch runs one slot takes
+    the shortest, see `run/queue.py`), then unknown ones; both stable (ties and unknowns keep
+    input order). Raises ValueError for another order."""
     videos = list(videos)
     if order == "input":
         return videos
-    if order == "shortest":
-        known = sorted((v for v in videos if v.duration is not None), key=lambda v: v.duration)
+    if order in ("shortest", "finish"):
+        known = sorted((v for v in videos if v.duration is not None), key=lambda v: v.duration,
+                       reverse=order == "finish")
         return known + [v for v in videos if v.duration is None]
-    raise ValueError(f"order must be 'shortest' or 'input' (got {order!r})")
+    raise ValueError(f"order must be 'finish', 'shortest' or 'input' (got {order!r})")

@@ -19,13 +19,13 @@ import time
 import traceback
 from pathlib import Path
 
-from . import budget, latency, rate, scale, ssh_bytes, streaming, tui_scale, versus
+from . import budget, latency, rate, scale, sched, ssh_bytes, streaming, tui_scale, versus
 from .common import Scale
 from .report import Row, markdown, write_json
 
 SCENARIOS = {"latency": latency, "rate": rate, "budget": budget, "versus": versus, "scale": scale,
-             "tui": tui_scale, "streaming": streaming, "ssh": ssh_bytes}
-SCALED = {"latency", "rate", "budget", "versus"}
+             "tui": tui_scale, "streaming": streaming, "ssh": ssh_bytes, "sched": sched}
+SCALED = {"latency", "rate", "budget", "versus", "sched"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,7 @@ from bulk_transcribe.core.run.engine import Engine
 from bulk_transcribe.core.run.polling import PollPlanner
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.core.simulator import content
+from bulk_transcribe.core.sources.expand import order_videos
 from bulk_transcribe.core.store.session import Session
 from tests.core.engine_harness import KEY, videos_for, yt
 
@@ -141,6 +142,7 @@ class RunStats:
     done: dict[str, float] = field(default_factory=dict)        # url -> DONE
     failed: int = 0
     polls: int = 0
+    polls_by_url: dict[str, int] = field(default_factory=dict)
 
 
 def urls(n: int, prefix: str) -> list[str]:
@@ -148,11 +150,19 @@ def urls(n: int, prefix: str) -> list[str]:
 
 
 async def run_ours(tmp: Path, base_url: str, batch: list[str], scale: Scale, *,
-                   wall0: float | None = None, **settings: Any) -> RunStats:
-    """Run our engine on `batch` against `base_url` with scaled limits; returns its timings."""
+                   wall0: float | None = None, durations: dict[str, float] | None = None,
+                   **settings: Any) -> RunStats:
+    """Run our engine on `batch` against `base_url` with scaled limits; returns its timings.
+    `durations` (url -> seconds of audio) are what metadata lookups would have told."""
     s = Settings(api_base=base_url, output_dir=str(tmp / "out"), metadata=False, **settings).validate()
     tmp.mkdir(parents=True, exist_ok=True)
-    session = Session.create(tmp / "session.toml", batch="bench", settings=s, videos=videos_for(batch))
+    videos = videos_for(batch)
+    for v in videos:
+        if durations and v.url in durations:
+            v.duration = durations[v.url]
+    if durations:   # ordered as a planned session is (prepare.py orders by the settings' order)
+        videos = order_videos(videos, s.order)
+    session = Session.create(tmp / "session.toml", batch="bench", settings=s, videos=videos)
     url_of = {v.key: v.url for v in session.videos}
     stats = RunStats(started=time.monotonic(), ended=0.0)
 
@@ -174,6 +184,7 @@ async def run_ours(tmp: Path, base_url: str, batch: list[str], scale: Scale, *,
     await engine.run()
     stats.ended = time.monotonic()
     stats.polls = sum(v.polls for v in session.videos)
+    stats.polls_by_url = {v.url: v.polls for v in session.videos}
     session.close()
     return stats
 

@@ -31,6 +31,8 @@ def ledger(sim: SimServer, since: float) -> dict:
         "first_any": every[0] if every else None,
         "first_work": work[0] if work else None,
         "submit_times": sim.accepted("submit"),
+        "jobs_created": sim.jobs_created(),
+        "paid_twice": sum(1 for n in sim.submissions().values() if n > 1),
     }
 
 

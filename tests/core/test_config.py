@@ -35,6 +35,19 @@ def test_a_resumed_session_keeps_its_settings_over_the_file():
     assert s.concurrency == 2
 
 
+def test_concurrency_auto_is_the_default_and_the_file_may_say_so_or_fix_a_number():
+    assert config.load_settings({}).auto_concurrency, "auto by default"
+    write_config('concurrency = "auto"\nmax_concurrency = 120\n')
+    s = config.load_settings({})
+    assert s.auto_concurrency and s.most_in_flight == 120
+    write_config("concurrency = 12\n")
+    s = config.load_settings({})
+    assert not s.auto_concurrency and s.most_in_flight == 12
+    write_config('concurrency = "lots"\n')
+    with pytest.raises(SettingsError):
+        config.load_settings({})
+
+
 def test_typos_and_bad_files_are_named(monkeypatch):
     write_config("concurency = 9\n")
     with pytest.raises(SettingsError, match="unknown setting 'concurency'.*concurrency"):
@@ -42,8 +55,8 @@ def test_typos_and_bad_files_are_named(monkeypatch):
     write_config("concurrency = [\n")
     with pytest.raises(SettingsError, match="not valid TOML"):
         config.load_settings({})
-    write_config("concurrency = 99\n")
-    with pytest.raises(SettingsError, match="1 to 50"):
+    write_config("concurrency = 1001\n")
+    with pytest.raises(SettingsError, match="auto or 1 to 1000"):
         config.load_settings({})
 
 
@@ -68,8 +81,8 @@ def test_a_resume_keeps_the_session_settings_and_says_what_the_flags_change():
     assert config.describe_changes(changes) == "concurrency 7 → 3 · retry_failed on → off"
     s, changes = config.resume_settings(Settings(concurrency=7, formats=("txt", "md"), output_dir="/t"), {})
     assert (s.concurrency, s.formats, changes) == (7, ("txt", "md"), [])
-    with pytest.raises(SettingsError, match="1 to 50"):
-        config.resume_settings(saved, {"concurrency": 99})
+    with pytest.raises(SettingsError, match="auto or 1 to 1000"):
+        config.resume_settings(saved, {"concurrency": 1001})
 
 
 def test_remembering_writes_only_the_changes_over_the_file(monkeypatch):

@@ -120,7 +120,7 @@ async def test_mixed_batch_gives_one_row_per_distinct_video(tmp_path):
             srv.url("/pages/missing.html"),       # 8: 404
         ])
         client = FakeClient()
-        plan = await build_plan(batch, Settings(), client=client, cache_dir=cache, timeout=20)
+        plan = await build_plan(batch, Settings(order="shortest"), client=client, cache_dir=cache, timeout=20)
 
     keys = [r.key for r in plan.rows]
     assert len(keys) == len(set(keys)) == 6
@@ -128,6 +128,7 @@ async def test_mixed_batch_gives_one_row_per_distinct_video(tmp_path):
     assert [r.duration for r in plan.rows[:3]] == [pytest.approx(25.5, abs=1), 60.0, 600.0]
     assert [r.url for r in plan.rows[3:]] == [srv.url(p) for p in ("/media/v1.mp4", "/media/a.wav", "/media/v2.mp4")]
     assert {r.title for r in plan.rows[1:3]} == {f"Video {IDS[0]}", f"Video {IDS[1]}"}
+    # the default order (finish, longest first) is tests/core/test_order.py's
 
     dup_lines = sorted(line for line, _, _ in plan.duplicates)
     assert dup_lines == [3, 4]

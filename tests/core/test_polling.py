@@ -16,26 +16,26 @@ def trained(economy=False, latency=40.0, n=10):
     return p
 
 
-def test_before_learning_it_explores_early_and_grows():
+def test_before_learning_it_explores_and_grows():
     p = PollPlanner()
     job = JobClock(submitted=0.0)
     gaps = []
     now = 0.0
     for _ in range(6):
-        d = p.next_delay(job, now, duration=None, in_flight=1, status_per_minute=300)
+        d = p.next_delay(job, now, duration=None)
         gaps.append(d)
         now += d
         job.observe(now, None)
-    assert gaps[0] == pytest.approx(1.0)
+    assert gaps[0] == pytest.approx(10.0), "not at once: a URL job sits at 0 % while its source downloads"
     assert all(b >= a for a, b in zip(gaps, gaps[1:])) and gaps[-1] <= 10.0
 
 
 def test_first_poll_waits_until_a_job_could_plausibly_be_done():
     p = trained(latency=40.0)
-    d = p.next_delay(JobClock(submitted=0.0), 0.0, duration=None, in_flight=1, status_per_minute=300)
+    d = p.next_delay(JobClock(submitted=0.0), 0.0, duration=None)
     assert 5.0 <= d <= 40.0
     e = trained(economy=True, latency=40.0)
-    d_econ = e.next_delay(JobClock(submitted=0.0), 0.0, duration=None, in_flight=1, status_per_minute=300)
+    d_econ = e.next_delay(JobClock(submitted=0.0), 0.0, duration=None)
     assert d_econ >= 0.8 * 40.0, "economy mode aims at the expected finish"
 
 
@@ -44,11 +44,11 @@ def test_progress_predicts_the_finish():
     job = JobClock(submitted=0.0)
     job.observe(10.0, 20.0)
     job.observe(14.0, 30.0)          # 2.5 %/s -> 70 % left -> 28 s
-    d = p.next_delay(job, 14.0, duration=None, in_flight=1, status_per_minute=300)
+    d = p.next_delay(job, 14.0, duration=None)
     assert d == pytest.approx(28.0 * 1.05 + 0.1)
     # a prediction is trusted only so far: re-check within half the expected time
     job.observe(15.0, 30.5)          # progress crawling: 0.5 %/s -> 139 s left
-    d = p.next_delay(job, 15.0, duration=None, in_flight=1, status_per_minute=300)
+    d = p.next_delay(job, 15.0, duration=None)
     assert d == pytest.approx(0.5 * p.expected(None))
 
 
@@ -60,11 +60,24 @@ def test_durations_scale_the_expectation():
     assert p.expected(60.0) < p.expected(3600.0)
 
 
-@given(in_flight=st.integers(1, 50), rpm=st.floats(1, 1000), polls=st.integers(0, 5),
-       elapsed=st.floats(0, 500), economy=st.booleans())
-def test_never_plans_more_status_calls_than_the_budget(in_flight, rpm, polls, elapsed, economy):
+@given(polls=st.integers(0, 5), elapsed=st.floats(0, 500), economy=st.booleans())
+def test_every_planned_delay_is_positive(polls, elapsed, economy):
     p = trained(economy=economy)
     job = JobClock(submitted=0.0, polls=polls, last_gap=1.0)
-    d = p.next_delay(job, elapsed, duration=None, in_flight=in_flight, status_per_minute=rpm)
-    assert d >= in_flight * 60.0 / rpm - 1e-9, "jobs in flight share the status bucket"
+    d = p.next_delay(job, elapsed, duration=None)
     assert d > 0
+
+
+def test_jobs_that_follow_their_length_get_one_look_at_the_predicted_end():
+    p = PollPlanner()
+    for seconds in (60.0, 120.0, 600.0, 300.0, 240.0, 90.0):
+        p.learn(20.0 + seconds / 10.0, seconds)     # 20 s of download and queue, then 0.1 s per audio second
+    assert p.tight()
+    assert p.expected(400.0) == pytest.approx(60.0), "a fixed part and a part per audio second"
+    d = p.next_delay(JobClock(submitted=0.0), 0.0, duration=400.0)
+    assert d == pytest.approx(60.0), "aimed at the end, not at a third of the way"
+    loose = PollPlanner()
+    for seconds, took in ((60.0, 3.0), (120.0, 30.0), (600.0, 20.0), (300.0, 60.0), (240.0, 5.0)):
+        loose.learn(took, seconds)
+    assert not loose.tight()
+    assert loose.next_delay(JobClock(submitted=0.0), 0.0, duration=400.0) < 0.5 * loose.expected(400.0)

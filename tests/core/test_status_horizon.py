@@ -46,7 +46,7 @@ def test_planner_time_scale_divides_its_fixed_times():
 
     plain, fast = PollPlanner(economy=True), PollPlanner(economy=True, time_scale=10.0)
     assert fast.expected(None) == pytest.approx(plain.expected(None) / 10)
-    first = dict(in_flight=1, duration=None, status_per_minute=1e6)
+    first = dict(duration=None)
     assert fast.next_delay(JobClock(submitted=0.0), 0.0, **first) == pytest.approx(
         plain.next_delay(JobClock(submitted=0.0), 0.0, **first) / 10)
 

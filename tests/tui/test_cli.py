@@ -31,7 +31,8 @@ def test_missing_key_says_how_to_set_it_and_writes_nothing(tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["run", "nope.txt"], "no batch file"),
-    (["run", "b.txt", "--concurrency", "99"], "--concurrency must be 1 to 50"),
+    (["run", "b.txt", "--concurrency", "1001"], "concurrency is auto or a whole number 1-1000"),
+    (["run", "b.txt", "--concurrency", "lots"], "concurrency is auto or a whole number 1-1000"),
     (["run", "b.txt", "--format", "srt"], "srt and vtt need segment timestamps"),
 ])
 def test_usage_errors_exit_2_with_a_clear_message(tmp_path, args, words):

@@ -57,8 +57,8 @@ async def test_problems_are_explained_inline_and_block_start(batch_counts):
         assert "sk-run-only" not in text(screen, "#key-status")
         assert not start.disabled
 
-        await type_into(pilot, "#concurrency", "60")
-        assert "1 to 50" in text(screen, "#err-concurrency") and start.disabled
+        await type_into(pilot, "#concurrency", "1001")
+        assert "auto or a whole number from 1 to 1000" in text(screen, "#err-concurrency") and start.disabled
         await type_into(pilot, "#concurrency", "ten")
         assert "whole number" in text(screen, "#err-concurrency")
         await type_into(pilot, "#concurrency", "10")
@@ -168,13 +168,13 @@ async def test_every_wrong_field_is_marked_at_once_in_the_forms_words_and_start_
         await type_into(pilot, "#lang", "english")
         await type_into(pilot, "#concurrency", "9")
         assert text(screen, "#rate").startswith("9 at once"), "the hint follows its field while another is wrong"
-        for field, bad in (("#concurrency", "60"), ("#max_attempts", "0"), ("#submit_per_day", "-1")):
+        for field, bad in (("#concurrency", "1001"), ("#max_attempts", "0"), ("#submit_per_day", "-1")):
             await type_into(pilot, field, bad)
         errors = {name: text(screen, f"#err-{name}") for name in ("lang", "concurrency", "max_attempts",
                                                                  "submit_per_day")}
         assert all(errors.values()), errors                      # all four at once
         assert not any("--" in m for m in errors.values()), errors   # the form's words, not flags
-        assert "Concurrency must be a whole number from 1 to 50" in errors["concurrency"]
+        assert "Concurrency must be auto or a whole number from 1 to 1000" in errors["concurrency"]
         assert "none for no daily limit, or empty for the plan's" in errors["submit_per_day"]
         assert "not a language code" in errors["lang"]
         assert text(screen, "#rate") == "", "no hint for a concurrency that is wrong"

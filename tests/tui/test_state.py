@@ -97,14 +97,21 @@ def test_parse_form_maps_messages_to_fields():
     assert errors == {} and ok.concurrency == 10 and ok.formats == ("txt", "md")
     _, errors = parse_form({"concurrency": "ten"}, base)
     assert "concurrency" in errors
-    _, errors = parse_form({"concurrency": "51"}, base)
-    assert list(errors) == ["concurrency"] and "1 to 50" in errors["concurrency"]
+    _, errors = parse_form({"concurrency": "1001"}, base)
+    assert list(errors) == ["concurrency"] and "auto or a whole number from 1 to 1000" in errors["concurrency"]
+    ok, errors = parse_form({"concurrency": "auto"}, base)
+    assert errors == {} and ok.auto_concurrency
     _, errors = parse_form({"formats": ("srt",)}, base)
     assert list(errors) == ["formats"] and "timestamps" in errors["formats"]
     _, errors = parse_form({"formats": ()}, base)
     assert list(errors) == ["formats"]
     _, errors = parse_form({"output_dir": "  "}, base)
     assert list(errors) == ["output_dir"]
+
+
+def test_rate_text_says_what_auto_does():
+    text = rate_text(Settings(plan="premium"))
+    assert text.startswith("auto: as many at once as 300 submits/min x the job time allow (up to 300)")
 
 
 def test_rate_text_explains_what_concurrency_implies():

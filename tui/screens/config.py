@@ -28,7 +28,8 @@ from .config_form import NONE, BatchSummary, hint_settings, limit_text, parse_fo
 
 TEXT_FIELDS = ("concurrency", "rpm", "status_rpm", "submit_per_day", "status_per_day", "output_dir",
                "lang", "template", "max_attempts", "cookies", "api_base")
-ORDER_CHOICES = (("shortest first", "shortest"), ("input order", "input"))
+ORDER_CHOICES = (("finish soonest (longest first)", "finish"), ("shortest first", "shortest"),
+                 ("input order", "input"))
 CAPTION_CHOICES = (("off", "off"), ("first", "first"), ("only", "only"))
 # Rows holding more than one field: which fields make the row's label red.
 ROWS = {"plan": {"plan", "limit_mode"}, "rpm": {"rpm", "status_rpm"},
@@ -114,8 +115,9 @@ class ConfigScreen(Screen):
             yield Static("", id="err-status_per_day", classes="field-error", markup=False)
             yield Static(f"empty: the plan's limit (shown dim) · {NONE}: no daily limit", id="limits-hint",
                          classes="hint", markup=False)
-            yield from self._row("Concurrency", Field(str(s.concurrency), id="concurrency", compact=True,
-                                 classes="num"), Label("1-50", classes="sub hint"), name="concurrency")
+            yield from self._row("Concurrency", Field("auto" if s.auto_concurrency else str(s.concurrency),
+                                 id="concurrency", compact=True, classes="num"),
+                                 Label("auto or 1-1000", classes="sub hint"), name="concurrency")
             yield Static("", id="rate", classes="hint", markup=False)
             yield from self._row("Model", Select([(m, m) for m in MODELS], value=s.model, allow_blank=False,
                                  id="model", compact=True), name="model")

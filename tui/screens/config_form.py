@@ -25,7 +25,7 @@ NONE = "none"   # typed in a daily limit: no daily limit. An empty limit field m
 
 # name: (what the form calls it, lowest, highest); messages use these words, never the CLI flags.
 NUMBERS = {
-    "concurrency": ("Concurrency", 1, 50),
+    "concurrency": ("Concurrency", 1, 1000),   # or "auto" (see _field)
     "max_attempts": ("Max attempts", 1, 20),
 }
 PER_MINUTE = {"rpm": "Submits per minute", "status_rpm": "Status checks per minute"}
@@ -60,11 +60,14 @@ def _whole(text: str) -> int | None:
 def _field(name: str, raw: Any, changes: dict[str, Any], errors: dict[str, str]) -> None:
     """Check one field's raw value: its setting into `changes`, or its problem into `errors`."""
     text = str(raw).strip() if not isinstance(raw, (bool, tuple)) else ""
-    if name in NUMBERS:
+    if name == "concurrency" and text.lower() in ("auto", ""):
+        changes[name] = 0   # auto: the account's rate x the job time
+    elif name in NUMBERS:
         label, low, high = NUMBERS[name]
         n = _whole(text)
         if n is None or not low <= n <= high:
-            errors[name] = f"{label} must be a whole number from {low} to {high}" + (f" (got {text!r})" if text else "")
+            errors[name] = (f"{label} must be {'auto or ' if name == 'concurrency' else ''}a whole number from "
+                            f"{low} to {high}" + (f" (got {text!r})" if text else ""))
         else:
             changes[name] = n
     elif name in PER_MINUTE:
@@ -155,8 +158,14 @@ def hint_settings(values: dict[str, Any], base: Settings) -> Settings | None:
 def rate_text(s: Settings) -> str:
     """What the concurrency implies for the request rate, in one or two short sentences (under
     `--plan auto`, at the limits a run starts with: Basic's, until deAPI's answers say more)."""
-    c = s.concurrency
     submit = s.submit_rpm
+    if s.auto_concurrency:
+        text = (f"auto: as many at once as {submit} submits/min x the job time allow (up to "
+                f"{s.max_concurrency}), fewer on 429s, errors or deAPI queueing")
+        if s.learns_limits:
+            text += " · until deAPI's answers tell the account's limits (then those)"
+        return text
+    c = s.concurrency
     if s.effective_limit_mode == "shared":
         checks = submit
         shared = f"{submit} requests/min shared by submits and status checks"

@@ -48,8 +48,11 @@ class RunHeader(Vertical):
         if view.progress is not None:
             p = view.progress
             # "in flight" never exceeds this: both count videos actually running.
-            level = (f"{p.max_concurrency} at once" if p.concurrency >= p.max_concurrency
-                     else f"held to {p.concurrency} of {p.max_concurrency} at once")
+            if p.concurrency_reason:   # auto: the level and why ("in flight 120 (auto: 300/min × 24 s)")
+                level = f"in flight up to {p.concurrency} ({p.concurrency_reason})"
+            else:
+                level = (f"{p.max_concurrency} at once" if p.concurrency >= p.max_concurrency
+                         else f"held to {p.concurrency} of {p.max_concurrency} at once")
             buckets = f"{level} · {buckets}"
             if finding := finding_text(p):
                 buckets = f"{buckets} · {finding}"

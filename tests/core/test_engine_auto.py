@@ -1,0 +1,72 @@
+"""`--concurrency auto` end to end over loopback: the real engine against the simulated deAPI.
+
+Time runs 20x faster on both sides (as in tests/core/test_engine_limits.py). Asserted: no 429
+beyond what the limiter lets through (none: it knows the account's rate), every video paid
+exactly once (the simulator's ledger), and the level going past the old fixed default of 5
+because the account's rate allows it. No wall-clock bound is asserted.
+"""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from bulk_transcribe.core.events import ConcurrencyChanged, Progress
+from bulk_transcribe.core.run.engine import Engine
+from bulk_transcribe.core.run.polling import PollPlanner
+from bulk_transcribe.core.simulator import SimConfig, SimServer
+from tests.benchmark.common import Scale, ScaledLimiter
+
+from .engine_harness import KEY, make_session, yt
+
+SCALE = Scale(20.0)
+MARGIN = 0.3 * SCALE.factor   # see test_engine_limits.py: the margin absorbs a loaded machine's jitter
+
+
+def run_auto(tmp_path, sim, n: int, **settings):
+    session = make_session(tmp_path, [yt(i, "auto") for i in range(n)], sim.base_url, limit_margin=MARGIN,
+                           **settings)
+    assert session.settings.auto_concurrency, "auto is the default"
+    events: list = []
+    engine = Engine(session, api_key=KEY, sink=events.append, limiter=ScaledLimiter.build(session.settings, SCALE))
+    engine.planner = PollPlanner(economy=lambda: engine.limiter.daily_limited("status"), time_scale=SCALE.factor)
+    finished = anyio.run(engine.run)
+    session.close()
+    return finished, events
+
+
+@pytest.mark.slow
+def test_auto_on_a_shared_premium_account_meets_no_429_and_pays_each_video_once(tmp_path):
+    cfg = SimConfig(shared_limits=True, account_rpm=300, latency=(1.0, 4.0), pending_share=0.2,
+                    window=SCALE.window)
+    n = 120
+    with SimServer(cfg) as sim:
+        finished, events = run_auto(tmp_path, sim, n, plan="premium", limit_mode="shared")
+        rejected = sim.count_429
+        per_url = sim.submissions()
+        jobs, charged = sim.jobs_created(), sim.charged()
+    assert finished.done == n and finished.failed == 0
+    assert sum(rejected.values()) == 0, rejected
+    assert jobs == n and sorted(set(per_url.values())) == [1], "every video paid once"
+    assert charged > 0
+    levels = [e.concurrency for e in events if isinstance(e, Progress)]
+    assert max(levels) > 5, "auto goes past the old fixed default when the rate allows"
+    reasons = [e.concurrency_reason for e in events if isinstance(e, Progress) and e.concurrency_reason]
+    assert any("/min" in r and " s" in r for r in reasons), reasons[-3:]
+
+
+@pytest.mark.slow
+def test_auto_follows_a_rate_learned_from_headers(tmp_path):
+    """`--plan auto` starts at Basic's 1 submit a minute (a level of one); deAPI's headers say
+    300, and the level follows."""
+    cfg = SimConfig(latency=(1.0, 3.0), pending_share=0.2, window=SCALE.window)   # 300/min per endpoint
+    n = 60
+    with SimServer(cfg) as sim:
+        finished, events = run_auto(tmp_path, sim, n)
+        rejected = sim.count_429
+        per_url = sim.submissions()
+    assert finished.done == n
+    assert sum(rejected.values()) == 0, rejected
+    assert sorted(set(per_url.values())) == [1]
+    raised = [e for e in events if isinstance(e, ConcurrencyChanged) and e.level > 1]
+    assert raised, "the level rose once the headers told the account's rate"
