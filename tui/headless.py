@@ -40,6 +40,7 @@ class HeadlessPrinter:
         self._last_summary = -1e9
         self._last_json_progress = -1e9
         self.finished: BatchFinished | None = None
+        self._gone: set[IO[str]] = set()
 
     def __call__(self, event: Event) -> None:
         if self.json_lines:
@@ -59,14 +60,23 @@ class HeadlessPrinter:
         if isinstance(event, BatchFinished):
             self.finished = event
         record = {"event": type(event).__name__, **_plain(dataclasses.asdict(event))}
-        self.out.write(json_text(record) + "\n")   # only printable ASCII: titles and messages escaped
-        self.out.flush()
+        self._write(self.out, json_text(record) + "\n")   # only printable ASCII: titles and messages escaped
+
+    def _write(self, stream: IO[str], text: str) -> None:
+        """Write and flush; a stream that has gone (a closed pipe, a hung-up terminal) is dropped
+        quietly, so the run goes on (and saves) with nobody reading."""
+        if stream in self._gone:
+            return
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):
+            self._gone.add(stream)
 
     # -- readable lines ----------------------------------------------------------------
     def _line(self, text: str) -> None:
         stamp = time.strftime("%H:%M:%S")
-        self.err.write(f"{stamp} {text}\n")
-        self.err.flush()
+        self._write(self.err, f"{stamp} {text}\n")
 
     def _text(self, event: Event) -> None:
         if isinstance(event, VideoChanged):
@@ -90,8 +100,7 @@ class HeadlessPrinter:
                 self._line(progress_line(event))
         elif isinstance(event, BatchFinished):
             self.finished = event
-            self.err.write(summary_text(event) + "\n")
-            self.err.flush()
+            self._write(self.err, summary_text(event) + "\n")
 
 
 def progress_line(p: Progress) -> str:
