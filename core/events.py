@@ -83,6 +83,17 @@ class BucketUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerTrouble:
+    """deAPI has answered only server errors (5xx) for a while (`run/outage.py`): its latest
+    status (None: an unreadable answer), since when and how many tries, the soonest next try."""
+
+    status: int | None
+    since: float
+    tries: int
+    next_try: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Progress:
     """A periodic snapshot of the whole batch (a few per second at most)."""
 
@@ -103,6 +114,7 @@ class Progress:
     in_doubt: int = 0          # videos whose submit may have been paid but whose answer was lost
     sources_pending: int = 0   # playlists, channels and pages still being expanded
     lookups_pending: int = 0   # metadata lookups (titles, durations) still to do
+    server_trouble: ServerTrouble | None = None   # a long run of 5xx answers, while it lasts
 
 
 @dataclass(frozen=True, slots=True)

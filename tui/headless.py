@@ -26,7 +26,7 @@ from ..core.events import (
 )
 from ..core.model import VideoState
 from ..core.sanitize import clean, json_text
-from .text import finding_text, fmt_bucket, fmt_duration, run_eta
+from .text import finding_text, fmt_bucket, fmt_duration, outage_text, run_eta
 
 
 class HeadlessPrinter:
@@ -97,19 +97,22 @@ class HeadlessPrinter:
             now = self.clock()
             if now - self._last_summary >= self.every:
                 self._last_summary = now
-                self._line(progress_line(event))
+                self._line(progress_line(event, now))
         elif isinstance(event, BatchFinished):
             self.finished = event
             self._write(self.err, summary_text(event) + "\n")
 
 
-def progress_line(p: Progress) -> str:
+def progress_line(p: Progress, now: float | None = None) -> str:
+    """One progress line; `now` (monotonic, the engine's clock) times a server outage in it."""
     eta = fmt_duration(eta) if (eta := run_eta(p, time.time())) is not None else "?"   # daily limits included
     buckets = "  ".join(fmt_bucket(b) for b in p.buckets)
     level = f"  level {p.concurrency}/{p.max_concurrency}" if p.concurrency != p.max_concurrency else ""
     finding = f"  ({finding})" if (finding := finding_text(p)) else ""
+    outage = outage_text(p, time.monotonic() if now is None else now)
+    outage = f"  {outage}" if outage else ""
     return (f"{p.done + p.failed}/{p.total}  done {p.done}  failed {p.failed}  in flight {p.in_flight}  "
-            f"{p.videos_per_min:.1f}/min  ETA {eta}  {buckets}{level}{finding}")
+            f"{p.videos_per_min:.1f}/min  ETA {eta}  {buckets}{level}{finding}{outage}")
 
 
 def summary_text(f: BatchFinished) -> str:

@@ -13,6 +13,7 @@ from ..model import Video
 from ..settings import Settings
 from .budget import Budget
 from .controls import Brakes
+from .outage import Outage
 from .pacing import Pacing
 from .polling import PollPlanner
 from .queue import WorkQueue
@@ -43,6 +44,11 @@ class RunContext:
     unreachable: int = 0        # submits in a row that never reached deAPI
     on_wire: set[Any] = field(default_factory=set)   # cancel scopes of submits awaiting their answer
     feeder: Any = None          # the run's Feeder while it expands and looks up (for progress)
+    outage: Outage | None = None   # deAPI's run of server errors (made from `clock` when not given)
+
+    def __post_init__(self) -> None:
+        if self.outage is None:
+            self.outage = Outage(self.clock)
 
     async def record(self, v: Video, *, durable: bool = True, **changes: Any) -> None:
         """Change a video, durably unless told otherwise (see `Session.record`), and tell the faces

@@ -77,7 +77,7 @@ class RunScreen(Screen):
         """Show `view` as of `now`. Cheap: ≤ one row per worker slot plus the new errors."""
         if not self.is_mounted:
             return
-        self.query_one(RunHeader).show(view, self.run_title, self.state_word(view))
+        self.query_one(RunHeader).show(view, self.run_title, self.state_word(view), now)
         table = self.query_one(WorkerTable)
         table.sync([(w.slot, w.video, w.doing, w.progress, w.elapsed)
                     for w in view.worker_lines(now, doing_width=table.doing_width)])
