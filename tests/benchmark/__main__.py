@@ -4,7 +4,7 @@ Runs every scenario of issue 5 against the simulated deAPI over loopback, prints
 table (figure, bound, ratio, target, pass/fail) and writes the same rows as JSON (default
 bench-results/latest.json). Scenarios 1-4 run with time scaled by F (default 6; 60 in smoke
 mode): the simulator's windows and latencies and our limiter's window all shrink by F, and
-rates are given per scaled minute. Scenarios 5-6 run in real time. Config and data folders
+rates are given per scaled minute. Scenarios 5-8 run in real time. Config and data folders
 point at a temporary directory: the user's own are never touched. Exit status 0 even when a
 target is missed (the table says so); 2 on bad arguments.
 """
@@ -19,12 +19,12 @@ import time
 import traceback
 from pathlib import Path
 
-from . import budget, latency, rate, scale, streaming, tui_scale, versus
+from . import budget, latency, rate, scale, soak, streaming, tui_scale, versus
 from .common import Scale
 from .report import Row, markdown, write_json
 
 SCENARIOS = {"latency": latency, "rate": rate, "budget": budget, "versus": versus, "scale": scale,
-             "tui": tui_scale, "streaming": streaming}
+             "tui": tui_scale, "streaming": streaming, "soak": soak}
 SCALED = {"latency", "rate", "budget", "versus"}
 
 
