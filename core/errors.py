@@ -45,6 +45,8 @@ class Category(str, Enum):
     IN_DOUBT = "in-doubt"              # a submit reached deAPI and its answer was lost: maybe paid
     RESULT = "result"                  # deAPI's result cannot give the outputs asked for
     INTERNAL = "internal"              # a bug: reported, never fatal to the batch
+    NO_CAPTIONS = "no-captions"        # --captions only: the video has none in the wanted language
+    CAPTIONS = "captions"              # --captions only: its captions could not be looked up or fetched
 
 
 # Categories worth another attempt of the same call after a pause.

@@ -24,6 +24,7 @@ class Activity(str, Enum):
     DOWNLOADING = "downloading"
     BACKING_OFF = "backing off"
     WRITING = "writing"
+    CAPTIONS = "fetching captions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class WorkerChanged:
     progress: float | None = None
     until: float | None = None
     since: float = 0.0
+    method: str = ""            # the video's `Method` value, "" before it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class VideoChanged:
     category: str = ""
     message: str = ""
     outputs: tuple[str, ...] = ()
+    method: str = ""            # `model.Method` value: captions, captions-auto, deapi-url, deapi-upload
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,7 @@ class BatchFinished:
     cost: float = 0.0           # USD spent on this session's videos
     report_written: bool = True  # False when the report could not be written (report_path is then stale)
     halted: str = ""            # why submitting stopped for good (a refused key, no balance, a full disk) and what to do
+    methods: tuple[tuple[str, int], ...] = ()   # done videos by `Method` value, e.g. (("captions", 3), ("deapi-url", 2))
 
 
 Event = Union[WorkerChanged, VideoChanged, ErrorLogged, Progress, ConcurrencyChanged, Notice, BatchFinished]

@@ -20,6 +20,23 @@ class VideoState(str, Enum):
         return self in (VideoState.DONE, VideoState.FAILED)
 
 
+class Method(str, Enum):
+    """How a video's transcript came (or is coming): recorded per video in the session, the
+    outputs, the report's `method` column and the events. Only the deAPI ones are paid."""
+
+    CAPTIONS = "captions"            # the video's own subtitles, uploaded by its creator (free)
+    CAPTIONS_AUTO = "captions-auto"  # the site's automatic captions (free, lower quality)
+    DEAPI_URL = "deapi-url"          # deAPI fetched the video from its link (paid)
+    DEAPI_UPLOAD = "deapi-upload"    # downloaded here and uploaded to deAPI as a file (paid)
+
+    @property
+    def paid(self) -> bool:
+        return self in (Method.DEAPI_URL, Method.DEAPI_UPLOAD)
+
+
+METHODS = tuple(m.value for m in Method)
+
+
 @dataclass
 class Video:
     """One distinct video of a batch, as the engine and the session file know it.
@@ -46,6 +63,10 @@ class Video:
     possibly_paid: bool = False      # a submit was sent whose answer was never recorded
     cost: float = 0.0                # USD known spent on this video's jobs (deAPI's price, else the estimate)
     outputs: list[str] = field(default_factory=list)
+    method: str = ""                 # a `Method` value: how its transcript came ("" = not started)
+    language: str = ""               # the video's original language, when the site says (yt-dlp's `language`)
+    captions: list[str] = field(default_factory=list)   # its caption tracks (sources/captions.py's compact form)
+    captions_known: bool = False     # whether `captions` comes from a lookup (an empty list then means none)
     submitted_at: float = 0.0        # wall clock (time.time()) of the accepted submit
     finished_at: float = 0.0
 

@@ -42,13 +42,14 @@ import anyio.to_thread
 
 from . import paths
 from .errors import Category, DeapiError
-from .model import Video
+from .model import Method, Video
 from .prices import JOB_FEE, PER_HOUR, estimate_price, tiktok_band
 from .run.polling import DEFAULT_EXPECTED
 from .settings import PLANS, Settings
 from .sources.batch import BatchLine, read_batch
 from .sources.expand import SourceProblem, order_videos, resolve
 from .sources.platforms import CT2, JobOptions, job_options, price_platform
+from .sources.tracks import choose_track
 from .sources.urls import UrlError, normalize
 
 LATENCY_BASE_S = DEFAULT_EXPECTED  # assumed seconds from submit to done for a very short video
@@ -75,6 +76,7 @@ class PlanRow:
     source: str = ""
     price_quoted: bool = False     # the price comes from deAPI's price route (else: the estimate)
     model: str = ""                # the model it is submitted with (TikTok: always WhisperLargeV3Ct2)
+    captions: str = ""             # the `Method` its own captions would give ("captions", "captions-auto"), else ""
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,9 @@ class PlanTotals:
     notes: tuple[str, ...] = ()                 # what the faces should say besides the numbers
     limits: str = ""               # where the run's rate limits come from (`limits_basis`), in words
     limits_source: str = ""        # "auto" (learned from deAPI), "preset", "flags" or "preset+flags"
+    with_captions: int = 0         # videos to run whose own captions a run would take (--captions first|only)
+    captions_saving: float = 0.0   # USD those would cost through deAPI (out of estimated_cost unless captions off)
+    captions_unknown: int = 0      # videos to run whose captions were not looked up
 
     @property
     def hours(self) -> float:
@@ -354,11 +359,34 @@ def estimate_seconds(durations: Sequence[float | None], settings: Settings, *,
 # -- the plan -------------------------------------------------------------------------------
 
 
+def captions_notes(settings: Settings, with_captions: int, saving: float, unknown: int) -> list[str]:
+    """What the plan says about the videos' own captions: how many have them, what that saves,
+    and (under off) what --captions first would save; nothing when none are known to have any."""
+    kind = "own or automatic captions" if settings.captions_auto else "own captions"
+    out: list[str] = []
+    if with_captions:
+        worth = f" and save about ${saving:.4f} of deAPI jobs" if saving else ""
+        if settings.captions == "off":
+            out.append(f"{with_captions} video(s) have their {kind}: --captions first would take them for free"
+                       f"{worth} (off by default: sites block servers that fetch captions in bulk)")
+        else:
+            out.append(f"{with_captions} video(s) have their {kind}: taken for free"
+                       + (f", saving about ${saving:.4f}" if saving else "")
+                       + ("" if settings.captions_auto else " (--captions-auto would also take automatic ones, "
+                          "of lower quality)"))
+    if settings.captions == "only":
+        out.append("--captions only: nothing is paid; videos without captions fail, saying so")
+    if unknown and settings.captions != "off":
+        out.append(f"{unknown} video(s) not looked up yet: the run looks for their captions first")
+    return out
+
+
+
 async def build_plan(
     batch: str | Path | Sequence[BatchLine], settings: Settings, *, api_key: str | None = None,
     client: Any = None, done_keys: frozenset[str] = frozenset(), cache_dir: Any = _DEFAULT_CACHE,
     proxy: str | None = None, timeout: float = 60.0, source_concurrency: int = 4,
-    on_progress: Callable[[str], None] | None = None,
+    on_progress: Callable[[str], None] | None = None, extract: Any = None,
 ) -> Plan:
     """Expand, dedupe and price a batch without submitting anything.
 
@@ -368,6 +396,7 @@ async def build_plan(
     client is opened on `settings.api_base` and closed again); any deAPI failure becomes a
     problem, and a group whose quote failed is estimated with `core.prices` (the others keep
     their quotes; `totals.price_groups` says which is which). Rows follow `settings.order`.
+    `extract` stands in for yt-dlp in tests (see `sources.resolve`).
     Raises batch.BatchError only when the batch file cannot be read.
     """
     if isinstance(batch, (str, Path)):
@@ -378,8 +407,8 @@ async def build_plan(
         cache_dir = paths.cache_dir()
     problems = [SourceProblem(bl.line, bl.raw, Category.INPUT.value, bl.error) for bl in lines if bl.error]
     resolved = await resolve(
-        lines, metadata=settings.metadata, cookies=settings.cookies, cache_dir=cache_dir,
-        proxy=proxy, concurrency=source_concurrency, timeout=timeout, on_progress=on_progress)
+        lines, metadata=settings.metadata, captions=settings.captions != "off", cookies=settings.cookies, cache_dir=cache_dir,
+        proxy=proxy, concurrency=source_concurrency, timeout=timeout, on_progress=on_progress, extract=extract)
     problems = sorted(problems + resolved.problems, key=lambda p: p.line)
     videos = order_videos(resolved.videos, settings.order)
 
@@ -421,22 +450,33 @@ async def build_plan(
                 await own.aclose()
 
     rows: list[PlanRow] = []
-    cost = 0.0
+    cost = saving = 0.0
+    with_captions = captions_unknown = 0
     group_cost: dict[GroupKey, float] = {}
     for v in videos:
         done = v.key in done_keys
         estimate, quoted, model = None, False, ""
+        track = choose_track(v.captions, lang=settings.lang, original=v.language, auto=settings.captions_auto)
+        method = "" if track is None else (Method.CAPTIONS_AUTO if track.auto else Method.CAPTIONS).value
+        if not done:
+            with_captions += bool(method)
+            captions_unknown += not v.captions_known
         if supported[v.key]:
             key = group_of[v.key]
             model = key[1].model
             if not done and v.duration is not None:
                 quoted = key in pricers
                 estimate = (pricers[key] if quoted else _estimator(key[0]))(v.duration)
-                cost += estimate
+                if method:
+                    saving += estimate
+                if not method or settings.captions == "off":
+                    cost += estimate
+                if settings.captions == "only" or (method and settings.captions == "first"):
+                    estimate = 0.0   # free: its own captions (or, under only, never sent)
                 group_cost[key] = group_cost.get(key, 0.0) + estimate
         rows.append(PlanRow(url=v.url, id=v.vid, key=v.key, title=v.title, duration=v.duration,
                             supported=supported[v.key], done_already=done, price_estimate=estimate,
-                            line=v.line, source=v.source, price_quoted=quoted, model=model))
+                            line=v.line, source=v.source, price_quoted=quoted, model=model, captions=method))
     price_groups_ = tuple(
         PriceGroup(platform=p, model=o.model, videos=len(groups[(p, o)]), quoted=(p, o) in pricers,
                    cost=group_cost.get((p, o), 0.0), reason=reasons.get((p, o), ""))
@@ -446,7 +486,12 @@ async def build_plan(
     if tiktok and settings.model != CT2:
         notes.append(f"{tiktok} TikTok video(s) are submitted and priced with {CT2}, the only model deAPI "
                      f"accepts TikTok with (the others use {settings.model})")
-    seconds, time_basis = estimate_seconds([v.duration for v in runnable], settings, now=time.time())
+    if settings.captions == "only":
+        cost = 0.0
+    notes.extend(captions_notes(settings, with_captions, saving, captions_unknown))
+    free = {r.key for r in rows if settings.captions == "only" or (r.captions and settings.captions == "first")}
+    paid = [v for v in runnable if v.key not in free]
+    seconds, time_basis = estimate_seconds([v.duration for v in paid], settings, now=time.time())
     limits_source, limits = limits_basis(settings)
     totals = PlanTotals(
         videos=len(rows), to_run=len(runnable), done_already=sum(r.done_already for r in rows),
@@ -455,6 +500,7 @@ async def build_plan(
         unknown_durations=sum(v.duration is None for v in runnable), estimated_cost=cost,
         cost_basis=_cost_basis(price_groups_, asked), balance=balance, estimated_seconds=seconds,
         time_basis=time_basis, duplicates=len(resolved.duplicates), price_groups=price_groups_, notes=tuple(notes),
-        limits=limits, limits_source=limits_source)
+        limits=limits, limits_source=limits_source, with_captions=with_captions, captions_saving=saving,
+        captions_unknown=captions_unknown)
     return Plan(rows=rows, totals=totals, problems=problems, duplicates=resolved.duplicates,
                 videos=[v for v in videos if v.key not in done_keys])

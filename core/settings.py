@@ -14,6 +14,7 @@ FORMATS = ("txt", "json", "srt", "vtt", "md")
 MODELS = ("WhisperLargeV3", "WhisperLargeV3Ct2")
 LIMIT_MODES = ("auto", "shared", "per-endpoint")
 ORDERS = ("shortest", "input")
+CAPTIONS = ("off", "first", "only")   # off: always deAPI; first: own captions when they exist; only: never pay
 
 # deAPI's published limits per plan: (submit/min, submit/day, status/min, status/day).
 PLANS: dict[str, tuple[int, int | None, int, int | None]] = {
@@ -58,6 +59,8 @@ class Settings:
     limit_margin: float = 0.5         # seconds added to every 60 s window (clock skew, latency jitter)
     adaptive: bool = True
     max_cost: float = 0.0             # USD the batch may spend in all (0 = no limit but the balance)
+    captions: str = "off"             # see CAPTIONS; off by default (server IPs get blocked, accounts flagged)
+    captions_auto: bool = False       # also take the site's automatic captions (lower quality)
 
     # -- derived limits (the ones a run starts with) ------------------------------------
     @property
@@ -116,7 +119,10 @@ class Settings:
         bad = [f for f in self.formats if f not in FORMATS]
         if bad or not self.formats:
             raise SettingsError(f"--format takes a comma list of {','.join(FORMATS)} (got {','.join(self.formats) or 'nothing'})")
-        if {"srt", "vtt"} & set(self.formats) and not (self.timestamps and self.model == "WhisperLargeV3Ct2"):
+        if self.captions not in CAPTIONS:
+            raise SettingsError(f"--captions must be off, first or only (got {self.captions!r})")
+        if ({"srt", "vtt"} & set(self.formats) and self.captions != "only"   # captions are always timed
+                and not (self.timestamps and self.model == "WhisperLargeV3Ct2")):
             raise SettingsError(
                 "srt and vtt need segment timestamps: add --timestamps and --model WhisperLargeV3Ct2"
             )

@@ -15,7 +15,16 @@ from typing import Sequence
 from .. import __version__
 from ..core.config import CONFIG_KEYS, ENV_BASE, ENV_KEY
 from ..core.paths import config_path
-from ..core.settings import DEFAULT_API_BASE, FORMATS, LIMIT_MODES, MODELS, ORDERS, PLAN_CHOICES, SettingsError
+from ..core.settings import (
+    CAPTIONS,
+    DEFAULT_API_BASE,
+    FORMATS,
+    LIMIT_MODES,
+    MODELS,
+    ORDERS,
+    PLAN_CHOICES,
+    SettingsError,
+)
 from .options import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 
 EPILOG = f"""\
@@ -81,6 +90,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-metadata", dest="metadata", action="store_false", default=None,
                    help="skip the title/duration lookup (yt-dlp)")
     g.add_argument("--cookies", metavar="FILE", help="cookies file for yt-dlp (YouTube's 'confirm you're not a bot')")
+    g.add_argument("--captions", choices=list(CAPTIONS),
+                   help="the videos' own captions, free: first = take them where they exist and pay deAPI for "
+                        "the rest, only = never pay (default off: sites block servers that scrape them)")
+    g.add_argument("--captions-auto", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --captions: also take automatic (speech-recognised) captions, of lower quality")
     g.add_argument("--no-adaptive", dest="adaptive", action="store_false", default=None,
                    help="keep the concurrency fixed even under 429s and server errors")
 

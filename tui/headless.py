@@ -26,7 +26,7 @@ from ..core.events import (
 )
 from ..core.model import VideoState
 from ..core.sanitize import clean, json_text
-from .text import finding_text, fmt_bucket, fmt_duration, outage_text, run_eta
+from .text import finding_text, fmt_bucket, fmt_duration, methods_text, outage_text, run_eta
 
 
 class HeadlessPrinter:
@@ -82,7 +82,8 @@ class HeadlessPrinter:
         if isinstance(event, VideoChanged):
             if event.state is VideoState.DONE:
                 out = f" -> {clean(event.outputs[0])}" if event.outputs else ""
-                self._line(f"done    {clean(event.label)}{out}")
+                how = f" ({clean(event.method)})" if event.method and event.method != "deapi-url" else ""
+                self._line(f"done    {clean(event.label)}{how}{out}")
             elif event.state is VideoState.FAILED:
                 self._line(f"FAILED  {clean(event.label)}: [{clean(event.category)}] {clean(event.message)}")
         elif isinstance(event, ErrorLogged):
@@ -128,6 +129,8 @@ def summary_text(f: BatchFinished) -> str:
         lines.append(f"  failed, {clean(category)}: {n}")
     if f.halted:   # why submitting stopped (a refused key, no balance, an unwritable folder...)
         lines.append(f"  submitting stopped: {clean(f.halted)}")
+    if how := methods_text(f.methods):
+        lines.append(f"  done by: {how}")
     if f.cost:
         lines.append(f"  spent about ${f.cost:.4f}")
     if f.in_doubt:

@@ -43,7 +43,8 @@ class WorkerLine:
     active: bool
 
 
-_COUNTDOWN = {Activity.WAITING_RATE, Activity.BACKING_OFF, Activity.WAITING_SLOT, Activity.PAUSED}
+_COUNTDOWN = {Activity.WAITING_RATE, Activity.BACKING_OFF, Activity.WAITING_SLOT, Activity.PAUSED,
+              Activity.CAPTIONS}   # captions: waiting for the caption site (pacing, a 429)
 _STATUS = re.compile(r"^(\d{3})\b")
 
 
@@ -77,6 +78,8 @@ def describe_worker(w: WorkerChanged | None, slot: int, now: float, label_width:
     progress = f"{w.progress:.0f} %" if w.progress is not None else ""
     start = started if started is not None else w.since
     elapsed = fmt_duration(now - start) if start else ""
+    if w.method and w.method != "deapi-url":   # the usual way goes unsaid; captions and uploads are shown
+        doing += f" [{w.method}]"
     video = clean(w.label or w.video_key, label_width)
     return WorkerLine(f"{slot + 1}", video, doing, progress, elapsed, True)
 

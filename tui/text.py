@@ -88,13 +88,14 @@ def fmt_bucket(b: BucketUsage, unit: bool = True) -> str:
 
 def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
     """One JSON-ready dict per row (keys url, id, key, title, duration, supported, done,
-    price_estimate, price_quoted, model, line, source), then one totals dict with `"totals": true`,
+    price_estimate, price_quoted, model, line, source, captions), then one totals dict with `"totals": true`,
     the price groups (how each was priced), notes, problems, duplicates and where the rate limits
     come from (`limits`, `limits_source`: "auto", "preset", "flags" or "preset+flags")."""
     for r in plan.rows:
         yield {"url": r.url, "id": r.id, "key": r.key, "title": r.title, "duration": r.duration,
                "supported": r.supported, "done": r.done_already, "price_estimate": r.price_estimate,
-               "price_quoted": r.price_quoted, "model": r.model, "line": r.line, "source": r.source}
+               "price_quoted": r.price_quoted, "model": r.model, "line": r.line, "source": r.source,
+               "captions": r.captions}
     t = plan.totals
     yield {
         "totals": True, "videos": t.videos, "to_run": t.to_run, "done_already": t.done_already,
@@ -107,6 +108,8 @@ def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
                          for g in t.price_groups],
         "notes": list(t.notes),
         "limits": t.limits, "limits_source": t.limits_source,
+        "with_captions": t.with_captions, "captions_saving": round(t.captions_saving, 6),
+        "captions_unknown": t.captions_unknown,
         "duplicates": [{"line": ln, "url": u, "key": k} for ln, u, k in plan.duplicates],
         "problems": [{"line": p.line, "url": p.url, "category": p.category, "message": p.message,
                       "key": p.key} for p in plan.problems],
@@ -169,3 +172,16 @@ def format_plan_table(plan: Plan, width: int = 100) -> str:
     for note in notes:
         out += textwrap.wrap(note, width=width, subsequent_indent="      ", break_long_words=True) or [""]
     return "\n".join(out) + "\n"
+
+
+METHOD_WORDS = {"captions": "own captions (free)", "captions-auto": "automatic captions (free)",
+                "deapi-url": "deAPI from the link", "deapi-upload": "deAPI from an upload"}
+
+
+def methods_text(methods) -> str:
+    """How the done videos were transcribed ("2 own captions (free) · 3 deAPI from the link"), or ""
+    when every one went the usual way (deAPI fetching the link): then it says nothing new."""
+    counts = dict(methods)
+    if not counts or set(counts) <= {"deapi-url"}:
+        return ""
+    return " · ".join(f"{n} {METHOD_WORDS.get(m, m)}" for m, n in sorted(counts.items()))

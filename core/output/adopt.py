@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..model import Video, VideoState
+from ..model import METHODS, Video, VideoState
 from ..store.atomic import atomic_write_text
 from ..transcript import Segment, Transcript
 from .transcripts import output_name, render
@@ -73,6 +73,16 @@ def _transcript_from(path: Path, fmt: str) -> Transcript | None:
     return None
 
 
+def _method_from(path: Path) -> str:
+    """The `method` a json output records ("" when it has none: files from before methods)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return ""
+    method = doc.get("method") if isinstance(doc, dict) else None
+    return method if method in METHODS else ""
+
+
 def adopt_outputs(videos: list[Video], out_dir: Path | str, formats: tuple[str, ...], template: str) -> list[Adopted]:
     """Mark every video whose transcript is already in `out_dir` as done (in memory, before the
     session is created), writing the missing formats that can be rebuilt. Sync (run it in a
@@ -88,6 +98,8 @@ def adopt_outputs(videos: list[Video], out_dir: Path | str, formats: tuple[str, 
         if not found:
             continue
         source = next((_transcript_from(found[f], f) for f in _ORDER if f in found and f in ("json", "txt", "md")), None)
+        if "json" in found and not v.method:
+            v.method = _method_from(found["json"])   # how the adopted text came, as its json file says
         outputs: dict[str, str] = {f: str(p) for f, p in found.items() if f in formats}
         missing: list[str] = []
         for fmt in formats:

@@ -13,7 +13,7 @@ from ..store.atomic import atomic_write_text, ensure_dir
 if TYPE_CHECKING:
     from ..store.session import Session
 
-COLUMNS = ("line", "url", "video_id", "title", "status", "category", "message", "request_id",
+COLUMNS = ("line", "url", "video_id", "title", "status", "method", "category", "message", "request_id",
            "attempts", "possibly_paid", "output")
 
 
@@ -29,14 +29,16 @@ def write_report(path: Path, session: "Session") -> Path:
     rows: list[tuple[int, int, list[str]]] = []
     for order, v in enumerate(session.videos):
         rows.append((v.line or 1 << 62, order, [
-            str(v.line or ""), _cell(v.url), _cell(v.vid), _cell(v.title), _cell(v.state.value), _cell(v.category),
+            str(v.line or ""), _cell(v.url), _cell(v.vid), _cell(v.title), _cell(v.state.value), _cell(v.method),
+            _cell(v.category),
             _cell(v.message), _cell(v.request_id), str(v.attempts), "yes" if v.possibly_paid else "no",
             _cell("; ".join(v.outputs)),
         ]))
     for order, r in enumerate(session.rejected):
         status = "duplicate" if r.category == "duplicate" else "rejected"
         rows.append((r.line or 1 << 62, order, [
-            str(r.line or ""), _cell(r.raw), "", "", status, _cell(r.category), _cell(r.reason), "", "0", "no", "",
+            str(r.line or ""), _cell(r.raw), "", "", status, "", _cell(r.category), _cell(r.reason), "", "0", "no",
+            "",
         ]))
     rows.sort(key=lambda row: (row[0], row[1]))
     buf = io.StringIO()

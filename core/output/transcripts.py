@@ -130,7 +130,7 @@ def _vtt(transcript: Transcript) -> str:
 def _facts(video: Video, transcript: Transcript) -> dict[str, Any]:
     return {"title": video.title, "url": video.url, "id": video.vid, "channel": video.channel,
             "duration": video.duration, "upload_date": video.upload_date,
-            "request_id": video.request_id, "language": transcript.language}
+            "request_id": video.request_id, "language": transcript.language, "method": video.method}
 
 
 def _json(video: Video, transcript: Transcript) -> str:

@@ -42,8 +42,10 @@ class RunContext:
     budget: Budget
     following: int = 0          # jobs being polled right now
     unreachable: int = 0        # submits in a row that never reached deAPI
+    reached: bool = False       # a submit of this run was answered: deAPI was up at some point
     on_wire: set[Any] = field(default_factory=set)   # cancel scopes of submits awaiting their answer
     feeder: Any = None          # the run's Feeder while it expands and looks up (for progress)
+    captions: Any = None        # the run's CaptionFetcher under --captions first|only (captions.py)
     outage: Outage | None = None   # deAPI's run of server errors (made from `clock` when not given)
 
     def __post_init__(self) -> None:

@@ -9,7 +9,7 @@ resume, a stop or a halt sets, so nobody is left waiting for a resume that will 
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Awaitable, Callable, Protocol, runtime_checkable
 
 import anyio
 
@@ -61,6 +61,7 @@ class Brakes:
         self.paused = False
         self.stopping = False
         self.halted: DeapiError | None = None
+        self._stopped = anyio.Event()   # set while stopping: cuts short the waits before a submit
 
     def pause(self) -> None:
         self.paused = True
@@ -81,11 +82,14 @@ class Brakes:
             self.stopping = True
             self._reporter.notice("info", "stopping: no new submits, finishing the jobs in flight")
             self._unpaused.set()
+            self._stopped.set()
             self._poke()
 
     def release_stop(self) -> None:
         """Work was queued again after a stop (retry failed): workers may submit again."""
         self.stopping = False
+        if self._stopped.is_set():
+            self._stopped = anyio.Event()
         if self.paused and self._unpaused.is_set():
             self._unpaused = anyio.Event()   # stop set it; still paused, so wait again
 
@@ -97,4 +101,24 @@ class Brakes:
             self._reporter.notice("error", f"{err.message}: {hint}. Jobs already paid for are still followed.")
         self.stopping = True
         self._unpaused.set()   # paused workers must see the stop, not wait for a resume
+        self._stopped.set()
         self._poke()
+
+    async def unless_stopping(self, wait: Callable[[], Awaitable[object]]) -> bool:
+        """Await `wait()` (a rate-limit token, a back-off before the next submit) unless the run
+        stops submitting meanwhile: a stop is not kept waiting a minute for a submit it will not
+        send. True when the wait ended by itself."""
+        if self.stopping:
+            return False
+        stopped = self._stopped
+        finished = False
+        async with anyio.create_task_group() as tg:
+            async def watch() -> None:
+                await stopped.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(watch)
+            await wait()
+            finished = True
+            tg.cancel_scope.cancel()
+        return finished

@@ -26,7 +26,7 @@ from ..deapi.client import DeapiClient
 from ..errors import Category, DeapiError, SessionError
 from ..events import Activity, BatchFinished, EventSink, Progress
 from ..limiter import RateLimiter
-from ..model import VideoState
+from ..model import Method, VideoState
 from ..output.preflight import folder_problem
 from ..output.report import write_report
 from ..paths import cache_dir
@@ -35,6 +35,7 @@ from ..sources.stream import Feeder
 from ..store.limiter_state import load_limiter_state, save_limiter_state
 from . import video
 from .budget import Budget
+from .captions import CaptionFetcher
 from .context import RunContext
 from .controls import HALT_HINTS, Brakes
 from .feeding import feed
@@ -155,7 +156,8 @@ class Engine:
             session=self.session, settings=s, client=client, limiter=self.limiter, planner=self.planner,
             pacing=self.pacing, queue=self.queue, brakes=self.brakes, reporter=self.reporter,
             throughput=self.throughput, clock=self.clock,
-            budget=Budget(self.session.videos, max_cost=s.max_cost, balance=self.balance))
+            budget=Budget(self.session.videos, max_cost=s.max_cost, balance=self.balance),
+            captions=CaptionFetcher(s, cache_dir=cache_dir(), clock=self.clock))   # no request until one is wanted
         try:
             async with self.session.running():
                 try:
@@ -324,6 +326,7 @@ class Engine:
         c = self.counts()
         doubtful = self.in_doubt()
         failures = Counter(v.category or "unknown" for v in self.session.videos if v.state is VideoState.FAILED)
+        methods = Counter(v.method or Method.DEAPI_URL.value for v in self.session.videos if v.state is VideoState.DONE)
         total = len(self.session.videos)
         return BatchFinished(
             total=total, done=c[VideoState.DONE], failed=c[VideoState.FAILED],
@@ -334,5 +337,6 @@ class Engine:
             session_path=str(self.session.path), stopped=self.brakes.stopping,
             in_doubt=len(doubtful), in_doubt_cost=sum(estimate_price(v.duration) or JOB_FEE for v in doubtful),
             cost=self.cost(), report_written=self.report_written,
+            methods=tuple(sorted(methods.items())),
             halted=f"{h.message}: {HALT_HINTS.get(h.category, 'fix the cause, then resume')}" if (h := self.halted) else "",
         )

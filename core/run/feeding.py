@@ -54,6 +54,8 @@ async def feed(ctx: "RunContext", feeder: Feeder) -> None:
         for name in ("channel", "upload_date"):
             if meta.get(name) and not getattr(v, name):
                 changes[name] = str(meta[name])
+        if isinstance(meta.get("captions"), list) and not v.captions_known:
+            changes.update(captions=list(meta["captions"]), captions_known=True, language=meta.get("language") or "")
         if changes:
             session.record_nowait(v, **changes)
 

@@ -17,7 +17,7 @@ import anyio
 
 from ..errors import Category
 from ..events import Activity
-from ..model import Video, VideoState
+from ..model import Method, Video, VideoState
 from ..output.intact import outputs_intact
 from .controls import Brakes
 from .reporter import Reporter
@@ -30,6 +30,14 @@ CRASHED_SUBMIT = ("possibly paid: the last run ended while this video's submit w
 REATTACH_CATEGORIES = {Category.TIMEOUT.value, Category.DISK.value, Category.NETWORK.value,
                        Category.SERVER.value, Category.RESULT_EXPIRED.value, Category.INTERNAL.value}
 
+
+# Failures that happen after the job's result was in hand: its cost is already on the video.
+PAID_RESULT_CATEGORIES = {Category.DISK.value, Category.RESULT.value}
+
+OUTPUTS_LOST_UNKNOWN_JOB = (
+    "its transcript files are missing or empty and no deAPI request id is recorded for it (it was adopted "
+    "from files already in the output folder), so it cannot be fetched again for free; not resubmitted "
+    "(a new job is paid): run again with --retry-failed if you want it transcribed again")
 
 LOOKAHEAD = 32   # new videos considered for shortest-first when a worker takes one
 
@@ -50,6 +58,7 @@ class WorkQueue:
         self.active: set[str] = set()
         self._attempt_base: dict[str, int] = {}
         self.refetch: set[str] = set()   # done videos whose files were lost: fetched again by request id, unpaid
+        self.counted: set[str] = set()   # videos whose current job's cost is already on them (a write failed)
         self._wake = anyio.Event()
 
     def __len__(self) -> int:
@@ -71,13 +80,18 @@ class WorkQueue:
                     self.refetch.add(v.key)
                     record_nowait(v, state=VideoState.SUBMITTED, outputs=[])
                     reattach.append(v)
-                else:
-                    self.pending.append(v)
+                elif v.method in (Method.CAPTIONS.value, Method.CAPTIONS_AUTO.value):
+                    self.pending.append(v)   # done from its own captions: fetched again, free (run/captions.py)
+                else:   # no job to fetch again: a new one is paid, so only when the user asks
+                    record_nowait(v, state=VideoState.FAILED, outputs=[], category=Category.DISK.value,
+                                  retryable=False, message=OUTPUTS_LOST_UNKNOWN_JOB)
             elif v.state is VideoState.FAILED and v.category == Category.IN_DOUBT.value:
                 if resubmit_in_doubt:   # the user accepts paying twice
                     record_nowait(v, category="", message="")
                     self.pending.append(v)
             elif v.state is VideoState.FAILED:
+                if v.request_id and v.category in PAID_RESULT_CATEGORIES:
+                    self.counted.add(v.key)
                 if v.request_id and v.category in REATTACH_CATEGORIES:
                     reattach.append(v)
                 elif v.retryable:
@@ -130,6 +144,8 @@ class WorkQueue:
         see `queue_in_doubt`."""
         count = 0
         for v in self.retryable_failures(videos, permanent=permanent):
+            if v.request_id and v.category in PAID_RESULT_CATEGORIES:
+                self.counted.add(v.key)
             if v.request_id and v.category == Category.JOB_FAILED.value:
                 # deAPI's verdict on that job is final (polling it again only says "failed"
                 # again) and failed jobs are not charged: the user asks for a new job.

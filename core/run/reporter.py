@@ -43,11 +43,11 @@ class Reporter:
                        progress: float | None = None, until: float | None = None) -> None:
         """Worker `slot` now does `activity` (for `v`); `until` is a monotonic deadline for countdowns."""
         self.emit(WorkerChanged(slot, activity, v.key if v else "", v.label if v else "", detail,
-                                progress, until, self._clock()))
+                                progress, until, self._clock(), v.method if v else ""))
 
     def video_changed(self, v: Video) -> None:
         self.emit(VideoChanged(v.key, self.index.get(v.key, -1), v.state, v.label, v.request_id,
-                               v.attempts, v.category, v.message, tuple(v.outputs)))
+                               v.attempts, v.category, v.message, tuple(v.outputs), v.method))
 
     def error_logged(self, v: Video, err: DeapiError, *, will_retry: bool) -> None:
         self.emit(ErrorLogged(time.time(), v.key, v.label, err.category.value, err.message, err.status,

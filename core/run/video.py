@@ -17,12 +17,13 @@ import anyio
 from ..deapi.client import JobStatus, to_job_error
 from ..errors import Category, DeapiError
 from ..events import Activity
-from ..model import Video, VideoState
+from ..model import Method, Video, VideoState
 from ..output.transcripts import write_outputs
 from ..prices import estimate_price
 from ..sources.platforms import job_options
 from ..sources.urls import UrlError, normalize
 from .backoff import backoff_delay
+from .captions import take_captions
 from .outage import for_words
 from .polling import JobClock, status_horizon
 
@@ -34,11 +35,13 @@ FETCH_TRIES = 4
 REFETCH_EXPIRED = ("its transcript files were missing or empty, and deAPI no longer keeps the result (it "
                    "expired), so it cannot be fetched again for free; not resubmitted (a new submit is paid): "
                    "add the video to a new batch if you want it transcribed again")
-UNREACHABLE_AFTER = 3        # submits that never left in a row before the run says deAPI is unreachable
+UNREACHABLE_AFTER = 3        # submits in a row that never left before a run that reached deAPI says it is unreachable
 
 
 async def process_video(ctx: "RunContext", slot: int, v: Video) -> None:
     """Walk `v` to done or failed (or leave it resumable when the run stops)."""
+    if await take_captions(ctx, slot, v):   # --captions first|only: free when it has them
+        return
     while True:
         if not v.request_id:
             if not await submit(ctx, slot, v):
@@ -137,6 +140,11 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
     never sent again by this code; the video ends in doubt (possibly paid) for the user to decide.
     """
     s = ctx.settings
+    if s.captions == "only":
+        # Never reached through take_captions; a guard, since this is where money is spent.
+        await fail(ctx, v, DeapiError(Category.CAPTIONS, "not submitted: --captions only never pays deAPI",
+                                      retryable=True))
+        return False
     if not fetchable(v.url):
         # deAPI fetches only the hosts it documents: refusing here costs no request.
         await fail(ctx, v, DeapiError(Category.INPUT, "deAPI fetches only YouTube, X, Twitch VOD, Kick and TikTok "
@@ -166,9 +174,8 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
         gate = ctx.pacing.submit_gate
         token = await gate.enter()
         try:
-            await acquire(ctx, slot, v, "submit")
-            if ctx.brakes.stopping:
-                continue
+            if not await ctx.brakes.unless_stopping(lambda: acquire(ctx, slot, v, "submit")):
+                continue   # a stop came while waiting for the rate limit: nothing was sent
             ctx.reporter.worker_changed(slot, Activity.SUBMITTING, v)
             # Intent first: if we die before the answer is recorded, resume knows this
             # video is in doubt (possibly paid) instead of silently paying again.
@@ -188,11 +195,13 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
                 request_id, err = await _send(ctx, v)
                 if request_id:
                     await ctx.record(v, state=VideoState.SUBMITTED, request_id=request_id,
-                                     submitted_at=time.time(), category="", message="")
+                                     submitted_at=time.time(), category="", message="",
+                                     method=Method.DEAPI_URL.value)
                     ctx.pacing.observe_submit_latency(ctx.clock() - started, ctx.limiter.submit_per_minute())
                     ctx.pacing.on_success()
                     ctx.unreachable = 0
                     answered(ctx)
+                    ctx.reached = True
                     return True
                 assert err is not None
                 if err.maybe_created:
@@ -258,14 +267,18 @@ async def _submit_failed(ctx: "RunContext", slot: int, v: Video, err: DeapiError
         await ctx.record(v, state=VideoState.QUEUED, attempts=v.attempts - 1, category=cat.value,
                          message=err.message, durable=False)
         delay = backoff_delay(min(ctx.unreachable, 8), cap=300.0)
-        if ctx.unreachable >= UNREACHABLE_AFTER:
+        # Dead from the start (a wrong address, deAPI down): said at the first refusal, since a
+        # new account's 1 submit/min would otherwise take minutes to say it; mid-run, a blip of
+        # one or two refusals stays quiet.
+        unreachable = ctx.unreachable >= UNREACHABLE_AFTER or not ctx.reached
+        if unreachable:
             ctx.reporter.notice_once(f"deAPI unreachable ({err.message}): retrying by itself until it answers; "
                                      "the session is saved, so quitting is safe")
         ctx.reporter.error_logged(v, err, will_retry=True)
         ctx.reporter.worker_changed(slot, Activity.BACKING_OFF, v, detail="deAPI unreachable"
-                                    if ctx.unreachable >= UNREACHABLE_AFTER else _short(err),
+                                    if unreachable else _short(err),
                                     until=ctx.clock() + delay)
-        await anyio.sleep(delay)
+        await ctx.brakes.unless_stopping(lambda: anyio.sleep(delay))
         return
     if err.retryable and ctx.queue.attempts_left(v) > 0:
         if cat is Category.SERVER:
@@ -274,7 +287,8 @@ async def _submit_failed(ctx: "RunContext", slot: int, v: Video, err: DeapiError
             server_error(ctx, v, err)
         else:
             ctx.reporter.error_logged(v, err, will_retry=True)
-        await backoff(ctx, slot, v, ctx.settings.max_attempts - ctx.queue.attempts_left(v), err)
+        attempt = ctx.settings.max_attempts - ctx.queue.attempts_left(v)
+        await ctx.brakes.unless_stopping(lambda: backoff(ctx, slot, v, attempt, err))
         return
     ctx.reporter.error_logged(v, err, will_retry=False)
     await fail(ctx, v, err)
@@ -401,16 +415,19 @@ async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None
                          request_id=v.request_id)
         ctx.reporter.error_logged(v, err, will_retry=False)
         await fail(ctx, v, err, cost=_cost(ctx, v, job))
+        ctx.queue.counted.discard(v.key)
         return
     except OSError as exc:
         err = DeapiError(Category.DISK, f"could not write the transcript: {exc}", retryable=True,
                          request_id=v.request_id)
         ctx.reporter.error_logged(v, err, will_retry=False)
         await fail(ctx, v, err, cost=_cost(ctx, v, job))   # the request id stays: a resume fetches it again, unpaid
+        ctx.queue.counted.discard(v.key)
         ctx.brakes.halt(err)   # every further video would be paid for and then lost the same way
         return
     cost = _cost(ctx, v, job)
     ctx.queue.refetch.discard(v.key)
+    ctx.queue.counted.discard(v.key)
     await ctx.record(v, state=VideoState.DONE, outputs=outputs, finished_at=time.time(),
                      category="", message="", retryable=False, cost=cost)
     ctx.throughput.completed(ctx.clock())
@@ -419,8 +436,10 @@ async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None
 
 def _cost(ctx: "RunContext", v: Video, job: JobStatus) -> float:
     """`v`'s cost once this job's result is in hand: a done video fetched again (its files were
-    lost) was already paid for by the run that finished it."""
-    return v.cost if v.key in ctx.queue.refetch else v.cost + paid(ctx, v, job)
+    lost), or one whose files could not be written last time, was already counted as paid."""
+    if v.key in ctx.queue.refetch or v.key in ctx.queue.counted:
+        return v.cost
+    return v.cost + paid(ctx, v, job)
 
 
 def job_cost(job: JobStatus, v: Video) -> float:

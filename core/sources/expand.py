@@ -30,9 +30,10 @@ import anyio.to_thread
 from ..errors import Category
 from ..model import Video
 from .batch import BatchLine
+from .metadata_cache import cache_path, read_cached, write_cached  # noqa: F401
 
 # cache_path is unused here but stays importable from sources, where callers first found it.
-from .metadata_cache import cache_path, read_cached, write_cached  # noqa: F401
+from .tracks import caption_tracks
 from .urls import NormalizedUrl, UrlError, normalize
 
 EXPANDABLE = ("playlist", "channel", "page")
@@ -218,6 +219,9 @@ def meta_from_info(info: dict[str, Any]) -> dict[str, Any]:
         "duration": float(duration) if isinstance(duration, (int, float)) and duration >= 0 else None,
         "channel": str(info.get("channel") or info.get("uploader") or ""),
         "upload_date": str(info.get("upload_date") or ""),
+        # Only a video's own info lists captions; a playlist's flat entries never do.
+        **({"captions": caption_tracks(info), "language": str(info.get("language") or "")}
+           if info.get("_type", "video") == "video" and "subtitles" in info else {}),
     }
 
 
@@ -230,6 +234,9 @@ def apply_meta(video: Video, meta: dict[str, Any]) -> None:
         video.duration = float(meta["duration"])
     video.channel = meta.get("channel") or video.channel
     video.upload_date = meta.get("upload_date") or video.upload_date
+    if isinstance(meta.get("captions"), list):
+        video.captions, video.captions_known = list(meta["captions"]), True
+        video.language = meta.get("language") or video.language
 
 
 def is_complete(video: Video) -> bool:
@@ -313,7 +320,8 @@ async def _pool(items: Sequence[Any], worker: Callable[[Any], Any], n: int) -> N
 
 
 async def resolve(
-    lines: Sequence[BatchLine], *, metadata: bool = True, cookies: str = "", cache_dir: Path | None = None,
+    lines: Sequence[BatchLine], *, metadata: bool = True, captions: bool = False, cookies: str = "",
+    cache_dir: Path | None = None,
     done_keys: frozenset[str] = frozenset(), proxy: str | None = None, concurrency: int = 4,
     timeout: float = 60.0, expand_timeout: float | None = None,
     on_progress: Callable[[str], None] | None = None, extract: Extract | None = None,
@@ -329,6 +337,8 @@ async def resolve(
     - Each key appears once: the first occurrence wins, later ones go to `duplicates`;
       keys in `done_keys` are counted in `skipped_done` and left out.
     - Metadata failures are SourceProblems carrying the video's key; the video stays.
+    - `captions` (a run with --captions first|only): videos whose caption tracks are not known
+      are looked up even when the cache knows their title and duration.
     `timeout` bounds each per-video call, `expand_timeout` (default 5 x timeout) each expansion;
     `on_progress` gets short human lines, called from the event loop. `cache_dir` is the app's
     cache directory (`paths.cache_dir()`): metadata goes to `metadata/`, yt-dlp's own to `yt-dlp/`.
@@ -423,7 +433,9 @@ async def resolve(
 
     if metadata:
         # One successful read is final: what it did not find (a WAV's length) it will not find later.
-        missing = [v for v in result.videos if not is_complete(v) and v.key not in unreadable and v.key not in cached]
+        # With --captions, a video whose captions are unknown (the cache keeps none) is looked up too.
+        missing = [v for v in result.videos if v.key not in unreadable and (
+            (not is_complete(v) and v.key not in cached) or (captions and not v.captions_known))]
         done = [0]
 
         async def enrich(video: Video) -> None:

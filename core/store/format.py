@@ -25,6 +25,7 @@ import os
 import time
 import tomllib
 from dataclasses import MISSING, dataclass, fields
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,7 @@ def lock_path(path: Path) -> Path:
 # -- values ----------------------------------------------------------------------------
 def encode_value(name: str, value: Any) -> Any:
     """A Video field value as TOML/JSON stores it."""
-    if isinstance(value, VideoState):
+    if isinstance(value, Enum):   # VideoState, Method
         return value.value
     if isinstance(value, tuple):
         return list(value)

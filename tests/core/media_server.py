@@ -33,13 +33,17 @@ def hls_playlist(segments: list[float]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def html_page(title: str, media: list[str]) -> bytes:
+def html_page(title: str, media: list[str], captions: dict[str, str] | None = None) -> bytes:
+    """A page embedding `media`; `captions` (language -> .vtt path) become ``<track kind="captions">``
+    elements of its videos, which yt-dlp's generic extractor lists as subtitles."""
+    tracks = "".join(f'<track kind="captions" src="{src}" srclang="{lang}" label="{lang}">'
+                     for lang, src in (captions or {}).items())
     tags = []
     for src in media:
         if src.endswith((".wav", ".mp3")):
             tags.append(f'<audio controls src="{src}"></audio>')
         else:
-            tags.append(f'<video controls><source src="{src}" type="video/mp4"></video>')
+            tags.append(f'<video controls><source src="{src}" type="video/mp4">{tracks}</video>')
     return f"<!doctype html><html><head><title>{title}</title></head><body>{''.join(tags)}</body></html>".encode()
 
 
@@ -58,12 +62,18 @@ def default_files() -> dict[str, tuple[str, bytes]]:
 class MediaServer:
     """Serves `files` (path -> (content type, body)); unknown paths answer 404.
 
+    `refuse[path]` lists statuses to answer first, one per request (e.g. ``[429]``: one 429
+    with ``Retry-After: 0``, then the file), as a site that pushes back does.
+
     `/slow/...` paths block until `release()` (or the server stops): a source that never answers."""
 
     def __init__(self, files: dict[str, tuple[str, bytes]] | None = None) -> None:
         self.files = default_files() if files is None else files
         self.hits: Counter[str] = Counter()
         self.cookie_headers: list[str] = []     # every Cookie header received
+        self.refuse: dict[str, list[int]] = {}
+        self.active = self.peak = 0                 # requests being answered now, and the most at once
+        self._count = threading.Lock()
         self._release = threading.Event()
         server = self
 
@@ -75,12 +85,29 @@ class MediaServer:
                 self._answer(body=False)
 
             def _answer(self, *, body: bool) -> None:
+                with server._count:
+                    server.active += 1
+                    server.peak = max(server.peak, server.active)
+                try:
+                    self._reply(body=body)
+                finally:
+                    with server._count:
+                        server.active -= 1
+
+            def _reply(self, *, body: bool) -> None:
                 path = self.path.split("?", 1)[0]
                 server.hits[path] += 1
                 if self.headers.get("Cookie"):
                     server.cookie_headers.append(self.headers["Cookie"])
                 if path.startswith("/slow/"):
                     server._release.wait(30)
+                    return
+                if server.refuse.get(path):
+                    status = server.refuse[path].pop(0)
+                    self.send_response(status)
+                    self.send_header("Retry-After", "0")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 found = server.files.get(path)
                 if found is None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from bulk_transcribe.core.errors import Category
@@ -53,3 +54,46 @@ def test_a_lost_transcript_whose_result_expired_fails_saying_so_and_is_not_resub
     assert v.state is VideoState.FAILED and v.category == Category.RESULT_EXPIRED.value
     assert "expired" in v.message and "not resubmitted" in v.message
     assert v.request_id, "the request id is kept"
+
+
+def test_a_lost_transcript_of_an_adopted_video_is_not_paid_for_again_unless_asked(tmp_path):
+    """A video adopted from files already in the output folder has no request id: when its files go
+    missing there is nothing to fetch for free, so it fails saying so; --retry-failed pays for a new job."""
+    with SimServer(SimConfig(**FAST)) as sim:
+        session = _first_run(tmp_path, sim)
+        adopted = session.videos[0]
+        session.record_nowait(adopted, request_id="")   # as adopt_outputs leaves it: done, no job known
+        Path(adopted.outputs[0]).unlink()
+        again, _ = run_engine(session)
+        assert sim.jobs_created() == 3, "no second paid job without the user asking"
+        assert again.done == 2 and again.failed == 1
+        assert adopted.state is VideoState.FAILED and adopted.category == Category.DISK.value
+        assert "no deAPI request id" in adopted.message and "--retry-failed" in adopted.message
+        session = Session.open(tmp_path / "session.toml")
+        session.settings = dataclasses.replace(session.settings, retry_failed=True)   # --retry-failed
+        asked, _ = run_engine(session)
+        assert sim.submissions()[adopted.url] == 2, "paid again only because the user asked"
+    assert asked.done == 3 and Path(session.videos[0].outputs[0]).stat().st_size > 0
+
+
+def test_a_transcript_that_could_not_be_written_is_fetched_again_and_counted_once(tmp_path):
+    """The result was in hand (and its cost counted) when writing the file failed; the resume fetches
+    it again by request id: no new job, and the cost is not counted a second time."""
+    from bulk_transcribe.core.output.transcripts import output_name
+
+    with SimServer(SimConfig(**FAST)) as sim:
+        session = make_session(tmp_path, [yt(0)], sim.base_url)
+        v = session.videos[0]
+        blocker = tmp_path / "out" / output_name(session.settings.template, v, "txt")
+        blocker.mkdir(parents=True)   # a folder where the transcript should go: the write fails
+        first, _ = run_engine(session)
+        assert v.state is VideoState.FAILED and v.category == Category.DISK.value and v.request_id
+        assert v.cost == sim.charged() > 0
+        blocker.rmdir()
+        session.close()
+        resumed = Session.open(tmp_path / "session.toml")
+        again, _ = run_engine(resumed)
+        assert sim.jobs_created() == 1, "fetched by request id, not submitted again"
+    v = resumed.videos[0]
+    assert again.done == 1 and v.state is VideoState.DONE and blocker.is_file()
+    assert v.cost == sim.charged(), "the job's cost is on the video once"

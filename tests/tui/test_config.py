@@ -207,3 +207,23 @@ async def test_limits_read_empty_for_the_plans_and_none_for_no_limit(batch_count
         await settle(pilot)
     s = started[0].settings
     assert (s.rpm, s.status_rpm, s.submit_per_day, s.status_per_day) == (0, 40, 0, -1)
+
+
+async def test_the_captions_switch_reaches_the_run(batch_counts, monkeypatch):
+    started = []
+    app = make_app(batch_path="good.txt")
+    monkeypatch.setattr(app, "show_plan", lambda request, auto_start=False: started.append(request))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert screen.query_one("#captions", Select).value == "off", "off until the user asks"
+        assert "sites block" in text(screen, "#captions-hint")
+        screen.query_one("#captions", Select).value = "only"
+        screen.query_one("#captions_auto").value = True
+        screen.query_one("#fmt-srt").value = True   # captions carry their times: no deAPI segments needed
+        await settle(pilot)
+        assert not screen.query_one("#start", Button).disabled
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    s = started[0].settings
+    assert (s.captions, s.captions_auto, "srt" in s.formats) == ("only", True, True)

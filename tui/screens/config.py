@@ -29,13 +29,14 @@ from .config_form import NONE, BatchSummary, hint_settings, limit_text, parse_fo
 TEXT_FIELDS = ("concurrency", "rpm", "status_rpm", "submit_per_day", "status_per_day", "output_dir",
                "lang", "template", "max_attempts", "cookies", "api_base")
 ORDER_CHOICES = (("shortest first", "shortest"), ("input order", "input"))
+CAPTION_CHOICES = (("off", "off"), ("first", "first"), ("only", "only"))
 # Rows holding more than one field: which fields make the row's label red.
 ROWS = {"plan": {"plan", "limit_mode"}, "rpm": {"rpm", "status_rpm"},
         "submit_per_day": {"submit_per_day", "status_per_day"}}
 # The fields in the order the form shows them (where focus goes on a failed Start).
 FOCUS_ORDER = ("batch", "key", "plan", "limit_mode", "rpm", "status_rpm", "submit_per_day", "status_per_day",
-               "concurrency", "model", "formats", "output_dir", "template", "lang", "max_attempts", "order",
-               "cookies", "api_base")
+               "concurrency", "model", "formats", "output_dir", "template", "lang", "captions", "max_attempts",
+               "order", "cookies", "api_base")
 
 
 def plan_hint(plan: str) -> str:
@@ -129,6 +130,13 @@ class ConfigScreen(Screen):
             yield from self._row("Language", Field(s.lang, id="lang", compact=True, classes="num",
                                                           placeholder="detect"),
                                  Label("a code like en or de; empty: detect", classes="sub hint"), name="lang")
+            yield from self._row("Captions", Select(CAPTION_CHOICES, value=s.captions, allow_blank=False,
+                                 id="captions", compact=True),
+                                 Tick("automatic too (lower quality)", s.captions_auto, id="captions_auto",
+                                      compact=True), name="captions")
+            yield Static("a video's own captions, free: first = else deAPI, only = never pay; sites block "
+                         "servers that fetch many and have flagged the cookies' accounts",
+                         id="captions-hint", classes="hint", markup=False)
             yield from self._row("Max attempts", Field(str(s.max_attempts), id="max_attempts", compact=True,
                                  classes="num"), Label("submits per video, 1-20", classes="sub hint"),
                                  name="max_attempts")
@@ -210,10 +218,11 @@ class ConfigScreen(Screen):
 
     def form_values(self) -> dict:
         values: dict = {name: self.query_one(f"#{name}", Input).value for name in TEXT_FIELDS}
-        for name in ("plan", "limit_mode", "model", "order"):
+        for name in ("plan", "limit_mode", "model", "order", "captions"):
             values[name] = self.query_one(f"#{name}", Select).value
         values["timestamps"] = self.query_one("#timestamps", Tick).value
         values["metadata"] = self.query_one("#metadata", Tick).value
+        values["captions_auto"] = self.query_one("#captions_auto", Tick).value
         values["formats"] = tuple(f for f in FORMATS if self.query_one(f"#fmt-{f}", Tick).value)
         return values
 

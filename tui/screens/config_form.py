@@ -39,7 +39,7 @@ _MESSAGE_FIELD = (   # most specific first: the srt/vtt message also names --mod
     ("submit per day", "submit_per_day"), ("status per day", "status_per_day"),
     ("--plan", "plan"), ("--limit-mode", "limit_mode"), ("--model", "model"),
     ("--format", "formats"), ("--max-attempts", "max_attempts"), ("--order", "order"),
-    ("--api-base", "api_base"), ("template", "template"),
+    ("--api-base", "api_base"), ("template", "template"), ("--captions", "captions"),
 )
 
 
@@ -115,7 +115,8 @@ def _checked(values: dict[str, Any], base: Settings) -> tuple[dict[str, Any], di
     for name, raw in values.items():
         _field(name, raw, changes, errors)
     formats = changes.get("formats", base.formats)
-    if "formats" not in errors and {"srt", "vtt"} & set(formats) and not (
+    timed = changes.get("captions", base.captions) == "only"   # captions always carry their times
+    if "formats" not in errors and {"srt", "vtt"} & set(formats) and not timed and not (
             changes.get("timestamps", base.timestamps) and changes.get("model", base.model) == "WhisperLargeV3Ct2"):
         errors["formats"] = "srt and vtt need segment timestamps: tick Timestamps and pick the model WhisperLargeV3Ct2"
     return changes, errors

@@ -6,7 +6,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static
 
 from ...core.sanitize import clean
@@ -33,6 +34,16 @@ class Confirm(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+def ask_then_post(screen: Screen, question: Confirm, message: Message) -> None:
+    """Put `question` to the user; only a yes posts `message` from `screen` (for the app to act on)."""
+
+    def answered(yes: bool | None) -> None:
+        if yes:
+            screen.post_message(message)
+
+    screen.app.push_screen(question, answered)
 
 
 def confirm_quit(in_flight: int) -> Confirm:

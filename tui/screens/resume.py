@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Static
 from ...core.sanitize import clean
 from ..messages import DiscardRequested, NewBatchRequested, ResumeRequested
 from ..widgets.table import literal
-from .modals import Confirm
+from .modals import Confirm, ask_then_post
 
 
 def fmt_started(value: Any) -> str:
@@ -88,14 +88,11 @@ class ResumeScreen(Screen):
         if chosen is None:
             return
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.post_message(DiscardRequested(chosen.path))
-
-        self.app.push_screen(Confirm(
+        ask_then_post(self, Confirm(
             f"Discard {clean(chosen.batch, 40)}?",
             "The session file is deleted; transcripts already written stay where they are. "
-            "Jobs still in flight on deAPI are abandoned.", yes="discard", no="keep"), answered)
+            "Jobs still in flight on deAPI are abandoned.", yes="discard", no="keep"),
+            DiscardRequested(chosen.path))
 
     def session_discarded(self, path) -> None:
         """The app discarded the session at `path`: drop its row (or leave when none is left)."""

@@ -14,8 +14,8 @@ from textual.widgets import Footer, Static
 from ...core.events import BatchFinished
 from ...core.sanitize import clean
 from ..messages import ResubmitInDoubtRequested
-from ..text import fmt_duration
-from .modals import Confirm
+from ..text import fmt_duration, methods_text
+from .modals import Confirm, ask_then_post
 
 
 def summary_text(r: BatchFinished, title: str, elapsed: float | None = None,
@@ -35,6 +35,8 @@ def summary_text(r: BatchFinished, title: str, elapsed: float | None = None,
     t.append(f"  done {r.done} · failed {r.failed} · remaining {r.remaining} · of {r.total}{took}\n")
     if r.halted:
         t.append(f"  Submitting stopped: {clean(r.halted, 400)}.\n", style="bold reverse")
+    if how := methods_text(r.methods):
+        t.append(f"  done by: {how}\n")
     if r.cost:
         t.append(f"  spent about ${r.cost:.4f}\n")
     if r.in_doubt:
@@ -91,11 +93,8 @@ class SummaryScreen(Screen):
             self.notify("No video is in doubt.")
             return
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.post_message(ResubmitInDoubtRequested(r.session_path))
-
-        self.app.push_screen(Confirm(
+        ask_then_post(self, Confirm(
             f"Resubmit {r.in_doubt} possibly paid video(s), about ${r.in_doubt_cost:.2f}?",
             "Their first submit reached deAPI but its answer was lost, so deAPI may already have charged "
-            "for them: submitting again may pay twice.", yes="resubmit", no="keep as they are"), answered)
+            "for them: submitting again may pay twice.", yes="resubmit", no="keep as they are"),
+            ResubmitInDoubtRequested(r.session_path))
