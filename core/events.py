@@ -21,7 +21,10 @@ class Activity(str, Enum):
     WAITING_SLOT = "waiting for a slot"       # adaptive concurrency holds it back
     PAUSED = "paused"
     TRANSCRIBING = "transcribing"
-    DOWNLOADING = "downloading"
+    DOWNLOADING = "downloading"               # the result, from deAPI
+    DOWNLOADING_AUDIO = "downloading audio"   # the media, with yt-dlp, to upload (detail: "43 % of 18 MB")
+    SPLITTING = "splitting audio"             # into chunks under the upload cap
+    UPLOADING = "uploading"                   # a source_file submit on the wire
     BACKING_OFF = "backing off"
     WRITING = "writing"
     CAPTIONS = "fetching captions"

@@ -9,13 +9,15 @@ the engine is built on the session. The faces only start it and render its event
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
-from .errors import Category
+import anyio
+
+from .errors import Category, DeapiError
 from .events import EventSink, Notice
 from .model import VideoState
 from .run.engine import Engine
-from .store.session import Session
+from .store.session import Session, discard_session
 
 EngineFactory = Callable[..., Any]   # Engine's signature: (session, *, api_key, sink)
 
@@ -43,15 +45,74 @@ def opening_notices(session: Session, *, resumed: bool) -> list[Notice]:
 
 def start_engine(session: Session, *, api_key: str, sink: EventSink, resumed: bool,
                  factory: EngineFactory | None = None, resubmit_in_doubt: bool = False,
-                 balance: float | None = None) -> Any:
+                 balance: float | None = None, limiter: Any = None) -> Any:
     """Tell the face what it needs to know about `session`, then build its engine (not yet run).
     `resubmit_in_doubt` is the user's yes to paying again for videos in doubt (this run only);
-    `balance` (USD, when the face read it) is guarded by the run's budget."""
+    `balance` (USD, when the face read it) is guarded by the run's budget; `limiter` (the service's
+    share of an account-wide limiter) replaces the engine's own."""
     for notice in opening_notices(session, resumed=resumed):
         sink(notice)
     if factory is not None:
         return factory(session, api_key=api_key, sink=sink)
-    return Engine(session, api_key=api_key, sink=sink, resubmit_in_doubt=resubmit_in_doubt, balance=balance)
+    return Engine(session, api_key=api_key, sink=sink, resubmit_in_doubt=resubmit_in_doubt, balance=balance,
+                  limiter=limiter)
+
+
+class KeyRefused(Exception):
+    """deAPI refused the key before anything was paid: a configuration error (exit 2)."""
+
+
+async def check_key(settings: Any, api_key: str) -> float | None:
+    """Check the key before anything is paid: KeyRefused on a 401. Returns the balance, or None
+    when it could not be read for a passing reason (the run reports a real problem itself)."""
+    from .deapi.client import DeapiClient
+
+    async with DeapiClient(settings.api_base, api_key, timeout=15.0) as client:
+        try:
+            return await client.balance()
+        except DeapiError as err:
+            if err.category is Category.AUTH:
+                raise KeyRefused(f"deAPI refused the key ({err.message}): check DEAPI_API_KEY") from err
+            return None
+
+
+def over_balance_notice(session: Any, balance: float) -> Notice | None:
+    """A warning when the known durations alone would cost more than the balance (deAPI then
+    refuses jobs, the engine stops submitting cleanly, and a resume after a top-up carries on)."""
+    from .plan import estimate_video
+
+    todo = [v for v in session.videos if v.state.value not in ("done", "failed")]
+    estimate = sum(estimate_video(v.url, v.duration) or 0.0 for v in todo)
+    if estimate <= balance:
+        return None
+    return Notice(0, "warning", f"estimated ${estimate:.2f} for {len(todo)} videos exceeds the balance "
+                                f"${balance:.2f}: the run stops submitting when deAPI refuses; "
+                                "`bulk-transcribe plan` shows the details")
+
+
+async def open_run(prepare: Callable[[], Awaitable[tuple[Session, bool]]], api_key: str, settings: Any,
+                   sink: EventSink, *, notices: tuple[Notice, ...] = (), resubmit_in_doubt: bool = False,
+                   factory: EngineFactory | None = None, limiter: Any = None) -> Any:
+    """Everything a face does before a run, in the order that protects the user: the session (and
+    its lock) first, so a busy session is refused at once; then the key and the balance; then the
+    notices; then the engine (returned, not yet run). Raises what `prepare` raises (BatchError,
+    SessionError) and KeyRefused; a refused key leaves no new session behind."""
+    session, resumed = await prepare()
+    try:
+        balance = await check_key(settings, api_key)
+    except KeyRefused:
+        await anyio.to_thread.run_sync(session.close)
+        if not resumed:   # the next run starts afresh
+            await anyio.to_thread.run_sync(discard_session, session.path)
+        raise
+    if balance is not None:
+        sink(Notice(0, "info", f"deAPI balance: ${balance:.2f}"))
+    for notice in notices:
+        sink(notice)
+    if balance is not None and (warning := over_balance_notice(session, balance)) is not None:
+        sink(warning)
+    return start_engine(session, api_key=api_key, sink=sink, resumed=resumed, factory=factory,
+                        resubmit_in_doubt=resubmit_in_doubt, balance=balance, limiter=limiter)
 
 
 async def read_balance(settings: Any, api_key: str) -> float | None:

@@ -69,6 +69,10 @@ class Video:
     captions_known: bool = False     # whether `captions` comes from a lookup (an empty list then means none)
     submitted_at: float = 0.0        # wall clock (time.time()) of the accepted submit
     finished_at: float = 0.0
+    download_failures: int = 0       # deAPI jobs that ended SOURCE_DOWNLOAD_FAILED (--upload-fallback)
+    # An upload's pieces (one when it fits the cap), each a table: i, offset, seconds, size,
+    # request_id, state (queued|submitting|submitted|done|failed), attempts, cost. See run/upload.py.
+    chunks: list[dict] = field(default_factory=list)
 
     @property
     def label(self) -> str:

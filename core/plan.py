@@ -77,6 +77,25 @@ class PlanRow:
     price_quoted: bool = False     # the price comes from deAPI's price route (else: the estimate)
     model: str = ""                # the model it is submitted with (TikTok: always WhisperLargeV3Ct2)
     captions: str = ""             # the `Method` its own captions would give ("captions", "captions-auto"), else ""
+    chunks: int = 0                # an upload's expected pieces (0: deAPI fetches it by its URL)
+
+    @property
+    def path(self) -> str:
+        """How it goes to deAPI: "deAPI fetches", "upload", or "upload in N chunks" (N estimated)."""
+        if self.supported:
+            return "deAPI fetches"
+        return "upload" if self.chunks <= 1 else f"upload in {self.chunks} chunks"
+
+
+UPLOAD_BYTES_PER_SECOND = 16_000   # 128 kbit/s: the usual best audio-only format (YouTube's opus/m4a)
+
+
+def upload_chunks(duration: float | None, cap: int) -> int:
+    """How many pieces an upload of `duration` seconds is expected to need under `cap` bytes
+    (at UPLOAD_BYTES_PER_SECOND, chunks planned at 90 % of the cap); 1 when the length is unknown."""
+    if duration is None:
+        return 1
+    return max(1, math.ceil(duration * UPLOAD_BYTES_PER_SECOND / (cap * 0.9)))
 
 
 @dataclass(frozen=True)
@@ -98,9 +117,9 @@ class PriceGroup:
 @dataclass(frozen=True)
 class PlanTotals:
     videos: int                    # distinct videos (rows)
-    to_run: int                    # rows not done yet and on a supported host
+    to_run: int                    # rows not done yet (deAPI fetches them, or they are uploaded)
     done_already: int
-    unsupported: int
+    unsupported: int               # rows on a host deAPI does not fetch: downloaded and uploaded
     audio_seconds: float           # known audio of the videos to run
     unknown_durations: int         # videos to run whose duration is unknown (not in the cost)
     estimated_cost: float
@@ -414,19 +433,27 @@ async def build_plan(
 
     supported: dict[str, bool] = {}
     group_of: dict[str, GroupKey] = {}
+    chunks_of: dict[str, int] = {}
     for v in videos:
         try:
             norm = normalize(v.url)
         except UrlError:
             supported[v.key] = False
+            group_of[v.key] = ("", job_options("other", settings))
             continue
         supported[v.key] = bool(norm.supported)
-        group_of[v.key] = (price_platform(norm.host, norm.url) or "", job_options(norm.host, settings))
-    runnable = [v for v in videos if supported[v.key] and v.key not in done_keys]
+        # An upload has no platform: deAPI prices it at the model's base rate, one job per chunk.
+        group_of[v.key] = (price_platform(norm.host, norm.url) or "" if norm.supported else "",
+                           job_options(norm.host if norm.supported else "other", settings))
+    for v in videos:
+        if not supported[v.key]:
+            chunks_of[v.key] = upload_chunks(v.duration, settings.upload_cap_bytes)
+    runnable = [v for v in videos if v.key not in done_keys]
     groups: dict[GroupKey, list[float]] = {}
     for v in runnable:
         if v.duration is not None:
-            groups.setdefault(group_of[v.key], []).append(v.duration)
+            n = chunks_of.get(v.key, 1)
+            groups.setdefault(group_of[v.key], []).extend([v.duration / n] * n)
 
     pricers: dict[GroupKey, Pricer] = {}
     reasons: dict[GroupKey, str] = {key: "no API key: not asked" for key in groups}
@@ -461,12 +488,13 @@ async def build_plan(
         if not done:
             with_captions += bool(method)
             captions_unknown += not v.captions_known
-        if supported[v.key]:
+        if v.key in group_of:
             key = group_of[v.key]
             model = key[1].model
             if not done and v.duration is not None:
                 quoted = key in pricers
-                estimate = (pricers[key] if quoted else _estimator(key[0]))(v.duration)
+                n = chunks_of.get(v.key, 1)
+                estimate = n * (pricers[key] if quoted else _estimator(key[0]))(v.duration / n)
                 if method:
                     saving += estimate
                 if not method or settings.captions == "off":
@@ -476,7 +504,8 @@ async def build_plan(
                 group_cost[key] = group_cost.get(key, 0.0) + estimate
         rows.append(PlanRow(url=v.url, id=v.vid, key=v.key, title=v.title, duration=v.duration,
                             supported=supported[v.key], done_already=done, price_estimate=estimate,
-                            line=v.line, source=v.source, price_quoted=quoted, model=model, captions=method))
+                            line=v.line, source=v.source, price_quoted=quoted, model=model, captions=method,
+                            chunks=chunks_of.get(v.key, 0)))
     price_groups_ = tuple(
         PriceGroup(platform=p, model=o.model, videos=len(groups[(p, o)]), quoted=(p, o) in pricers,
                    cost=group_cost.get((p, o), 0.0), reason=reasons.get((p, o), ""))
@@ -486,6 +515,12 @@ async def build_plan(
     if tiktok and settings.model != CT2:
         notes.append(f"{tiktok} TikTok video(s) are submitted and priced with {CT2}, the only model deAPI "
                      f"accepts TikTok with (the others use {settings.model})")
+    uploads = [v for v in runnable if not supported[v.key]]
+    if uploads:
+        chunked = sum(chunks_of[v.key] > 1 for v in uploads)
+        notes.append(f"{len(uploads)} video(s) on hosts deAPI does not fetch are downloaded here and uploaded"
+                     + (f" ({chunked} over the {settings.upload_max_mb:g} MB cap, in chunks: one job each)"
+                        if chunked else ""))
     if settings.captions == "only":
         cost = 0.0
     notes.extend(captions_notes(settings, with_captions, saving, captions_unknown))

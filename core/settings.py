@@ -59,6 +59,11 @@ class Settings:
     limit_margin: float = 0.5         # seconds added to every 60 s window (clock skew, latency jitter)
     adaptive: bool = True
     max_cost: float = 0.0             # USD the batch may spend in all (0 = no limit but the balance)
+    # Uploads (a host deAPI does not fetch, or --upload-fallback): download with yt-dlp, send as source_file.
+    upload_fallback: bool = False     # a YouTube video whose job failed SOURCE_DOWNLOAD_FAILED twice is uploaded
+    upload_max_mb: float = 20.0       # deAPI's audio upload cap, MiB (see upload_cap_bytes)
+    download_concurrency: int = 2     # downloads at once (each holds a worker slot too)
+    max_download_mb: float = 2000.0   # a download over this is refused (the size limit)
     captions: str = "off"             # see CAPTIONS; off by default (server IPs get blocked, accounts flagged)
     captions_auto: bool = False       # also take the site's automatic captions (lower quality)
 
@@ -72,6 +77,12 @@ class Settings:
     def preset(self) -> tuple[int, int | None, int, int | None]:
         """The plan's published limits; under `auto`, Basic's (every new account starts there)."""
         return PLANS.get(self.plan, PLANS["basic"])
+
+    @property
+    def upload_cap_bytes(self) -> int:
+        """The upload cap in bytes. deAPI's caps are binary (its measured video cap is 51200 KB),
+        so 20 means 20 MiB."""
+        return int(self.upload_max_mb * 1024 * 1024)
 
     @property
     def submit_rpm(self) -> int:
@@ -136,6 +147,13 @@ class Settings:
             raise SettingsError("the file name template needs {id} or {title}")
         if self.max_cost < 0:
             raise SettingsError(f"--max-cost must be a positive amount in USD, or 0 for none (got {self.max_cost})")
+        if not 0.01 <= self.upload_max_mb <= 1000:
+            raise SettingsError(f"--upload-max-mb must be 0.01 to 1000 (got {self.upload_max_mb}); deAPI takes "
+                                "audio up to 20 MB")
+        if not 1 <= self.download_concurrency <= 10:
+            raise SettingsError(f"--download-concurrency must be 1 to 10 (got {self.download_concurrency})")
+        if self.max_download_mb <= 0:
+            raise SettingsError(f"--max-download-mb must be positive (got {self.max_download_mb})")
         if self.wait_limit <= 0:
             raise SettingsError("the wait limit must be positive")
         return self

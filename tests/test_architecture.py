@@ -148,4 +148,5 @@ def test_the_cycle_check_sees_a_cycle(tmp_path):
         shutil.copytree(ROOT / top, tmp_path / top, ignore=shutil.ignore_patterns("__pycache__"))
     with open(tmp_path / "core" / "run" / "video.py", "a", encoding="utf-8") as fh:
         fh.write("\n\ndef _bad():\n    from .engine import Engine  # deliberately circular\n")
-    assert ["core.run.engine", "core.run.video"] in cycles(import_graph(tmp_path))
+    # engine imports video through upload too, so the cycle may hold more than the two
+    assert any({"core.run.engine", "core.run.video"} <= set(c) for c in cycles(import_graph(tmp_path)))

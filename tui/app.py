@@ -58,11 +58,12 @@ from .messages import (
 )
 from .run_view import RunView
 from .screens.config import ConfigScreen
-from .screens.modals import Confirm, HelpScreen, KeyPrompt, confirm_quit
+from .screens.modals import Confirm, HelpScreen, KeyPrompt, QuitChoice, confirm_quit
 from .screens.plan import PlanScreen
 from .screens.resume import ResumeScreen
 from .screens.run import RunScreen
 from .screens.summary import SummaryScreen
+from .service_face import ServiceFace
 from .widgets.key_input import ENTERED
 
 PlanFactory = Callable[..., Any]   # core.plan.build_plan's signature
@@ -90,7 +91,7 @@ class AppOptions:
     mouse: bool = False   # mouse tracking (off: keyboard only, nothing sent over SSH when the mouse moves)
 
 
-class BulkTranscribeApp(App[int]):
+class BulkTranscribeApp(ServiceFace, App[int]):
     CSS_PATH = ["app.tcss", "config.tcss", "plan.tcss", "run.tcss"]
     TITLE = "bulk-transcribe"
     # The palette (ctrl+p) lists the screen's own actions (`get_system_commands`).
@@ -199,11 +200,19 @@ class BulkTranscribeApp(App[int]):
         if not self.api_key:
             self.api_key, self.key_source = key, "demo"
 
-    @staticmethod
-    def unfinished_sessions() -> list[Any]:
+    def unfinished_sessions(self) -> list[Any]:
         """Sessions in the data folder with videos not yet done or failed (unreadable ones too,
-        so the user sees them). Never raises."""
-        return [s for s in list_sessions(sessions_dir()) if not s.finished]
+        so the user sees them), and those the service runs wherever they are. Never raises."""
+        found = [s for s in list_sessions(sessions_dir()) if not s.finished]
+        listed = {str(Path(s.path).resolve()) for s in found}
+        for batch in self.service_batches():
+            if batch.get("session") not in listed:
+                from ..core.store.format import peek
+                try:
+                    found.insert(0, peek(Path(batch["session"])))
+                except Exception:
+                    pass
+        return found
 
     def show_config(self) -> None:
         screen = ConfigScreen(settings=self.settings, api_key=self.api_key, key_source=self.key_source,
@@ -283,6 +292,9 @@ class BulkTranscribeApp(App[int]):
         # Folders typed on the screen are relative to here: the session stores them absolute.
         request = dataclasses.replace(request, settings=anchor_paths(request.settings))
         self.settings = request.settings
+        if self.uses_service and (name := self._running_in_service(self._session_file(request.batch_path))):
+            self.attach_remote(name, Path(request.batch_path).name)   # it runs already: show it
+            return
         if not ask or self._session_file(request.batch_path).exists():
             self.run_worker(self._prepare_and_run(request), group="prepare", exclusive=True, exit_on_error=False)
         else:
@@ -371,6 +383,9 @@ class BulkTranscribeApp(App[int]):
         this run first."""
         path = Path(path)
         demo = is_demo_session(path)
+        if self.uses_service and not demo and (name := self._running_in_service(path)):
+            self.attach_remote(name)   # the service runs it: no key needed, nothing opened here
+            return
         if not self.api_key and not demo:
             self._ask_key_then_resume(path, resubmit_in_doubt)
             return
@@ -431,6 +446,9 @@ class BulkTranscribeApp(App[int]):
         # A resumed session began before this run: the summary's time says which it counts.
         created = getattr(session, "created", 0.0)
         self._session_began = created if resumed and created else None
+        if self.uses_service and not is_demo_session(session.path):
+            self._hand_to_service(session, resumed=resumed, resubmit_in_doubt=resubmit_in_doubt, notices=notices)
+            return
         for notice in notices:
             self.sink(notice)
         engine = start_engine(session, api_key=self.api_key, sink=self.sink, resumed=resumed,
@@ -456,7 +474,9 @@ class BulkTranscribeApp(App[int]):
                                               exclusive=True, exit_on_error=False)
         return screen
 
-    async def _drive(self, engine: Any) -> BatchFinished:
+    async def _drive(self, engine: Any) -> BatchFinished | None:
+        if self._is_remote(engine):
+            return await self._drive_remote(engine)
         result = await engine.run()
         if self.view.finished is None:
             self.sink(result)
@@ -483,7 +503,10 @@ class BulkTranscribeApp(App[int]):
         self.stopped_by = signum
         if signals.leave_dead_terminal():
             self._revive_output()
-        if self.running:
+        if self.running and self._is_remote(self.engine):
+            self.detached = True   # the service runs the batch: leave it running, as the detach answer does
+            self.exit(self.exit_code())
+        elif self.running:
             self.run_worker(self._quit_now(), group="quit", exclusive=True)
         else:
             self.exit(self.exit_code())
@@ -509,9 +532,19 @@ class BulkTranscribeApp(App[int]):
         if not self.running:
             self.exit(self.exit_code())
             return
-        if isinstance(self.screen, Confirm):
+        if isinstance(self.screen, (Confirm, QuitChoice)):
             return   # already asking
         in_flight = self.view.totals().in_flight
+        if self._is_remote(self.engine):
+            def chosen(answer: str | None) -> None:
+                if answer == "detach":
+                    self.detached = True
+                    self.exit(0)   # the connection closes; the batch goes on in the service
+                elif answer == "stop":
+                    self.run_worker(self._stop_remote(), group="quit", exclusive=True)
+
+            self.push_screen(QuitChoice(getattr(self.engine, "name", ""), in_flight), chosen)
+            return
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -539,6 +572,8 @@ class BulkTranscribeApp(App[int]):
     def farewell(self) -> str | None:
         """What the terminal shows once the app has gone: the headless summary (counts, where the
         transcripts, report and session are, how to resume), or None when nothing ran."""
+        if self.detached:
+            return self.detached_farewell()
         result = self.view.finished or self._quit_summary
         if self.engine is None or result is None:
             return None

@@ -90,6 +90,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-metadata", dest="metadata", action="store_false", default=None,
                    help="skip the title/duration lookup (yt-dlp)")
     g.add_argument("--cookies", metavar="FILE", help="cookies file for yt-dlp (YouTube's 'confirm you're not a bot')")
+    g.add_argument("--upload-fallback", action="store_true", default=None,
+                   help="download and upload a YouTube video whose deAPI job failed SOURCE_DOWNLOAD_FAILED twice "
+                        "(links on hosts deAPI does not fetch are always uploaded)")
+    g.add_argument("--upload-max-mb", type=float, metavar="MB",
+                   help="deAPI's upload cap for audio (default 20); longer audio is uploaded in chunks under it")
+    g.add_argument("--download-concurrency", type=int, metavar="N", help="audio downloads at once, 1-10 (default 2)")
+    g.add_argument("--max-download-mb", type=float, metavar="MB",
+                   help="refuse to download audio over this size (default 2000)")
     g.add_argument("--captions", choices=list(CAPTIONS),
                    help="the videos' own captions, free: first = take them where they exist and pay deAPI for "
                         "the rest, only = never pay (default off: sites block servers that scrape them)")
@@ -120,12 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="transcribe a batch headless (lines on stderr, or --json on stdout)")
     run.add_argument("batch", help="batch file: .txt (one URL per line) or .csv (a url column)")
     run.add_argument("--json", action="store_true", help="JSON lines on stdout instead of readable lines")
+    run.add_argument("--detach", "-d", action="store_true",
+                     help="hand the batch to the service and return at once (follow it with attach or logs)")
     add_run_options(run)
 
     resume = sub.add_parser("resume", help="resume a session (the app, or --headless)")
     resume.add_argument("session_file", metavar="SESSION")
     resume.add_argument("--headless", action="store_true", help="no app: lines on stderr")
     resume.add_argument("--json", action="store_true", help="with --headless: JSON lines on stdout")
+    resume.add_argument("--detach", "-d", action="store_true",
+                        help="with --headless: hand the session to the service and return at once")
     add_app_options(resume)
     add_run_options(resume)
 
@@ -141,12 +153,60 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="one JSON object per video, then totals")
     add_run_options(plan)
 
+    ls = sub.add_parser("ls", help="the batches the service runs (and ran), and the saved sessions")
+    ls.add_argument("--json", action="store_true", help="one JSON object per batch")
+
+    attach = sub.add_parser("attach", help="follow a batch the service runs, live (Ctrl-C detaches)")
+    attach.add_argument("name", help="the batch's name (as `ls` shows it), or its batch file")
+    attach.add_argument("--json", action="store_true", help="JSON lines on stdout")
+
+    logs = sub.add_parser("logs", help="a batch's recent events; --follow to keep following")
+    logs.add_argument("name")
+    logs.add_argument("--follow", "-f", action="store_true", help="then follow its live events to the end")
+    logs.add_argument("--json", action="store_true", help="JSON lines on stdout")
+
+    stop = sub.add_parser("stop", help="stop a batch the service runs: no new submits, finish what is paid for")
+    stop.add_argument("name")
+    stop.add_argument("--now", action="store_true", help="quit at once instead (saved; a run resumes it)")
+
+    service = sub.add_parser("service", help="the per-user service that runs batches (the faces start it on their own)")
+    service.add_argument("--stop", action="store_true", help="quit every batch (saved, resumable) and end the service")
+    service.add_argument("--status", action="store_true", help="say whether it runs, its pid and its socket")
+
     tui = sub.add_parser("tui", help="the terminal app (the default with no command)")
     tui.add_argument("batch", nargs="?")
     tui.add_argument("--start", action="store_true", help="skip the config screen and begin at once")
     add_app_options(tui)
     add_run_options(tui)
     return parser
+
+
+def _service_command(args: argparse.Namespace) -> int:
+    from ..core.service import RuntimeDirError
+
+    try:
+        return _service_command_in(args)
+    except RuntimeDirError as exc:   # the service's folder is unsafe: what to do is in the message
+        raise UsageError(str(exc)) from exc
+
+
+def _service_command_in(args: argparse.Namespace) -> int:
+    from . import remote
+
+    if args.command == "ls":
+        return remote.ls(json_lines=args.json)
+    if args.command == "attach":
+        return remote.attach(args.name, json_lines=args.json)
+    if args.command == "logs":
+        return remote.logs(args.name, follow=args.follow, json_lines=args.json)
+    if args.command == "stop":
+        return remote.stop(args.name, now=args.now)
+    if args.stop:
+        return remote.stop_service()
+    if args.status:
+        return remote.status()
+    from ..core.service.daemon import main as service_main
+    return service_main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from .commands import run_demo
             return run_demo(args)
+        if args.command in ("ls", "attach", "logs", "stop", "service"):
+            return _service_command(args)
         if args.command == "plan":
             from .commands import run_plan
             return run_plan(args)

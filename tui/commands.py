@@ -19,17 +19,16 @@ from typing import Any, Awaitable, Callable
 import anyio
 
 from ..core.config import describe_changes, load_settings, resolve_api_key, resume_settings
-from ..core.deapi.client import DeapiClient
-from ..core.errors import Category, DeapiError, SessionError
+from ..core.errors import SessionError
 from ..core.events import Notice
-from ..core.launch import start_engine
+from ..core.launch import KeyRefused, check_key, open_run, over_balance_notice
 from ..core.paths import session_path_for
-from ..core.plan import estimate_video
 from ..core.prepare import prepare_session
 from ..core.sanitize import json_text
+from ..core.service.spawn import ENV_NO_SERVICE, service_disabled
 from ..core.settings import Settings
 from ..core.sources.batch import BatchError, read_batch
-from ..core.store.session import Session, discard_session
+from ..core.store.session import Session
 from . import signals
 from .headless import HeadlessPrinter
 from .options import EXIT_FAILED, EXIT_OK, UsageError, mouse_wanted, need_key, overrides
@@ -45,13 +44,10 @@ async def preflight(settings: Settings, key: str) -> float | None:
     """Check the key before anything is written: a 401 is a config error (exit 2).
 
     Returns the balance, or None when it could not be read for a passing reason."""
-    async with DeapiClient(settings.api_base, key, timeout=15.0) as client:
-        try:
-            return await client.balance()
-        except DeapiError as err:
-            if err.category is Category.AUTH:
-                raise UsageError(f"deAPI refused the key ({err.message}): check DEAPI_API_KEY") from err
-            return None
+    try:
+        return await check_key(settings, key)
+    except KeyRefused as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, settings: Settings, *,
@@ -67,30 +63,16 @@ def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, sett
 
     async def run() -> None:
         # The session (and its lock) first: a second process on a busy session is refused at once,
-        # without waiting for deAPI; the key and the balance are checked after.
+        # without waiting for deAPI; the key and the balance are checked after (core/launch.py).
         try:
-            session, resumed = await prepare()
-        except (BatchError, SessionError) as exc:
+            engine = await open_run(prepare, key, settings, printer, notices=notices,
+                                    resubmit_in_doubt=resubmit_in_doubt)
+        except (BatchError, SessionError, KeyRefused) as exc:
             raise UsageError(str(exc)) from exc
-        state["session"] = session
-        try:
-            balance = await preflight(settings, key)
-        except UsageError:
-            await anyio.to_thread.run_sync(session.close)
-            if not resumed:   # a refused key leaves nothing behind: the next run starts afresh
-                await anyio.to_thread.run_sync(discard_session, session.path)
-            raise
-        if balance is not None:
-            printer(Notice(0, "info", f"deAPI balance: ${balance:.2f}"))
-        if on_ready:
-            on_ready(session)
-        for notice in notices:
-            printer(notice)
-        if balance is not None:
-            warn_over_balance(session, balance, printer)
-        engine = start_engine(session, api_key=key, sink=printer, resumed=resumed,
-                              resubmit_in_doubt=resubmit_in_doubt, balance=balance)
+        state["session"] = engine.session
         state["engine"] = engine
+        if on_ready:
+            on_ready(engine.session)
         try:
             state["finished"] = await engine.run()
         except SessionError as exc:   # the final save failed: say so plainly, never a traceback
@@ -145,14 +127,9 @@ def say_interrupted(printer: HeadlessPrinter, signum: int, engine: Any, session:
 
 
 def warn_over_balance(session: Session, balance: float, printer: HeadlessPrinter) -> None:
-    """Say so when the known durations alone would cost more than the balance (deAPI then
-    refuses jobs, the engine stops submitting cleanly, and a resume after a top-up carries on)."""
-    todo = [v for v in session.videos if v.state.value not in ("done", "failed")]
-    estimate = sum(estimate_video(v.url, v.duration) or 0.0 for v in todo)
-    if estimate > balance:
-        printer(Notice(0, "warning", f"estimated ${estimate:.2f} for {len(todo)} videos exceeds the balance "
-                                     f"${balance:.2f}: the run stops submitting when deAPI refuses; "
-                                     "`bulk-transcribe plan` shows the details"))
+    """Say so when the known durations alone would cost more than the balance."""
+    if (warning := over_balance_notice(session, balance)) is not None:
+        printer(warning)
 
 
 def require_urls(batch_path: str) -> None:
@@ -178,6 +155,13 @@ def run_headless(args: argparse.Namespace) -> int:
     else:
         settings, notices = load_settings(overrides(args)), ()
     key, _ = need_key(settings)
+    if not service_disabled():   # the batch runs in the service, so it outlives this terminal
+        from .remote import run_in_service
+        return run_in_service(settings=settings, key=key, session_path=session_file, batch=args.batch,
+                              json_lines=args.json, detach=getattr(args, "detach", False),
+                              resubmit_in_doubt=args.resubmit_in_doubt, notices=notices)
+    if getattr(args, "detach", False):
+        raise UsageError(f"--detach needs the service, and {ENV_NO_SERVICE} is set: unset it, or run in the foreground")
     return drive(lambda: prepare_session(args.batch, settings, session_path=args.session), key, settings,
                  json_lines=args.json, resubmit_in_doubt=args.resubmit_in_doubt, notices=notices)
 
@@ -213,6 +197,11 @@ def resume_headless(args: argparse.Namespace) -> int:
         sim, settings, key = wire_demo(settings)
     else:
         key, _ = need_key(settings)
+        if not service_disabled():
+            from .remote import run_in_service
+            return run_in_service(settings=settings, key=key, session_path=Path(args.session_file), batch=None,
+                                  json_lines=args.json, detach=getattr(args, "detach", False),
+                                  resubmit_in_doubt=args.resubmit_in_doubt, notices=notices)
 
     async def prepare() -> tuple[Session, bool]:
         session = Session.open(args.session_file)

@@ -88,14 +88,15 @@ def fmt_bucket(b: BucketUsage, unit: bool = True) -> str:
 
 def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
     """One JSON-ready dict per row (keys url, id, key, title, duration, supported, done,
-    price_estimate, price_quoted, model, line, source, captions), then one totals dict with `"totals": true`,
+    price_estimate, price_quoted, model, line, source, captions, path: "deAPI fetches" / "upload" /
+    "upload in N chunks", chunks), then one totals dict with `"totals": true`,
     the price groups (how each was priced), notes, problems, duplicates and where the rate limits
     come from (`limits`, `limits_source`: "auto", "preset", "flags" or "preset+flags")."""
     for r in plan.rows:
         yield {"url": r.url, "id": r.id, "key": r.key, "title": r.title, "duration": r.duration,
                "supported": r.supported, "done": r.done_already, "price_estimate": r.price_estimate,
                "price_quoted": r.price_quoted, "model": r.model, "line": r.line, "source": r.source,
-               "captions": r.captions}
+               "captions": r.captions, "path": r.path, "chunks": r.chunks}
     t = plan.totals
     yield {
         "totals": True, "videos": t.videos, "to_run": t.to_run, "done_already": t.done_already,
@@ -131,7 +132,7 @@ def _fit(text: str, width: int) -> str:
 
 def format_plan_table(plan: Plan, width: int = 100) -> str:
     """The plan as plain text for a terminal `width` columns wide: rows, totals, problems."""
-    fixed = [("#", 4), ("id", 12), ("duration", 8), ("deAPI", 5), ("done", 4), ("price", 8)]
+    fixed = [("#", 4), ("id", 12), ("duration", 8), ("path", 9), ("done", 4), ("price", 8)]
     flexible = max(20, width - sum(w + 1 for _, w in fixed) - 1)
     title_w = flexible * 3 // 5
     url_w = flexible - title_w - 1
@@ -145,11 +146,12 @@ def format_plan_table(plan: Plan, width: int = 100) -> str:
     out = [line([n for n, _ in fixed] + ["title", "url"])]
     for i, r in enumerate(plan.rows, 1):
         price = "-" if r.price_estimate is None else f"${r.price_estimate:.4f}"
-        out.append(line([str(i), clean(r.id), fmt_clock(r.duration), "yes" if r.supported else "no",
+        way = "fetch" if r.supported else ("upload" if r.chunks <= 1 else f"upload×{r.chunks}")
+        out.append(line([str(i), clean(r.id), fmt_clock(r.duration), way,
                          "yes" if r.done_already else "", price, clean(r.title), clean(r.url)]))
     t = plan.totals
     notes = [f"videos: {t.videos} ({t.to_run} to run, {t.done_already} done already, "
-             f"{t.unsupported} on hosts deAPI cannot fetch, {t.duplicates} duplicates dropped)"]
+             f"{t.unsupported} uploaded (hosts deAPI does not fetch), {t.duplicates} duplicates dropped)"]
     unknown = f", {t.unknown_durations} of unknown length" if t.unknown_durations else ""
     notes.append(f"audio: {t.hours:.2f} h{unknown}")
     notes.append(f"estimated cost: ${t.estimated_cost:.4f} ({t.cost_basis})")

@@ -47,7 +47,7 @@ _MAX_MODEL_PAGES = 100  # a guard against a paginator that never ends
 
 # Seconds a whole request may take, answer included. A submit is given long: once its body is
 # on the wire, giving up early only turns a slow answer into one in doubt.
-TOTAL = {"submit": 180.0, "status": 60.0, "result": 300.0, "price": 60.0, "balance": 30.0, "models": 60.0}
+TOTAL = {"submit": 180.0, "upload": 900.0, "status": 60.0, "result": 300.0, "price": 60.0, "balance": 30.0, "models": 60.0}
 # Statuses that may come from a gateway after the request reached deAPI: the job may exist.
 IN_DOUBT_STATUSES = frozenset({502, 504})
 
@@ -121,17 +121,31 @@ class DeapiClient:
         request reached deAPI in full and whose answer was lost or unreadable has
         `maybe_created` set; one that never left (or was refused outright) has not.
         """
-        fields = {
-            "source_url": source_url,
-            "model": model,
-            "include_ts": _flag(include_ts),
-            "return_result_in_response": _flag(True),
-        }
-        if lang:
-            fields["lang"] = lang
-        if ts_level:
-            fields["ts_level"] = ts_level
-        body = await self._call("POST", "/api/v2/audio/transcriptions", endpoint="submit", files=_form(fields))
+        fields = _job_fields(model=model, include_ts=include_ts, lang=lang, ts_level=ts_level)
+        fields["source_url"] = source_url
+        return await self._submit(_form(fields), total=self.totals["submit"])
+
+    async def submit_file(
+        self,
+        data: bytes,
+        *,
+        filename: str,
+        content_type: str,
+        model: str,
+        include_ts: bool,
+        lang: str = "",
+        ts_level: str | None = None,
+    ) -> str:
+        """Start one transcription job on uploaded media (`source_file`, multipart); return its
+        request id. The same money rules as `submit` (`maybe_created`); the whole request, upload
+        included, is bounded by `totals["upload"]`. deAPI refuses a file over its type's cap with
+        413 or 422 (VALIDATION, never created): callers keep files under their cap."""
+        fields = _form(_job_fields(model=model, include_ts=include_ts, lang=lang, ts_level=ts_level))
+        fields["source_file"] = (filename, data, content_type)   # type: ignore[assignment]
+        return await self._submit(fields, total=self.totals["upload"])
+
+    async def _submit(self, files: dict[str, Any], *, total: float) -> str:
+        body = await self._call("POST", "/api/v2/audio/transcriptions", endpoint="submit", files=files, total=total)
         request_id = data_of(body).get("request_id")
         if not isinstance(request_id, str) or not request_id:
             err = unreadable("submit answered without a request id")
@@ -228,7 +242,7 @@ class DeapiClient:
 
     # -- transport ---------------------------------------------------------------------
     async def _call(self, method: str, path: str, *, endpoint: str, job_id: str | None = None,
-                    **kwargs: Any) -> dict[str, Any]:
+                    total: float | None = None, **kwargs: Any) -> dict[str, Any]:
         """One API request, bounded as a whole; the parsed JSON object of a 2xx answer, else
         DeapiError (with `maybe_created` for a submit whose answer was lost after it was sent)."""
         traced, sent = [False], [False]
@@ -245,7 +259,7 @@ class DeapiClient:
                 return sent[0]
             return not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
 
-        total = self.totals.get(endpoint, 60.0)
+        total = total or self.totals.get(endpoint, 60.0)
         try:
             with anyio.fail_after(total):
                 try:
@@ -330,6 +344,15 @@ def _form(fields: Mapping[str, str]) -> dict[str, tuple[None, str]]:
     # httpx sends multipart only when `files` is non-empty; (None, value) parts carry no
     # filename, so they arrive as plain form fields.
     return {name: (None, value) for name, value in fields.items()}
+
+
+def _job_fields(*, model: str, include_ts: bool, lang: str, ts_level: str | None) -> dict[str, str]:
+    fields = {"model": model, "include_ts": _flag(include_ts), "return_result_in_response": _flag(True)}
+    if lang:
+        fields["lang"] = lang
+    if ts_level:
+        fields["ts_level"] = ts_level
+    return fields
 
 
 def _flag(value: bool) -> str:

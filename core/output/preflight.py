@@ -9,6 +9,7 @@ session's folder.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from pathlib import Path
 
@@ -22,7 +23,8 @@ def folder_problem(folder: str | Path, what: str, *, min_free: int = MIN_FREE_BY
     path = Path(folder).absolute()
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f"{PROBE_NAME}.{os.getpid()}"
+        # pid and a random part: the service runs several batches (one folder, one pid) at once
+        probe = path / f"{PROBE_NAME}.{os.getpid()}.{secrets.token_hex(4)}"
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, b"probe\n")

@@ -31,7 +31,7 @@ def write_report(path: Path, session: "Session") -> Path:
         rows.append((v.line or 1 << 62, order, [
             str(v.line or ""), _cell(v.url), _cell(v.vid), _cell(v.title), _cell(v.state.value), _cell(v.method),
             _cell(v.category),
-            _cell(v.message), _cell(v.request_id), str(v.attempts), "yes" if v.possibly_paid else "no",
+            _cell(v.message), _cell(_request_ids(v)), str(v.attempts), "yes" if v.possibly_paid else "no",
             _cell("; ".join(v.outputs)),
         ]))
     for order, r in enumerate(session.rejected):
@@ -49,3 +49,8 @@ def write_report(path: Path, session: "Session") -> Path:
     ensure_dir(path.parent)
     atomic_write_text(path, buf.getvalue(), encoding="utf-8-sig")
     return path
+
+
+def _request_ids(v) -> str:
+    """The video's request id; an upload's are its chunks', space-separated, in order."""
+    return v.request_id or " ".join(str(c["request_id"]) for c in v.chunks if c.get("request_id"))

@@ -45,6 +45,7 @@ class RunContext:
     reached: bool = False       # a submit of this run was answered: deAPI was up at some point
     on_wire: set[Any] = field(default_factory=set)   # cancel scopes of submits awaiting their answer
     feeder: Any = None          # the run's Feeder while it expands and looks up (for progress)
+    downloads: Any = None       # anyio.CapacityLimiter bounding audio downloads (made by upload.py)
     captions: Any = None        # the run's CaptionFetcher under --captions first|only (captions.py)
     outage: Outage | None = None   # deAPI's run of server errors (made from `clock` when not given)
 

@@ -44,6 +44,7 @@ from .polling import PollPlanner
 from .queue import WorkQueue, is_permanent
 from .reporter import Reporter
 from .stats import Throughput
+from .upload import process_upload, wants_upload
 from .video import process_video
 
 if TYPE_CHECKING:
@@ -194,7 +195,10 @@ class Engine:
                     self.reporter.worker_changed(slot, Activity.WAITING_SLOT, v,
                                                  detail=f"{level.current} in flight for now")
                 async with level.slots:
-                    await process_video(ctx, slot, v)
+                    if wants_upload(v):
+                        await process_upload(ctx, slot, v)
+                    elif await process_video(ctx, slot, v) == "upload":
+                        await process_upload(ctx, slot, v, captions_tried=True)
             except anyio.get_cancelled_exc_class():
                 raise
             except Exception as exc:   # a bug in one video's walk must not stop the batch

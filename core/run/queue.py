@@ -76,7 +76,8 @@ class WorkQueue:
             if v.state is VideoState.DONE:
                 if outputs_intact(v, out_dir):
                     continue
-                if v.request_id:   # files missing or empty: fetch the paid result again, never resubmit
+                if v.request_id or (v.chunks and all(c.get("request_id") for c in v.chunks)):
+                    # files missing or empty: fetch the paid result again (an upload's: every chunk's), never resubmit
                     self.refetch.add(v.key)
                     record_nowait(v, state=VideoState.SUBMITTED, outputs=[])
                     reattach.append(v)

@@ -38,10 +38,14 @@ REFETCH_EXPIRED = ("its transcript files were missing or empty, and deAPI no lon
 UNREACHABLE_AFTER = 3        # submits in a row that never left before a run that reached deAPI says it is unreachable
 
 
-async def process_video(ctx: "RunContext", slot: int, v: Video) -> None:
-    """Walk `v` to done or failed (or leave it resumable when the run stops)."""
+FALLBACK_AFTER = 2   # SOURCE_DOWNLOAD_FAILED jobs before --upload-fallback downloads and uploads
+
+
+async def process_video(ctx: "RunContext", slot: int, v: Video) -> str | None:
+    """Walk `v` to done or failed (or leave it resumable when the run stops). Returns "upload"
+    when the video must go the upload way instead (`--upload-fallback`), else None."""
     if await take_captions(ctx, slot, v):   # --captions first|only: free when it has them
-        return
+        return None
     while True:
         if not v.request_id:
             if not await submit(ctx, slot, v):
@@ -56,6 +60,17 @@ async def process_video(ctx: "RunContext", slot: int, v: Video) -> None:
         err.request_id = v.request_id
         if job.refunded is False:   # deAPI kept the charge: it counts before any resubmit
             await ctx.record(v, cost=v.cost + paid(ctx, v, job))
+        if job.error_reason == "SOURCE_DOWNLOAD_FAILED":
+            await ctx.record(v, download_failures=v.download_failures + 1)
+            if (ctx.settings.upload_fallback and v.download_failures >= FALLBACK_AFTER
+                    and host_of(v.url) == "youtube" and not ctx.brakes.stopping):
+                # deAPI could not fetch it twice: download it here and upload it (its failed jobs are over).
+                ctx.reporter.error_logged(v, err, will_retry=True)
+                ctx.reporter.notice("info", f"{v.label}: deAPI could not download it twice; downloading it here "
+                                            "to upload it (--upload-fallback)")
+                await ctx.record(v, state=VideoState.QUEUED, request_id="", method=Method.DEAPI_UPLOAD.value,
+                                 category=err.category.value, message=err.message, retryable=True)
+                return "upload"
         if err.retryable and ctx.queue.attempts_left(v) > 0 and not ctx.brakes.stopping:
             ctx.reporter.error_logged(v, err, will_retry=True)
             # deAPI reported the job failed, so it is over: only now may the video be submitted again.
@@ -295,9 +310,13 @@ async def _submit_failed(ctx: "RunContext", slot: int, v: Video, err: DeapiError
 
 
 # -- follow ----------------------------------------------------------------------------
-async def follow(ctx: "RunContext", slot: int, v: Video) -> JobStatus | None:
-    """Poll `v`'s job until it ends. None when the video ended otherwise or the run stops."""
-    since_submit = max(0.0, time.time() - v.submitted_at) if v.submitted_at else 0.0
+async def follow(ctx: "RunContext", slot: int, v: Video, request_id: str = "",
+                 submitted_at: float | None = None) -> JobStatus | None:
+    """Poll `v`'s job (or, for an upload's chunk, the job `request_id` submitted at wall time
+    `submitted_at`) until it ends. None when the video ended otherwise or the run stops."""
+    rid = request_id or v.request_id
+    submitted_at = v.submitted_at if submitted_at is None else submitted_at
+    since_submit = max(0.0, time.time() - submitted_at) if submitted_at else 0.0
     clock = JobClock(submitted=ctx.clock() - since_submit)
     # Measured from when this run starts following: a job re-attached a day later gets a full wait.
     deadline = ctx.clock() + ctx.settings.wait_limit
@@ -313,7 +332,7 @@ async def follow(ctx: "RunContext", slot: int, v: Video) -> JobStatus | None:
             if now >= deadline:
                 err = DeapiError(Category.TIMEOUT,
                                  f"still not done after {ctx.settings.wait_limit / 60:.0f} min; the job is kept "
-                                 "and a resume polls it again", retryable=True, request_id=v.request_id)
+                                 "and a resume polls it again", retryable=True, request_id=rid)
                 ctx.reporter.error_logged(v, err, will_retry=False)
                 await fail(ctx, v, err)
                 return None
@@ -324,9 +343,9 @@ async def follow(ctx: "RunContext", slot: int, v: Video) -> JobStatus | None:
             await acquire(ctx, slot, v, "status")
             ctx.reporter.worker_changed(slot, Activity.TRANSCRIBING, v, progress=progress, detail="checking")
             try:
-                job = await ctx.client.job(v.request_id)
+                job = await ctx.client.job(rid)
             except DeapiError as err:
-                err.request_id = v.request_id
+                err.request_id = rid
                 if err.category is Category.RATE_LIMITED:
                     rate_limited(ctx, v, "status", err)
                     continue
@@ -372,30 +391,29 @@ def status_budget(ctx: "RunContext") -> float:
 
 
 # -- fetch and write -------------------------------------------------------------------
-async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None:
+async def fetch_transcript(ctx: "RunContext", slot: int, v: Video, job: JobStatus):
+    """The transcript of a done job (`job.request_id`), with retries and fresh links for expired
+    ones; None after failing the video (saying why)."""
     s = ctx.settings
-    await ctx.record(v, state=VideoState.DOWNLOADING, durable=False)
-    transcript = None
+    rid = job.request_id
     for attempt in range(1, FETCH_TRIES + 1):
         ctx.reporter.worker_changed(slot, Activity.DOWNLOADING, v)
         try:
-            transcript = await ctx.client.fetch_result(job, need_segments=bool({"srt", "vtt"} & set(s.formats)))
-            break
+            return await ctx.client.fetch_result(job, need_segments=bool({"srt", "vtt"} & set(s.formats)))
         except DeapiError as err:
-            err.request_id = v.request_id
+            err.request_id = rid
             if attempt == FETCH_TRIES or not err.retryable:
                 if v.key in ctx.queue.refetch and err.category is Category.RESULT_EXPIRED:
-                    err = DeapiError(Category.RESULT_EXPIRED, REFETCH_EXPIRED, retryable=False,
-                                     request_id=v.request_id)
+                    err = DeapiError(Category.RESULT_EXPIRED, REFETCH_EXPIRED, retryable=False, request_id=rid)
                 ctx.reporter.error_logged(v, err, will_retry=False)
                 await fail(ctx, v, err)
-                return
+                return None
             ctx.reporter.error_logged(v, err, will_retry=True)
             if err.category is Category.RESULT_EXPIRED:
                 # The link expired: the job itself holds a fresh one.
                 try:
                     await acquire(ctx, slot, v, "status")
-                    job = await ctx.client.job(v.request_id)
+                    job = await ctx.client.job(rid)
                 except DeapiError as again:
                     err = again
                 else:
@@ -404,7 +422,15 @@ async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None
                 rate_limited(ctx, v, "status", err)
                 continue
             await backoff(ctx, slot, v, attempt, err)
-    assert transcript is not None
+    return None
+
+
+async def finish(ctx: "RunContext", slot: int, v: Video, job: JobStatus) -> None:
+    s = ctx.settings
+    await ctx.record(v, state=VideoState.DOWNLOADING, durable=False)
+    transcript = await fetch_transcript(ctx, slot, v, job)
+    if transcript is None:
+        return
     ctx.reporter.worker_changed(slot, Activity.WRITING, v)
     try:
         outputs = await anyio.to_thread.run_sync(

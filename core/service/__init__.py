@@ -2,8 +2,8 @@
 
 A batch run by the service survives the terminal that started it (a closed window, a dropped
 SSH session); the Textual app and the headless printer become clients that attach, follow the
-engine's events and send controls, like tmux clients to the tmux server. This package is the
-transport and the protocol only; what requests exist and what they do is the handler's.
+engine's events and send controls, like tmux clients to the tmux server. The transport and
+the protocol are generic; what requests exist and what they do is the handler's (batches.py).
 
 Structure (one file each):
 - `paths.py`: where the socket lives (``$BULK_TRANSCRIBE_RUNTIME_DIR``, else
@@ -16,6 +16,12 @@ Structure (one file each):
 - `listen.py`: taking the lock and the socket, removing a dead service's socket safely.
 - `server.py`: `Server`, accepting, checking, dispatching to a `Handler`, publishing events.
 - `client.py`: `connect` (async, with `request` and `events`) and `call` (one sync request).
+- `batches.py`: `BatchService`, the handler: the methods (start, list, attach, detach, control,
+  shutdown) and the task group every batch's engine runs in; `batch.py`: one batch's state and
+  what a face attaching late is replayed.
+- `accounts.py`: one rate limiter per account (API host and key digest), a fair `Share` per batch.
+- `daemon.py`: the service process (`serve`, idle exit, signals); `spawn.py`: starting it on
+  demand, detached, from any face; `__main__.py`: ``python -m bulk_transcribe.core.service``.
 
 Messages. Each is one JSON object on one line (UTF-8, in fact ASCII: see below), at most
 1 MiB without its newline; a longer line ends the connection with ``too-long``.

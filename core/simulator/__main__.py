@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of --reset-endpoint answers replaced by a TCP reset (the work is done)")
     p.add_argument("--reset-endpoint", action="append", choices=sorted(WIRE_ENDPOINTS), default=[],
                    help="an endpoint whose answers may be reset (repeatable; default submit)")
+    p.add_argument("--upload-audio-max-kb", type=int, default=SimConfig.upload_audio_max_bytes // 1024,
+                   help="source_file cap for audio in KB (default 20480, deAPI's 20 MB)")
+    p.add_argument("--upload-video-max-kb", type=int, default=SimConfig.upload_video_max_bytes // 1024,
+                   help="source_file cap for video in KB (default 51200)")
+    p.add_argument("--upload-over-cap-status", type=int, choices=(413, 422), default=413,
+                   help="the answer to a file over its cap: 413 (the limits page) or 422 (as deAPI was measured)")
     p.add_argument("--api-key", action="append", default=[], help="accept only these keys (repeatable)")
     p.add_argument("--retry-after-date", action="store_true", help="send Retry-After as an HTTP date")
     p.add_argument("--seed", type=int, default=0)
@@ -91,6 +97,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         submit_answer_delay=args.submit_answer_delay, trickle_bytes_per_second=args.trickle,
         trickle_endpoints=frozenset(args.trickle_endpoint or ["submit"]), reset_share=args.reset_share,
         reset_endpoints=frozenset(args.reset_endpoint or ["submit"]),
+        upload_audio_max_bytes=args.upload_audio_max_kb * 1024, upload_video_max_bytes=args.upload_video_max_kb * 1024,
+        upload_over_cap_status=args.upload_over_cap_status,
     )
 
 

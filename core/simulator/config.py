@@ -41,7 +41,10 @@ The SimConfig fields, by group (defaults follow deAPI's docs where they say anyt
   (see pricing.py): ``price_per_job`` + ``price_per_second``, or the old flat ``price_per_hour``;
   ``word_multiplier``, ``metadata_fee``, ``tiktok_bands``.
 - validation: ``strict_booleans`` (Laravel's boolean rule: "1"/"0" and JSON true/false, not
-  the strings "true"/"false"), ``max_body_bytes`` (413 above it), ``models``, ``api_keys``
+  the strings "true"/"false"), ``max_body_bytes`` (413 above it), ``upload_audio_max_bytes`` and
+  ``upload_video_max_bytes`` (a ``source_file`` over its type's cap is refused with
+  ``upload_over_cap_status``: 413 as the limits page says, or 422 naming ``source_file`` as deAPI
+  was measured to answer), ``models``, ``api_keys``
   (None = any non-empty key), ``price_platforms`` (the price route's platform enum).
 - chaos before the route: ``server_error_share`` (5xx drawn from ``server_error_statuses``; gateway
   HTML for 502/503; no job is made, though a client cannot tell a 502 from one after arrival),
@@ -127,6 +130,10 @@ class SimConfig:
     # Beyond the original contract, with defaults that match the spec:
     min_balance: float = 0.49            # submits refused below this balance (422 errors.balance)
     max_body_bytes: int = 75 * 1024 * 1024
+    # source_file uploads (limits-and-quotas.mdx: audio 20 MB, video 50 MB; these have changed).
+    upload_audio_max_bytes: int = 20 * 1024 * 1024
+    upload_video_max_bytes: int = 50 * 1024 * 1024
+    upload_over_cap_status: int = 413
     # Laravel's boolean rule: "1"/"0" (and JSON true/false) only; the strings "true"/"false" get a 422.
     strict_booleans: bool = True
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -153,6 +160,10 @@ class SimConfig:
         for name in ("submit_rpm", "status_rpm", "price_rpm", "account_rpm"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.upload_over_cap_status not in (413, 422):
+            raise ValueError("upload_over_cap_status must be 413 or 422")
+        if min(self.upload_audio_max_bytes, self.upload_video_max_bytes) < 1:
+            raise ValueError("upload caps must be at least 1 byte")
         if self.submit_answer_delay < 0 or self.trickle_bytes_per_second < 0:
             raise ValueError("submit_answer_delay and trickle_bytes_per_second must not be negative")
         for name in ("trickle_endpoints", "reset_endpoints"):

@@ -32,6 +32,8 @@ def unit(*parts: object) -> float:
 def video_id(source_url: str) -> str:
     """YouTube's `v=` parameter, else the last path segment, else a short hash."""
     parsed = urlparse(source_url)
+    if parsed.scheme == "upload":   # upload://<file name>#<digest>: the file's name
+        return parsed.netloc or hashlib.sha256(source_url.encode()).hexdigest()[:11]
     v = parse_qs(parsed.query).get("v")
     if v and v[0]:
         return v[0]
@@ -66,16 +68,41 @@ def plain_text(source_url: str, *, silent: bool = False) -> str:
     return "" if silent else " ".join(sentences_for(source_url))
 
 
-def structured(source_url: str, *, lang: str = "", words: bool = False, silent: bool = False) -> dict[str, Any]:
-    """A WhisperLargeV3Ct2-style result: text, language and timed segments with speakers."""
+def media_seconds(data: bytes) -> float | None:
+    """The length of an uploaded media file, read with PyAV when it is installed and the file
+    is readable; None otherwise (the job's length is then derived from its name)."""
+    try:
+        import io
+
+        import av
+    except ImportError:
+        return None
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            if container.duration:
+                return container.duration / 1_000_000
+            stream = next(iter(container.streams.audio), None)
+            if stream is not None and stream.duration and stream.time_base:
+                return float(stream.duration * stream.time_base)
+    except Exception:   # not media PyAV can read: the name-derived length stands
+        return None
+    return None
+
+
+def structured(source_url: str, *, lang: str = "", words: bool = False, silent: bool = False,
+               seconds: float | None = None) -> dict[str, Any]:
+    """A WhisperLargeV3Ct2-style result: text, language and timed segments with speakers.
+    With `seconds` (an upload's measured length) the segments are spread inside it."""
     language = lang or "en"
     if silent:
         return {"text": "", "language": language, "segments": []}
     segments = []
     clock = 0.0
-    for index, sentence in enumerate(sentences_for(source_url)):
+    sentences = sentences_for(source_url)
+    slot = seconds / len(sentences) if seconds else None
+    for index, sentence in enumerate(sentences):
         tokens = sentence.split()
-        length = round(len(tokens) / 2.5, 3)
+        length = round(len(tokens) / 2.5, 3) if slot is None else round(slot * 0.9, 3)
         segment: dict[str, Any] = {
             "start": round(clock, 3),
             "end": round(clock + length, 3),
@@ -90,5 +117,5 @@ def structured(source_url: str, *, lang: str = "", words: bool = False, silent: 
                 for i, w in enumerate(tokens)
             ]
         segments.append(segment)
-        clock += length + 0.4
+        clock = clock + length + 0.4 if slot is None else round((index + 1) * slot, 3)
     return {"text": " ".join(s["text"] for s in segments), "language": language, "segments": segments}

@@ -6,6 +6,7 @@ Standard library only (`email` parses multipart; `cgi` is gone in Python 3.13).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
 from urllib.parse import parse_qsl
@@ -15,15 +16,25 @@ class FormError(ValueError):
     """The body could not be read as the content type it claims."""
 
 
-def parse_fields(content_type: str, body: bytes) -> dict[str, str]:
-    """Field name -> string value. File parts map to "file:<filename>"; JSON booleans
-    become "1"/"0", the spelling a form uses, so every route sees one (a JSON *string*
-    "true" stays "true", which Laravel's boolean rule refuses too). Raises FormError."""
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file part of a multipart body (a `source_file` upload)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def parse_fields(content_type: str, body: bytes, files: dict[str, UploadedFile] | None = None) -> dict[str, str]:
+    """Field name -> string value. File parts map to "file:<filename>" (and, when `files` is
+    given, their content goes there by field name); JSON booleans become "1"/"0", the spelling
+    a form uses, so every route sees one (a JSON *string* "true" stays "true", which Laravel's
+    boolean rule refuses too). Raises FormError."""
     kind = content_type.split(";", 1)[0].strip().lower()
     if not body:
         return {}
     if kind == "multipart/form-data":
-        return _multipart(content_type, body)
+        return _multipart(content_type, body, files)
     if kind == "application/x-www-form-urlencoded":
         try:
             return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
@@ -40,7 +51,7 @@ def parse_fields(content_type: str, body: bytes) -> dict[str, str]:
     raise FormError(f"unsupported content type {kind!r}")
 
 
-def _multipart(content_type: str, body: bytes) -> dict[str, str]:
+def _multipart(content_type: str, body: bytes, files: dict[str, UploadedFile] | None) -> dict[str, str]:
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
     message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
     if not message.is_multipart():
@@ -54,6 +65,8 @@ def _multipart(content_type: str, body: bytes) -> dict[str, str]:
         payload = part.get_payload(decode=True) or b""
         if filename:
             fields[str(name)] = f"file:{filename}"
+            if files is not None:
+                files[str(name)] = UploadedFile(filename, part.get_content_type(), payload)
         else:
             fields[str(name)] = payload.decode("utf-8", errors="replace")
     return fields

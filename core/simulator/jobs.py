@@ -42,6 +42,7 @@ class Job:
     silent: bool = False
     error: Error | None = None
     refunded: bool = True      # a failed job gave its charge back (`failed-charged` keeps it)
+    media_seconds: float | None = None   # an upload's measured length: its segments fit inside it
 
     @property
     def charged(self) -> bool:
@@ -125,7 +126,8 @@ def inline_of(job: Job, cfg: SimConfig) -> Any:
 def result_of(job: Job) -> Any:
     """The job's transcript: the Ct2 JSON object for a structured job, else plain text."""
     if job.structured:
-        return content.structured(job.source_url, lang=job.lang, words=job.ts_level == "word", silent=job.silent)
+        return content.structured(job.source_url, lang=job.lang, words=job.ts_level == "word", silent=job.silent,
+                                  seconds=job.media_seconds)
     return content.plain_text(job.source_url, silent=job.silent)
 
 

@@ -40,11 +40,13 @@ def price_of(cfg: SimConfig, seconds: float, *, tiktok: bool = False, detailed: 
 def quote(cfg: SimConfig, fields: dict[str, str], *, url: str = "", seconds: float = 0.0,
           platform: str = "") -> float:
     """The price of a job with these (validated) fields: for the source `url` (duration and
-    platform derived from it, as for a job; "upload://..." for a file) or, without a URL, for
+    platform derived from it, as for a job; "upload://..." for a file, whose measured length
+    `seconds` is used when given) or, without a URL, for
     `seconds` on `platform` (a duration-only quote, which can only know of metadata from a platform)."""
     has_metadata = bool(platform)
     if url:
-        seconds = content.duration_for(url)
+        # An upload's measured length, when known; otherwise the length derived from the source.
+        seconds = seconds if url.startswith("upload://") and seconds > 0 else content.duration_for(url)
         platform = content.platform_for(url)
         has_metadata = not url.startswith("upload://")
     include_ts = as_bool(fields.get("include_ts", "")) is True

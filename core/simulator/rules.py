@@ -36,6 +36,42 @@ def validate_submit(fields: dict[str, str], url: str, model: str, ts_level: str,
     return errors
 
 
+# The types deAPI lists for source_file (openapi-v2.json; the limits page leaves out wav and flac).
+AUDIO_TYPES = {"aac": "audio/aac", "mp3": "audio/mpeg", "ogg": "audio/ogg", "oga": "audio/ogg", "opus": "audio/ogg",
+               "wav": "audio/wav", "webm": "audio/webm", "weba": "audio/webm", "flac": "audio/flac"}
+VIDEO_TYPES = {"mp4": "video/mp4", "mpeg": "video/mpeg", "mpg": "video/mpeg", "mov": "video/quicktime",
+               "avi": "video/x-msvideo", "wmv": "video/x-ms-wmv", "ogv": "video/ogg"}
+
+
+def upload_kind(filename: str, content_type: str) -> str:
+    """"audio", "video" or "" (a type deAPI does not take) for an uploaded file, by its part's
+    content type, else its extension."""
+    major = content_type.split("/", 1)[0].lower()
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if major == "audio" and (ext in AUDIO_TYPES or content_type.lower() in AUDIO_TYPES.values()):
+        return "audio"
+    if major == "video" and (ext in VIDEO_TYPES or content_type.lower() in VIDEO_TYPES.values()):
+        return "video"
+    if ext in AUDIO_TYPES:
+        return "audio"
+    return "video" if ext in VIDEO_TYPES else ""
+
+
+def validate_upload(filename: str, content_type: str, size: int, *, audio_max: int, video_max: int,
+                    over_cap_status: int) -> tuple[int, dict[str, list[str]]] | None:
+    """None for an acceptable `source_file`, else (status, field errors): 422 for a type deAPI
+    does not list, `over_cap_status` (413 or 422) for a file over its type's cap."""
+    kind = upload_kind(filename, content_type)
+    if not kind:
+        return 422, {"source_file": ["The source file must be a file of type: aac, mp3, ogg, wav, webm, flac, "
+                                     "mp4, mpeg, mov, avi, wmv."]}
+    cap = audio_max if kind == "audio" else video_max
+    if size > cap:
+        return over_cap_status, {"source_file": [f"The source file field must not be greater than "
+                                                 f"{cap // 1024} kilobytes."]}
+    return None
+
+
 def validate_price(fields: dict[str, str], *, strict_booleans: bool = True,
                    platforms: tuple[str, ...] = PRICE_PLATFORMS) -> dict[str, list[str]]:
     """Field -> messages for a price quote. Exactly one of source_url, source_file and

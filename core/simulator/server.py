@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 from ..deapi.retry_after import format_retry_after
 from . import wire
 from .config import SimConfig
-from .forms import FormError, parse_fields
+from .forms import FormError, UploadedFile, parse_fields
 from .limits import Verdict, limit_headers
 from .state import SimState
 from .wire import PLAIN, WirePlan
@@ -134,14 +134,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _form_route(self, route: str, body: bytes, headers: dict[str, str]) -> None:
         """Submit or price: the route runs (a submit's job is created) before the wire plan applies."""
         state = self.server.state
+        files: dict[str, UploadedFile] = {}
         try:
-            fields = parse_fields(self.headers.get("Content-Type", ""), body)
+            fields = parse_fields(self.headers.get("Content-Type", ""), body, files)
         except FormError as exc:
             self._plan = state.wire(route)
             self._json(400, {"message": str(exc)}, headers)
             return
         if route == "submit":
-            status, payload, plan = state.submit(fields)
+            status, payload, plan = state.submit(fields, files)
         else:
             (status, payload), plan = state.price(fields), PLAIN
         self._plan = state.wire(route, plan)
@@ -322,8 +323,9 @@ class SimServer:
         return self._state.accepted(endpoint)
 
     def submissions(self) -> dict[str, int]:
-        """source_url -> number of jobs created for it (accepted, billable submits, including
-        those whose answer was held, trickled, garbled or reset)."""
+        """source_url (an upload: "upload://<file name>#<digest of its bytes>") -> number of jobs
+        created for it (accepted, billable submits, including those whose answer was held,
+        trickled, garbled or reset)."""
         return self._state.submissions()
 
     def jobs_created(self) -> int:

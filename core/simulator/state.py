@@ -22,6 +22,7 @@ from typing import Any
 
 from . import content, jobs, pricing, rules
 from .config import TRANSCRIPTION_MODELS, SimConfig, fault_for
+from .forms import UploadedFile
 from .jobs import Job
 from .limits import ACCOUNT, SOURCE_ACCOUNT, SOURCE_ENDPOINT, RateBucket, Verdict
 from .wire import PLAIN, WirePlan
@@ -139,9 +140,26 @@ class SimState:
         return bool(bearer) and (keys is None or bearer in keys)
 
     # -- routes ------------------------------------------------------------------------------
-    def submit(self, fields: dict[str, str]) -> tuple[int, dict[str, Any], WirePlan]:
+    def submit(self, fields: dict[str, str], files: dict[str, UploadedFile] | None = None,
+               ) -> tuple[int, dict[str, Any], WirePlan]:
         """Validate and create a job: (200, {"data": {"request_id"}}, how the URL's fault wants
-        the answer sent) or (422, errors, PLAIN). The job exists before any answer leaves."""
+        the answer sent) or (422, errors, PLAIN); an upload over its type's cap gets the config's
+        `upload_over_cap_status`. The job exists before any answer leaves. An upload's source is
+        "upload://<file name>#<digest of its bytes>" in the ledger, priced by its measured length."""
+        upload = (files or {}).get("source_file")
+        seconds: float | None = None
+        if upload is not None and not fields.get("source_url", "").strip():
+            cfg = self.config
+            refused = rules.validate_upload(upload.filename, upload.content_type, len(upload.data),
+                                            audio_max=cfg.upload_audio_max_bytes, video_max=cfg.upload_video_max_bytes,
+                                            over_cap_status=cfg.upload_over_cap_status)
+            if refused is not None:
+                status, errs = refused
+                body = rules.laravel_422(errs) if status == 422 else {"message": errs["source_file"][0]}
+                return status, body, PLAIN
+            digest = hashlib.sha256(upload.data).hexdigest()[:16]
+            fields = {**fields, "source_file": f"file:{upload.filename}#{digest}"}
+            seconds = content.media_seconds(upload.data)
         url = _source_of(fields)
         model = fields.get("model", "").strip()
         ts_level = fields.get("ts_level", "").strip()
@@ -160,7 +178,7 @@ class SimState:
             low, high = cfg.latency
             latency = low + content.unit(cfg.seed, "latency", url, attempt) * (high - low)
             latency, error, refunded = jobs.outcome(fault, attempt, latency)
-            price = pricing.quote(cfg, fields, url=url)
+            price = pricing.quote(cfg, fields, url=url, seconds=seconds or 0.0)
             if error is None or not refunded:
                 self._balance -= price  # a failed job is refunded unless its fault keeps the charge
             request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
@@ -172,6 +190,7 @@ class SimState:
                 submitted=time.monotonic(), submitted_wall=time.time(),
                 latency=latency, pending_for=latency * cfg.pending_share, price=price,
                 silent=bool(fault and fault.kind == "silent"), error=error, refunded=refunded,
+                media_seconds=seconds,
             )
         return 200, {"data": {"request_id": request_id}}, jobs.answer_plan(fault, attempt)
 

@@ -89,6 +89,8 @@ def encode_value(name: str, value: Any) -> Any:
         return value.value
     if isinstance(value, tuple):
         return list(value)
+    if name == "chunks" and isinstance(value, list):
+        return [dict(x) if isinstance(x, dict) else x for x in value]   # the caller's tables stay its own
     return value
 
 
@@ -108,6 +110,10 @@ def decode_value(name: str, value: Any) -> Any:
     kind = type(default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if name == "chunks":
+        if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+            raise ValueError(f"{name} must be a list of tables")
+        return [dict(x) for x in value]
     if kind is list:
         if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
             raise ValueError(f"{name} must be a list of text")

@@ -221,10 +221,11 @@ def median(xs: list[float]) -> float:
 
 
 def env_isolated(tmp: Path) -> dict[str, str]:
-    """Environment for a child `bulk-transcribe`: its own config and data dirs, a test key."""
+    """Environment for a child `bulk-transcribe`: its own config and data dirs, a test key, and
+    the batch run in the child itself (not the service), so its memory and lag are the engine's."""
     env = dict(os.environ)
     env.update(BULK_TRANSCRIBE_CONFIG_DIR=str(tmp / "config"), BULK_TRANSCRIBE_DATA_DIR=str(tmp / "data"),
-               DEAPI_API_KEY=KEY, PYTHONPATH=str(REPO))
+               DEAPI_API_KEY=KEY, PYTHONPATH=str(REPO), BULK_TRANSCRIBE_NO_SERVICE="1")
     env.pop("DEAPI_BASE_URL", None)
     return env
 

@@ -135,16 +135,19 @@ async def test_mixed_batch_gives_one_row_per_distinct_video(tmp_path):
     assert set(problem_lines) == {5, 8}
     assert "could not reach" in problem_lines[5].message and "404" in problem_lines[8].message
 
-    # only the YouTube rows are on a host deAPI fetches; they are priced from the price route
+    # the YouTube rows are on a host deAPI fetches; the page's clips are uploads (of unknown length:
+    # counted, not priced); what has a length is priced from the price route
     priced = {r.key: r.price_estimate for r in plan.rows if r.price_estimate is not None}
-    assert priced == {key(watch(IDS[0])): pytest.approx(client.quote(600)),
-                      key(watch(IDS[1])): pytest.approx(client.quote(60))}
+    assert priced[key(watch(IDS[0]))] == pytest.approx(client.quote(600))
+    assert priced[key(watch(IDS[1]))] == pytest.approx(client.quote(60))
+    assert {r.path for r in plan.rows if r.supported} == {"deAPI fetches"}
+    assert all(r.path.startswith("upload") for r in plan.rows if not r.supported)
     t = plan.totals
-    assert t.videos == 6 and t.to_run == 2 and t.unsupported == 4 and t.duplicates == 2
-    assert t.audio_seconds == 660.0 and t.unknown_durations == 0
-    assert t.estimated_cost == pytest.approx(client.quote(600) + client.quote(60))
-    assert t.cost_basis == "deAPI's price route" and t.balance == 1.0 and not t.exceeds_balance
-    assert len(client.price_calls) <= 3
+    assert t.videos == 6 and t.unsupported == 4 and t.duplicates == 2
+    assert t.to_run == 6, "a host deAPI does not fetch is uploaded, not left out"
+    assert any("downloaded here and uploaded" in n for n in t.notes)
+    assert t.balance == 1.0 and not t.exceeds_balance
+    assert len(client.price_calls) <= 6
     assert [v.key for v in plan.videos] == keys  # what a run submits, in run order
 
 
@@ -435,3 +438,26 @@ def test_time_estimate_under_auto_is_at_basic_with_premium_said():
     assert secs == estimate_seconds([60.0] * 25, Settings(plan="basic", concurrency=10))[0]
     assert basis.startswith("at Basic's limits, where every new account starts")
     assert "if deAPI's answers show a Premium account (300/min), about 2 min" in basis
+
+
+async def test_the_plan_marks_each_videos_path_and_prices_an_upload_per_chunk(tmp_path):
+    """deAPI fetches the YouTube video; the hour of audio elsewhere is downloaded and uploaded in
+    chunks under the 20 MB cap (at 128 kbit/s: 4), one job each, so it is priced as 4 jobs."""
+    cache = tmp_path / "cache"
+    page, short = "https://example.org/talks/keynote.mp3", "https://example.org/talks/intro.mp3"
+    seed_urls(cache, {page: 3600.0, short: 60.0})
+    seed_cache(cache, {IDS[0]: 600.0})
+    batch = write_batch(tmp_path, [watch(IDS[0]), page, short])
+    plan = await build_plan(batch, Settings(), cache_dir=cache, timeout=20)
+    rows = {r.url: r for r in plan.rows}
+    assert rows[watch(IDS[0])].path == "deAPI fetches"
+    assert rows[watch(IDS[0])].price_estimate == pytest.approx(estimate_price(600.0))
+    assert rows[page].path == "upload in 4 chunks" and rows[page].chunks == 4
+    assert rows[page].price_estimate == pytest.approx(4 * estimate_price(900.0))
+    assert rows[short].path == "upload" and rows[short].price_estimate == pytest.approx(estimate_price(60.0))
+    t = plan.totals
+    assert t.to_run == 3 and t.unsupported == 2
+    assert t.estimated_cost == pytest.approx(estimate_price(600.0) + 4 * estimate_price(900.0) + estimate_price(60.0))
+    assert any("2 video(s) on hosts deAPI does not fetch" in n and "1 over the 20 MB cap" in n for n in t.notes)
+    smaller = await build_plan(batch, Settings(upload_max_mb=5), cache_dir=cache, timeout=20)
+    assert {r.url: r.chunks for r in smaller.rows}[page] == 13, "the cap is a setting: caps change"

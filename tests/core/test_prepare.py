@@ -43,11 +43,13 @@ def test_a_mixed_batch_runs_shortest_first_and_metadata_never_fails_a_video(tmp_
     assert by_url[watch(IDS[3])].state is VideoState.DONE, "unreadable metadata never fails a video"
     assert all(by_url[watch(i)].state is VideoState.DONE for i in IDS[:4])
     clips = [v for v in session.videos if v.url.startswith(srv.url("/"))]
-    assert len(clips) == 2 and all(v.state is VideoState.FAILED and v.category == "input" for v in clips)
-    assert not any(u.startswith(srv.url("/")) for u in subs), "no request is spent on hosts deAPI cannot fetch"
+    assert len(clips) == 2 and all(v.state is VideoState.DONE and v.method == "deapi-upload" for v in clips), \
+        "clips on a host deAPI does not fetch are downloaded and uploaded"
+    assert not any(u.startswith(srv.url("/")) for u in subs), "deAPI is never asked to fetch a host it does not"
+    assert sum(u.startswith("upload://") for u in subs) == 2
     reasons = {r.line: r for r in session.rejected}
     assert reasons[4].category == "duplicate" and reasons[5].category == "source"
     assert 7 not in reasons, "a video kept without metadata is not a rejected line (the report has its row)"
     said = [e.message for e in events if hasattr(e, "level") and e.level == "warning"]
     assert sum("metadata not read" in m for m in said) == 1, "said once, not once per video"
-    assert finished.done == 4
+    assert finished.done == 6

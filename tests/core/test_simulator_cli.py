@@ -20,6 +20,8 @@ def test_defaults_follow_the_docs():
     assert cfg.strict_booleans and not cfg.inline_structured and not cfg.shared_limits
     assert cfg.price_per_job == 0.005 and cfg.trickle_bytes_per_second == 0.0 and cfg.reset_share == 0.0
     assert cfg.trickle_endpoints == frozenset({"submit"}) and cfg.reset_endpoints == frozenset({"submit"})
+    assert (cfg.upload_audio_max_bytes, cfg.upload_video_max_bytes, cfg.upload_over_cap_status) == \
+        (20 * 1024 * 1024, 50 * 1024 * 1024, 413)
 
 
 def test_flags_set_every_new_knob():
@@ -28,7 +30,10 @@ def test_flags_set_every_new_knob():
                  "--price-per-second", "0.0001", "--submit-answer-delay", "2", "--trickle", "50",
                  "--trickle-endpoint", "status", "--trickle-endpoint", "storage", "--reset-share", "0.5",
                  "--reset-endpoint", "price", "--fault", "abc=reset:2", "--fault", "def=failed-charged:retryable",
-                 "--fault", "ghi=hold:3", "--fault", "jkl=trickle:10")
+                 "--fault", "ghi=hold:3", "--fault", "jkl=trickle:10", "--upload-audio-max-kb", "100",
+                 "--upload-video-max-kb", "200", "--upload-over-cap-status", "422")
+    assert (cfg.upload_audio_max_bytes, cfg.upload_video_max_bytes, cfg.upload_over_cap_status) == \
+        (102400, 204800, 422)
     assert cfg.shared_limits and (cfg.account_rpm, cfg.account_per_day, cfg.price_per_day) == (120, 500, 9)
     assert cfg.inline_structured and not cfg.strict_booleans
     assert (cfg.price_per_job, cfg.price_per_second) == (0.01, 0.0001)

@@ -147,7 +147,7 @@ def make_app(**kwargs):
 
 
 def sample_plan(n: int = 6, *, balance: float | None = 10.0, cost: float = 0.0421):
-    """A plan as core.plan.build_plan returns it: n videos (one on a host deAPI cannot fetch,
+    """A plan as core.plan.build_plan returns it: n videos (one on a host deAPI does not fetch, uploaded,
     one of unknown length, a hostile title), a duplicate and two problems."""
     from bulk_transcribe.core.model import Video
     from bulk_transcribe.core.plan import Plan, PlanRow, PlanTotals
@@ -166,7 +166,7 @@ def sample_plan(n: int = 6, *, balance: float | None = 10.0, cost: float = 0.042
         rows.append(PlanRow(url=url, id=vid, key=f"youtube:{vid}", title=title, duration=duration,
                             supported=supported, done_already=False, price_estimate=price, line=i + 1))
         videos.append(Video(key=f"youtube:{vid}", url=url, vid=vid, line=i + 1, title=title, duration=duration))
-    totals = PlanTotals(videos=n, to_run=n - 1, done_already=0, unsupported=1,
+    totals = PlanTotals(videos=n, to_run=n, done_already=0, unsupported=1,
                         audio_seconds=sum(r.duration or 0 for r in rows if r.supported), unknown_durations=1,
                         estimated_cost=cost, cost_basis="deAPI's price route", balance=balance,
                         estimated_seconds=754.0, time_basis="", duplicates=1)

@@ -34,7 +34,7 @@ def record_starts(app) -> list:
 def test_totals_say_what_runs_what_it_costs_and_whether_the_balance_covers_it():
     plan = sample_plan()
     t = totals_text(plan.totals).plain
-    assert "6 videos: 5 to run · 1 on hosts deAPI cannot fetch · 1 duplicate dropped" in t
+    assert "6 videos: 6 to run · 1 uploaded (hosts deAPI does not fetch) · 1 duplicate dropped" in t
     assert "1 of unknown length" in t and "$0.0421" in t and "balance $10.00" in t
     assert "NOT ENOUGH" in totals_text(sample_plan(balance=0.01).totals).plain
     assert "balance not known" in totals_text(sample_plan(balance=None).totals).plain
@@ -53,7 +53,7 @@ async def test_start_shows_the_plan_and_enter_starts_it(batch):
         assert isinstance(screen, PlanScreen) and screen.plan is plan
         assert factory.calls[0][0] == batch and factory.calls[0][2] == "sk-test-0123456789abcdef"
         assert screen.query_one(PlanTable).row_count == 6
-        assert "5 to run" in text(screen, "#plan-totals")
+        assert "6 to run" in text(screen, "#plan-totals")
         title = screen.query_one(PlanTable).get_cell_at((1, 3))
         assert title.plain.startswith("Intro to [bold]markup") and title.spans == []
         assert screen.query_one("#plan-problems").row_count == 2

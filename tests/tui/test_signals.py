@@ -47,6 +47,9 @@ def tmux(tmp_path):
         "TEXTUAL_COLOR_SYSTEM": "standard",
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
+        # The batch runs in this process (as the suite's conftest sets it), not in the service:
+        # these tests are about what this process does with the signal.
+        "BULK_TRANSCRIBE_NO_SERVICE": "1",
     }
     t = Tmux(env)
     yield t

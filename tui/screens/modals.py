@@ -36,6 +36,32 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+class QuitChoice(ModalScreen[str]):
+    """Quitting while the service runs the batch: detach (it keeps running) or stop it."""
+
+    BINDINGS = [
+        Binding("d", "answer('detach')", "detach"),
+        Binding("s", "answer('stop')", "stop the batch"),
+        Binding("escape,n", "answer('')", "keep watching"),
+    ]
+
+    def __init__(self, name: str, in_flight: int) -> None:
+        super().__init__()
+        self.batch_name, self.in_flight = name, in_flight
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(Text("Leave the app?", style="bold"), classes="dialog-title")
+            yield Static(Text(
+                f"The service runs this batch ({self.in_flight} job(s) in flight). Detach: it keeps running "
+                f"without this terminal; `bulk-transcribe` or `bulk-transcribe attach {clean(self.batch_name)}` "
+                "shows it again. Stop: it is cut short now; the session is saved and a resume carries on."))
+            yield Static(Text("d  detach     s  stop the batch     esc  keep watching"), classes="dialog-keys")
+
+    def action_answer(self, answer: str) -> None:
+        self.dismiss(answer)
+
+
 def ask_then_post(screen: Screen, question: Confirm, message: Message) -> None:
     """Put `question` to the user; only a yes posts `message` from `screen` (for the app to act on)."""
 

@@ -36,7 +36,7 @@ def totals_text(t: PlanTotals) -> Text:
     text.append(f"{t.videos} video{'' if t.videos == 1 else 's'}", style="bold")
     text.append(f": {t.to_run} to run")
     dropped = f"duplicate{'' if t.duplicates == 1 else 's'} dropped"
-    for n, what in ((t.done_already, "done already"), (t.unsupported, "on hosts deAPI cannot fetch"),
+    for n, what in ((t.done_already, "done already"), (t.unsupported, "uploaded (hosts deAPI does not fetch)"),
                     (t.duplicates, dropped)):
         if n:
             text.append(f" · {n} {what}")

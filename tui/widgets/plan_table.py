@@ -22,12 +22,13 @@ AHEAD = 20       # load the next chunk when the cursor is this close to the last
 
 
 def plan_cells(number: int, row: PlanRow, video_width: int) -> tuple[str, ...]:
-    """One row's cells: number, duration, price, title (or URL when unknown), whether deAPI runs it."""
+    """One row's cells: number, duration, price, title (or URL when unknown), and how deAPI gets it:
+    "yes" (it fetches the link), "up" (downloaded here and uploaded), "up×N" (uploaded in N chunks)."""
     price = "-" if row.price_estimate is None else f"${row.price_estimate:.4f}"
     if row.done_already:
         runs = "done"
     else:
-        runs = "yes" if row.supported else "no"
+        runs = "yes" if row.supported else ("up" if row.chunks <= 1 else f"up×{row.chunks}")
     return (str(number), fmt_clock(row.duration), price,
             clean(row.title or row.url, video_width), runs)
 
