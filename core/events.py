@@ -89,6 +89,17 @@ class BucketUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerTrouble:
+    """deAPI has answered only server errors (5xx) for a while (`run/outage.py`): its latest
+    status (None: an unreadable answer), since when and how many tries, the soonest next try."""
+
+    status: int | None
+    since: float
+    tries: int
+    next_try: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Progress:
     """A periodic snapshot of the whole batch (a few per second at most)."""
 
@@ -110,6 +121,7 @@ class Progress:
     sources_pending: int = 0   # playlists, channels and pages still being expanded
     lookups_pending: int = 0   # metadata lookups (titles, durations) still to do
     concurrency_reason: str = ""   # why the level is what it is ("auto: 300/min × 24 s"), auto only
+    server_trouble: ServerTrouble | None = None   # a long run of 5xx answers, while it lasts
 
 
 @dataclass(frozen=True, slots=True)

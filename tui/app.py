@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import signal
 import sys
 import time
 from collections import deque
@@ -40,6 +42,7 @@ from ..core.settings import Settings, SettingsError
 from ..core.simulator.demo import is_demo_session, wire_demo
 from ..core.sources.batch import BatchError
 from ..core.store.session import Session, discard_session, list_sessions
+from . import signals
 from .messages import (
     DiscardRequested,
     NewBatchRequested,
@@ -98,6 +101,9 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         Binding("question_mark,f1", "help", "help", key_display="?", priority=True),
         Binding("ctrl+q", "quit", "quit", key_display="^q", priority=True),
         Binding("ctrl+c", "help_quit", show=False, system=True),
+        # Textual reads ctrl+z as a key (the terminal's own suspend is off in its raw mode): suspend
+        # the process as a shell's job control expects; `fg` brings the app back.
+        Binding("ctrl+z", "suspend_process", show=False, priority=True),
     ]
 
     def __init__(self, options: AppOptions) -> None:
@@ -123,6 +129,7 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         self._planned: StartRequest | None = None   # the request behind the plan on screen
         self._quit_summary: BatchFinished | None = None   # the engine's summary when quit mid-run
         self._session_began: float | None = None   # wall time a resumed session was created
+        self.stopped_by: int | None = None   # the signal (SIGTERM, SIGHUP) that stopped the app
 
     # -- the one sink -----------------------------------------------------------------
     def sink(self, event: Event) -> None:
@@ -161,6 +168,11 @@ class BulkTranscribeApp(ServiceFace, App[int]):
     # -- the first screen ---------------------------------------------------------------
     def on_mount(self) -> None:
         self.set_interval(1 / REPAINT_HZ, self.repaint_now)
+        if not self.is_headless:   # a real terminal (the tests' Pilot has none, and its own loop)
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(signum, self.stop_signalled, signum)
+            signals.guard_job_control()
         if self.options.demo and self.sim is None:
             self._wire_demo()
         if self.options.start and self.batch_path:
@@ -480,6 +492,25 @@ class BulkTranscribeApp(ServiceFace, App[int]):
                 self.show_config()   # never leave a blank screen behind
 
     # -- ending -----------------------------------------------------------------------
+    def stop_signalled(self, signum: int) -> None:
+        """SIGTERM or SIGHUP: quit as `q` then yes would (the engine saves the session; a submit on
+        the wire gets its answer first), and Textual's exit restores the terminal. A terminal that
+        has hung up is swapped for /dev/null first, or the exit would block writing to it. A second
+        signal exits at once, restoring the terminal's modes as it goes."""
+        if self.stopped_by is not None:
+            signals.restore_terminal_now(getattr(self._driver, "attrs_before", None))
+            os._exit(signals.exit_code(self.stopped_by))
+        self.stopped_by = signum
+        if signals.leave_dead_terminal():
+            self._revive_output()
+        if self.running and self._is_remote(self.engine):
+            self.detached = True   # the service runs the batch: leave it running, as the detach answer does
+            self.exit(self.exit_code())
+        elif self.running:
+            self.run_worker(self._quit_now(), group="quit", exclusive=True)
+        else:
+            self.exit(self.exit_code())
+
     @property
     def running(self) -> bool:
         w = self._engine_worker
@@ -546,12 +577,28 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         result = self.view.finished or self._quit_summary
         if self.engine is None or result is None:
             return None
+        if self.stopped_by is not None and result is self._quit_summary:
+            result = dataclasses.replace(result, stopped=True)   # a signal stopped it: not "Finished"
         from .headless import summary_text
         return summary_text(result).lstrip("\n")
 
+    def _revive_output(self) -> None:
+        """After the terminal hung up: if Textual's output thread died writing to it (EIO), start
+        a new one on the /dev/null now in its place, or the exit would block on its full queue."""
+        writer = getattr(self._driver, "_writer_thread", None)
+        if writer is None or writer.is_alive():
+            return
+        from textual.drivers._writer_thread import WriterThread
+
+        fresh = WriterThread(sys.__stderr__)
+        fresh.start()
+        self._driver._writer_thread = fresh
+
     def exit_code(self) -> int:
         """The CLI's codes: 0 when every video is done (or nothing was run), 1 when some
-        failed or are unfinished."""
+        failed or are unfinished, 128 + the signal's number when a signal stopped the app."""
+        if self.stopped_by is not None:
+            return signals.exit_code(self.stopped_by)
         if self.engine is None:
             return 0
         f = self.view.finished
@@ -620,6 +667,14 @@ def run_app(**kwargs: Any) -> int:
     app = build_app(**kwargs)
     code = app.run(mouse=app.options.mouse)
     goodbye = app.farewell()
+    if app.stopped_by is not None:
+        why = f"interrupted by {signals.name(app.stopped_by)}: "
+        goodbye = (goodbye + "\n" if goodbye else "") + why + (
+            "the session is saved (exit {})".format(app.exit_code()) if app.engine is not None
+            else "nothing was running (exit {})".format(app.exit_code()))
     if goodbye:
-        print(goodbye, file=sys.stderr)
+        try:
+            print(goodbye, file=sys.stderr, flush=True)
+        except (OSError, ValueError):   # the terminal has gone (SIGHUP): the session is saved all the same
+            pass
     return code if isinstance(code, int) else app.exit_code()

@@ -2,7 +2,8 @@
 
 Textual is imported only by the subcommands that open the app, so headless runs on a
 server stay light. Exit codes: 0 every video done, 1 some failed or unfinished (or a batch line skipped),
-2 a usage or configuration error (nothing written), 130 interrupted (session saved).
+2 a usage or configuration error (nothing written), 128 + the signal when interrupted (130 Ctrl-C,
+143 SIGTERM, 129 SIGHUP; the session saved).
 """
 
 from __future__ import annotations

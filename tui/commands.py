@@ -1,17 +1,20 @@
 """What each subcommand does: headless runs, the demo, the plan, and opening the app.
 
 The headless runs drive the same Engine the app drives; the printer is only a sink.
-Ctrl-C once: stop, save the session and the report, exit 130. Twice: exit at once
-(the journal already holds every request id, so nothing is lost either way).
+Ctrl-C, SIGTERM or SIGHUP once: stop, save the session and the report, say how to resume,
+exit 130, 143 or 129 (signals.py). Twice: exit at once (the journal already holds every
+request id, so nothing is lost either way).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import shlex
 import signal
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import anyio
 
@@ -26,10 +29,10 @@ from ..core.service.spawn import ENV_NO_SERVICE, service_disabled
 from ..core.settings import Settings
 from ..core.sources.batch import BatchError, read_batch, read_batch_text
 from ..core.store.session import Session
+from . import signals
 from .headless import HeadlessPrinter
 from .options import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     UsageError,
     mouse_wanted,
@@ -39,9 +42,7 @@ from .options import (
 )
 
 
-def _exit_code(finished, interrupted: bool) -> int:
-    if interrupted:
-        return EXIT_INTERRUPTED
+def _exit_code(finished) -> int:
     if finished is None or finished.failed or finished.remaining or finished.rejected:
         return EXIT_FAILED
     return EXIT_OK
@@ -61,11 +62,14 @@ def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, sett
           json_lines: bool, on_ready: Callable[[Session], None] | None = None, resubmit_in_doubt: bool = False,
           notices: tuple[Notice, ...] = ()) -> int:
     """Prepare a session, run the engine on it headless, handle signals; returns the exit code.
-    `notices` are said once the session is ready (e.g. the settings a resume changed)."""
-    printer = HeadlessPrinter(json_lines=json_lines)
-    state = {"interrupted": False, "finished": None}
+    `notices` are said once the session is ready (e.g. the settings a resume changed).
 
-    async def main() -> None:
+    Ctrl-C, SIGTERM and SIGHUP stop the run as a quit does (the session saved, a submit on the
+    wire answered first) and exit with 128 + the signal's number (see signals.py)."""
+    printer = HeadlessPrinter(json_lines=json_lines)
+    state: dict[str, Any] = {"signal": None, "finished": None, "engine": None, "session": None, "usage": None}
+
+    async def run() -> None:
         # The session (and its lock) first: a second process on a busy session is refused at once,
         # without waiting for deAPI; the key and the balance are checked after (core/launch.py).
         try:
@@ -73,35 +77,61 @@ def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, sett
                                     resubmit_in_doubt=resubmit_in_doubt)
         except (BatchError, SessionError, KeyRefused) as exc:
             raise UsageError(str(exc)) from exc
+        state["session"] = engine.session
+        state["engine"] = engine
         if on_ready:
             on_ready(engine.session)
+        try:
+            state["finished"] = await engine.run()
+        except SessionError as exc:   # the final save failed: say so plainly, never a traceback
+            printer(Notice(0, "error", f"{exc} (the journal beside it still holds every request id)"))
+
+    async def watch(run_scope: anyio.CancelScope) -> None:
+        with anyio.open_signal_receiver(*signals.STOPPING) as received:
+            async for signum in received:
+                if state["signal"] is not None:
+                    os._exit(signals.exit_code(state["signal"]))   # a second one: at once
+                state["signal"] = signum
+                signals.leave_dead_terminal()   # SIGHUP: nobody to tell, but the save goes on
+                again = "Ctrl-C" if signum == signal.SIGINT else "the same signal"
+                printer(Notice(0, "warning", f"interrupted by {signals.name(signum)}: saving the session "
+                                             f"({again} again to quit at once)"))
+                run_scope.cancel()
+
+    async def main() -> None:
         async with anyio.create_task_group() as tg:
             run_scope = anyio.CancelScope()
-
-            async def watch() -> None:
-                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for _ in signals:
-                        if state["interrupted"]:
-                            os._exit(EXIT_INTERRUPTED)   # second Ctrl-C: at once
-                        state["interrupted"] = True
-                        printer(Notice(0, "warning", "interrupted: saving the session (Ctrl-C again to quit at once)"))
-                        run_scope.cancel()
-
-            tg.start_soon(watch)
+            tg.start_soon(watch, run_scope)
             with run_scope:
                 try:
-                    state["finished"] = await engine.run()
-                except SessionError as exc:   # the final save failed: say so plainly, never a traceback
-                    printer(Notice(0, "error", f"{exc} (the journal beside it still holds every request id)"))
-            if state["interrupted"]:
-                printer(engine.summary())
+                    await run()
+                except UsageError as exc:   # raised after the task group, not inside an exception group
+                    state["usage"] = exc
+            if state["signal"] is not None:
+                say_interrupted(printer, state["signal"], state["engine"], state["session"])
             tg.cancel_scope.cancel()
 
-    try:
-        anyio.run(main)
-    except UsageError:
-        raise
-    return _exit_code(state["finished"], state["interrupted"])
+    anyio.run(main)
+    if state["usage"] is not None:
+        raise state["usage"]
+    if state["signal"] is not None:
+        return signals.exit_code(state["signal"])
+    return _exit_code(state["finished"])
+
+
+def say_interrupted(printer: HeadlessPrinter, signum: int, engine: Any, session: Session | None) -> None:
+    """After a signal stopped the run: the summary (when the engine ran), then one line that
+    says the run was interrupted, that the session is saved and how to carry on."""
+    code = signals.exit_code(signum)
+    if engine is None:
+        where = f" {session.path}" if session is not None else ""
+        printer(Notice(0, "warning", f"interrupted by {signals.name(signum)} before the run began: nothing was "
+                                     f"submitted; run the same command again to start{where} (exit {code})"))
+        return
+    printer(dataclasses.replace(engine.summary(), stopped=True))   # "Stopped", not "Finished"
+    path = shlex.quote(str(session.path)) if session is not None else "SESSION"
+    printer(Notice(0, "warning", f"interrupted by {signals.name(signum)}: the session is saved; resume with: "
+                                 f"bulk-transcribe resume {path} --headless (exit {code})"))
 
 
 def warn_over_balance(session: Session, balance: float, printer: HeadlessPrinter) -> None:

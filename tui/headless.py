@@ -26,7 +26,7 @@ from ..core.events import (
 )
 from ..core.model import VideoState
 from ..core.sanitize import clean, json_text
-from .text import finding_text, fmt_bucket, fmt_duration, methods_text, run_eta
+from .text import finding_text, fmt_bucket, fmt_duration, methods_text, outage_text, run_eta
 
 
 class HeadlessPrinter:
@@ -40,6 +40,7 @@ class HeadlessPrinter:
         self._last_summary = -1e9
         self._last_json_progress = -1e9
         self.finished: BatchFinished | None = None
+        self._gone: set[IO[str]] = set()
 
     def __call__(self, event: Event) -> None:
         if self.json_lines:
@@ -59,14 +60,23 @@ class HeadlessPrinter:
         if isinstance(event, BatchFinished):
             self.finished = event
         record = {"event": type(event).__name__, "time": _utc_now(), **_plain(dataclasses.asdict(event))}
-        self.out.write(json_text(record) + "\n")   # only printable ASCII: titles and messages escaped
-        self.out.flush()
+        self._write(self.out, json_text(record) + "\n")   # only printable ASCII: titles and messages escaped
+
+    def _write(self, stream: IO[str], text: str) -> None:
+        """Write and flush; a stream that has gone (a closed pipe, a hung-up terminal) is dropped
+        quietly, so the run goes on (and saves) with nobody reading."""
+        if stream in self._gone:
+            return
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):
+            self._gone.add(stream)
 
     # -- readable lines ----------------------------------------------------------------
     def _line(self, text: str) -> None:
         stamp = time.strftime("%H:%M:%S")
-        self.err.write(f"{stamp} {text}\n")
-        self.err.flush()
+        self._write(self.err, f"{stamp} {text}\n")
 
     def _text(self, event: Event) -> None:
         if isinstance(event, VideoChanged):
@@ -88,14 +98,14 @@ class HeadlessPrinter:
             now = self.clock()
             if now - self._last_summary >= self.every:
                 self._last_summary = now
-                self._line(progress_line(event))
+                self._line(progress_line(event, now))
         elif isinstance(event, BatchFinished):
             self.finished = event
-            self.err.write(summary_text(event) + "\n")
-            self.err.flush()
+            self._write(self.err, summary_text(event) + "\n")
 
 
-def progress_line(p: Progress) -> str:
+def progress_line(p: Progress, now: float | None = None) -> str:
+    """One progress line; `now` (monotonic, the engine's clock) times a server outage in it."""
     eta = fmt_duration(eta) if (eta := run_eta(p, time.time())) is not None else "?"   # daily limits included
     buckets = "  ".join(fmt_bucket(b) for b in p.buckets)
     if p.concurrency_reason:
@@ -103,8 +113,10 @@ def progress_line(p: Progress) -> str:
     else:
         level = f"  level {p.concurrency}/{p.max_concurrency}" if p.concurrency != p.max_concurrency else ""
     finding = f"  ({finding})" if (finding := finding_text(p)) else ""
+    outage = outage_text(p, time.monotonic() if now is None else now)
+    outage = f"  {outage}" if outage else ""
     return (f"{p.done + p.failed}/{p.total}  done {p.done}  failed {p.failed}  in flight {p.in_flight}  "
-            f"{p.videos_per_min:.1f}/min  ETA {eta}  {buckets}{level}{finding}")
+            f"{p.videos_per_min:.1f}/min  ETA {eta}  {buckets}{level}{finding}{outage}")
 
 
 def summary_text(f: BatchFinished) -> str:

@@ -1,7 +1,8 @@
 """What the command line's parts share: exit codes, the usage error, flags to settings, the key.
 
 Exit codes: 0 every video done, 1 some failed or unfinished (or a batch line skipped), 2 a usage or configuration
-error (nothing written), 130 interrupted (session saved).
+error (nothing written), 130 interrupted by Ctrl-C (session saved; SIGTERM and SIGHUP
+give 143 and 129: signals.py).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..core.events import BucketUsage, Progress
 from ..core.plan import Plan, PlanTotals, daily_limit_wait
+from ..core.run.outage import for_words
 from ..core.sanitize import clean
 
 
@@ -56,6 +57,19 @@ def finding_text(p: Progress) -> str:
     if p.lookups_pending:
         parts.append(f"{p.lookups_pending} lookup{'s' if p.lookups_pending != 1 else ''} pending")
     return ", ".join(parts)
+
+
+def outage_text(p: Progress, now: float) -> str:
+    """`deAPI answering 503 for 12 m; next try in 40 s` while deAPI has answered only server
+    errors for a while ("" otherwise); `now` is on the engine's monotonic clock."""
+    t = p.server_trouble
+    if t is None:
+        return ""
+    what = f"answering {t.status}" if t.status else "answering with server errors"
+    text = f"deAPI {what} for {for_words(now - t.since)}"
+    if t.next_try is not None:
+        text += f"; next try in {max(0, math.ceil(t.next_try - now))} s"
+    return text
 
 
 def fmt_bucket(b: BucketUsage, unit: bool = True) -> str:

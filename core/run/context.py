@@ -13,6 +13,7 @@ from ..model import Video
 from ..settings import Settings
 from .budget import Budget
 from .controls import Brakes
+from .outage import Outage
 from .pacing import Pacing
 from .pollgate import PollGate
 from .polling import PollPlanner
@@ -48,8 +49,11 @@ class RunContext:
     feeder: Any = None          # the run's Feeder while it expands and looks up (for progress)
     downloads: Any = None       # anyio.CapacityLimiter bounding audio downloads (made by upload.py)
     captions: Any = None        # the run's CaptionFetcher under --captions first|only (captions.py)
+    outage: Outage | None = None   # deAPI's run of server errors (made from `clock` when not given)
 
     def __post_init__(self) -> None:
+        if self.outage is None:
+            self.outage = Outage(self.clock)
         if self.polls is None:
             self.polls = PollGate(clock=self.clock)
 

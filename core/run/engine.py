@@ -342,6 +342,7 @@ class Engine:
             stopping=self.brakes.stopping, cost=self.cost(), in_doubt=len(self.in_doubt()),
             sources_pending=feeder.sources_pending if feeder else 0,
             lookups_pending=feeder.lookups_pending if feeder else 0,
+            server_trouble=self.context.outage.snapshot() if self.context is not None else None,
         )
 
     def cost(self) -> float:

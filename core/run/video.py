@@ -24,6 +24,7 @@ from ..sources.platforms import job_options
 from ..sources.urls import UrlError, normalize
 from .backoff import backoff_delay
 from .captions import take_captions
+from .outage import for_words
 from .polling import JobClock, status_horizon
 
 if TYPE_CHECKING:
@@ -95,8 +96,38 @@ async def backoff(ctx: "RunContext", slot: int, v: Video, attempt: int, err: Dea
     delay = backoff_delay(max(1, attempt))
     if err.retry_after:
         delay = max(delay, err.retry_after)
-    ctx.reporter.worker_changed(slot, Activity.BACKING_OFF, v, detail=_short(err), until=ctx.clock() + delay)
-    await anyio.sleep(delay)
+    until = ctx.clock() + delay
+    outage = ctx.outage
+    if err.category is Category.SERVER and outage.long:
+        outage.retry_at(slot, until)   # the header's "next try in N s"
+    detail = outage.words() if err.category is Category.SERVER and outage.long else _short(err)
+    ctx.reporter.worker_changed(slot, Activity.BACKING_OFF, v, detail=detail, until=until)
+    try:
+        await anyio.sleep(delay)
+    finally:
+        outage.retried(slot)
+
+
+def server_error(ctx: "RunContext", v: Video, err: DeapiError) -> None:
+    """A 5xx that will be retried: logged while the streak is short; once it is long (deAPI down
+    for a while), counted in the outage instead, which the faces show as one statement."""
+    log, became_long = ctx.outage.failed(err.status)
+    if log:
+        ctx.reporter.error_logged(v, err, will_retry=True)
+    if became_long:
+        ctx.reporter.notice("warning", f"deAPI answering {err.status or 'server errors'} again and again: backing "
+                                       "off and retrying by itself; further tries are counted in the header, not "
+                                       "logged one by one (the session is saved, so quitting is safe)")
+
+
+def answered(ctx: "RunContext") -> None:
+    """deAPI gave a good answer: a server outage is over (said when it was a long one)."""
+    if ctx.outage.tries:
+        ended = ctx.outage.answered()
+        if ended is not None:
+            lasted, tries = ended
+            ctx.reporter.notice("info", f"deAPI answers again, after {for_words(lasted)} of server errors "
+                                        f"({tries} tries)")
 
 
 async def acquire(ctx: "RunContext", slot: int, v: Video, endpoint: str) -> None:
@@ -191,6 +222,7 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
                     ctx.pacing.observe_submit_latency(ctx.clock() - started, ctx.limiter.submit_per_minute())
                     ctx.pacing.on_success()
                     ctx.unreachable = 0
+                    answered(ctx)
                     ctx.reached = True
                     return True
                 assert err is not None
@@ -274,7 +306,9 @@ async def _submit_failed(ctx: "RunContext", slot: int, v: Video, err: DeapiError
         if cat is Category.SERVER:
             ctx.pacing.on_trouble(f"a {err.status or 'server'} error")
             await ctx.record(v, state=VideoState.QUEUED, category=cat.value, message=err.message)
-        ctx.reporter.error_logged(v, err, will_retry=True)
+            server_error(ctx, v, err)
+        else:
+            ctx.reporter.error_logged(v, err, will_retry=True)
         attempt = ctx.settings.max_attempts - ctx.queue.attempts_left(v)
         await ctx.brakes.unless_stopping(lambda: backoff(ctx, slot, v, attempt, err))
         return
@@ -332,13 +366,17 @@ async def follow(ctx: "RunContext", slot: int, v: Video, request_id: str = "",
                 if err.retryable:
                     transient += 1
                     ctx.pacing.on_trouble(f"a {err.status or err.category.value} error")
-                    ctx.reporter.error_logged(v, err, will_retry=True)
+                    if err.category is Category.SERVER:
+                        server_error(ctx, v, err)
+                    else:
+                        ctx.reporter.error_logged(v, err, will_retry=True)
                     await backoff(ctx, slot, v, transient, err)
                     continue
                 ctx.reporter.error_logged(v, err, will_retry=False)
                 await fail(ctx, v, err)
                 return None
             transient = 0
+            answered(ctx)
             clock.observe(ctx.clock(), job.progress)
             progress = job.progress
             ctx.session.record_nowait(v, polls=v.polls + 1)

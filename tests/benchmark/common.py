@@ -109,6 +109,20 @@ class SimProcess:
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())
 
+    def money(self) -> dict[str, Any]:
+        """Jobs created per source URL, USD charged and the faults answered (simproc's `money`)."""
+        assert self.proc and self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write("money\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def set(self, **changes: Any) -> None:
+        """Change the simulator's settings while it runs (simproc's `set`)."""
+        assert self.proc and self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(f"set {json.dumps(changes)}\n")
+        self.proc.stdin.flush()
+        self.proc.stdout.readline()
+
     def __exit__(self, *exc: object) -> None:
         if self.proc:
             assert self.proc.stdin

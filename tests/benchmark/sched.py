@@ -145,7 +145,7 @@ def run(tmp: Path, scale: Scale, *, smoke: bool, cache: dict) -> list[Row]:
     p = premium(tmp / "premium", scale, n)
     bound = PREMIUM / 2
     rows.append(Row(
-        "8a premium auto", f"{n} videos, {PREMIUM}/min shared, --concurrency auto, jobs 20-80 s scaled, "
+        "9a premium auto", f"{n} videos, {PREMIUM}/min shared, --concurrency auto, jobs 20-80 s scaled, "
                            "durations known", p["rate"], "videos/min", bound=bound, target="ratio >= 0.9",
         passed=p["rate"] / bound >= 0.9,
         note=f"sustained accepted submits per window; done per minute from the first done + 1 window to the "
@@ -163,11 +163,11 @@ def run(tmp: Path, scale: Scale, *, smoke: bool, cache: dict) -> list[Row]:
         sho = [r["batch"] / r["bound"] for r in got["shortest"]]
         first = [f["first"] / s["first"] for f, s in zip(got["finish"], got["shortest"])]
         rows.append(Row(
-            "8b order", f"{mix.__name__} mix, N=10, 50 videos: default (finish) batch time / max(ΣL/N, max L)",
+            "9b order", f"{mix.__name__} mix, N=10, 50 videos: default (finish) batch time / max(ΣL/N, max L)",
             median(fin), "x bound", target="<= 1.10", passed=median(fin) <= 1.10, runs=fin,
             note=f"shortest-first {median(sho):.2f}x; median of {repeats}"))
         rows.append(Row(
-            "8b order", f"{mix.__name__} mix: time to first transcript, finish / shortest-first",
+            "9b order", f"{mix.__name__} mix: time to first transcript, finish / shortest-first",
             median(first), "x", target="<= 1.5", passed=median(first) <= 1.5, runs=first,
             note=f"finish {median([r['first'] for r in got['finish']]) * scale.factor:.1f} s, shortest "
                  f"{median([r['first'] for r in got['shortest']]) * scale.factor:.1f} s (real-time seconds)"))
@@ -176,7 +176,7 @@ def run(tmp: Path, scale: Scale, *, smoke: bool, cache: dict) -> list[Row]:
         r = latency_known(tmp / f"known{n_fly}", scale, n_fly, waves, 0)
         ratio = r["rate"] / r["bound"]
         rows.append(Row(
-            "8c latency-bound, durations known", f"N={n_fly}, {r['videos']} videos, jobs 20-80 s following "
+            "9c latency-bound, durations known", f"N={n_fly}, {r['videos']} videos, jobs 20-80 s following "
                                                  "the length: status calls per video", r["status_per_video"],
             "calls/video", target="<= 1.6 at >= 0.95 of N/L",
             passed=r["status_per_video"] <= 1.6 and ratio >= 0.95,

@@ -6,6 +6,8 @@ Prints the base URL on the first stdout line, then answers one JSON line per std
 ``ledger [T]`` -> counts per endpoint (arrivals, accepted, 429s), the first arrival of any
 kind and the first submit/status arrival at or after monotonic time T (CLOCK_MONOTONIC is
 system-wide on Linux, so the benchmark's clock compares), and the accepted submit times.
+``money`` -> jobs created per source URL, USD charged and the faults answered (the soak's
+ledger); ``set {JSON}`` changes the simulator's settings while it runs (answers ``{}``).
 EOF is the signal to stop. A separate process keeps the server's CPU and memory out of the
 engine's figures.
 """
@@ -36,10 +38,22 @@ def ledger(sim: SimServer, since: float) -> dict:
     }
 
 
+def money(sim: SimServer) -> dict:
+    """The paid side: jobs created per source URL, USD charged, and the faults answered."""
+    return {"submissions": sim.submissions(), "charged": sim.charged(), "count_5xx": sim.count_5xx,
+            "count_429": sim.count_429, "resets": sim.count_resets, "trickles": sim.count_trickles,
+            "holds": sim.count_holds, "arrivals": sum(len(sim.arrivals(e)) for e in ENDPOINTS)}
+
+
 def main() -> int:
     raw = json.loads(sys.argv[1])
     if "latency" in raw:
         raw["latency"] = tuple(raw["latency"])
+    if "server_error_statuses" in raw:
+        raw["server_error_statuses"] = tuple(raw["server_error_statuses"])
+    for name in ("trickle_endpoints", "reset_endpoints"):
+        if name in raw:
+            raw[name] = frozenset(raw[name])
     with SimServer(SimConfig(**raw)) as sim:
         print(sim.base_url, flush=True)
         for line in sys.stdin:
@@ -47,6 +61,11 @@ def main() -> int:
             if parts and parts[0] == "ledger":
                 since = float(parts[1]) if len(parts) > 1 else 0.0
                 print(json.dumps(ledger(sim, since)), flush=True)
+            elif parts and parts[0] == "money":
+                print(json.dumps(money(sim)), flush=True)
+            elif parts and parts[0] == "set":
+                sim.set_config(**json.loads(line.split(None, 1)[1]))
+                print("{}", flush=True)
     return 0
 
 

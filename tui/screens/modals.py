@@ -94,6 +94,7 @@ HELP_KEYS = (   # the run screen's
 COMMON_KEYS = (
     ("ctrl+p", "all of this screen's actions, by name"),
     ("ctrl+q", "quit from anywhere (asks while work runs)"),
+    ("ctrl+z", "suspend to the shell (the batch waits too); fg brings it back"),
     ("?", "this help (f1 while typing in a field)"),
 )
 

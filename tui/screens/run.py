@@ -78,7 +78,7 @@ class RunScreen(Screen):
         """Show `view` as of `now`. Cheap: ≤ one row per worker slot plus the new errors."""
         if not self.is_mounted:
             return
-        self.query_one(RunHeader).show(view, self.run_title, self.state_word(view))
+        self.query_one(RunHeader).show(view, self.run_title, self.state_word(view), now)
         table = self.query_one(WorkerTable)
         # Every row's countdown and elapsed time read one whole-second clock: they all change in
         # the same repaint, once a second, instead of each at its own phase (two or three

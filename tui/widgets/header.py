@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Sparkline, Static
 
 from ...core.sanitize import clean
 from ..run_view import RunView
-from ..text import finding_text, fmt_duration
+from ..text import finding_text, fmt_duration, outage_text
 from .bar import TextBar
 
 
@@ -30,16 +33,28 @@ class RunHeader(Vertical):
             yield Static("videos/min", id="run-chart-label", markup=False)
             yield Sparkline([], id="run-spark")
 
-    def show(self, view: RunView, title: str, state: str) -> None:
+    def show(self, view: RunView, title: str, state: str, now: float | None = None) -> None:
+        """`now` is the engine's monotonic clock (countdowns such as a server outage's next try)."""
         if not self.children:   # composing, or torn down with its screen: nothing to show on yet
             return
+        try:
+            self._show(view, title, state, now)
+        except NoMatches:   # a line being removed as the screen goes away: nothing to show on
+            return
+
+    def _show(self, view: RunView, title: str, state: str, now: float | None) -> None:
         t = view.totals()
         self._set("#run-title", f"{clean(title, 40)}  {state} · {fmt_duration(t.elapsed)}")
         # A failure that stops the batch (a refused key, no balance, a full disk) stays in view,
-        # whatever notices come after it; a toast would be gone before the user looks.
+        # whatever notices come after it; a toast would be gone before the user looks. So does
+        # deAPI answering only 5xx for a while, while it lasts.
         alert = view.alert
-        self._set("#run-alert", f"! {clean(alert.message, 400)}" if alert else "", wrap=True)
-        self.query_one("#run-alert").display = alert is not None
+        lines = [f"! {clean(alert.message, 400)}"] if alert else []
+        if view.progress is not None and view.finished is None and (
+                outage := outage_text(view.progress, time.monotonic() if now is None else now)):
+            lines.append(f"! {outage}")
+        self._set("#run-alert", "\n".join(lines), wrap=True)
+        self.query_one("#run-alert").display = bool(lines)
         self.query_one(TextBar).fraction = (t.done + t.failed) / t.total if t.total else 0.0
         rate = "—" if t.videos_per_min is None else f"{t.videos_per_min:.1f}"
         self._set("#run-counts", f"done {t.done}/{t.total} · failed {t.failed} · in flight {t.in_flight} · "
