@@ -14,11 +14,13 @@ works), which measures the engine's business, not the key.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
 import anyio
 
+from bulk_transcribe.core.service.spawn import ENV_NO_SERVICE
 from bulk_transcribe.core.settings import Settings
 
 from .common import KEY, SimProcess, urls
@@ -73,8 +75,18 @@ async def _drive(tmp: Path, base_url: str, n: int) -> dict:
 
 def _one(tmp: Path, n: int, latency: list[float]) -> dict:
     tmp.mkdir(parents=True, exist_ok=True)
-    with SimProcess(latency=latency, submit_rpm=LIMIT, status_rpm=LIMIT, price_rpm=LIMIT, balance=1e9) as sim:
-        return anyio.run(_drive, tmp, sim.base_url, n)
+    # The app's own engine on the app's event loop (what this scenario measures), not a batch
+    # handed to the per-user service, whatever the caller's environment says.
+    saved = os.environ.get(ENV_NO_SERVICE)
+    os.environ[ENV_NO_SERVICE] = "1"
+    try:
+        with SimProcess(latency=latency, submit_rpm=LIMIT, status_rpm=LIMIT, price_rpm=LIMIT, balance=1e9) as sim:
+            return anyio.run(_drive, tmp, sim.base_url, n)
+    finally:
+        if saved is None:
+            os.environ.pop(ENV_NO_SERVICE, None)
+        else:
+            os.environ[ENV_NO_SERVICE] = saved
 
 
 def _p95(xs: list[float]) -> float:

@@ -103,7 +103,8 @@ def test_pause_stop_then_retry_failed_waits_paused_without_spinning(tmp_path):
     """Pause, stop, then "retry failed": the retried video must wait for the user to resume
     submitting, not spin on an already-set event (a flood of PAUSED events)."""
     urls = [yt(0, "slow"), yt(1, "flaky")]
-    faults = {urls[0][-11:]: "slow:8", urls[1][-11:]: "flaky:1"}
+    # slow outlives the other's first status check (~10 s for a job of unknown length): the run is still on
+    faults = {urls[0][-11:]: "slow:25", urls[1][-11:]: "flaky:1"}
     with SimServer(SimConfig(faults=faults, **FAST)) as sim:
         session = make_session(tmp_path, urls, sim.base_url, concurrency=2, max_attempts=1)
         flaky = session.videos[1]
@@ -206,7 +207,8 @@ def test_retry_failed_resubmits_a_job_deapi_failed_instead_of_polling_it_again(t
     """"Retry failed" on a video whose deAPI job failed for good: polling that job again only
     answers "failed" again, so the video gets a new job (failed jobs are not charged)."""
     urls = [yt(0, "slow"), yt(1, "private")]
-    faults = {urls[0][-11:]: "slow:6", urls[1][-11:]: "private"}
+    # slow outlives the other's first status check (~10 s for a job of unknown length): the run is still on
+    faults = {urls[0][-11:]: "slow:25", urls[1][-11:]: "private"}
     with SimServer(SimConfig(faults=faults, **FAST)) as sim:
         session = make_session(tmp_path, urls, sim.base_url, concurrency=2)
         refused = session.videos[1]

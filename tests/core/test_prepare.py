@@ -28,7 +28,7 @@ def test_a_mixed_batch_runs_shortest_first_and_metadata_never_fails_a_video(tmp_
             watch(IDS[2]),                                        # 6: 5 s
             watch(IDS[3]),                                        # 7: metadata cannot be read (no network)
         ])
-        settings = Settings(api_base=sim.base_url, output_dir=str(tmp_path / "out")).validate()
+        settings = Settings(api_base=sim.base_url, output_dir=str(tmp_path / "out"), order="shortest").validate()
         session, resumed = anyio.run(lambda: prepare_session(batch, settings, session_path=tmp_path / "s.toml"))
         order = [v.url for v in session.videos]
         events: list = []
