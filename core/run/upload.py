@@ -39,21 +39,22 @@ from ..sources.download import DownloadStopped, NoRoom, download_audio
 from ..sources.expand import SourceFailure
 from ..sources.platforms import job_options
 from ..transcript import Segment, Transcript
-from .backoff import backoff_delay
 from .captions import take_captions
 from .video import (
     SUBMIT_ANSWER_GRACE,
-    UNREACHABLE_AFTER,
-    acquire,
+    answered,
     backoff,
     fail,
     fetch_transcript,
     fetchable,
     follow,
+    gave_up,
     host_of,
     in_doubt,
     job_cost,
     rate_limited,
+    submit_turn,
+    wait_for_deapi,
 )
 
 if TYPE_CHECKING:
@@ -279,10 +280,7 @@ async def _submit_chunk(ctx: "RunContext", slot: int, v: Video, folder: Path, i:
             await ctx.record(v, state=VideoState.QUEUED)
             return False
         if c.get("attempts", 0) >= s.max_attempts:
-            err = DeapiError(Category(v.category) if v.category else Category.SERVER,
-                             f"chunk {i + 1}/{n}: gave up after {s.max_attempts} attempts: {v.message or 'no answer'}",
-                             retryable=True)
-            await fail(ctx, v, err)
+            await fail(ctx, v, gave_up(v, s.max_attempts, f"chunk {i + 1}/{n}: "))
             return False
         if ctx.brakes.paused:
             ctx.reporter.worker_changed(slot, Activity.PAUSED, v, detail="submitting paused")
@@ -292,9 +290,8 @@ async def _submit_chunk(ctx: "RunContext", slot: int, v: Video, folder: Path, i:
         gate = ctx.pacing.submit_gate
         token = await gate.enter()
         try:
-            await acquire(ctx, slot, v, "submit")
-            if ctx.brakes.stopping:
-                continue
+            if not await submit_turn(ctx, slot, v):
+                continue   # a stop came while waiting for the rate limit: nothing was sent
             ctx.reporter.worker_changed(slot, Activity.UPLOADING, v, detail=f"chunk {i + 1}/{n}, {_mb(len(data))}"
                                         if n > 1 else _mb(len(data)))
             try:   # intent first: a crash from here on leaves this chunk (and the video) in doubt
@@ -312,7 +309,7 @@ async def _submit_chunk(ctx: "RunContext", slot: int, v: Video, folder: Path, i:
                                      video={"state": VideoState.SUBMITTED, "submitted_at": time.time(),
                                             "category": "", "message": "", "method": METHOD})
                     ctx.pacing.on_success()
-                    ctx.unreachable = 0
+                    answered(ctx)
                     return True
                 assert err is not None
                 if err.maybe_created:
@@ -361,15 +358,9 @@ async def _refused(ctx: "RunContext", slot: int, v: Video, i: int, err: DeapiErr
         ctx.brakes.halt(err)
         return False
     if cat is Category.NETWORK:        # never left: no attempt
-        ctx.unreachable += 1
         await _set_chunk(ctx, v, i, durable=False, video={**back, "category": cat.value, "message": err.message},
                          **undo)
-        delay = backoff_delay(min(ctx.unreachable, 8), cap=300.0)
-        ctx.reporter.error_logged(v, err, will_retry=True)
-        ctx.reporter.worker_changed(slot, Activity.BACKING_OFF, v, detail="deAPI unreachable"
-                                    if ctx.unreachable >= UNREACHABLE_AFTER else "network",
-                                    until=ctx.clock() + delay)
-        await anyio.sleep(delay)
+        await wait_for_deapi(ctx, slot, v, err)
         return True
     await _set_chunk(ctx, v, i, state="queued", video={"state": VideoState.QUEUED, "category": cat.value,
                                                        "message": err.message})

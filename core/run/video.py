@@ -121,7 +121,10 @@ def server_error(ctx: "RunContext", v: Video, err: DeapiError) -> None:
 
 
 def answered(ctx: "RunContext") -> None:
-    """deAPI gave a good answer: a server outage is over (said when it was a long one)."""
+    """deAPI gave a good answer: it is reachable, and a server outage is over (said when it was
+    a long one)."""
+    ctx.unreachable = 0
+    ctx.reached = True
     if ctx.outage.tries:
         ended = ctx.outage.answered()
         if ended is not None:
@@ -148,6 +151,18 @@ def rate_limited(ctx: "RunContext", v: Video, endpoint: str, err: DeapiError) ->
 
 
 # -- submit ----------------------------------------------------------------------------
+def gave_up(v: Video, max_attempts: int, what: str = "") -> DeapiError:
+    """The failure of a video (or of `what`, e.g. one chunk) whose submits are used up: its last
+    error's category, retryable on a later run."""
+    return DeapiError(Category(v.category) if v.category else Category.SERVER,
+                      f"{what}gave up after {max_attempts} attempts: {v.message or 'no answer'}", retryable=True)
+
+
+async def submit_turn(ctx: "RunContext", slot: int, v: Video) -> bool:
+    """Wait for the rate limit's next submit; False when a stop came meanwhile (nothing was sent)."""
+    return await ctx.brakes.unless_stopping(lambda: acquire(ctx, slot, v, "submit"))
+
+
 async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
     """Get `v` a request id, durably. False when the video ended (failed, or in doubt) or must
     wait for another run.
@@ -172,10 +187,7 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
                 await ctx.record(v, state=VideoState.QUEUED)
             return False
         if ctx.queue.attempts_left(v) <= 0:
-            err = DeapiError(Category(v.category) if v.category else Category.SERVER,
-                             f"gave up after {s.max_attempts} attempts: {v.message or 'no answer'}",
-                             retryable=True)
-            await fail(ctx, v, err)
+            await fail(ctx, v, gave_up(v, s.max_attempts))
             return False
         if ctx.brakes.paused:
             ctx.reporter.worker_changed(slot, Activity.PAUSED, v, detail="submitting paused")
@@ -196,7 +208,7 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
         gate = ctx.pacing.submit_gate
         token = await gate.enter()
         try:
-            if not await ctx.brakes.unless_stopping(lambda: acquire(ctx, slot, v, "submit")):
+            if not await submit_turn(ctx, slot, v):
                 continue   # a stop came while waiting for the rate limit: nothing was sent
             ctx.reporter.worker_changed(slot, Activity.SUBMITTING, v)
             # Intent first: if we die before the answer is recorded, resume knows this
@@ -221,9 +233,7 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
                                      method=Method.DEAPI_URL.value)
                     ctx.pacing.observe_submit_latency(ctx.clock() - started, ctx.limiter.submit_per_minute())
                     ctx.pacing.on_success()
-                    ctx.unreachable = 0
                     answered(ctx)
-                    ctx.reached = True
                     return True
                 assert err is not None
                 if err.maybe_created:
@@ -269,6 +279,23 @@ async def in_doubt(ctx: "RunContext", v: Video, err: DeapiError) -> None:
     ctx.reporter.error_logged(v, why, will_retry=False)
 
 
+async def wait_for_deapi(ctx: "RunContext", slot: int, v: Video, err: DeapiError) -> None:
+    """A submit that never left this machine: back off (longer each time in a row), saying that
+    deAPI is unreachable when it is dead from the start (a wrong address, deAPI down: said at the
+    first refusal, since a new account's 1 submit/min would take minutes to say it) or after
+    UNREACHABLE_AFTER in a row once it had answered (a blip of one or two stays quiet)."""
+    ctx.unreachable += 1
+    delay = backoff_delay(min(ctx.unreachable, 8), cap=300.0)
+    unreachable = ctx.unreachable >= UNREACHABLE_AFTER or not ctx.reached
+    if unreachable:
+        ctx.reporter.notice_once(f"deAPI unreachable ({err.message}): retrying by itself until it answers; "
+                                 "the session is saved, so quitting is safe")
+    ctx.reporter.error_logged(v, err, will_retry=True)
+    ctx.reporter.worker_changed(slot, Activity.BACKING_OFF, v, detail="deAPI unreachable"
+                                if unreachable else _short(err), until=ctx.clock() + delay)
+    await ctx.brakes.unless_stopping(lambda: anyio.sleep(delay))
+
+
 async def _submit_failed(ctx: "RunContext", slot: int, v: Video, err: DeapiError) -> None:
     """A submit that made no job (deAPI refused it, or it never left): retry, pause or end the video."""
     cat = err.category
@@ -285,22 +312,9 @@ async def _submit_failed(ctx: "RunContext", slot: int, v: Video, err: DeapiError
     if cat is Category.NETWORK:
         # Never left (connection refused, DNS, TLS): nothing was sent, so it is no attempt.
         # A dead API must not use up every video's attempts: wait for it to answer again.
-        ctx.unreachable += 1
         await ctx.record(v, state=VideoState.QUEUED, attempts=v.attempts - 1, category=cat.value,
                          message=err.message, durable=False)
-        delay = backoff_delay(min(ctx.unreachable, 8), cap=300.0)
-        # Dead from the start (a wrong address, deAPI down): said at the first refusal, since a
-        # new account's 1 submit/min would otherwise take minutes to say it; mid-run, a blip of
-        # one or two refusals stays quiet.
-        unreachable = ctx.unreachable >= UNREACHABLE_AFTER or not ctx.reached
-        if unreachable:
-            ctx.reporter.notice_once(f"deAPI unreachable ({err.message}): retrying by itself until it answers; "
-                                     "the session is saved, so quitting is safe")
-        ctx.reporter.error_logged(v, err, will_retry=True)
-        ctx.reporter.worker_changed(slot, Activity.BACKING_OFF, v, detail="deAPI unreachable"
-                                    if unreachable else _short(err),
-                                    until=ctx.clock() + delay)
-        await ctx.brakes.unless_stopping(lambda: anyio.sleep(delay))
+        await wait_for_deapi(ctx, slot, v, err)
         return
     if err.retryable and ctx.queue.attempts_left(v) > 0:
         if cat is Category.SERVER:
