@@ -18,6 +18,14 @@ from .fakes import make_app, settle, text
 pytestmark = pytest.mark.anyio
 
 
+
+def recording_starts(monkeypatch, **app_args):
+    """An app whose Start records the request instead of showing the plan: (app, requests)."""
+    started: list = []
+    app = make_app(**app_args)
+    monkeypatch.setattr(app, "show_plan", lambda request, auto_start=False: started.append(request))
+    return app, started
+
 @pytest.fixture
 def batch_counts(monkeypatch):
     """Batch reading is core.batch's job (tested there); here a fixed count per path."""
@@ -73,9 +81,7 @@ async def test_problems_are_explained_inline_and_block_start(batch_counts):
 
 
 async def test_start_saves_settings_and_the_key_only_when_asked(batch_counts, monkeypatch):
-    started = []
-    app = make_app(batch_path="good.txt")
-    monkeypatch.setattr(app, "show_plan", lambda request, auto_start=False: started.append(request))
+    app, started = recording_starts(monkeypatch, batch_path="good.txt")
     async with app.run_test(size=(80, 40)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -94,9 +100,7 @@ async def test_start_saves_settings_and_the_key_only_when_asked(batch_counts, mo
 
 
 async def test_a_key_entered_for_the_run_is_saved_only_with_the_box_ticked(batch_counts, monkeypatch):
-    started = []
-    app = make_app(api_key=None, key_source="", batch_path="good.txt")
-    monkeypatch.setattr(app, "show_plan", lambda request, auto_start=False: started.append(request))
+    app, started = recording_starts(monkeypatch, api_key=None, key_source="", batch_path="good.txt")
     async with app.run_test(size=(80, 40)) as pilot:
         await settle(pilot)
         await type_into(pilot, "#key", "sk-typed-abcdefghijkl")
@@ -109,9 +113,7 @@ async def test_a_key_entered_for_the_run_is_saved_only_with_the_box_ticked(batch
 
 
 async def test_the_run_options_are_on_the_form_validated_inline(batch_counts, monkeypatch, tmp_path):
-    started = []
-    app = make_app(batch_path="good.txt")
-    monkeypatch.setattr(app, "show_plan", lambda request, auto_start=False: started.append(request))
+    app, started = recording_starts(monkeypatch, batch_path="good.txt")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -145,9 +147,8 @@ async def test_remember_writes_only_what_was_changed_on_the_screen(batch_counts,
     from bulk_transcribe.core.config import load_settings
 
     monkeypatch.setenv("DEAPI_BASE_URL", "http://env.example")
-    started = []
-    app = make_app(batch_path="good.txt", settings=load_settings({}))   # as the command line builds it
-    monkeypatch.setattr(app, "show_plan", lambda request, auto_start=False: started.append(request))
+    # settings as the command line builds them
+    app, started = recording_starts(monkeypatch, batch_path="good.txt", settings=load_settings({}))
     async with app.run_test(size=(80, 40)) as pilot:
         await settle(pilot)
         assert app.screen.query_one("#api_base", Input).value == "http://env.example"
@@ -190,9 +191,8 @@ async def test_every_wrong_field_is_marked_at_once_in_the_forms_words_and_start_
 async def test_limits_read_empty_for_the_plans_and_none_for_no_limit(batch_counts, monkeypatch):
     from bulk_transcribe.core.settings import Settings
 
-    started = []
-    app = make_app(batch_path="good.txt", settings=Settings(plan="premium", submit_per_day=0, rpm=0))
-    monkeypatch.setattr(app, "show_plan", lambda request, auto_start=False: started.append(request))
+    app, started = recording_starts(monkeypatch, batch_path="good.txt",
+                                    settings=Settings(plan="premium", submit_per_day=0, rpm=0))
     async with app.run_test(size=(80, 40)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -210,9 +210,7 @@ async def test_limits_read_empty_for_the_plans_and_none_for_no_limit(batch_count
 
 
 async def test_the_captions_switch_reaches_the_run(batch_counts, monkeypatch):
-    started = []
-    app = make_app(batch_path="good.txt")
-    monkeypatch.setattr(app, "show_plan", lambda request, auto_start=False: started.append(request))
+    app, started = recording_starts(monkeypatch, batch_path="good.txt")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         screen = app.screen

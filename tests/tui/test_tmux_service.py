@@ -53,6 +53,14 @@ def _until(predicate, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def _start_running(tmux, tmp_path, batch, base_url: str, out, *, concurrency: int) -> None:
+    """The app started on `batch` in `tmux`, once it is transcribing and 3 transcripts are written."""
+    tmux.start(f"cd {tmp_path} && {command()} tui {batch} --start --no-metadata --plan premium -c {concurrency} "
+               f"--api-base {base_url} --output {out}")
+    tmux.wait_for("transcribing", timeout=60)
+    _until(lambda: len(list(out.glob("*.txt"))) >= 3, 60, "3 transcripts")
+
+
 def test_a_batch_started_in_the_app_outlives_its_terminal_and_a_new_app_shows_it_finish(tmp_path, service_env):
     urls = [yt(i, "tmx") for i in range(24)]
     batch = tmp_path / "talks.txt"
@@ -62,10 +70,7 @@ def test_a_batch_started_in_the_app_outlives_its_terminal_and_a_new_app_shows_it
         first = Tmux(service_env)
         second = Tmux(service_env)
         try:
-            first.start(f"cd {tmp_path} && {command()} tui {batch} --start --no-metadata --plan premium -c 2 "
-                        f"--api-base {sim.base_url} --output {out}")
-            first.wait_for("transcribing", timeout=60)
-            _until(lambda: len(list(out.glob("*.txt"))) >= 3, 60, "3 transcripts")
+            _start_running(first, tmp_path, batch, sim.base_url, out, concurrency=2)
             first.kill()                 # the terminal is gone: tmux's server and the app's pty with it
             at_kill = sim.jobs_created()
             assert at_kill < len(urls), "the terminal was killed mid-batch"
@@ -138,10 +143,7 @@ def test_the_service_killed_under_the_app_then_the_reopened_app_resumes_and_pays
     with SimServer(SimConfig(latency=(0.8, 1.6))) as sim:
         t = Tmux(service_env)
         try:
-            t.start(f"cd {tmp_path} && {command()} tui {batch} --start --no-metadata --plan premium -c 3 "
-                    f"--api-base {sim.base_url} --output {out}")
-            t.wait_for("transcribing", timeout=60)
-            _until(lambda: len(list(out.glob("*.txt"))) >= 3, 60, "3 transcripts")
+            _start_running(t, tmp_path, batch, sim.base_url, out, concurrency=3)
             said = subprocess.run(status, env=env, capture_output=True, text=True, timeout=30).stdout
             pid = int(said.split("pid ")[1].split(",")[0])
             os.kill(pid, 9)
