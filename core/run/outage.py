@@ -11,7 +11,9 @@ once, and once more when deAPI answers again.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
+
+import anyio
 
 from ..events import ServerTrouble
 
@@ -37,6 +39,9 @@ class Outage:
         self.tries = 0
         self.status: int | None = None    # the latest error's HTTP status (None: an unreadable answer)
         self._next: dict[int, float] = {}   # worker slot -> when its next try is due
+        self.probing = False              # a held submit is probing deAPI (one at a time)
+        self.probes = 0                   # probes sent in this outage (their back-off grows)
+        self._over: Any = None            # anyio.Event set when the outage ends (made on demand)
 
     @property
     def long(self) -> bool:
@@ -54,6 +59,10 @@ class Outage:
         """Worker `slot` tries again at `when` (monotonic)."""
         self._next[slot] = when
 
+    def next_try(self) -> float | None:
+        """When the soonest worker tries again (monotonic), if any is waiting."""
+        return min(self._next.values()) if self._next else None
+
     def retried(self, slot: int) -> None:
         self._next.pop(slot, None)
 
@@ -62,14 +71,27 @@ class Outage:
         was = (self._clock() - self.since, self.tries) if self.long and self.since is not None else None
         self.since, self.tries, self.status = None, 0, None
         self._next.clear()
+        self.probes = 0
+        if self._over is not None:
+            self._over.set()
+            self._over = None
         return was
+
+    async def wait_over(self, timeout: float) -> None:
+        """Until the outage ends or `timeout` seconds pass, whichever is first."""
+        if not self.long:
+            return
+        if self._over is None:
+            self._over = anyio.Event()
+        with anyio.move_on_after(timeout):
+            await self._over.wait()
 
     def snapshot(self) -> ServerTrouble | None:
         """What the faces show while the outage is long; None otherwise."""
         if not self.long or self.since is None:
             return None
         return ServerTrouble(status=self.status, since=self.since, tries=self.tries,
-                             next_try=min(self._next.values()) if self._next else None)
+                             next_try=self.next_try())
 
     def words(self) -> str:
         """`503 for 12 m`: the worker row's short form ("" while not long)."""

@@ -49,10 +49,12 @@ from .video import (
     fetchable,
     follow,
     gave_up,
+    hold_submits,
     host_of,
     in_doubt,
     job_cost,
     rate_limited,
+    server_error,
     submit_turn,
     wait_for_deapi,
 )
@@ -286,12 +288,19 @@ async def _submit_chunk(ctx: "RunContext", slot: int, v: Video, folder: Path, i:
             ctx.reporter.worker_changed(slot, Activity.PAUSED, v, detail="submitting paused")
             await ctx.brakes.wait_unpaused()
             continue
+        probe = False
+        if ctx.outage.long:
+            if not await hold_submits(ctx, slot, v):
+                continue   # deAPI still down (or a stop came): nothing was sent
+            probe = True
         data = await anyio.to_thread.run_sync((folder / c["file"]).read_bytes)
         gate = ctx.pacing.submit_gate
         token = await gate.enter()
         try:
             if not await submit_turn(ctx, slot, v):
                 continue   # a stop came while waiting for the rate limit: nothing was sent
+            if ctx.outage.long and not probe:
+                continue   # deAPI went down while this one waited its turn: held at the top
             ctx.reporter.worker_changed(slot, Activity.UPLOADING, v, detail=f"chunk {i + 1}/{n}, {_mb(len(data))}"
                                         if n > 1 else _mb(len(data)))
             try:   # intent first: a crash from here on leaves this chunk (and the video) in doubt
@@ -313,6 +322,8 @@ async def _submit_chunk(ctx: "RunContext", slot: int, v: Video, folder: Path, i:
                     return True
                 assert err is not None
                 if err.maybe_created:
+                    if err.category is Category.SERVER:   # a 502/504: counted in an outage too
+                        server_error(ctx, v, err, log=False)
                     await _set_chunk(ctx, v, i, state="in-doubt")
                     err.message = f"chunk {i + 1}/{n}: {err.message}"
                     await in_doubt(ctx, v, err)
@@ -362,8 +373,16 @@ async def _refused(ctx: "RunContext", slot: int, v: Video, i: int, err: DeapiErr
                          **undo)
         await wait_for_deapi(ctx, slot, v, err)
         return True
+    if cat is Category.SERVER and err.retryable and (ctx.outage.long or c.get("attempts", 0) < ctx.settings.max_attempts):
+        server_error(ctx, v, err)
+        if ctx.outage.long:   # deAPI down for a while: no attempt; the loop holds the chunk (see video.py)
+            await _set_chunk(ctx, v, i, video={**back, "category": cat.value, "message": err.message}, **undo)
+            return True
     await _set_chunk(ctx, v, i, state="queued", video={"state": VideoState.QUEUED, "category": cat.value,
                                                        "message": err.message})
+    if cat is Category.SERVER and err.retryable and c.get("attempts", 0) < ctx.settings.max_attempts:
+        await backoff(ctx, slot, v, c.get("attempts", 1), err)
+        return True
     if err.retryable and c.get("attempts", 0) < ctx.settings.max_attempts:
         ctx.reporter.error_logged(v, err, will_retry=True)
         await backoff(ctx, slot, v, c.get("attempts", 1), err)

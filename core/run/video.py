@@ -108,11 +108,11 @@ async def backoff(ctx: "RunContext", slot: int, v: Video, attempt: int, err: Dea
         outage.retried(slot)
 
 
-def server_error(ctx: "RunContext", v: Video, err: DeapiError) -> None:
+def server_error(ctx: "RunContext", v: Video, err: DeapiError, *, log: bool = True) -> None:
     """A 5xx that will be retried: logged while the streak is short; once it is long (deAPI down
     for a while), counted in the outage instead, which the faces show as one statement."""
-    log, became_long = ctx.outage.failed(err.status)
-    if log:
+    short, became_long = ctx.outage.failed(err.status)
+    if log and short:
         ctx.reporter.error_logged(v, err, will_retry=True)
     if became_long:
         ctx.reporter.notice("warning", f"deAPI answering {err.status or 'server errors'} again and again: backing "
@@ -193,6 +193,11 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
             ctx.reporter.worker_changed(slot, Activity.PAUSED, v, detail="submitting paused")
             await ctx.brakes.wait_unpaused()
             continue
+        probe = False
+        if ctx.outage.long:
+            if not await hold_submits(ctx, slot, v):
+                continue   # deAPI still down (or a stop came): nothing was sent
+            probe = True
         refusal = ctx.budget.refusal(v)
         if refusal:
             # Over the balance or --max-cost: no more submits, saying why; jobs in flight go on.
@@ -210,6 +215,8 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
         try:
             if not await submit_turn(ctx, slot, v):
                 continue   # a stop came while waiting for the rate limit: nothing was sent
+            if ctx.outage.long and not probe:
+                continue   # deAPI went down while this one waited its turn: held at the top
             ctx.reporter.worker_changed(slot, Activity.SUBMITTING, v)
             # Intent first: if we die before the answer is recorded, resume knows this
             # video is in doubt (possibly paid) instead of silently paying again.
@@ -237,6 +244,8 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
                     return True
                 assert err is not None
                 if err.maybe_created:
+                    if err.category is Category.SERVER:   # a 502/504: counted in an outage too
+                        server_error(ctx, v, err, log=False)
                     await in_doubt(ctx, v, err)
                     return False
         finally:
@@ -296,6 +305,45 @@ async def wait_for_deapi(ctx: "RunContext", slot: int, v: Video, err: DeapiError
     await ctx.brakes.unless_stopping(lambda: anyio.sleep(delay))
 
 
+PROBE_CAP = 120.0   # seconds: the longest wait between two probes of a deAPI that is down
+
+
+async def hold_submits(ctx: "RunContext", slot: int, v: Video) -> bool:
+    """deAPI has answered server errors again and again (`outage.long`): hold this submit.
+
+    One held worker at a time probes, after a growing back-off: the balance route first (free
+    and unlimited); if it answers, True, and this worker sends its own submit as the next
+    probe. The others wait for the outage to end (a poll or a probe answered). False: still
+    down, or a stop came; the caller loops."""
+    outage = ctx.outage
+    if outage.probing:
+        ctx.reporter.worker_changed(slot, Activity.BACKING_OFF, v, detail=outage.words(),
+                                    until=outage.next_try())
+        await ctx.brakes.unless_stopping(lambda: outage.wait_over(5.0))
+        return False
+    outage.probing = True
+    try:
+        outage.probes += 1
+        delay = backoff_delay(min(outage.probes, 8), cap=PROBE_CAP)
+        outage.retry_at(slot, ctx.clock() + delay)
+        ctx.reporter.worker_changed(slot, Activity.BACKING_OFF, v, detail=outage.words(),
+                                    until=ctx.clock() + delay)
+        if not await ctx.brakes.unless_stopping(lambda: outage.wait_over(delay)):
+            return False
+        if not outage.long:
+            return True   # over meanwhile (a poll answered)
+        try:
+            await ctx.client.balance()
+        except DeapiError as err:
+            if err.category is Category.SERVER:
+                outage.failed(err.status)
+            return False
+        return True   # the balance answers: this submit is the next probe
+    finally:
+        outage.retried(slot)
+        outage.probing = False
+
+
 async def _submit_failed(ctx: "RunContext", slot: int, v: Video, err: DeapiError) -> None:
     """A submit that made no job (deAPI refused it, or it never left): retry, pause or end the video."""
     cat = err.category
@@ -316,13 +364,19 @@ async def _submit_failed(ctx: "RunContext", slot: int, v: Video, err: DeapiError
                          message=err.message, durable=False)
         await wait_for_deapi(ctx, slot, v, err)
         return
+    if cat is Category.SERVER and err.retryable and (ctx.outage.long or ctx.queue.attempts_left(v) > 0):
+        ctx.pacing.on_trouble(f"a {err.status or 'server'} error")
+        server_error(ctx, v, err)
+        # Once deAPI has been down for a while (and this answer made no job), it is not the
+        # video's fault: no attempt, and the submit loop holds it until deAPI answers again.
+        held = {"attempts": v.attempts - 1} if ctx.outage.long else {}
+        await ctx.record(v, state=VideoState.QUEUED, category=cat.value, message=err.message, **held)
+        if not held:
+            attempt = ctx.settings.max_attempts - ctx.queue.attempts_left(v)
+            await ctx.brakes.unless_stopping(lambda: backoff(ctx, slot, v, attempt, err))
+        return
     if err.retryable and ctx.queue.attempts_left(v) > 0:
-        if cat is Category.SERVER:
-            ctx.pacing.on_trouble(f"a {err.status or 'server'} error")
-            await ctx.record(v, state=VideoState.QUEUED, category=cat.value, message=err.message)
-            server_error(ctx, v, err)
-        else:
-            ctx.reporter.error_logged(v, err, will_retry=True)
+        ctx.reporter.error_logged(v, err, will_retry=True)
         attempt = ctx.settings.max_attempts - ctx.queue.attempts_left(v)
         await ctx.brakes.unless_stopping(lambda: backoff(ctx, slot, v, attempt, err))
         return

@@ -65,3 +65,34 @@ def test_a_long_503_is_one_outage_on_progress_and_worker_rows_not_a_line_per_try
     assert any(m.startswith("deAPI answers again, after ") for m in said), said
     last = [e for e in events if isinstance(e, Progress)][-1]
     assert last.server_trouble is None, "over once deAPI answers"
+
+
+@pytest.mark.parametrize("status", [503, 502])
+def test_submits_wait_out_a_long_outage_without_using_attempts_or_going_in_doubt(tmp_path, status):
+    """deAPI answers every request `status` from the start. Once the outage is long, queued
+    videos are held (one probe at a time) instead of each spending its attempts (503: after 2
+    tries they would fail) or, for a 502 (after which a job may exist), going in doubt one
+    submit at a time. The first wave may go in doubt; no later video does, and none is paid twice."""
+    with SimServer(SimConfig(latency=(0.2, 0.4), pending_share=0.0, server_error_share=1.0,
+                             server_error_statuses=(status,))) as sim:
+        session = make_session(tmp_path, [yt(i, "out") for i in range(8)], sim.base_url, concurrency=3,
+                               max_attempts=2, plan="premium")
+
+        async def storm(engine):
+            while sim.count_5xx < LONG_AFTER + 3:   # past the first wave, into the probes
+                await anyio.sleep(0.05)
+            sim.set_config(server_error_share=0.0)
+
+        finished, events = run_engine(session, controls=storm)
+        subs = sim.submissions()
+
+    videos = session.videos
+    in_doubt = [v for v in videos if v.possibly_paid]
+    assert all(n == 1 for n in subs.values()), subs
+    assert len(in_doubt) <= 3, f"only the first wave (3 in flight) may be in doubt: {len(in_doubt)}"
+    if status == 503:
+        assert finished.done == 8 and not in_doubt, [(v.vid, v.message) for v in videos if v.state.terminal]
+    else:
+        assert finished.done == 8 - len(in_doubt)
+    said = [e.message for e in events if isinstance(e, Notice)]
+    assert sum(f"deAPI answering {status} again and again" in m for m in said) == 1, said
