@@ -118,7 +118,8 @@ async def open_run(prepare: Callable[[], Awaitable[tuple[Session, bool]]], api_k
     SessionError) and KeyRefused; a refused key leaves no new session behind."""
     session, resumed = await prepare()
     try:
-        balance = await check_key(settings, api_key)
+        # `--captions only` without a key: nothing is paid, so deAPI is not asked anything.
+        balance = await check_key(settings, api_key) if api_key or settings.captions != "only" else None
     except KeyRefused:
         await anyio.to_thread.run_sync(session.close)
         if not resumed:   # the next run starts afresh

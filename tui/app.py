@@ -434,7 +434,7 @@ class BulkTranscribeApp(ServiceFace, App[int]):
     def launch(self, session: Session, *, resumed: bool = True, resubmit_in_doubt: bool = False,
                balance: float | None = None, notices: list[Notice] | tuple[Notice, ...] = ()) -> None:
         """Build the engine for `session` and watch it on the run screen; `notices` are said first."""
-        if not self.api_key:
+        if not self.api_key and getattr(session.settings, "captions", "off") != "only":   # only: pays nothing
             self.notify("No API key: set DEAPI_API_KEY or enter one on the config screen.", severity="error")
             session.close()
             if len(self.screen_stack) <= 1:
@@ -451,7 +451,7 @@ class BulkTranscribeApp(ServiceFace, App[int]):
             return
         for notice in notices:
             self.sink(notice)
-        engine = start_engine(session, api_key=self.api_key, sink=self.sink, resumed=resumed,
+        engine = start_engine(session, api_key=self.api_key or "", sink=self.sink, resumed=resumed,
                               factory=self.options.engine_factory, resubmit_in_doubt=resubmit_in_doubt,
                               balance=balance)
         batch = str(getattr(session, "batch", "") or "")

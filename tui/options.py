@@ -53,7 +53,11 @@ def need_terminal(headless_hint: str) -> None:
 
 
 def need_key(settings) -> tuple[str, str]:
+    """The deAPI key and where it came from. `--captions only` never pays, so it needs none
+    ("", "") unless one is set (a resumed session may still hold deAPI jobs to follow)."""
     key, where = resolve_api_key()
+    if not key and getattr(settings, "captions", "off") == "only":
+        return "", ""
     if not key:
         raise UsageError(
             f"no deAPI key: set {ENV_KEY}=<your key> (or api_key = \"...\" in {config_path()}), "

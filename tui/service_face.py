@@ -93,7 +93,7 @@ class ServiceFace:
             return
         engine = RemoteEngine(self.sink, start={
             "session": str(path), "resume": True, "batch": None, "settings": settings.to_dict(),
-            "api_key": self.api_key, "notices": [n.message for n in notices],
+            "api_key": self.api_key or "", "notices": [n.message for n in notices],
             "resubmit_in_doubt": resubmit_in_doubt})
         batch = str(getattr(session, "batch", "") or "")
         self.attach(engine, Path(batch).name if batch else path.stem, keep_view=True)

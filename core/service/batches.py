@@ -71,7 +71,9 @@ class BatchService:
         try:
             session_path = Path(_text(args, "session"))
             settings = Settings.from_dict(args.get("settings") or {}).validate()
-            key = _text(args, "api_key")
+            # `--captions only` pays nothing and may come without a key (see launch.open_run).
+            key = args.get("api_key") if settings.captions == "only" and args.get("api_key") == "" \
+                else _text(args, "api_key")
         except (TypeError, ValueError, SettingsError) as exc:
             raise RequestError("bad-request", str(exc)) from None
         batch_path = args.get("batch")

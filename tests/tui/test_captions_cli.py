@@ -43,3 +43,20 @@ def test_help_documents_the_captions_options(tmp_path):
     r = run_cli(tmp_path, "run", "--help")
     assert "--captions {off,first,only}" in r.stdout and "--captions-auto" in r.stdout
     assert "lower quality" in r.stdout
+
+
+def test_captions_only_needs_no_key_and_asks_deapi_nothing(tmp_path):
+    """No DEAPI_API_KEY and an API address where nothing listens: `--captions only` pays nothing,
+    so it runs (the captioned page done, the other failed saying why), and asks deAPI nothing."""
+    files = {"/media/v.mp4": ("video/mp4", b"\0" * 64), "/subs/en.vtt": ("text/vtt", VTT),
+             "/pages/cap.html": ("text/html", html_page("Captioned", ["/media/v.mp4"], captions={"en": "/subs/en.vtt"}))}
+    with media_server(files) as m:
+        batch = tmp_path / "b.txt"
+        batch.write_text(f"{m.url('/pages/cap.html')}\n", encoding="utf-8")
+        r = run_cli(tmp_path, "run", str(batch), "--api-base", "http://127.0.0.1:9", "--captions", "only",
+                    "--output", str(tmp_path / "out"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert "DEAPI_API_KEY" not in r.stderr and "unreachable" not in r.stdout
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    assert events[-1]["event"] == "BatchFinished" and events[-1]["methods"] == [["captions", 1]]
+    assert not any(e["event"] == "Notice" and "balance" in e.get("message", "") for e in events)

@@ -225,3 +225,16 @@ async def test_the_captions_switch_reaches_the_run(batch_counts, monkeypatch):
         await settle(pilot)
     s = started[0].settings
     assert (s.captions, s.captions_auto, "srt" in s.formats) == ("only", True, True)
+
+
+async def test_captions_only_needs_no_key_to_start(batch_counts):
+    """`--captions only` never pays, so the form asks for no key when it is chosen."""
+    app = make_app(api_key=None, key_source="", batch_path="good.txt")
+    async with app.run_test(size=(80, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert "API key is needed" in text(screen, "#err-key")
+        screen.query_one("#captions", Select).value = "only"
+        await settle(pilot)
+        assert text(screen, "#err-key") == ""
+        assert not screen.query_one("#start", Button).disabled

@@ -237,7 +237,8 @@ class ConfigScreen(Screen):
             errors["batch"] = self.batch.error
         elif not self.batch.valid:
             errors["batch"] = "the batch has no valid video URL"
-        if self.key_required and not (self.api_key or self.query_one("#key", Input).value.strip()):
+        if self.key_required and not (self.api_key or self.query_one("#key", Input).value.strip()) \
+                and self.form_values()["captions"] != "only":   # captions only pays nothing: no key needed
             errors["key"] = "an API key is needed to start"
         self.errors = errors
         shown = {(w.id or "")[4:] for w in self.query(".field-error")}
