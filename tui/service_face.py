@@ -92,7 +92,7 @@ class ServiceFace:
             self.notify(str(exc), severity="error", timeout=15, markup=False)
             return
         engine = RemoteEngine(self.sink, start={
-            "session": str(path), "resume": True, "batch": None, "settings": settings.to_dict(),
+            "session": str(path), "resume": True, "fresh": not resumed, "batch": None, "settings": settings.to_dict(),
             "api_key": self.api_key or "", "notices": [n.message for n in notices],
             "resubmit_in_doubt": resubmit_in_doubt})
         batch = str(getattr(session, "batch", "") or "")

@@ -1,8 +1,10 @@
 """What the service does for its faces: the methods of the protocol (a `server.Handler`).
 
-    start   {batch?, session, resume, settings, api_key, notices, resubmit_in_doubt, follow}
+    start   {batch?, session, resume, fresh?, settings, api_key, notices, resubmit_in_doubt, follow}
             -> {name, session}: prepare the session and check the key (errors: usage, busy),
-            subscribe the caller when `follow`, then run the engine in the service
+            subscribe the caller when `follow`, then run the engine in the service. `fresh`
+            with `resume`: the face has just created the session (the app's new batch): it runs
+            as a new batch, and a refused key discards it, as in a run of the batch file
     list    {} -> [{name, state, session, total, done, failed, in_flight, cost, ...}]
     attach  {name, replay} -> {name, state, replayed}: the batch's recent events first (see
             batch.py), then its live events; a finished batch's replay ends with BatchFinished
@@ -78,6 +80,7 @@ class BatchService:
             raise RequestError("bad-request", str(exc)) from None
         batch_path = args.get("batch")
         resume = bool(args.get("resume"))
+        fresh = resume and bool(args.get("fresh"))
         if not resume and not isinstance(batch_path, str):
             raise RequestError("bad-request", "start needs a 'batch' file or 'resume'")
         name = session_path.stem
@@ -97,7 +100,7 @@ class BatchService:
             if resume:
                 session = await anyio.to_thread.run_sync(Session.open, session_path)
                 session.settings = settings
-                return session, True
+                return session, not fresh
             return await prepare_session(batch_path, settings, session_path=session_path)
 
         try:

@@ -104,17 +104,27 @@ def test_two_batches_on_one_key_share_the_account_limit(tmp_path, paths):
     assert sorted(paid) == sorted(big + small) and set(paid.values()) == {1}, f"each video paid once: {paid}"
 
 
-def test_a_refused_key_is_a_usage_error_and_the_batch_is_not_kept(tmp_path, paths):
+@pytest.mark.parametrize("handed", [False, True], ids=["batch file", "app's new session"])
+def test_a_refused_key_is_a_usage_error_and_the_batch_is_not_kept(tmp_path, paths, handed):
+    """`handed`: the app created the session and hands it over (`resume` + `fresh`): still a new
+    batch, so a refused key leaves no session behind either."""
     with SimServer(SimConfig(latency=(0.1, 0.2), api_keys=frozenset({KEY}))) as sim:
         async def main() -> None:
             async with anyio.create_task_group() as tg:
                 await tg.start(scaled_service(paths))
                 async with connect() as service:
                     batch = write_batch(tmp_path, "k", [yt(1)])
+                    settings = settings_for(sim, tmp_path / "out", 1)
+                    if handed:
+                        from bulk_transcribe.core.prepare import prepare_session
+                        session, _ = await prepare_session(batch, Settings.from_dict(settings).validate(),
+                                                           session_path=tmp_path / "k.toml")
+                        session.close()
+                        assert (tmp_path / "k.toml").exists()
+                    how = dict(batch=None, resume=True, fresh=True) if handed else dict(batch=str(batch), resume=False)
                     with pytest.raises(RequestFailed) as refused:
-                        await service.request("start", batch=str(batch), session=str(tmp_path / "k.toml"),
-                                              resume=False, settings=settings_for(sim, tmp_path / "out", 1),
-                                              api_key="not-the-key", follow=True)
+                        await service.request("start", session=str(tmp_path / "k.toml"), settings=settings,
+                                              api_key="not-the-key", follow=True, **how)
                     assert refused.value.code == "usage" and "refused the key" in refused.value.message
                     assert await service.request("list") == []
                     await service.request("shutdown")
