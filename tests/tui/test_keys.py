@@ -17,7 +17,7 @@ from bulk_transcribe.tui.screens.run import RunScreen
 from bulk_transcribe.tui.screens.summary import SummaryScreen
 from bulk_transcribe.tui.widgets.table import ErrorTable, WorkerTable
 
-from .fakes import NOW, FakeEngine, failures, finished, make_app, mid_batch, progress, until_shown
+from .fakes import NOW, FakeEngine, failures, finished, make_app, mid_batch, progress, until, until_shown
 
 pytestmark = pytest.mark.anyio
 
@@ -269,8 +269,7 @@ async def test_a_failure_that_stops_the_batch_stays_on_screen_then_on_the_summar
         for i in range(5):   # later notices must not push it away
             app.sink(Notice(0, "info", f"session saved {i}"))
         app.repaint_now()
-        await pilot.pause()
-        assert "refused the key" in str(app.screen.query_one("#run-alert").render())
+        assert "refused the key" in await alert_with(pilot, "refused the key")
         assert app.screen.query_one("#run-alert").display
         engine.finish(dataclasses.replace(finished(stopped=True), halted=halt))
         await app.workers.wait_for_complete()
@@ -351,6 +350,28 @@ def _rendered(widget) -> list[str]:
     return [widget.render_line(y).text for y in range(widget.size.height)]
 
 
+async def rendered_with(pilot, widget, words: str) -> list[str]:
+    """The widget's lines once one holds `words` (bounded: a loaded machine may lay it out a
+    refresh later; a missing line still fails, with what was drawn)."""
+    try:
+        await until(pilot, lambda: any(words in line for line in _rendered(widget)), timeout=15.0, what=words)
+    except AssertionError:
+        pass   # the caller's assert shows the lines
+    return _rendered(widget)
+
+
+async def alert_with(pilot, words: str) -> str:
+    """The run screen's alert line once it shows `words` (bounded, as `rendered_with`)."""
+    def shown() -> bool:
+        alert = pilot.app.screen.query_one("#run-alert")
+        return alert.display and words in str(alert.render())
+    try:
+        await until(pilot, shown, timeout=15.0, what=words)
+    except AssertionError:
+        pass
+    return str(pilot.app.screen.query_one("#run-alert").render())
+
+
 async def test_widths_follow_the_terminal_so_messages_and_countdowns_are_not_cut():
     from bulk_transcribe.core.events import ErrorLogged
 
@@ -362,12 +383,12 @@ async def test_widths_follow_the_terminal_so_messages_and_countdowns_are_not_cut
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         await started(pilot, mid_batch(), [gateway])
-        lines = _rendered(app.screen.query_one(ErrorTable))
+        lines = await rendered_with(pilot, app.screen.query_one(ErrorTable), message)
         assert any(message in line for line in lines), lines
     waiting = WorkerChanged(0, Activity.WAITING_RATE, "youtube:aaa", "Lecture 12",
                             detail="429 Too Many Requests from submit", until=NOW + 26, since=NOW - 1)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await started(pilot, mid_batch(), [waiting])
-        lines = _rendered(app.screen.query_one(WorkerTable))
+        lines = await rendered_with(pilot, app.screen.query_one(WorkerTable), "waiting for the rate limit 26 s")
         assert any("waiting for the rate limit 26 s" in line for line in lines), lines

@@ -12,8 +12,8 @@ from bulk_transcribe.core.events import Activity, ServerTrouble, WorkerChanged
 from bulk_transcribe.tui.headless import HeadlessPrinter
 from bulk_transcribe.tui.widgets.table import WorkerTable
 
-from .fakes import NOW, make_app, mid_batch, progress
-from .test_keys import _rendered, started
+from .fakes import NOW, make_app, mid_batch, progress, until
+from .test_keys import alert_with, rendered_with, started
 
 OUTAGE = ServerTrouble(status=503, since=NOW - 725, tries=42, next_try=NOW + 40)
 
@@ -29,15 +29,14 @@ async def test_the_header_and_the_worker_row_name_a_long_outage():
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await started(pilot, mid_batch(), down())
-        alert = str(app.screen.query_one("#run-alert").render())
+        alert = await alert_with(pilot, "deAPI answering 503 for 12 m; next try in 40 s")
         assert "deAPI answering 503 for 12 m; next try in 40 s" in alert, alert
         assert app.screen.query_one("#run-alert").display
-        rows = _rendered(app.screen.query_one(WorkerTable))
+        rows = await rendered_with(pilot, app.screen.query_one(WorkerTable), "backing off 40 s after 503 for 12 m")
         assert any("backing off 40 s after 503 for 12 m" in row for row in rows), rows
         pilot.app.sink(progress(43, 321.0))   # deAPI answers again: the line goes
         pilot.app.repaint_now()
-        await pilot.pause()
-        assert not app.screen.query_one("#run-alert").display
+        await until(pilot, lambda: not app.screen.query_one("#run-alert").display, timeout=15.0, what="alert gone")
 
 
 def test_headless_progress_names_the_outage():
