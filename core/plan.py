@@ -435,7 +435,8 @@ async def build_plan(
     problems = [SourceProblem(bl.line, bl.raw, Category.INPUT.value, bl.error) for bl in lines if bl.error]
     resolved = await resolve(
         lines, metadata=settings.metadata, captions=settings.captions != "off", cookies=settings.cookies, cache_dir=cache_dir,
-        proxy=proxy, concurrency=source_concurrency, timeout=timeout, on_progress=on_progress, extract=extract)
+        proxy=proxy, concurrency=source_concurrency, timeout=timeout, on_progress=on_progress, extract=extract,
+        max_per_source=settings.max_per_source)
     problems = sorted(problems + resolved.problems, key=lambda p: p.line)
     videos = order_videos(resolved.videos, settings.order)
 

@@ -65,6 +65,7 @@ class Settings:
     order: str = "finish"
     metadata: bool = True
     cookies: str = ""
+    max_per_source: int = 0           # first N entries of each playlist/channel line (0 = all), as --playlist-end
     limit_margin: float = 0.5         # seconds added to every 60 s window (clock skew, latency jitter)
     adaptive: bool = True
     max_cost: float = 0.0             # USD the batch may spend in all (0 = no limit but the balance)
@@ -173,6 +174,8 @@ class Settings:
                                 "audio up to 20 MB")
         if not 1 <= self.download_concurrency <= 10:
             raise SettingsError(f"--download-concurrency must be 1 to 10 (got {self.download_concurrency})")
+        if self.max_per_source < 0:
+            raise SettingsError(f"--max-per-source must be 0 (every video) or a positive number (got {self.max_per_source})")
         if self.max_download_mb <= 0:
             raise SettingsError(f"--max-download-mb must be positive (got {self.max_download_mb})")
         if self.wait_limit <= 0:

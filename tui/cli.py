@@ -119,6 +119,9 @@ def add_source_options(g) -> None:
     g.add_argument("--no-metadata", dest="metadata", action="store_false", default=None,
                    help="skip the title/duration lookup (yt-dlp)")
     g.add_argument("--cookies", metavar="FILE", help="cookies file for yt-dlp (YouTube's 'confirm you're not a bot')")
+    g.add_argument("--max-per-source", type=int, metavar="N",
+                   help="only the first N videos of each playlist or channel line, in the site's order "
+                        "(a channel's newest first), like yt-dlp's --playlist-end (default 0: all)")
 
 
 def add_upload_options(g) -> None:

@@ -22,7 +22,7 @@ class UsageError(Exception):
 
 RUN_KEYS = ("output_dir", "concurrency", "max_concurrency", "plan", "limit_mode", "rpm", "status_rpm", "submit_per_day",
             "status_per_day", "api_base", "model", "timestamps", "lang", "formats", "template", "max_attempts",
-            "retry_failed", "order", "metadata", "cookies", "adaptive", "max_cost", "captions", "captions_auto",
+            "retry_failed", "order", "metadata", "cookies", "max_per_source", "adaptive", "max_cost", "captions", "captions_auto",
             "upload_fallback", "upload_max_mb", "download_concurrency", "max_download_mb", "excel")
 
 

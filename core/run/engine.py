@@ -173,7 +173,8 @@ class Engine:
                         outer.start_soon(self._ticker)
                         outer.start_soon(self._answers_after_quit, self.context)
                         outer.start_soon(feed, self.context, self._feeder or Feeder(
-                            metadata=s.metadata, cookies=s.cookies, cache_dir=cache_dir()))
+                            metadata=s.metadata, cookies=s.cookies, cache_dir=cache_dir(),
+                            max_per_source=s.max_per_source))
                         await self._dispatch(self.context)
                         outer.cancel_scope.cancel()
                 finally:

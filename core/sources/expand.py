@@ -255,20 +255,22 @@ def _entry_url(entry: dict[str, Any]) -> str:
 
 
 async def expand_source(ex: Extractor, norm: NormalizedUrl, line: int, timeout: float, depth: int = 0,
-                  ) -> tuple[list[tuple[NormalizedUrl, dict[str, Any]]], list[SourceProblem]]:
+                        *, cap: int = 0) -> tuple[list[tuple[NormalizedUrl, dict[str, Any]]], list[SourceProblem]]:
     """Entries of one source as (normalised url, metadata) pairs, nested playlists flattened.
 
-    A page that turns out to be a single video yields itself with the metadata read."""
+    A page that turns out to be a single video yields itself with the metadata read. `cap`
+    (`--max-per-source`, 0 = all): only the first `cap` entries, in the site's order (a
+    channel's newest first), as yt-dlp's --playlist-end; nested playlists past it are not asked for."""
     info = await ex.extract(norm.url, single=False, timeout=timeout)
     entries = info.get("entries")
     if entries is None:
         return [(norm, meta_from_info(info))], []
-    return await _walk(ex, entries, norm.url, line, timeout, depth)
+    return await _walk(ex, entries, norm.url, line, timeout, depth, cap)
 
 
 async def _walk(ex: Extractor, entries: Iterable[Any], where: str, line: int, timeout: float, depth: int,
-                ) -> tuple[list[tuple[NormalizedUrl, dict[str, Any]]], list[SourceProblem]]:
-    """The videos of a playlist's `entries` (`where`: its URL, for messages).
+                cap: int = 0) -> tuple[list[tuple[NormalizedUrl, dict[str, Any]]], list[SourceProblem]]:
+    """The videos of a playlist's `entries` (`where`: its URL, for messages), at most `cap` (0: all).
 
     A nested playlist that comes with its entries (a channel root lists its Videos, Shorts and
     Live tabs that way) is walked where it is: yt-dlp is not asked for it again. Only a nested
@@ -277,12 +279,15 @@ async def _walk(ex: Extractor, entries: Iterable[Any], where: str, line: int, ti
     found: list[tuple[NormalizedUrl, dict[str, Any]]] = []
     problems: list[SourceProblem] = []
     for entry in entries:
+        if cap and len(found) >= cap:
+            break
         if not isinstance(entry, dict):
             continue
         raw = _entry_url(entry)
         nested = entry.get("entries")
         if isinstance(nested, (list, tuple)):
-            more, more_problems = await _walk(ex, nested, raw or where, line, timeout, depth + 1)
+            more, more_problems = await _walk(ex, nested, raw or where, line, timeout, depth + 1,
+                                              cap - len(found) if cap else 0)
             found += more
             problems += more_problems
             continue
@@ -295,7 +300,8 @@ async def _walk(ex: Extractor, entries: Iterable[Any], where: str, line: int, ti
         if nested is not None or (sub.kind in ("playlist", "channel") and depth < _MAX_DEPTH
                                   and entry.get("_type") in ("url", "url_transparent")):
             try:
-                more, more_problems = await expand_source(ex, sub, line, timeout, depth + 1)
+                more, more_problems = await expand_source(ex, sub, line, timeout, depth + 1,
+                                                          cap=cap - len(found) if cap else 0)
             except SourceFailure as exc:
                 problems.append(SourceProblem(line, sub.url, Category.SOURCE.value, str(exc)))
                 continue
@@ -324,7 +330,7 @@ async def resolve(
     cache_dir: Path | None = None,
     done_keys: frozenset[str] = frozenset(), proxy: str | None = None, concurrency: int = 4,
     timeout: float = 60.0, expand_timeout: float | None = None,
-    on_progress: Callable[[str], None] | None = None, extract: Extract | None = None,
+    on_progress: Callable[[str], None] | None = None, extract: Extract | None = None, max_per_source: int = 0,
 ) -> Resolved:
     """Expand, dedupe and (when `metadata`) enrich the batch's lines. Never raises for a source.
 
@@ -372,7 +378,7 @@ async def resolve(
 
     async def expand_one(bl: BatchLine) -> None:
         try:
-            expanded[bl.line], more = await expand_source(ex, bl.url, bl.line, expand_limit)
+            expanded[bl.line], more = await expand_source(ex, bl.url, bl.line, expand_limit, cap=max_per_source)
             problems.extend(more)
         except SourceFailure as exc:
             keep = bl.url.kind == "page" and bl.url.supported

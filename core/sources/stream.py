@@ -79,8 +79,9 @@ class Feeder:
     def __init__(self, *, metadata: bool = True, cookies: str = "", cache_dir: Path | None = None,
                  concurrency: int = 4, timeout: float = 60.0, expand_timeout: float | None = None,
                  extract: Extract | None = None, proxy: str | None = None,
-                 pushback_pause: tuple[float, float] = PUSHBACK_PAUSE) -> None:
+                 pushback_pause: tuple[float, float] = PUSHBACK_PAUSE, max_per_source: int = 0) -> None:
         self.metadata = metadata
+        self.max_per_source = max_per_source   # --max-per-source: first N entries of each playlist/channel
         self.cookies = cookies
         self.cache_dir = cache_dir / "metadata" if cache_dir is not None else None
         self.concurrency = max(1, concurrency)
@@ -133,7 +134,8 @@ class Feeder:
             return
         async with limiter:
             try:
-                items, problems = await expand_source(self.ex, norm, src.line, self.expand_timeout)
+                items, problems = await expand_source(self.ex, norm, src.line, self.expand_timeout,
+                                                      cap=self.max_per_source)
             except SourceFailure as exc:
                 keep = norm.kind == "page" and norm.supported
                 items, problems = ([(norm, {})] if keep else []), []

@@ -355,3 +355,24 @@ async def test_nested_entries_are_walked_in_place_and_deduped(tmp_path):
     assert len(got.duplicates) == 1
     [problem] = got.problems
     assert "unusable URL" in problem.message and f"{CHANNEL}/playlists" in problem.message
+
+
+async def test_max_per_source_takes_the_first_entries_of_a_page(tmp_path, server):
+    """`--max-per-source 2` on a loopback page with three media (real yt-dlp): the first two."""
+    page = server.url("/pages/three.html")
+    got = await resolve(batch_lines(tmp_path, [page, server.url("/media/b.wav")]), timeout=20, max_per_source=2)
+    assert [v.url for v in got.videos] == [server.url(p) for p in ("/media/v1.mp4", "/media/a.wav", "/media/b.wav")]
+    assert not got.problems
+
+
+async def test_max_per_source_counts_across_a_channels_tabs_and_asks_no_tab_past_it(tmp_path):
+    root = {"_type": "playlist", "id": "UC123", "title": "somechannel",
+            "entries": [tab(name, with_entries=False) for name in TAB_IDS]}
+    answers = {CHANNEL: root} | {f"{CHANNEL}/{name}": tab_answer(name) for name in TAB_IDS}
+    fake = CountingExtractor(answers)
+    first = list(TAB_IDS)[0]
+    cap = len(TAB_IDS[first]) + 1   # all of the first tab and one of the second
+    got = await resolve(batch_lines(tmp_path, [CHANNEL]), metadata=False, extract=fake, max_per_source=cap)
+    second = list(TAB_IDS)[1]
+    assert [v.vid for v in got.videos] == TAB_IDS[first] + TAB_IDS[second][:1]
+    assert fake.calls == [CHANNEL, f"{CHANNEL}/{first}", f"{CHANNEL}/{second}"], "no tab is asked past the cap"

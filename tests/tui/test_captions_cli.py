@@ -60,3 +60,21 @@ def test_captions_only_needs_no_key_and_asks_deapi_nothing(tmp_path):
     events = [json.loads(line) for line in r.stdout.splitlines()]
     assert events[-1]["event"] == "BatchFinished" and events[-1]["methods"] == [["captions", 1]]
     assert not any(e["event"] == "Notice" and "balance" in e.get("message", "") for e in events)
+
+
+def test_max_per_source_limits_what_a_run_pays_for(tmp_path):
+    """`run --max-per-source 2` on a page with three media: only the first two are run (the
+    first of them, a fake mp4, fails to decode before any upload; the second is paid for), and
+    the third is never seen."""
+    from tests.core.media_server import media_server as default_media
+    with default_media() as m, SimServer(SimConfig(latency=(0.1, 0.3))) as sim:
+        batch = tmp_path / "b.txt"
+        batch.write_text(m.url("/pages/three.html") + "\n", encoding="utf-8")
+        r = run_cli(tmp_path, "run", str(batch), "--api-base", sim.base_url, "--max-per-source", "2",
+                    "--output", str(tmp_path / "out"), "--json", key="k-123456789")
+        jobs = sim.jobs_created()
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    end = events[-1]
+    assert end["event"] == "BatchFinished" and (end["done"], end["failed"]) == (1, 1), r.stdout[-2000:]
+    assert jobs == 1
+    assert not any("Three clips (3)" in line for line in r.stdout.splitlines())
