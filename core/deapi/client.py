@@ -260,6 +260,11 @@ class DeapiClient:
             return not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
 
         total = total or self.totals.get(endpoint, 60.0)
+        if endpoint == "submit":
+            # A submit's answer may take as long as the whole request may: a per-read timeout
+            # shorter than `total` would be an answer deadline below the HTTP bound, turning a
+            # slow answer into one in doubt (a paid job left without its transcript).
+            kwargs["timeout"] = httpx.Timeout(**(self._http.timeout.as_dict() | {"read": total}))
         try:
             with anyio.fail_after(total):
                 try:

@@ -81,6 +81,16 @@ async def test_a_trickled_answer_is_bounded_as_a_whole_and_in_doubt():
         assert sim.jobs_created() == 1
 
 
+async def test_a_held_submit_answer_is_waited_for_past_the_per_read_timeout():
+    """The whole-request bound is the submit's only answer deadline: an answer held longer than
+    the client's per-read timeout (30 s in the engine) but within the bound is taken, not turned
+    into a video in doubt."""
+    with SimServer(SimConfig(latency=(0.1, 0.2), submit_answer_delay=1.5)) as sim:
+        async with DeapiClient(sim.base_url, "k", timeout=0.5, totals={"submit": 10.0}) as api:
+            request_id = await api.submit("https://youtu.be/aaaaaaaaaaa", model="WhisperLargeV3", include_ts=False)
+        assert request_id and sim.jobs_created() == 1
+
+
 async def test_a_reset_after_arrival_is_in_doubt_and_a_job_exists():
     with SimServer(SimConfig(latency=(0.1, 0.2), faults={"aaaaaaaaaaa": "reset:1"})) as sim:
         async with DeapiClient(sim.base_url, "k") as api:
