@@ -177,7 +177,7 @@ async def test_client_sees_a_reset_submit_as_maybe_created(sim):
 @pytest.mark.anyio
 async def test_client_timeout_on_a_held_submit_is_maybe_created(sim):
     sim.set_config(faults={"dQw4": "hold:30"})
-    async with DeapiClient(sim.base_url, "key", timeout=0.3) as client:
+    async with DeapiClient(sim.base_url, "key", totals={"submit": 0.3}) as client:
         with pytest.raises(DeapiError) as info:
             await client.submit(URL, model="WhisperLargeV3", include_ts=False)
     assert info.value.category is Category.NETWORK and info.value.maybe_created
