@@ -124,3 +124,17 @@ def test_a_charged_failure_counts_in_the_cost(tmp_path):
         charged = sim.charged()
     assert session.videos[0].state is VideoState.FAILED and session.videos[0].cost > 0
     assert finished.cost == pytest.approx(charged, rel=1e-6), "our tally is what the service charged"
+
+
+def test_a_charged_failure_that_is_retried_counts_every_charge(tmp_path):
+    """A retryable failure with refunded: false is resubmitted: each job deAPI kept the charge of
+    is in the video's cost, the first one before the second submit went."""
+    urls = [yt(0, "chrr")]
+    with SimServer(SimConfig(faults={urls[0][-11:]: "failed-charged:retryable"}, **FAST)) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, max_attempts=2)
+        finished, _ = run_engine(session)
+        subs, charged = sim.submissions(), sim.charged()
+    assert subs == {urls[0]: 2}, "retried once, as max_attempts allows"
+    assert session.videos[0].state is VideoState.FAILED
+    assert session.videos[0].cost == pytest.approx(charged, rel=1e-6) and charged > 0
+    assert finished.cost == pytest.approx(charged, rel=1e-6)
