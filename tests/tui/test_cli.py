@@ -442,3 +442,38 @@ def test_excel_reaches_the_settings_and_is_off_by_default():
     parser = build_parser()
     assert load_settings(overrides(parser.parse_args(["run", "b.txt", "--excel"]))).excel is True
     assert load_settings(overrides(parser.parse_args(["run", "b.txt"]))).excel is False
+
+
+@pytest.mark.parametrize("flags", [["--format", "srt"], ["--format", "txt,vtt", "--timestamps"],
+                                   ["--format", "srt", "--model", "WhisperLargeV3Ct2"]])
+def test_formats_the_model_cannot_produce_are_refused_before_deapi_is_asked_anything(tmp_path, flags):
+    """srt/vtt need segments, which only WhisperLargeV3Ct2 with timestamps returns: refused with
+    exit 2 before a single request (the simulator saw none), so nothing is paid for in vain."""
+    from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+    (tmp_path / "b.txt").write_text("https://youtu.be/dQw4w9WgXcQ\n")
+    with SimServer(SimConfig(latency=(0.1, 0.2))) as sim:
+        r = run_cli(tmp_path, "run", "b.txt", "--api-base", sim.base_url, "--no-metadata", *flags,
+                    key="k-123456789")
+        seen = sim.arrivals("all")
+    assert r.returncode == 2, r.stderr
+    assert "srt and vtt need segment timestamps" in r.stderr
+    assert seen == [] and sim.jobs_created() == 0
+
+
+def test_a_resume_asking_for_formats_its_model_cannot_produce_pays_nothing(tmp_path):
+    from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+    (tmp_path / "b.txt").write_text("https://youtu.be/dQw4w9WgXcQ\nhttps://youtu.be/aaaaaaaaaaa\n")
+    session = tmp_path / "s.toml"
+    with SimServer(SimConfig(latency=(0.1, 0.2))) as sim:
+        common = ["--api-base", sim.base_url, "--session", str(session)]
+        first = run_cli(tmp_path, "run", "b.txt", "--no-metadata", *common, key="k-123456789")
+        before, jobs = len(sim.arrivals("all")), sim.jobs_created()
+        r = run_cli(tmp_path, "resume", str(session), "--headless", "--format", "srt", *common[:2],
+                    key="k-123456789")
+        after = len(sim.arrivals("all"))
+    assert first.returncode == 0 and jobs == 2, first.stderr
+    assert r.returncode == 2, r.stderr
+    assert "srt and vtt need segment timestamps" in r.stderr
+    assert after == before and sim.jobs_created() == jobs
