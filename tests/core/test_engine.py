@@ -280,3 +280,17 @@ def test_an_unreadable_submit_answer_leaves_the_video_in_doubt_and_unpaid_twice(
     assert finished.done == 1 and finished.in_doubt == 1 and finished.possibly_paid == 1
     v = session.videos[0]
     assert v.possibly_paid and v.category == "in-doubt" and not session.videos[1].possibly_paid
+
+
+def test_a_tiktok_line_is_submitted_with_ct2_and_accepted(tmp_path):
+    """deAPI takes TikTok only with WhisperLargeV3Ct2 (the simulator refuses it otherwise, 422):
+    under the default model the TikTok line goes with Ct2, the YouTube one with the model asked."""
+    urls = ["https://www.tiktok.com/@someone/video/7234567890123456789", yt(0)]
+    with SimServer(SimConfig(**FAST)) as sim:
+        session = make_session(tmp_path, urls, sim.base_url, model="WhisperLargeV3")
+        finished, _ = run_engine(session)
+        subs = sim.submissions()
+        models = {row["source_url"]: row["model"] for row in sim.export_jobs()[1:]}
+    assert finished.done == 2 and finished.failed == 0
+    assert subs == {session.videos[0].url: 1, urls[1]: 1}
+    assert models == {session.videos[0].url: "WhisperLargeV3Ct2", urls[1]: "WhisperLargeV3"}
