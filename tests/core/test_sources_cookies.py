@@ -150,3 +150,37 @@ async def test_an_abandoned_lookup_deletes_its_copy_when_it_ends(tmp_path, cooki
             while list(private_tmp.iterdir()):
                 await anyio.sleep(0.1)
     assert_untouched(cookies, original)
+
+
+def test_a_run_that_used_the_cookies_leaves_the_file_untouched(tmp_path, cookies, private_tmp, monkeypatch):
+    """The run's own yt-dlp calls (a page's captions looked up and fetched, a page downloaded for
+    upload) against the simulator: each gets a copy; the user's file is byte-for-byte the same."""
+    from bulk_transcribe.core.model import VideoState
+    from bulk_transcribe.core.run import captions as run_captions
+    from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+    from .audio import tone
+    from .engine_harness import make_session, run_engine
+    from .media_server import html_page
+
+    original = cookies.read_bytes()
+    files = {
+        "/media/v1.mp4": ("video/mp4", b"\0" * 64),
+        "/media/talk.mp3": ("audio/mpeg", tone(3.0)),
+        "/subs/talk.en.vtt": ("text/vtt", b"WEBVTT\n\n00:00:01.250 --> 00:00:03.500\nWelcome.\n"),
+        "/pages/captioned.html": ("text/html", html_page("Captioned", ["/media/v1.mp4"],
+                                                         captions={"en": "/subs/talk.en.vtt"})),
+        "/pages/plain.html": ("text/html", html_page("Plain", ["/media/talk.mp3"])),
+    }
+    monkeypatch.setattr(run_captions, "GAP", 0.05)
+    with media_server(files) as m, SimServer(SimConfig(latency=(0.1, 0.3))) as sim:
+        urls = [m.url("/pages/captioned.html"), m.url("/pages/plain.html")]
+        session = make_session(tmp_path, urls, sim.base_url, captions="first", cookies=str(cookies), concurrency=2)
+        finished, _ = run_engine(session)
+        cookie_headers = list(m.cookie_headers)
+        jobs = sim.jobs_created()
+    assert finished.done == 2, [(v.url, v.message) for v in session.videos]
+    assert [v.state for v in session.videos] == [VideoState.DONE, VideoState.DONE] and jobs == 1
+    assert cookie_headers and all("name1=value1-" in h for h in cookie_headers), "the run's calls used the cookies"
+    assert_untouched(cookies, original)
+    assert list(private_tmp.iterdir()) == [], "every copy is gone"
