@@ -138,3 +138,32 @@ async def test_graceful_stop_finishes_what_is_in_flight_and_submits_nothing_new(
     # Jobs on the wire when s was pressed may still land; nothing after them.
     assert len(sim.submissions()) <= stopped_at + settings.concurrency
     assert result.done == len(sim.submissions())
+
+
+async def test_the_summary_resubmits_the_videos_in_doubt_only_after_a_yes_naming_the_cost(tmp_path, sim):
+    """A submit whose connection was reset after deAPI made its job leaves its video in doubt; the
+    summary's R asks with the cost, a no pays nothing, a yes resumes with that video sent again:
+    one more job in the ledger, for it only."""
+    path, settings = saved_session(tmp_path, sim, 3)
+    lost = videos(3)[2].url   # the last: the first answers teach --plan auto the account's limits
+    sim.set_config(faults={lost[-11:]: "reset:1"})
+    app = build_app(settings=settings, api_key="sim-key", key_source="test", session_path=str(path),
+                    start=True, testing=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: shown(app, SummaryScreen, "#summary-text"), timeout=60, what="the summary")
+        first = app.view.finished
+        assert (first.done, first.in_doubt) == (2, 1) and first.in_doubt_cost > 0
+        assert sim.submissions() == {v.url: 1 for v in videos(3)}
+        await pilot.press("R")
+        assert isinstance(app.screen, Confirm) and "Resubmit 1 possibly paid" in app.screen.title_text
+        assert "$" in app.screen.title_text
+        await pilot.press("n")
+        await pilot.pause()
+        assert sim.submissions()[lost] == 1, "a no pays nothing"
+        await pilot.press("R", "y")
+        await until(pilot, lambda: sim.submissions()[lost] == 2 and shown(app, SummaryScreen, "#summary-text")
+                    and app.view.finished is not first, timeout=60, what="the resubmitted run's summary")
+        assert app.view.finished.done == 3 and app.view.finished.in_doubt == 0
+        await pilot.press("q")
+    paid = sim.submissions()
+    assert paid[lost] == 2 and all(n == 1 for url, n in paid.items() if url != lost), paid
