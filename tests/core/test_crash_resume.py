@@ -109,3 +109,54 @@ def test_kill_9_at_random_moments_then_resume_never_pays_twice(tmp_path):
         else:
             assert r["possibly_paid"] == "no" and subs.get(r["url"]) == 1
     assert final.returncode in (0, 1), final.stderr
+
+
+# The CLI in a child that SIGKILLs itself inside its Nth checkpoint: before the new TOML is written,
+# or after it replaced the old one but before the journal was emptied (the riskiest two moments).
+_KILL_IN_CHECKPOINT = """
+import os, signal, sys
+from bulk_transcribe.core.run import engine
+from bulk_transcribe.core.store import session as store
+engine.CHECKPOINT_EVERY = 0.2
+real, calls, phase, nth = store.atomic_write_bytes, [0], sys.argv[1], int(sys.argv[2])
+def writing(*args, **kwargs):
+    calls[0] += 1
+    if calls[0] == nth and phase == "before-write":
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(*args, **kwargs)
+    if calls[0] == nth and phase == "before-truncate":
+        os.kill(os.getpid(), signal.SIGKILL)
+store.atomic_write_bytes = writing
+from bulk_transcribe.tui.cli import main
+sys.argv = ["bulk-transcribe", *sys.argv[3:]]
+sys.exit(main())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", ["before-write", "before-truncate"])
+def test_kill_9_inside_a_checkpoint_then_resume_never_pays_twice(tmp_path, phase):
+    urls = [yt(i, "ckp") for i in range(16)]
+    batch = tmp_path / "batch.txt"
+    batch.write_text("\n".join(urls) + "\n", encoding="utf-8")
+    out, session = tmp_path / "out", tmp_path / "s.toml"
+    with SimServer(SimConfig(latency=(0.5, 1.5), submit_answer_delay=0.05)) as sim:
+        common = ["--api-base", sim.base_url, "--session", str(session), "--output", str(out), "--no-metadata"]
+        killed = subprocess.run([sys.executable, "-c", _KILL_IN_CHECKPOINT, phase, "4", "run", str(batch),
+                                 "--concurrency", "4", *common], env=_env(tmp_path), capture_output=True,
+                                text=True, timeout=180)
+        assert killed.returncode == -9, killed.stderr   # it died inside the checkpoint, as meant
+        paid_before = sim.jobs_created()
+        final = subprocess.run(_cli("resume", str(session), "--headless", *common[:2]), env=_env(tmp_path),
+                               capture_output=True, text=True, timeout=240)
+        subs = sim.submissions()
+    assert 0 < paid_before < len(urls), "the kill landed mid-batch"
+    assert all(n == 1 for n in subs.values()), f"no video paid twice: {subs}"
+    rows = list(csv.DictReader(next(out.glob("*.report.csv")).open(encoding="utf-8-sig")))
+    assert len(rows) == len(urls)
+    for r in rows:
+        if r["status"] == "failed":
+            assert r["category"] == "in-doubt" and r["possibly_paid"] == "yes", r
+        else:
+            assert r["status"] == "done" and r["possibly_paid"] == "no" and subs.get(r["url"]) == 1, r
+    assert final.returncode in (0, 1), final.stderr
