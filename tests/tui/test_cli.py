@@ -477,3 +477,35 @@ def test_a_resume_asking_for_formats_its_model_cannot_produce_pays_nothing(tmp_p
     assert r.returncode == 2, r.stderr
     assert "srt and vtt need segment timestamps" in r.stderr
     assert after == before and sim.jobs_created() == jobs
+
+
+def test_headless_names_the_videos_in_doubt_with_their_cost_and_resubmits_only_when_asked(tmp_path):
+    """A submit reset after deAPI made its job: headless exits 1 saying the video is in doubt, what it
+    may have cost and how to pay again; the report lists it; a plain resume sends nothing; only
+    --resubmit-in-doubt pays for it once more (the simulator's ledger)."""
+    import csv
+
+    from bulk_transcribe.core.simulator import SimConfig, SimServer
+
+    fine, lost = "https://www.youtube.com/watch?v=fineaaaaaaa", "https://www.youtube.com/watch?v=lostaaaaaaa"
+    (tmp_path / "b.txt").write_text(f"{fine}\n{lost}\n")
+    session = tmp_path / "s.toml"
+    with SimServer(SimConfig(latency=(0.1, 0.3), faults={"lostaaaaaaa": "reset:1"})) as sim:
+        common = ["--api-base", sim.base_url, "--session", str(session)]
+        first = run_cli(tmp_path, "run", "b.txt", "--no-metadata", "--order", "input", "-o", "out", *common,
+                        key="k-123456789")
+        with next((tmp_path / "out").glob("*.report.csv")).open(encoding="utf-8-sig") as f:
+            rows = {r["url"]: r for r in csv.DictReader(f)}
+        plain = run_cli(tmp_path, "resume", str(session), "--headless", *common[:2], key="k-123456789")
+        after_plain = sim.submissions()
+        asked = run_cli(tmp_path, "resume", str(session), "--headless", "--resubmit-in-doubt", *common[:2],
+                        key="k-123456789")
+        paid = sim.submissions()
+    assert first.returncode == 1, first.stderr
+    assert "1 video(s) in doubt" in first.stderr and "may have charged them (about $0.0" in first.stderr
+    assert "--resubmit-in-doubt" in first.stderr
+    assert (rows[lost]["status"], rows[lost]["category"], rows[lost]["possibly_paid"]) == ("failed", "in-doubt", "yes")
+    assert rows[fine]["possibly_paid"] == "no"
+    assert plain.returncode == 1 and after_plain == {fine: 1, lost: 1}, "a plain resume pays for nothing in doubt"
+    assert asked.returncode == 0, asked.stderr
+    assert paid == {fine: 1, lost: 2}, "asked: that video once more, nothing else"
