@@ -90,14 +90,12 @@ def import_graph(root: Path) -> dict[str, set[str]]:
                     stem = node.module.removeprefix("bulk_transcribe.")
                 else:
                     continue
-                targets = [f"{stem}.{a.name}" for a in node.names] + [stem]
+                # each name is a submodule (`from . import a, b`: both) or else a name of `stem`
+                targets = [f"{stem}.{a.name}" if f"{stem}.{a.name}" in files else stem for a in node.names]
             elif isinstance(node, ast.Import):
                 targets = [a.name.removeprefix("bulk_transcribe.") for a in node.names
                            if a.name.startswith("bulk_transcribe.")]
-            for t in targets:
-                if t in files and t != mod:
-                    graph[mod].add(t)
-                    break
+            graph[mod].update(t for t in targets if t in files and t != mod)
     return graph
 
 
@@ -141,6 +139,14 @@ def test_no_import_cycle_anywhere():
     graph = import_graph(ROOT)
     assert "core.run.engine" in graph and "tui.app" in graph
     assert cycles(graph) == []
+
+
+def test_the_graph_has_every_module_of_a_multiple_import():
+    """`from . import content, jobs, pricing, rules` is four edges, not one (a cycle through the
+    last of them would otherwise go unseen)."""
+    graph = import_graph(ROOT)
+    assert {"core.simulator.content", "core.simulator.jobs", "core.simulator.pricing",
+            "core.simulator.rules"} <= graph["core.simulator.state"]
 
 
 def test_the_cycle_check_sees_a_cycle(tmp_path):
