@@ -8,9 +8,11 @@ import-linter walks a package's folder; the editable install maps `bulk_transcri
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,7 @@ def test_the_contracts_hold(layout):
     ("core/model.py", "from .run import engine", "core's rooms only import downward"),
     ("core/run/queue.py", "import textual", "The engine is reachable without the faces"),
     ("core/store/session.py", "from ...tui import app", "The engine is reachable without the faces"),
+    ("core/sources/batch.py", "from ..deapi import client", "core's rooms only import downward"),   # siblings
 ])
 def test_a_bad_import_breaks_its_contract(layout, module, bad, contract):
     where = layout / module.replace("/", "-")
@@ -63,6 +66,18 @@ def test_a_bad_import_breaks_its_contract(layout, module, bad, contract):
     done = lint_imports(where)
     assert done.returncode != 0
     assert f"{contract} BROKEN" in done.stdout, done.stdout
+
+
+def test_every_room_of_core_has_its_layer():
+    """import-linter leaves a module that no layer names unchecked: a new room of core/ must be
+    given its place in the order (pyproject.toml, core-layers) before it can be imported."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    layers = next(c for c in config["contracts"] if c["id"] == "core-layers")["layers"]
+    named = {part.strip() for layer in layers for part in re.split(r"[|:]", layer) if part.strip()}
+    rooms = {p.stem for p in (ROOT / "core").glob("*.py") if p.stem not in ("__init__", "__main__")}
+    rooms |= {p.parent.name for p in (ROOT / "core").glob("*/__init__.py")}
+    assert rooms - named == set(), "rooms of core/ without a layer"
+    assert named - rooms == set(), "layers naming no room of core/"
 
 
 # -- cycles ------------------------------------------------------------------------------
