@@ -8,6 +8,7 @@ import-linter walks a package's folder; the editable install maps `bulk_transcri
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 import shutil
 import subprocess
@@ -171,3 +172,37 @@ def test_the_cycle_check_sees_a_cycle(tmp_path):
         fh.write("\n\ndef _bad():\n    from .engine import Engine  # deliberately circular\n")
     # engine imports video through upload too, so the cycle may hold more than the two
     assert any({"core.run.engine", "core.run.video"} <= set(c) for c in cycles(import_graph(tmp_path)))
+
+
+# -- the map of exceptions ---------------------------------------------------------------
+def exception_classes(root: Path) -> dict[str, str]:
+    """Every class of core/ and tui/ that derives (by name, through the tree) from a built-in
+    exception: name -> the file that defines it."""
+    bases: dict[str, tuple[set[str], str]] = {}
+    for top in ("core", "tui"):
+        for path in (root / top).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ClassDef):
+                    names = {b.id if isinstance(b, ast.Name) else b.attr for b in node.bases
+                             if isinstance(b, (ast.Name, ast.Attribute))}
+                    bases[node.name] = (names, str(path.relative_to(root)))
+    builtin = {n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)}
+    found: dict[str, str] = {}
+    grew = True
+    while grew:
+        grew = False
+        for name, (names, where) in bases.items():
+            if name not in found and names & (builtin | set(found)):
+                found[name] = where
+                grew = True
+    return found
+
+
+def test_errors_py_maps_every_exception():
+    """core/errors.py opens with the tree of every exception and where it lives: a new one is
+    added there, so a reader finds them all in one place."""
+    doc = ast.get_docstring(ast.parse((ROOT / "core" / "errors.py").read_text(encoding="utf-8")))
+    found = exception_classes(ROOT)
+    assert {"DeapiError", "SessionLocked", "UsageError", "UnknownEventKind"} <= set(found)
+    missing = {name: where for name, where in found.items() if not re.search(rf"\b{name}\b", doc)}
+    assert missing == {}, "exceptions missing from core/errors.py's map"
