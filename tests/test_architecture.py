@@ -206,3 +206,59 @@ def test_errors_py_maps_every_exception():
     assert {"DeapiError", "SessionLocked", "UsageError", "UnknownEventKind"} <= set(found)
     missing = {name: where for name, where in found.items() if not re.search(rf"\b{name}\b", doc)}
     assert missing == {}, "exceptions missing from core/errors.py's map"
+
+
+# -- the README's map ----------------------------------------------------------------------
+FILE = re.compile(r"(?<![\w/.])([\w*]+\.(?:py|tcss))\b")
+FOLDER = re.compile(r"(?<![\w/.])(\w+)/(?=\s|$)")
+
+
+def readme_tree() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"## How it works\n+```\n(.*?)```", text, re.S)
+    assert m, "no tree under '## How it works' in README.md"
+    return m.group(1).splitlines()
+
+
+def tree_sections(lines: list[str]) -> dict[tuple[str, str], str]:
+    """(top folder, room folder or '') -> the text of its lines. A line at indent 2 opens a
+    room when it starts with folders (`run/`, `screens/ widgets/`); else it names files of the
+    top folder itself. Deeper lines continue the room above them."""
+    sections: dict[tuple[str, str], str] = {}
+    top, rooms = "", [""]
+    for line in lines:
+        indent = len(line) - len(line.lstrip(" "))
+        if indent == 0 and (m := FOLDER.match(line)):
+            top, rooms = m.group(1), [""]
+            continue
+        if indent == 2:
+            head = re.match(r"((?:\w+/\s+)+)", line.strip() + " ")
+            rooms = FOLDER.findall(head.group(1)) if head else [""]
+        for room in rooms:
+            sections[(top, room)] = sections.get((top, room), "") + "\n" + line
+    return sections
+
+
+def test_the_readme_tree_names_only_real_files():
+    for (top, room), text in tree_sections(readme_tree()).items():
+        base = ROOT / top / room
+        for name in FILE.findall(text):
+            assert list(base.glob(name)) or list((ROOT / top).glob(name)), f"README names {top}/{room} {name}"
+        for folder in FOLDER.findall(text):
+            assert (ROOT / top / folder).is_dir() or (ROOT / folder).is_dir(), f"README names {folder}/"
+
+
+def test_the_readme_tree_names_every_file_of_core_and_tui():
+    """A newcomer finds every module from the map: each file of core/ and tui/ is named in its
+    room's lines (the package files aside)."""
+    sections = tree_sections(readme_tree())
+    missing = []
+    for top in ("core", "tui"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            if path.name in ("__init__.py", "__main__.py"):
+                continue
+            rel = path.relative_to(ROOT / top)
+            room = rel.parts[0] if len(rel.parts) > 1 else ""
+            if path.name not in FILE.findall(sections.get((top, room), "")):
+                missing.append(f"{top}/{rel}")
+    assert missing == [], "files the README's 'How it works' does not name in their room"
