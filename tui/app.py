@@ -29,7 +29,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from ..core.config import anchor_paths, describe_changes, resume_settings, save_settings
+from ..core.config import anchor_paths, changes_notice, resume_settings, save_settings
 from ..core.errors import SessionError
 from ..core.events import BatchFinished, Event, Notice
 from ..core.launch import EngineFactory, read_balance, start_engine
@@ -343,9 +343,7 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         settings, changes = resume_settings(saved, {**self.options.overrides, **(given or {})},
                                             check_host=not (demo or self.options.demo),
                                             host=self.settings.api_base)
-        notices = [Notice(time.time(), "info", "changed from the session's settings (and kept for its next "
-                                               f"runs): {describe_changes(changes)}")] if changes else []
-        return settings, notices
+        return settings, list(changes_notice(changes, at=time.time()))
 
     async def _prepare_and_run(self, request: StartRequest) -> None:
         screen = self.screen if isinstance(self.screen, ConfigScreen) else None

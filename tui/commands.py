@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable
 
 import anyio
 
-from ..core.config import describe_changes, load_settings, resolve_api_key, resume_settings
+from ..core.config import changes_notice, load_settings, resolve_api_key, resume_settings
 from ..core.errors import SessionError
 from ..core.events import Notice
 from ..core.launch import KeyRefused, check_key, open_run, over_balance_notice
@@ -182,13 +182,6 @@ def run_headless(args: argparse.Namespace) -> int:
                  json_lines=args.json, resubmit_in_doubt=args.resubmit_in_doubt, notices=notices)
 
 
-def changed_notice(changes) -> tuple[Notice, ...]:
-    """What a resume's flags changed in the session's settings, said once (empty when nothing)."""
-    if not changes:
-        return ()
-    return (Notice(0, "info", f"changed from the session's settings (and kept for its next runs): {describe_changes(changes)}"),)
-
-
 def _open_session_settings(path: str, args: argparse.Namespace) -> tuple[Settings, tuple[Notice, ...]]:
     """A saved session's settings with this command line's overrides on top, and the notice
     that says what they changed. Refused (SettingsError) when the session names another API
@@ -200,7 +193,7 @@ def _open_session_settings(path: str, args: argparse.Namespace) -> tuple[Setting
     except SessionError as exc:
         raise UsageError(str(exc)) from exc
     settings, changes = resume_settings(peek, overrides(args), check_host=not is_demo_session(path))
-    return settings, changed_notice(changes)
+    return settings, changes_notice(changes)
 
 
 def resume_headless(args: argparse.Namespace) -> int:
