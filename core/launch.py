@@ -9,15 +9,18 @@ the engine is built on the session. The faces only start it and render its event
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from typing import Any, Awaitable, Callable
 
 import anyio
 
+from .deapi.client import DeapiClient
 from .errors import Category, DeapiError
 from .events import EventSink, Notice
 from .model import VideoState
+from .plan import estimate_video
 from .run.engine import Engine
 from .store.session import Session, discard_session
 
@@ -29,8 +32,6 @@ def logged(sink: EventSink) -> EventSink:
     """`sink`, with each event also written to the debug log when one is on (else `sink` itself)."""
     if not events_log.isEnabledFor(logging.DEBUG):
         return sink
-    import json
-
     def tee(event: Any) -> None:   # ASCII-only JSON: a title's escape sequences never replay from the file
         events_log.debug("%s %s", type(event).__name__, json.dumps(dataclasses.asdict(event), default=str))
         sink(event)
@@ -84,8 +85,6 @@ class KeyRefused(Exception):
 async def check_key(settings: Any, api_key: str) -> float | None:
     """Check the key before anything is paid: KeyRefused on a 401. Returns the balance, or None
     when it could not be read for a passing reason (the run reports a real problem itself)."""
-    from .deapi.client import DeapiClient
-
     async with DeapiClient(settings.api_base, api_key, timeout=15.0) as client:
         try:
             return await client.balance()
@@ -98,8 +97,6 @@ async def check_key(settings: Any, api_key: str) -> float | None:
 def over_balance_notice(session: Any, balance: float) -> Notice | None:
     """A warning when the known durations alone would cost more than the balance (deAPI then
     refuses jobs, the engine stops submitting cleanly, and a resume after a top-up carries on)."""
-    from .plan import estimate_video
-
     todo = [v for v in session.videos if v.state.value not in ("done", "failed")]
     estimate = sum(estimate_video(v.url, v.duration) or 0.0 for v in todo)
     if estimate <= balance:
@@ -139,9 +136,6 @@ async def read_balance(settings: Any, api_key: str) -> float | None:
     """The account's balance in USD for the run's spending guard, or None when it cannot be read
     now (a refused key is left for the run to report: it halts at its first submit).
     Bounded: a silent API costs at most the client's whole-request limit for the balance route."""
-    from .deapi.client import DeapiClient
-    from .errors import DeapiError
-
     async with DeapiClient(settings.api_base, api_key) as client:
         try:
             return await client.balance()

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
+import anyio.to_thread
+
 from .expand import Extractor, SourceFailure, _clean, _options, _QuietLogger, _with_private_cookies
 from .tracks import Track, caption_tracks
 
@@ -56,9 +59,6 @@ def _fetch_sync(url: str, opts: dict[str, Any]) -> bytes:
 async def fetch_track(ex: Extractor, track: Track, *, timeout: float | None = None) -> bytes:
     """The track's file, through `ex` (its concurrency bound, time limit, proxy and private
     cookies). Raises CaptionFetchFailed."""
-    import anyio
-    import anyio.to_thread
-
     limit = timeout or ex.timeout
     opts = _options(logger=_QuietLogger(), proxy=ex.proxy, socket_timeout=max(1.0, min(20.0, ex.timeout / 3)),
                     cache_dir=ex.cache_dir, single=True)
