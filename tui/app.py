@@ -21,7 +21,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 import anyio
 from textual import on
@@ -35,7 +35,7 @@ from ..core.errors import SessionError
 from ..core.events import BatchFinished, Event, Notice
 from ..core.launch import EngineFactory, read_balance, start_engine
 from ..core.paths import session_path_for, sessions_dir
-from ..core.plan import build_plan
+from ..core.plan import Plan, build_plan
 from ..core.prepare import create_session_from_plan, prepare_session
 from ..core.run.controls import RunControls
 from ..core.sanitize import clean
@@ -71,7 +71,7 @@ from .screens.summary import SummaryScreen
 from .service_face import ServiceLink
 from .widgets.key_input import ENTERED
 
-PlanFactory = Callable[..., Any]   # core.plan.build_plan's signature
+PlanFactory = Callable[..., Awaitable[Plan]]   # core.plan.build_plan's signature
 REPAINT_HZ = 4
 
 
@@ -315,7 +315,7 @@ class BulkTranscribeApp(App[int]):
         """Build the batch's plan on a plan screen over the current one."""
         factory = self.options.plan_factory or build_plan
 
-        def build(on_progress: Callable[[str], None]) -> Any:
+        def build(on_progress: Callable[[str], None]) -> Awaitable[Plan]:
             return factory(request.batch_path, request.settings, api_key=request.api_key, on_progress=on_progress)
 
         self._planned = request
@@ -324,12 +324,12 @@ class BulkTranscribeApp(App[int]):
         self.push_screen(screen)
         return screen
 
-    def start_planned(self, request: StartRequest, plan: Any) -> None:
+    def start_planned(self, request: StartRequest, plan: Plan) -> None:
         """Create the session from the plan the user saw (no second expansion) and run it."""
         self.run_worker(self._create_and_run(request, plan), group="prepare", exclusive=True,
                         exit_on_error=False)
 
-    async def _create_and_run(self, request: StartRequest, plan: Any) -> None:
+    async def _create_and_run(self, request: StartRequest, plan: Plan) -> None:
         try:
             session = await asyncio.to_thread(create_session_from_plan, plan, request.batch_path,
                                               request.settings, session_path=self.session_path or None)
