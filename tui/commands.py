@@ -23,7 +23,7 @@ import anyio
 from ..core.config import changes_notice, load_settings, resolve_api_key, resume_settings
 from ..core.errors import SessionError
 from ..core.events import Notice
-from ..core.launch import KeyRefused, check_key, open_run, over_balance_notice
+from ..core.launch import KeyRefused, open_run
 from ..core.paths import session_path_for
 from ..core.plan import build_plan
 from ..core.prepare import prepare_session
@@ -52,16 +52,6 @@ def _exit_code(finished) -> int:
     if finished is None or finished.failed or finished.remaining or finished.rejected:
         return EXIT_FAILED
     return EXIT_OK
-
-
-async def preflight(settings: Settings, key: str) -> float | None:
-    """Check the key before anything is written: a 401 is a config error (exit 2).
-
-    Returns the balance, or None when it could not be read for a passing reason."""
-    try:
-        return await check_key(settings, key)
-    except KeyRefused as exc:
-        raise UsageError(str(exc)) from exc
 
 
 def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, settings: Settings, *,
@@ -138,12 +128,6 @@ def say_interrupted(printer: HeadlessPrinter, signum: int, engine: Any, session:
     path = shlex.quote(str(session.path)) if session is not None else "SESSION"
     printer(Notice(0, "warning", f"interrupted by {signals.name(signum)}: the session is saved; resume with: "
                                  f"bulk-transcribe resume {path} --headless (exit {code})"))
-
-
-def warn_over_balance(session: Session, balance: float, printer: HeadlessPrinter) -> None:
-    """Say so when the known durations alone would cost more than the balance."""
-    if (warning := over_balance_notice(session, balance)) is not None:
-        printer(warning)
 
 
 def check_batch(batch_path: str) -> None:
