@@ -1,9 +1,12 @@
 """How a run is wired, for every face: a prepared session -> what the user is told -> the engine.
 
 `prepare.py` turns a batch (or a plan, or a saved session) into a `Session`; this module is
-the one step after it that every face shares: the opening notices (problems found while
-preparing, rejected and duplicate lines, where the session is) go to the face's sink, then
-the engine is built on the session. The faces only start it and render its events.
+the one step after it that every face shares. `open_run` (headless, the service) opens the
+session, checks the key and reads the balance, then `begin_run` (the app's own runs call it
+directly, with the balance it read): the balance, the face's notices, the over-balance
+warning, the opening notices (problems found while preparing, rejected and duplicate lines,
+where the session is), then the engine built on the session. The faces only start it and
+render its events.
 """
 
 from __future__ import annotations
@@ -122,6 +125,16 @@ async def open_run(prepare: Callable[[], Awaitable[tuple[Session, bool]]], api_k
         if not resumed:   # the next run starts afresh
             await anyio.to_thread.run_sync(discard_session, session.path)
         raise
+    return begin_run(session, api_key=api_key, sink=sink, resumed=resumed, balance=balance, notices=notices,
+                     factory=factory, resubmit_in_doubt=resubmit_in_doubt, limiter=limiter)
+
+
+def begin_run(session: Session, *, api_key: str, sink: EventSink, resumed: bool, balance: float | None,
+              notices: tuple[Notice, ...] | list[Notice] = (), factory: EngineFactory | None = None,
+              resubmit_in_doubt: bool = False, limiter: Any = None) -> Any:
+    """The step every face takes once its session is ready and the balance read (None: not
+    known): the balance, the face's own `notices`, a warning when the known durations cost more
+    than the balance, then `start_engine` (its opening notices, the engine; returned, not run)."""
     if balance is not None:
         sink(Notice(0, "info", f"deAPI balance: ${balance:.2f}"))
     for notice in notices:

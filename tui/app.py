@@ -33,7 +33,7 @@ from textual.worker import Worker, WorkerState
 from ..core.config import anchor_paths, changes_notice, resume_settings, save_settings
 from ..core.errors import SessionError
 from ..core.events import BatchFinished, Event, Notice
-from ..core.launch import EngineFactory, read_balance, start_engine
+from ..core.launch import EngineFactory, begin_run, read_balance
 from ..core.paths import session_path_for, sessions_dir
 from ..core.plan import Plan, build_plan
 from ..core.prepare import create_session_from_plan, prepare_session
@@ -457,7 +457,8 @@ class BulkTranscribeApp(App[int]):
 
     def launch(self, session: Session, *, resumed: bool = True, resubmit_in_doubt: bool = False,
                balance: float | None = None, notices: list[Notice] | tuple[Notice, ...] = ()) -> None:
-        """Build the engine for `session` and watch it on the run screen; `notices` are said first."""
+        """Build the engine for `session` (core's `begin_run`: the balance, `notices`, then the
+        session's own) and watch it on the run screen; or hand the session to the service."""
         if not self.api_key and getattr(session.settings, "captions", "off") != "only":   # only: pays nothing
             self.notify("No API key: set DEAPI_API_KEY or enter one on the config screen.", severity="error")
             session.close()
@@ -473,11 +474,8 @@ class BulkTranscribeApp(App[int]):
         if self.service.enabled and not is_demo_session(session.path):
             self._hand_to_service(session, resumed=resumed, resubmit_in_doubt=resubmit_in_doubt, notices=notices)
             return
-        for notice in notices:
-            self.sink(notice)
-        engine = start_engine(session, api_key=self.api_key or "", sink=self.sink, resumed=resumed,
-                              factory=self.options.engine_factory, resubmit_in_doubt=resubmit_in_doubt,
-                              balance=balance)
+        engine = begin_run(session, api_key=self.api_key or "", sink=self.sink, resumed=resumed, balance=balance,
+                           notices=notices, factory=self.options.engine_factory, resubmit_in_doubt=resubmit_in_doubt)
         batch = str(getattr(session, "batch", "") or "")
         self.attach(engine, Path(batch).name if batch else Path(str(getattr(session, "path", "batch"))).stem,
                     keep_view=True)
