@@ -147,10 +147,8 @@ def begin_run(session: Session, *, api_key: str, sink: EventSink, resumed: bool,
 
 async def read_balance(settings: Any, api_key: str) -> float | None:
     """The account's balance in USD for the run's spending guard, or None when it cannot be read
-    now (a refused key is left for the run to report: it halts at its first submit).
-    Bounded: a silent API costs at most the client's whole-request limit for the balance route."""
-    async with DeapiClient(settings.api_base, api_key) as client:
-        try:
-            return await client.balance()
-        except DeapiError:
-            return None
+    now: `check_key`, with a refused key left for the run to report (it halts at its first submit)."""
+    try:
+        return await check_key(settings, api_key)
+    except KeyRefused:
+        return None
