@@ -306,3 +306,27 @@ def local_imports(root: Path) -> set[tuple[str, str]]:
 def test_imports_inside_functions_are_only_the_ones_with_a_reason():
     assert local_imports(ROOT) - set(LOCAL_IMPORTS_ALLOWED) == set()
     assert set(LOCAL_IMPORTS_ALLOWED) - local_imports(ROOT) == set(), "allowed but gone: drop it from the list"
+
+
+# -- ruff ----------------------------------------------------------------------------------
+RUFF = Path(sys.executable).with_name("ruff")
+
+
+def ruff(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    if not RUFF.exists():
+        pytest.fail("ruff is missing: install the test extra (pip install -e '.[test]')")
+    return subprocess.run([str(RUFF), "check", "--no-cache", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_ruff_is_clean():
+    """.ci/run runs it too; here the README's test command alone catches a lint error."""
+    done = ruff(".")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ruff_fails_on_a_deliberately_bad_import(tmp_path):
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "bad.py").write_text("import os\nimport sys\n\nprint(sys.argv)\n", encoding="utf-8")
+    done = ruff(".", cwd=tmp_path)
+    assert done.returncode != 0 and "F401" in done.stdout, done.stdout
