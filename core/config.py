@@ -14,6 +14,7 @@ from typing import Any
 
 import tomli_w
 
+from .events import Notice
 from .paths import config_path
 from .settings import Settings, SettingsError
 from .store.atomic import atomic_write_text
@@ -138,6 +139,15 @@ def describe_changes(changes: list[tuple[str, Any, Any]]) -> str:
             return "on" if value else "off"
         return str(value) if value != "" else "none"
     return " · ".join(f"{name} {show(name, before)} → {show(name, after)}" for name, before, after in changes)
+
+
+def changes_notice(changes: list[tuple[str, Any, Any]], *, at: float = 0.0) -> tuple[Notice, ...]:
+    """What a resume's settings changed from the session's, said once by every face (empty
+    when nothing changed). `at` is the notice's wall-clock time."""
+    if not changes:
+        return ()
+    return (Notice(at, "info", f"changed from the session's settings (and kept for its next runs): "
+                               f"{describe_changes(changes)}"),)
 
 
 def face_option(name: str, default: bool) -> bool:

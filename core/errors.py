@@ -8,16 +8,40 @@ it lives (each message already says what to do)::
     ├── DeapiError            here: a failed deAPI call or job, with its Category
     ├── SessionError          here: a session cannot be read, written or used
     │   └── SessionLocked     here: another process holds the session
+    ├── KeyRefused            launch.py: deAPI refused the key before anything was paid (exit 2)
     ├── SourceFailure         sources/expand.py: a yt-dlp call failed (never leaves sources/)
+    │   └── NoRoom            sources/download.py: the disk had no room, nothing was downloaded
+    ├── CaptionFetchFailed    sources/captions.py: a caption file could not be fetched (its HTTP status)
+    ├── DownloadStopped       sources/download.py: the run quit during a download
+    ├── MediaError            media/chunks.py: a file cannot be cut into uploads
     ├── LockBusy              store/lockfile.py: the flock is held (store/access.py turns it into SessionLocked)
+    ├── RuntimeDirError       service/paths.py: the service's folder is missing or unsafe
+    ├── ProtocolError         service/protocol.py: the peer broke the service's protocol
+    │   ├── LineTooLong       service/protocol.py: a message over the line limit
+    │   └── IncompleteMessage service/protocol.py: the connection closed mid-message
+    ├── RequestFailed         service/client.py: the service answered ok: false
+    ├── RequestError          service/server.py: a handler's ok: false, with its code
+    ├── ConnectionError
+    │   ├── ServiceNotRunning     service/client.py: no service listens
+    │   └── ServiceDisconnected   service/client.py: the connection ended (the service's reason)
+    ├── PermissionError
+    │   └── PeerRefused       service/peer.py: the peer at the socket is another user
+    ├── RuntimeError
+    │   ├── ServiceStartFailed    service/spawn.py: the service could not be started (its log's end)
+    │   ├── ServiceRunning        service/listen.py: another service of this user runs
+    │   └── PeerCheckUnavailable  service/peer.py: this platform cannot tell who is at a socket
     └── ValueError
         ├── SettingsError     settings.py: a setting is out of range or unknown
         ├── BatchError        sources/batch.py: the batch file as a whole cannot be read
         ├── UrlError          sources/urls.py: not a usable video URL (a bad line, not a bad file)
+        ├── CaptionFormatError    sources/subtitles.py: not captions in the format it claims
         ├── NewerVersion      store/format.py: a session written by a newer version
+        ├── EventDecodeError  service/codec.py: a dict that is no valid event
+        │   └── UnknownEventKind  service/codec.py: an event kind of a newer peer (skipped)
         └── FormError         simulator/forms.py: the simulator could not read a request body
 
 The faces add one of their own: `UsageError` (tui/options.py), a bad command line: exit 2.
+(tests/test_architecture.py checks that every exception class of core/ and tui/ is in this map.)
 """
 
 from __future__ import annotations

@@ -1,23 +1,29 @@
 """How a run is wired, for every face: a prepared session -> what the user is told -> the engine.
 
 `prepare.py` turns a batch (or a plan, or a saved session) into a `Session`; this module is
-the one step after it that every face shares: the opening notices (problems found while
-preparing, rejected and duplicate lines, where the session is) go to the face's sink, then
-the engine is built on the session. The faces only start it and render its events.
+the one step after it that every face shares. `open_run` (headless, the service) opens the
+session, checks the key and reads the balance, then `begin_run` (the app's own runs call it
+directly, with the balance it read): the balance, the face's notices, the over-balance
+warning, the opening notices (problems found while preparing, rejected and duplicate lines,
+where the session is), then the engine built on the session. The faces only start it and
+render its events.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from typing import Any, Awaitable, Callable
 
 import anyio
 
+from .deapi.client import DeapiClient
 from .errors import Category, DeapiError
 from .events import EventSink, Notice
 from .model import VideoState
+from .plan import estimate_video
 from .run.engine import Engine
 from .store.session import Session, discard_session
 
@@ -29,8 +35,6 @@ def logged(sink: EventSink) -> EventSink:
     """`sink`, with each event also written to the debug log when one is on (else `sink` itself)."""
     if not events_log.isEnabledFor(logging.DEBUG):
         return sink
-    import json
-
     def tee(event: Any) -> None:   # ASCII-only JSON: a title's escape sequences never replay from the file
         events_log.debug("%s %s", type(event).__name__, json.dumps(dataclasses.asdict(event), default=str))
         sink(event)
@@ -84,8 +88,6 @@ class KeyRefused(Exception):
 async def check_key(settings: Any, api_key: str) -> float | None:
     """Check the key before anything is paid: KeyRefused on a 401. Returns the balance, or None
     when it could not be read for a passing reason (the run reports a real problem itself)."""
-    from .deapi.client import DeapiClient
-
     async with DeapiClient(settings.api_base, api_key, timeout=15.0) as client:
         try:
             return await client.balance()
@@ -98,8 +100,6 @@ async def check_key(settings: Any, api_key: str) -> float | None:
 def over_balance_notice(session: Any, balance: float) -> Notice | None:
     """A warning when the known durations alone would cost more than the balance (deAPI then
     refuses jobs, the engine stops submitting cleanly, and a resume after a top-up carries on)."""
-    from .plan import estimate_video
-
     todo = [v for v in session.videos if v.state.value not in ("done", "failed")]
     estimate = sum(estimate_video(v.url, v.duration) or 0.0 for v in todo)
     if estimate <= balance:
@@ -125,6 +125,16 @@ async def open_run(prepare: Callable[[], Awaitable[tuple[Session, bool]]], api_k
         if not resumed:   # the next run starts afresh
             await anyio.to_thread.run_sync(discard_session, session.path)
         raise
+    return begin_run(session, api_key=api_key, sink=sink, resumed=resumed, balance=balance, notices=notices,
+                     factory=factory, resubmit_in_doubt=resubmit_in_doubt, limiter=limiter)
+
+
+def begin_run(session: Session, *, api_key: str, sink: EventSink, resumed: bool, balance: float | None,
+              notices: tuple[Notice, ...] | list[Notice] = (), factory: EngineFactory | None = None,
+              resubmit_in_doubt: bool = False, limiter: Any = None) -> Any:
+    """The step every face takes once its session is ready and the balance read (None: not
+    known): the balance, the face's own `notices`, a warning when the known durations cost more
+    than the balance, then `start_engine` (its opening notices, the engine; returned, not run)."""
     if balance is not None:
         sink(Notice(0, "info", f"deAPI balance: ${balance:.2f}"))
     for notice in notices:
@@ -137,13 +147,8 @@ async def open_run(prepare: Callable[[], Awaitable[tuple[Session, bool]]], api_k
 
 async def read_balance(settings: Any, api_key: str) -> float | None:
     """The account's balance in USD for the run's spending guard, or None when it cannot be read
-    now (a refused key is left for the run to report: it halts at its first submit).
-    Bounded: a silent API costs at most the client's whole-request limit for the balance route."""
-    from .deapi.client import DeapiClient
-    from .errors import DeapiError
-
-    async with DeapiClient(settings.api_base, api_key) as client:
-        try:
-            return await client.balance()
-        except DeapiError:
-            return None
+    now: `check_key`, with a refused key left for the run to report (it halts at its first submit)."""
+    try:
+        return await check_key(settings, api_key)
+    except KeyRefused:
+        return None

@@ -41,6 +41,7 @@ from typing import Any
 import anyio.to_thread
 
 from . import paths
+from .durations import span_words
 from .errors import Category, DeapiError
 from .model import Method, Video
 from .prices import JOB_FEE, PER_HOUR, estimate_price, tiktok_band
@@ -311,14 +312,6 @@ def limits_basis(settings: Settings) -> tuple[str, str]:
     return "preset", preset
 
 
-def _span(seconds: float) -> str:
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
-
-
 def daily_limit_wait(to_submit: int, per_day: int | None, used_today: int = 0, *,
                      now: float | None = None) -> tuple[float, int, int]:
     """What a daily submit limit does to `to_submit` more submits: (seconds spent waiting for
@@ -379,7 +372,7 @@ def estimate_seconds(durations: Sequence[float | None], settings: Settings, *,
         fast_c = (max(1, min(settings.max_concurrency, math.ceil(rpm / 60.0 * latency * 1.25)))
                   if settings.auto_concurrency else concurrency)
         fast, _ = _estimate(n, latency, rpm, day, fast_c, now)
-        basis += f"; if deAPI's answers show a Premium account ({rpm}/min), about {_span(fast)}"
+        basis += f"; if deAPI's answers show a Premium account ({rpm}/min), about {span_words(fast)}"
     return seconds, basis
 
 

@@ -160,11 +160,6 @@ def recover(path: Path, videos: list[Video]) -> list[str]:
     return notes
 
 
-def metadata_warnings(problems) -> list[str]:
-    """Videos kept without their metadata (title, duration): worth a warning, never a failure."""
-    return [f"line {p.line}: {p.message}" for p in problems if getattr(p, "key", "")]
-
-
 def plan_rejected(plan: "Plan") -> list[RejectedLine]:
     """The plan's input and source problems and its duplicates as the session's rejected lines,
     by line number (the same reasons `prepare_session` records)."""

@@ -21,28 +21,33 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
+import anyio
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from ..core.config import anchor_paths, describe_changes, resume_settings, save_settings
+from ..core.config import anchor_paths, changes_notice, resume_settings, save_settings
 from ..core.errors import SessionError
 from ..core.events import BatchFinished, Event, Notice
-from ..core.launch import EngineFactory, read_balance, start_engine
+from ..core.launch import EngineFactory, begin_run, read_balance
 from ..core.paths import session_path_for, sessions_dir
-from ..core.plan import build_plan
+from ..core.plan import Plan, build_plan
 from ..core.prepare import create_session_from_plan, prepare_session
 from ..core.run.controls import RunControls
 from ..core.sanitize import clean
+from ..core.service import RequestFailed
+from ..core.service.spawn import ServiceStartFailed
 from ..core.settings import Settings, SettingsError
 from ..core.simulator.demo import is_demo_session, wire_demo
 from ..core.sources.batch import BatchError
+from ..core.store.format import peek
 from ..core.store.session import Session, discard_session, list_sessions
 from . import signals
+from .headless import summary_text
 from .messages import (
     DiscardRequested,
     NewBatchRequested,
@@ -63,10 +68,10 @@ from .screens.plan import PlanScreen
 from .screens.resume import ResumeScreen
 from .screens.run import RunScreen
 from .screens.summary import SummaryScreen
-from .service_face import ServiceFace
+from .service_face import ServiceLink
 from .widgets.key_input import ENTERED
 
-PlanFactory = Callable[..., Any]   # core.plan.build_plan's signature
+PlanFactory = Callable[..., Awaitable[Plan]]   # core.plan.build_plan's signature
 REPAINT_HZ = 4
 
 
@@ -91,7 +96,7 @@ class AppOptions:
     mouse: bool = False   # mouse tracking (off: keyboard only, nothing sent over SSH when the mouse moves)
 
 
-class BulkTranscribeApp(ServiceFace, App[int]):
+class BulkTranscribeApp(App[int]):
     CSS_PATH = ["app.tcss", "config.tcss", "plan.tcss", "run.tcss"]
     TITLE = "bulk-transcribe"
     # The palette (ctrl+p) lists the screen's own actions (`get_system_commands`).
@@ -130,6 +135,10 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         self._quit_summary: BatchFinished | None = None   # the engine's summary when quit mid-run
         self._session_began: float | None = None   # wall time a resumed session was created
         self.stopped_by: int | None = None   # the signal (SIGTERM, SIGHUP) that stopped the app
+        # Where batches run so they outlive the terminal; not the demo's (its simulator lives in
+        # this process) nor a test's own engine.
+        self.service = ServiceLink(self.sink, wanted=not (options.demo or options.engine_factory is not None))
+        self.detached = False   # left the batch running in the service
 
     # -- the one sink -----------------------------------------------------------------
     def sink(self, event: Event) -> None:
@@ -205,9 +214,8 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         so the user sees them), and those the service runs wherever they are. Never raises."""
         found = [s for s in list_sessions(sessions_dir()) if not s.finished]
         listed = {str(Path(s.path).resolve()) for s in found}
-        for batch in self.service_batches():
+        for batch in self.service.batches():
             if batch.get("session") not in listed:
-                from ..core.store.format import peek
                 try:
                     found.insert(0, peek(Path(batch["session"])))
                 except Exception:
@@ -292,7 +300,7 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         # Folders typed on the screen are relative to here: the session stores them absolute.
         request = dataclasses.replace(request, settings=anchor_paths(request.settings))
         self.settings = request.settings
-        if self.uses_service and (name := self._running_in_service(self._session_file(request.batch_path))):
+        if self.service.enabled and (name := self.service.running(self._session_file(request.batch_path))):
             self.attach_remote(name, Path(request.batch_path).name)   # it runs already: show it
             return
         if not ask or self._session_file(request.batch_path).exists():
@@ -307,7 +315,7 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         """Build the batch's plan on a plan screen over the current one."""
         factory = self.options.plan_factory or build_plan
 
-        def build(on_progress: Callable[[str], None]) -> Any:
+        def build(on_progress: Callable[[str], None]) -> Awaitable[Plan]:
             return factory(request.batch_path, request.settings, api_key=request.api_key, on_progress=on_progress)
 
         self._planned = request
@@ -316,12 +324,12 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         self.push_screen(screen)
         return screen
 
-    def start_planned(self, request: StartRequest, plan: Any) -> None:
+    def start_planned(self, request: StartRequest, plan: Plan) -> None:
         """Create the session from the plan the user saw (no second expansion) and run it."""
         self.run_worker(self._create_and_run(request, plan), group="prepare", exclusive=True,
                         exit_on_error=False)
 
-    async def _create_and_run(self, request: StartRequest, plan: Any) -> None:
+    async def _create_and_run(self, request: StartRequest, plan: Plan) -> None:
         try:
             session = await asyncio.to_thread(create_session_from_plan, plan, request.batch_path,
                                               request.settings, session_path=self.session_path or None)
@@ -343,9 +351,7 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         settings, changes = resume_settings(saved, {**self.options.overrides, **(given or {})},
                                             check_host=not (demo or self.options.demo),
                                             host=self.settings.api_base)
-        notices = [Notice(time.time(), "info", "changed from the session's settings (and kept for its next "
-                                               f"runs): {describe_changes(changes)}")] if changes else []
-        return settings, notices
+        return settings, list(changes_notice(changes, at=time.time()))
 
     async def _prepare_and_run(self, request: StartRequest) -> None:
         screen = self.screen if isinstance(self.screen, ConfigScreen) else None
@@ -383,7 +389,7 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         this run first."""
         path = Path(path)
         demo = is_demo_session(path)
-        if self.uses_service and not demo and (name := self._running_in_service(path)):
+        if self.service.enabled and not demo and (name := self.service.running(path)):
             self.attach_remote(name)   # the service runs it: no key needed, nothing opened here
             return
         if not self.api_key and not demo:
@@ -431,9 +437,28 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         return True
 
     # -- running ----------------------------------------------------------------------
+    def attach_remote(self, name: str, title: str | None = None) -> None:
+        """Show a batch the service runs already, live (its recent events first)."""
+        self.view = RunView()
+        self._session_began = None
+        self.attach(self.service.attach(name), title or name)
+
+    def _hand_to_service(self, session: Session, *, resumed: bool, resubmit_in_doubt: bool,
+                         notices: list[Notice] | tuple[Notice, ...]) -> None:
+        """Close the prepared session here and let the service run it, on the run screen."""
+        try:
+            engine = self.service.hand_over(session, api_key=self.api_key or "", resumed=resumed,
+                                            resubmit_in_doubt=resubmit_in_doubt, notices=notices)
+        except SessionError as exc:
+            self.notify(str(exc), severity="error", timeout=15, markup=False)
+            return
+        batch = str(getattr(session, "batch", "") or "")
+        self.attach(engine, Path(batch).name if batch else Path(session.path).resolve().stem, keep_view=True)
+
     def launch(self, session: Session, *, resumed: bool = True, resubmit_in_doubt: bool = False,
                balance: float | None = None, notices: list[Notice] | tuple[Notice, ...] = ()) -> None:
-        """Build the engine for `session` and watch it on the run screen; `notices` are said first."""
+        """Build the engine for `session` (core's `begin_run`: the balance, `notices`, then the
+        session's own) and watch it on the run screen; or hand the session to the service."""
         if not self.api_key and getattr(session.settings, "captions", "off") != "only":   # only: pays nothing
             self.notify("No API key: set DEAPI_API_KEY or enter one on the config screen.", severity="error")
             session.close()
@@ -446,14 +471,11 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         # A resumed session began before this run: the summary's time says which it counts.
         created = getattr(session, "created", 0.0)
         self._session_began = created if resumed and created else None
-        if self.uses_service and not is_demo_session(session.path):
+        if self.service.enabled and not is_demo_session(session.path):
             self._hand_to_service(session, resumed=resumed, resubmit_in_doubt=resubmit_in_doubt, notices=notices)
             return
-        for notice in notices:
-            self.sink(notice)
-        engine = start_engine(session, api_key=self.api_key or "", sink=self.sink, resumed=resumed,
-                              factory=self.options.engine_factory, resubmit_in_doubt=resubmit_in_doubt,
-                              balance=balance)
+        engine = begin_run(session, api_key=self.api_key or "", sink=self.sink, resumed=resumed, balance=balance,
+                           notices=notices, factory=self.options.engine_factory, resubmit_in_doubt=resubmit_in_doubt)
         batch = str(getattr(session, "batch", "") or "")
         self.attach(engine, Path(batch).name if batch else Path(str(getattr(session, "path", "batch"))).stem,
                     keep_view=True)
@@ -475,8 +497,13 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         return screen
 
     async def _drive(self, engine: Any) -> BatchFinished | None:
-        if self._is_remote(engine):
-            return await self._drive_remote(engine)
+        if self.service.is_remote(engine):
+            try:
+                return await self.service.drive(engine)
+            except (RequestFailed, ServiceStartFailed) as exc:   # refused, or no service could start
+                self.notify(getattr(exc, "message", str(exc)), severity="error", timeout=15, markup=False)
+                self.show_config()
+                return None
         result = await engine.run()
         if self.view.finished is None:
             self.sink(result)
@@ -503,7 +530,7 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         self.stopped_by = signum
         if signals.leave_dead_terminal():
             self._revive_output()
-        if self.running and self._is_remote(self.engine):
+        if self.running and self.service.is_remote(self.engine):
             self.detached = True   # the service runs the batch: leave it running, as the detach answer does
             self.exit(self.exit_code())
         elif self.running:
@@ -535,7 +562,7 @@ class BulkTranscribeApp(ServiceFace, App[int]):
         if isinstance(self.screen, (Confirm, QuitChoice)):
             return   # already asking
         in_flight = self.view.totals().in_flight
-        if self._is_remote(self.engine):
+        if self.service.is_remote(self.engine):
             def chosen(answer: str | None) -> None:
                 if answer == "detach":
                     self.detached = True
@@ -569,17 +596,31 @@ class BulkTranscribeApp(ServiceFace, App[int]):
                 self._quit_summary = None
         self.exit(self.exit_code())
 
+    async def _stop_remote(self) -> None:
+        """Stop on the quit question: the service cuts the batch short and saves it; its summary
+        comes back as the batch's last event, then the app leaves."""
+        engine: Any = self.engine
+        await engine.quit()
+        worker = self._engine_worker
+        if worker is not None:
+            with anyio.move_on_after(60):
+                try:
+                    await worker.wait()
+                except Exception:
+                    pass
+        self._quit_summary = engine.summary()
+        self.exit(self.exit_code())
+
     def farewell(self) -> str | None:
         """What the terminal shows once the app has gone: the headless summary (counts, where the
         transcripts, report and session are, how to resume), or None when nothing ran."""
         if self.detached:
-            return self.detached_farewell()
+            return self.service.detached_farewell(getattr(self.engine, "name", ""))
         result = self.view.finished or self._quit_summary
         if self.engine is None or result is None:
             return None
         if self.stopped_by is not None and result is self._quit_summary:
             result = dataclasses.replace(result, stopped=True)   # a signal stopped it: not "Finished"
-        from .headless import summary_text
         return summary_text(result).lstrip("\n")
 
     def _revive_output(self) -> None:

@@ -1,20 +1,24 @@
 """The `bulk-transcribe` command line: the parser and `main`, nothing else (commands.py does the work).
 
-Textual is imported only by the subcommands that open the app, so headless runs on a
-server stay light. Exit codes: 0 every video done, 1 some failed or unfinished (or a batch line skipped),
-2 a usage or configuration error (nothing written), 128 + the signal when interrupted (130 Ctrl-C,
-143 SIGTERM, 129 SIGHUP; the session saved).
+Each subcommand's module (commands.py, remote.py, the service's daemon) is imported inside
+`main` when that subcommand runs: they pull in the engine, httpx and the service, which would
+make `--help` and `completion` four times slower. Textual is imported only by the subcommands
+that open the app (commands.py), so headless runs on a server stay light.
+
+Exit codes: 0 every video done, 1 some failed or unfinished (or a batch line skipped), 2 a usage or
+configuration error (nothing written), 128 + the signal when interrupted (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP; the session saved).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Sequence
 
 from .. import __version__
-from ..core.config import CONFIG_KEYS, ENV_BASE, ENV_KEY
-from ..core.paths import config_path
+from ..core.config import CONFIG_KEYS, ENV_BASE, ENV_KEY, resolve_api_key
+from ..core.paths import config_path, data_dir
 from ..core.settings import (
     CAPTIONS,
     DEFAULT_API_BASE,
@@ -27,7 +31,10 @@ from ..core.settings import (
     PLAN_CHOICES,
     SettingsError,
     parse_concurrency,
+    redact_key,
 )
+from .completion import SCRIPTS
+from .debuglog import start_debug_log, stop_debug_log
 from .options import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 
 EPILOG = f"""\
@@ -274,13 +281,6 @@ def _debug_log(args: argparse.Namespace):
     """The debug log this command line asks for (`--log FILE`, `--verbose`), or None."""
     if not (getattr(args, "log", None) or getattr(args, "verbose", False)):
         return None
-    import logging
-
-    from ..core.config import resolve_api_key
-    from ..core.paths import data_dir
-    from ..core.settings import redact_key
-    from .debuglog import start_debug_log
-
     path = args.log or (data_dir() / "debug.log" if _is_app(args) else None)   # the app owns the terminal
     key, where = resolve_api_key()
     try:
@@ -324,7 +324,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "completion":
-        from .completion import SCRIPTS
         sys.stdout.write(SCRIPTS[args.shell](parser))
         return 0
     if args.command is None:
@@ -358,6 +357,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     finally:
         if log is not None:
-            from .debuglog import stop_debug_log
             stop_debug_log(log)
 

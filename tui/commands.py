@@ -12,21 +12,25 @@ import argparse
 import dataclasses
 import os
 import shlex
+import shutil
 import signal
+import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import anyio
 
-from ..core.config import describe_changes, load_settings, resolve_api_key, resume_settings
+from ..core.config import changes_notice, load_settings, resolve_api_key, resume_settings
 from ..core.errors import SessionError
 from ..core.events import Notice
-from ..core.launch import KeyRefused, check_key, open_run, over_balance_notice
+from ..core.launch import KeyRefused, open_run
 from ..core.paths import session_path_for
+from ..core.plan import build_plan
 from ..core.prepare import prepare_session
 from ..core.sanitize import json_text
 from ..core.service.spawn import ENV_NO_SERVICE, service_disabled
 from ..core.settings import Settings
+from ..core.simulator.demo import demo_batch_path, demo_session_path, demo_settings, is_demo_session, wire_demo
 from ..core.sources.batch import BatchError, read_batch, read_batch_text
 from ..core.store.session import Session
 from . import signals
@@ -40,22 +44,14 @@ from .options import (
     need_terminal,
     overrides,
 )
+from .remote import run_in_service
+from .text import format_plan_table, plan_rows_json
 
 
 def _exit_code(finished) -> int:
     if finished is None or finished.failed or finished.remaining or finished.rejected:
         return EXIT_FAILED
     return EXIT_OK
-
-
-async def preflight(settings: Settings, key: str) -> float | None:
-    """Check the key before anything is written: a 401 is a config error (exit 2).
-
-    Returns the balance, or None when it could not be read for a passing reason."""
-    try:
-        return await check_key(settings, key)
-    except KeyRefused as exc:
-        raise UsageError(str(exc)) from exc
 
 
 def drive(prepare: Callable[[], Awaitable[tuple[Session, bool]]], key: str, settings: Settings, *,
@@ -134,12 +130,6 @@ def say_interrupted(printer: HeadlessPrinter, signum: int, engine: Any, session:
                                  f"bulk-transcribe resume {path} --headless (exit {code})"))
 
 
-def warn_over_balance(session: Session, balance: float, printer: HeadlessPrinter) -> None:
-    """Say so when the known durations alone would cost more than the balance."""
-    if (warning := over_balance_notice(session, balance)) is not None:
-        printer(warning)
-
-
 def check_batch(batch_path: str) -> None:
     """Refuse, before anything is asked of deAPI, a batch that is missing, a folder or not text
     (the message names the line with the NUL or undecodable byte). Raises UsageError."""
@@ -172,7 +162,6 @@ def run_headless(args: argparse.Namespace) -> int:
         settings, notices = load_settings(overrides(args)), ()
     key, _ = need_key(settings)
     if not service_disabled():   # the batch runs in the service, so it outlives this terminal
-        from .remote import run_in_service
         return run_in_service(settings=settings, key=key, session_path=session_file, batch=args.batch,
                               json_lines=args.json, detach=getattr(args, "detach", False),
                               resubmit_in_doubt=args.resubmit_in_doubt, notices=notices)
@@ -182,39 +171,28 @@ def run_headless(args: argparse.Namespace) -> int:
                  json_lines=args.json, resubmit_in_doubt=args.resubmit_in_doubt, notices=notices)
 
 
-def changed_notice(changes) -> tuple[Notice, ...]:
-    """What a resume's flags changed in the session's settings, said once (empty when nothing)."""
-    if not changes:
-        return ()
-    return (Notice(0, "info", f"changed from the session's settings (and kept for its next runs): {describe_changes(changes)}"),)
-
-
 def _open_session_settings(path: str, args: argparse.Namespace) -> tuple[Settings, tuple[Notice, ...]]:
     """A saved session's settings with this command line's overrides on top, and the notice
     that says what they changed. Refused (SettingsError) when the session names another API
     host than the one in force, unless the flag names it (the demo's own simulator excepted)."""
-    from ..core.simulator.demo import is_demo_session
-
     try:
         peek = Session.peek_settings(path)
     except SessionError as exc:
         raise UsageError(str(exc)) from exc
     settings, changes = resume_settings(peek, overrides(args), check_host=not is_demo_session(path))
-    return settings, changed_notice(changes)
+    return settings, changes_notice(changes)
 
 
 def resume_headless(args: argparse.Namespace) -> int:
     if not Path(args.session_file).is_file():
         raise UsageError(f"no session file at {args.session_file}")
     settings, notices = _open_session_settings(args.session_file, args)
-    from ..core.simulator.demo import is_demo_session, wire_demo
     sim = None
     if is_demo_session(args.session_file):
         sim, settings, key = wire_demo(settings)
     else:
         key, _ = need_key(settings)
         if not service_disabled():
-            from .remote import run_in_service
             return run_in_service(settings=settings, key=key, session_path=Path(args.session_file), batch=None,
                                   json_lines=args.json, detach=getattr(args, "detach", False),
                                   resubmit_in_doubt=args.resubmit_in_doubt, notices=notices)
@@ -233,8 +211,6 @@ def resume_headless(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from ..core.simulator.demo import demo_batch_path, demo_session_path, demo_settings, wire_demo
-
     if not args.headless:
         need_terminal("`bulk-transcribe demo --headless`")
     sim, base, key = wire_demo(demo_settings(""), fresh=args.fresh)
@@ -245,7 +221,7 @@ def run_demo(args: argparse.Namespace) -> int:
             for p in session_path.parent.glob(session_path.name + "*"):
                 p.unlink()
         if not args.headless:
-            from .app import run_app
+            from .app import run_app  # Textual: loaded only by the commands that open the app
             return run_app(settings=settings, api_key=key, key_source="demo",
                            batch_path=str(demo_batch_path()), session_path=str(session_path), start=True,
                            demo=True, sim=sim, mouse=mouse_wanted(args))
@@ -256,9 +232,6 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from ..core.plan import build_plan
-    from .text import format_plan_table, plan_rows_json
-
     settings = load_settings(overrides(args))
     key, _ = resolve_api_key()
     require_urls(args.batch)   # missing, a folder, not text, no URLs: exit 2 before deAPI is asked the balance
@@ -276,9 +249,6 @@ def run_plan(args: argparse.Namespace) -> int:
 
 def _terminal_width() -> int:
     """The terminal's width for a table on stdout (80 when it is a file or a pipe), within 60-200."""
-    import shutil
-    import sys
-
     columns = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
     return min(max(columns, 60), 200)
 
@@ -287,7 +257,7 @@ def open_app(args: argparse.Namespace, resume: str | None = None) -> int:
     if not resume and getattr(args, "batch", None):
         check_batch(args.batch)   # a bad batch is said first, before the app opens (and asks deAPI the balance)
     need_terminal(f"`bulk-transcribe resume {resume} --headless`" if resume else "`bulk-transcribe run BATCH`")
-    from .app import run_app
+    from .app import run_app  # Textual: loaded only by the commands that open the app
 
     key, where = resolve_api_key()
     if resume:

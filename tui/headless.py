@@ -14,6 +14,7 @@ import time
 from enum import Enum
 from typing import IO
 
+from ..core.durations import fmt_duration
 from ..core.events import (
     BatchFinished,
     ConcurrencyChanged,
@@ -26,7 +27,7 @@ from ..core.events import (
 )
 from ..core.model import VideoState
 from ..core.sanitize import clean, json_text
-from .text import finding_text, fmt_bucket, fmt_duration, methods_text, outage_text, run_eta
+from .text import finding_text, fmt_bucket, methods_text, outage_text, run_eta
 
 
 class HeadlessPrinter:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from textual.message import Message
 
+from ..core.plan import Plan
 from ..core.settings import Settings
 
 
@@ -39,7 +39,7 @@ class StartRequested(Message):
 class PlanAccepted(Message):
     """The user accepted the plan shown (enter on the plan screen): create its session and run."""
 
-    def __init__(self, plan: Any) -> None:
+    def __init__(self, plan: Plan) -> None:
         super().__init__()
         self.plan = plan
 

@@ -8,6 +8,7 @@ give 143 and 129: signals.py).
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ..core.config import ENV_KEY, face_option, resolve_api_key
@@ -43,8 +44,6 @@ def mouse_wanted(args: argparse.Namespace) -> bool:
 def need_terminal(headless_hint: str) -> None:
     """The full-screen app needs a terminal on stdin and stdout: refuse (exit 2) instead of painting
     escape codes into a file or waiting for keys that never come (a cron line without `run`)."""
-    import sys
-
     missing = [name for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout))
                if stream is None or not stream.isatty()]
     if missing:

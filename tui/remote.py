@@ -9,6 +9,7 @@ its summary; a second Ctrl-C exits at once (the service still saves). Losing the
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ import anyio
 from ..core.events import BatchFinished, Notice
 from ..core.paths import session_path_for, sessions_dir
 from ..core.service import RequestFailed, RuntimeDirError, ServiceDisconnected, ServiceNotRunning, call, connect
+from ..core.service.paths import runtime_dir_candidate
 from ..core.service.spawn import ServiceStartFailed, ensure_service, ping
 from ..core.settings import Settings
 from .headless import HeadlessPrinter
@@ -201,7 +203,6 @@ def ls(*, json_lines: bool) -> int:
     running = {r["name"] for r in rows}
     saved = sorted(p for p in sessions_dir().glob("*.toml")) if sessions_dir().is_dir() else []
     if json_lines:
-        import json
         for r in rows:
             print(json.dumps(r, ensure_ascii=True))
         for p in saved:
@@ -235,8 +236,6 @@ def stop_service() -> int:
 
 def status() -> int:
     """`bulk-transcribe service --status`."""
-    from ..core.service.paths import runtime_dir_candidate
-
     answer = ping()
     folder = runtime_dir_candidate()
     if answer is None:

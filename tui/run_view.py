@@ -15,6 +15,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Callable
 
+from ..core.durations import fmt_duration
 from ..core.events import (
     Activity,
     BatchFinished,
@@ -28,7 +29,7 @@ from ..core.events import (
 )
 from ..core.model import VideoState
 from ..core.sanitize import clean
-from .text import fmt_bucket, fmt_duration, run_eta
+from .text import fmt_bucket, run_eta
 
 
 @dataclass(frozen=True, slots=True)

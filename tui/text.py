@@ -1,4 +1,5 @@
-"""How the faces write things: durations, rate-limit buckets, and the plan as a table or JSON.
+"""How the faces write things: rate-limit buckets, outages, and the plan as a table or JSON
+(durations: core/durations.py).
 
 Plain functions over core's records (no Textual), shared by the app, the headless printer and
 the command line, so every face says a thing the same way. Untrusted text is cleaned by
@@ -12,24 +13,10 @@ import textwrap
 from collections.abc import Iterator
 from typing import Any
 
+from ..core.durations import fmt_clock, fmt_duration, for_words
 from ..core.events import BucketUsage, Progress
 from ..core.plan import Plan, PlanTotals, daily_limit_wait
-from ..core.run.outage import for_words
 from ..core.sanitize import clean
-
-
-def fmt_duration(seconds: float | None) -> str:
-    """`45s`, `3m05s`, `2h07m`, `3d04h`; an em dash when unknown."""
-    if seconds is None or seconds < 0 or math.isnan(seconds) or math.isinf(seconds):
-        return "—"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
 
 
 def run_eta(p: Progress, now_wall: float) -> float | None:
@@ -117,15 +104,6 @@ def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
         "problems": [{"line": p.line, "url": p.url, "category": p.category, "message": p.message,
                       "key": p.key} for p in plan.problems],
     }
-
-
-def fmt_clock(seconds: float | None) -> str:
-    """A media length as a clock: `3:07`, `1:02:03`; `?` when unknown."""
-    if seconds is None:
-        return "?"
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    return f"{h}:{rem // 60:02d}:{rem % 60:02d}" if h else f"{rem // 60}:{rem % 60:02d}"
 
 
 def _fit(text: str, width: int) -> str:

@@ -81,7 +81,7 @@ class AutoConcurrency:
             return max(line[0] + line[1] * duration, 1e-6)
         return statistics.median(t for _, t in self._first) if self._first else None
 
-    def trouble(self, now: float, what: str) -> bool:
+    def lower_after(self, now: float, what: str) -> bool:
         """A 429 or server error: halve the level (once per burst). True when it dropped."""
         if now - self._last_cut < self.job_time() / 2 or self.current <= 1:
             return False

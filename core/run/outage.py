@@ -15,19 +15,10 @@ from typing import Any, Callable
 
 import anyio
 
+from ..durations import for_words
 from ..events import ServerTrouble
 
 LONG_AFTER = 3   # server errors in a row, with no good answer between, before the outage is named
-
-
-def for_words(seconds: float) -> str:
-    """`45 s`, `12 m`, `2 h 05 m`: how long, to the unit that matters."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} m"
-    return f"{s // 3600} h {(s % 3600) // 60:02d} m"
 
 
 class Outage:

@@ -72,11 +72,11 @@ class AdaptiveLevel:
             return f"{word} to {self.current} in flight ({self.reason})"
         return None
 
-    def trouble(self, reason: str) -> str | None:
+    def lower_after(self, reason: str) -> str | None:
         """A 429 or server error happened; returns a message if the level dropped."""
         self._streak = 0
         if self.auto is not None:
-            if not self.enabled or not self.auto.trouble(self._clock(), reason):
+            if not self.enabled or not self.auto.lower_after(self._clock(), reason):
                 return None
             self.current, self.reason = self.auto.current, self.auto.reason
             self._apply()
@@ -91,7 +91,7 @@ class AdaptiveLevel:
         self._apply()
         return f"lowered to {self.current} in flight after {reason}"
 
-    def success(self) -> str | None:
+    def raise_after_success(self) -> str | None:
         """A call went through; returns a message if the level rose."""
         if self.auto is not None or not self.enabled or self.current >= self.maximum:
             return None
@@ -167,7 +167,7 @@ class Pacing:
         self._submit_latency = 0.2
 
     def on_trouble(self, reason: str) -> None:
-        msg = self.level.trouble(reason)
+        msg = self.level.lower_after(reason)
         if msg:
             self._reporter.emit(ConcurrencyChanged(self.level.current, msg))
 
@@ -186,7 +186,7 @@ class Pacing:
             auto.polls_per_video = 0.9 * auto.polls_per_video + 0.1 * max(1, polls)
 
     def on_success(self) -> None:
-        msg = self.level.success()
+        msg = self.level.raise_after_success()
         if msg:
             self._reporter.emit(ConcurrencyChanged(self.level.current, msg))
 

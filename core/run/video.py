@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ..deapi.client import JobStatus, to_job_error
+from ..durations import for_words
 from ..errors import Category, DeapiError
 from ..events import Activity
 from ..model import Method, Video, VideoState
@@ -24,7 +25,6 @@ from ..sources.platforms import job_options
 from ..sources.urls import UrlError, normalize
 from .backoff import backoff_delay
 from .captions import take_captions
-from .outage import for_words
 from .polling import JobClock, status_horizon
 
 if TYPE_CHECKING:

@@ -18,7 +18,8 @@ import anyio
 
 from .accounts import Accounts
 from .batches import BatchService, EngineHook
-from .paths import ServicePaths
+from .listen import ServiceRunning
+from .paths import RuntimeDirError, ServicePaths
 from .server import Server
 
 log = logging.getLogger(__name__)
@@ -90,9 +91,6 @@ async def serve(paths: ServicePaths | None = None, *, idle_exit: float | None = 
 def main() -> int:
     """`bulk-transcribe service`: run this user's service in the foreground (the faces start it
     detached on their own; running it by hand is for debugging)."""
-    from .listen import ServiceRunning
-    from .paths import RuntimeDirError
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)   # a line per request would fill the log
     try:

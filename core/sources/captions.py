@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .expand import Extractor, SourceFailure, _clean, _options, _QuietLogger, _with_private_cookies
+import anyio
+import anyio.to_thread
+
+from .expand import Extractor, QuietLogger, SourceFailure, with_private_cookies, ytdlp_message, ytdlp_options
 from .tracks import Track, caption_tracks
 
 
@@ -45,9 +48,9 @@ def _fetch_sync(url: str, opts: dict[str, Any]) -> bytes:
         raise CaptionFetchFailed(f"the caption file answered {status} {exc.reason or ''}".strip(), status,
                                  _retry_after(exc.response.headers if exc.response is not None else None)) from None
     except RequestError as exc:
-        raise CaptionFetchFailed(f"could not reach the caption file: {_clean(str(exc))}") from None
+        raise CaptionFetchFailed(f"could not reach the caption file: {ytdlp_message(str(exc))}") from None
     except Exception as exc:   # yt-dlp raises its own errors and, on odd answers, anything else
-        raise CaptionFetchFailed(_clean(str(exc)) or type(exc).__name__) from None
+        raise CaptionFetchFailed(ytdlp_message(str(exc)) or type(exc).__name__) from None
     if len(data) > MAX_CAPTION_BYTES:
         raise CaptionFetchFailed(f"the caption file is over {MAX_CAPTION_BYTES // 2**20} MB: not captions")
     return data
@@ -56,15 +59,12 @@ def _fetch_sync(url: str, opts: dict[str, Any]) -> bytes:
 async def fetch_track(ex: Extractor, track: Track, *, timeout: float | None = None) -> bytes:
     """The track's file, through `ex` (its concurrency bound, time limit, proxy and private
     cookies). Raises CaptionFetchFailed."""
-    import anyio
-    import anyio.to_thread
-
     limit = timeout or ex.timeout
-    opts = _options(logger=_QuietLogger(), proxy=ex.proxy, socket_timeout=max(1.0, min(20.0, ex.timeout / 3)),
+    opts = ytdlp_options(logger=QuietLogger(), proxy=ex.proxy, socket_timeout=max(1.0, min(20.0, ex.timeout / 3)),
                     cache_dir=ex.cache_dir, single=True)
     async with ex.limiter:
         with anyio.move_on_after(limit):
-            return await anyio.to_thread.run_sync(_with_private_cookies, _fetch_sync, track.url, opts,
+            return await anyio.to_thread.run_sync(with_private_cookies, _fetch_sync, track.url, opts,
                                                   ex.cookie_bytes, abandon_on_cancel=True)
     raise CaptionFetchFailed(f"gave up after {limit:g} s: the caption file did not come in time")
 

@@ -5,7 +5,7 @@ picks the best audio-only format that fits the upload cap when the site says siz
 best audio-only one, else the best with audio; refuses a file over `max_bytes` (yt-dlp's
 `max_filesize`, checked again after); asks `room(size)` before writing a byte; reports progress
 through `on_progress(done_bytes, total_bytes or None)`; stops when `abort` is set. The user's
-cookies go to yt-dlp as a private copy (`expand._with_private_cookies`), never the file itself.
+cookies go to yt-dlp as a private copy (`expand.with_private_cookies`), never the file itself.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .expand import SourceFailure, _clean, _QuietLogger, _with_private_cookies, explain
+from .expand import QuietLogger, SourceFailure, explain, with_private_cookies, ytdlp_message
 
 
-class _Logger(_QuietLogger):
+class _Logger(QuietLogger):
     """Keeps yt-dlp's warnings, and its screen line when it refuses a file over max_filesize."""
 
     def debug(self, msg: str) -> None:
         if "max-filesize" in str(msg):
-            self.messages.append(_clean(msg))
+            self.messages.append(ytdlp_message(msg))
 
     info = debug
 
@@ -97,7 +97,7 @@ def download_audio(url: str, folder: str | Path, *, cap: int, max_bytes: int,
             return {**info, "_filepath": downloads[0].get("filepath") or ydl.prepare_filename(info)}
 
     try:
-        info = _with_private_cookies(run, url, opts, cookies)
+        info = with_private_cookies(run, url, opts, cookies)
     except (SourceFailure, DownloadStopped):
         raise
     except Exception as exc:   # yt-dlp's DownloadError and anything odd
@@ -110,7 +110,7 @@ def download_audio(url: str, folder: str | Path, *, cap: int, max_bytes: int,
         if any("max-filesize" in m for m in logger.messages):
             raise SourceFailure(f"the audio is over the download limit of {max_bytes / 1e6:.0f} MB "
                                 "(--max-download-mb)")
-        raise SourceFailure(_clean(f"yt-dlp wrote no file{more}"))
+        raise SourceFailure(ytdlp_message(f"yt-dlp wrote no file{more}"))
     size = path.stat().st_size
     if size > max_bytes:
         path.unlink(missing_ok=True)

@@ -80,7 +80,7 @@ class SourceFailure(Exception):
 # -- yt-dlp in a thread ---------------------------------------------------------------
 
 
-class _QuietLogger:
+class QuietLogger:
     """Receives everything yt-dlp would print; keeps warnings and errors for the report."""
 
     def __init__(self) -> None:
@@ -92,12 +92,14 @@ class _QuietLogger:
     info = debug
 
     def warning(self, msg: str) -> None:
-        self.messages.append(_clean(msg))
+        self.messages.append(ytdlp_message(msg))
 
     error = warning
 
 
-def _clean(msg: str) -> str:
+def ytdlp_message(msg: str) -> str:
+    """yt-dlp's message without its colours, its ERROR:/WARNING: prefix and its "caused by" tail
+    (not a sanitiser: text shown to a person still goes through `core.sanitize.clean`)."""
     msg = _ANSI.sub("", str(msg)).strip()
     for prefix in ("ERROR: ", "WARNING: "):
         if msg.startswith(prefix):
@@ -107,7 +109,7 @@ def _clean(msg: str) -> str:
 
 def explain(raw: str, *, cookies: str = "") -> str:
     """A yt-dlp error turned into one sentence the user can act on."""
-    msg = _clean(raw)
+    msg = ytdlp_message(raw)
     low = msg.lower()
     if "not a bot" in low or "sign in to confirm" in low:
         if cookies:
@@ -121,7 +123,7 @@ def explain(raw: str, *, cookies: str = "") -> str:
     return msg
 
 
-def _options(*, logger: _QuietLogger, proxy: str | None, socket_timeout: float,
+def ytdlp_options(*, logger: QuietLogger, proxy: str | None, socket_timeout: float,
              cache_dir: Path | None, single: bool) -> dict[str, Any]:
     opts: dict[str, Any] = {
         "quiet": True, "no_warnings": True, "noprogress": True, "logger": logger,
@@ -139,7 +141,7 @@ def _options(*, logger: _QuietLogger, proxy: str | None, socket_timeout: float,
 Extract = Callable[[str, dict[str, Any]], dict[str, Any]]   # (url, yt-dlp options) -> info, in a thread
 
 
-def _with_private_cookies(extract: Extract, url: str, opts: dict[str, Any], cookies: bytes | None
+def with_private_cookies(extract: Extract, url: str, opts: dict[str, Any], cookies: bytes | None
                           ) -> dict[str, Any]:
     """`extract(url, opts)` with `cookies` (the user's file, read once) in a private copy that
     only this call sees and writes; the copy and its folder are deleted when the call ends."""
@@ -164,7 +166,7 @@ def _read_cookies(path: str) -> bytes:
 def _extract_sync(url: str, opts: dict[str, Any]) -> dict[str, Any]:
     import yt_dlp  # heavy: imported only by the worker that needs it
 
-    logger: _QuietLogger = opts["logger"]
+    logger: QuietLogger = opts["logger"]
     try:
         with yt_dlp.YoutubeDL(opts) as ydl:
             info = ydl.extract_info(url, download=False)
@@ -174,7 +176,7 @@ def _extract_sync(url: str, opts: dict[str, Any]) -> dict[str, Any]:
     except SourceFailure:
         raise
     except Exception as exc:  # yt-dlp raises DownloadError and, on odd pages, anything else
-        raise SourceFailure(_clean(str(exc)) or type(exc).__name__) from exc
+        raise SourceFailure(ytdlp_message(str(exc)) or type(exc).__name__) from exc
 
 
 class Extractor:
@@ -195,14 +197,14 @@ class Extractor:
     async def extract(self, url: str, *, single: bool, timeout: float | None = None) -> dict[str, Any]:
         """Raise SourceFailure with a user-facing message when the call fails or times out."""
         limit = timeout or self.timeout
-        opts = _options(logger=_QuietLogger(), proxy=self.proxy,
+        opts = ytdlp_options(logger=QuietLogger(), proxy=self.proxy,
                         socket_timeout=max(1.0, min(20.0, self.timeout / 3)),
                         cache_dir=self.cache_dir, single=single)
         async with self.limiter:  # waiting for a slot does not count against the time limit
             with anyio.move_on_after(limit):
                 try:
                     return await anyio.to_thread.run_sync(
-                        _with_private_cookies, self.extract_fn or _extract_sync, url, opts, self.cookie_bytes,
+                        with_private_cookies, self.extract_fn or _extract_sync, url, opts, self.cookie_bytes,
                         abandon_on_cancel=True)
                 except SourceFailure as exc:
                     raise SourceFailure(explain(str(exc), cookies=self.cookies)) from None

@@ -45,9 +45,9 @@ def test_a_429_halves_it_and_it_recovers_gradually():
     for _ in range(10):
         auto.job_done(20.0)
     assert settle(auto, 0.0, submit_per_minute=300) == 125
-    assert auto.trouble(1.0, "a 429 from submit")
+    assert auto.lower_after(1.0, "a 429 from submit")
     assert auto.current == 62 and "lowered" in auto.reason
-    assert not auto.trouble(2.0, "a 429 from submit"), "one cut per burst"
+    assert not auto.lower_after(2.0, "a 429 from submit"), "one cut per burst"
     assert settle(auto, 5.0, submit_per_minute=300) == 62, "held for a while after the cut"
     levels = [settle(auto, t, submit_per_minute=300) for t in range(50, 400, 10)]
     assert levels == sorted(levels) and levels[-1] >= 100   # Little's law again (the headroom comes back by probing)

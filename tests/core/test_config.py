@@ -79,8 +79,11 @@ def test_a_resume_keeps_the_session_settings_and_says_what_the_flags_change():
     assert (s.concurrency, s.formats) == (3, ("txt", "md")), "neither the file nor the defaults reset a session"
     assert not s.retry_failed, "retrying permanent failures costs money: only for the run that asks"
     assert config.describe_changes(changes) == "concurrency 7 → 3 · retry_failed on → off"
+    (told,) = config.changes_notice(changes, at=5.0)   # every face says it with these words
+    assert (told.wall, told.level) == (5.0, "info") and told.message.endswith(": concurrency 7 → 3 · retry_failed on → off")
     s, changes = config.resume_settings(Settings(concurrency=7, formats=("txt", "md"), output_dir="/t"), {})
     assert (s.concurrency, s.formats, changes) == (7, ("txt", "md"), [])
+    assert config.changes_notice(changes) == ()
     with pytest.raises(SettingsError, match="auto or 1 to 1000"):
         config.resume_settings(saved, {"concurrency": 1001})
 

@@ -10,7 +10,7 @@ import anyio
 from bulk_transcribe.core.errors import Category
 from bulk_transcribe.core.events import Activity, Notice, WorkerChanged
 from bulk_transcribe.core.model import VideoState
-from bulk_transcribe.core.run import video as steps
+from bulk_transcribe.core.run import video as walk
 from bulk_transcribe.core.run.engine import Engine
 from bulk_transcribe.core.simulator import SimConfig, SimServer
 from bulk_transcribe.core.store.session import Session
@@ -168,7 +168,7 @@ def test_pausing_twice_then_resuming_wakes_every_worker(tmp_path):
 def test_a_submit_answered_within_the_grace_is_kept_even_if_its_record_is_slow(tmp_path, monkeypatch):
     """The grace bounds the wait for deAPI's answer, not the disk write of it: when the grace
     runs out while the request id is being recorded, the video must not be submitted again."""
-    monkeypatch.setattr(steps, "SUBMIT_ANSWER_GRACE", 0.3)
+    monkeypatch.setattr(walk, "SUBMIT_ANSWER_GRACE", 0.3)
     urls = [yt(0)]
     with SimServer(SimConfig(**FAST)) as sim:
         session = make_session(tmp_path, urls, sim.base_url, concurrency=1)

@@ -14,24 +14,24 @@ from bulk_transcribe.core.run.stats import Throughput
 def test_adaptive_level_halves_on_trouble_and_climbs_back():
     now = [0.0]
     level = AdaptiveLevel(8, clock=lambda: now[0], cooldown=5.0)
-    assert level.trouble("a 429") and level.current == 4
-    assert level.trouble("a 429") is None and level.current == 4, "one cut per burst"
+    assert level.lower_after("a 429") and level.current == 4
+    assert level.lower_after("a 429") is None and level.current == 4, "one cut per burst"
     now[0] = 6.0
-    level.trouble("a 503")
+    level.lower_after("a 503")
     now[0] = 12.0
-    level.trouble("a 503")
+    level.lower_after("a 503")
     assert level.current == 1, "down to one at a time, the sequential fallback"
-    level.trouble("x")
+    level.lower_after("x")
     assert level.current == 1
     now[0] = 20.0
     for _ in range(200):
-        level.success()
+        level.raise_after_success()
     assert level.current == 8
 
 
 def test_adaptive_off_keeps_the_level():
     level = AdaptiveLevel(5, enabled=False, clock=lambda: 0.0)
-    level.trouble("a 429")
+    level.lower_after("a 429")
     assert level.current == 5
 
 

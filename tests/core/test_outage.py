@@ -9,8 +9,9 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from bulk_transcribe.core.durations import for_words
 from bulk_transcribe.core.events import ErrorLogged, Notice, Progress, WorkerChanged
-from bulk_transcribe.core.run.outage import LONG_AFTER, Outage, for_words
+from bulk_transcribe.core.run.outage import LONG_AFTER, Outage
 from bulk_transcribe.core.simulator import SimConfig, SimServer
 
 from .engine_harness import make_session, run_engine, yt

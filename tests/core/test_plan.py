@@ -101,7 +101,7 @@ class Recording:
         return await self.inner.price(**kwargs)
 
 
-# -- the "done when" ------------------------------------------------------------------
+# -- rows: one per distinct video, none lost --------------------------------------------------------
 
 
 async def test_mixed_batch_gives_one_row_per_distinct_video(tmp_path):

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-from types import SimpleNamespace
 
 from bulk_transcribe.core.events import BatchFinished, BucketUsage, ErrorLogged, Progress, VideoChanged
-from bulk_transcribe.core.model import Video, VideoState
-from bulk_transcribe.tui.commands import warn_over_balance
+from bulk_transcribe.core.model import VideoState
 from bulk_transcribe.tui.headless import HeadlessPrinter
 
 
@@ -40,18 +38,6 @@ def test_json_lines_one_object_per_event():
     for row in rows:   # every event says when it happened, on the wall clock (UTC)
         when = datetime.datetime.strptime(row["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
         assert abs(when.timestamp() - time.time()) < 60
-
-
-def test_warns_when_the_estimate_exceeds_the_balance():
-    seen = []
-    videos = [Video(key=f"k{i}", url="u", vid="v", duration=3600.0 * 10) for i in range(3)]
-    videos[0].state = VideoState.DONE
-    warn_over_balance(SimpleNamespace(videos=videos), 0.5, seen.append)
-    # 2 videos to go, each $0.005 + 10 h x $0.046875 (deAPI's documented shape, core/prices.py)
-    assert seen and "$0.95" in seen[0].message and "exceeds the balance $0.50" in seen[0].message
-    seen.clear()
-    warn_over_balance(SimpleNamespace(videos=videos), 5.0, seen.append)
-    assert not seen
 
 
 def test_hostile_titles_and_server_messages_reach_no_terminal_raw():

@@ -5,6 +5,7 @@ A fake engine records which Engine methods the keys called: the screen owns no b
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -205,14 +206,21 @@ def test_the_fake_engine_and_the_real_one_share_one_contract(tmp_path):
     let the app's tests pass against an API the engine no longer has."""
     from bulk_transcribe.core.run.controls import RunControls
     from bulk_transcribe.core.run.engine import Engine
+    from bulk_transcribe.tui.remote_engine import RemoteEngine
     from tests.core.engine_harness import make_session
 
     session = make_session(tmp_path, [], "http://127.0.0.1:9")
     try:
-        assert isinstance(Engine(session, api_key="k", sink=lambda e: None), RunControls)
+        engines = [Engine(session, api_key="k", sink=lambda e: None), FakeEngine(),
+                   RemoteEngine(lambda e: None, name="batch")]   # the service's batch, as the app drives it
+        for engine in engines:
+            assert isinstance(engine, RunControls), type(engine)
+            for name in ("pause_submitting", "resume_submitting", "request_stop", "retry_failed", "permanent_failures"):
+                # the same parameters as the contract (isinstance only sees that the names exist)
+                assert (list(inspect.signature(getattr(engine, name)).parameters)
+                        == list(inspect.signature(getattr(RunControls, name)).parameters)[1:]), (type(engine), name)
     finally:
         session.close()
-    assert isinstance(FakeEngine(), RunControls)
 
 
 async def test_the_summary_asks_before_paying_again_for_videos_in_doubt(tmp_path):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from bulk_transcribe.core.durations import fmt_duration
 from bulk_transcribe.core.events import Activity, ErrorLogged, Progress, VideoChanged, WorkerChanged
 from bulk_transcribe.core.model import VideoState
 from bulk_transcribe.core.sanitize import clean
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.tui.run_view import RunView, describe_worker
 from bulk_transcribe.tui.screens.config_form import parse_form, rate_text
-from bulk_transcribe.tui.text import fmt_bucket, fmt_duration
+from bulk_transcribe.tui.text import fmt_bucket
 
 from .fakes import HOSTILE, NOW, WALL, buckets, mid_batch, progress
 

@@ -87,7 +87,7 @@ async def test_the_plan_table_and_json_show_hostile_titles_safely(tmp_path, caps
     args = argparse.Namespace(batch=str(batch), json=True)
     with mock.patch.object(commands, "load_settings", return_value=Settings(metadata=False)), \
             mock.patch.object(commands, "resolve_api_key", return_value=("", "")), \
-            mock.patch("bulk_transcribe.core.plan.build_plan", mock.AsyncMock(return_value=plan)):
+            mock.patch.object(commands, "build_plan", mock.AsyncMock(return_value=plan)):
         await anyio.to_thread.run_sync(commands.run_plan, args)   # it runs its own event loop
     lines = capsys.readouterr().out.splitlines()
     assert all(" " <= ch <= "~" for line in lines for ch in line)
@@ -108,7 +108,7 @@ async def test_the_plan_fits_80_columns_and_says_unknown_not_zero(tmp_path, caps
     args = argparse.Namespace(batch=str(batch), json=False)
     with mock.patch.object(commands, "load_settings", return_value=Settings(metadata=False)), \
             mock.patch.object(commands, "resolve_api_key", return_value=("", "")), \
-            mock.patch("bulk_transcribe.core.plan.build_plan", mock.AsyncMock(return_value=plan)):
+            mock.patch.object(commands, "build_plan", mock.AsyncMock(return_value=plan)):
         await anyio.to_thread.run_sync(commands.run_plan, args)   # stdout is not a terminal: 80 columns
     table = capsys.readouterr().out
     assert max(len(line) for line in table.splitlines()) <= 80, table

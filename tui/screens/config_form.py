@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ...core.settings import Settings, SettingsError
+from ...core.sources.batch import read_batch
 
 # Whisper's language codes (what deAPI's models take); empty means detect.
 LANGUAGES = frozenset("""
@@ -198,8 +199,6 @@ class BatchSummary:
 def summarise_batch(path: str, *, show_bad: int = 5) -> BatchSummary:
     """Read the batch file through core.batch and count its lines. Never raises: problems
     (missing file, unreadable) come back in `.error`."""
-    from ...core.sources.batch import read_batch
-
     p = Path(path).expanduser()
     if not path.strip():
         return BatchSummary(error="give the path of a text file with one video URL per line")

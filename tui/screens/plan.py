@@ -18,10 +18,11 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, LoadingIndicator, Static
 
+from ...core.durations import fmt_duration
 from ...core.plan import Plan, PlanTotals
 from ...core.sanitize import clean
 from ..messages import PlanAccepted, PlanDismissed, StartNowRequested
-from ..text import cost_words, fmt_duration, plan_cost_known
+from ..text import cost_words, plan_cost_known
 from ..widgets.plan_table import PlanTable
 from ..widgets.table import literal
 from .modals import Confirm

@@ -11,10 +11,11 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from ...core.durations import fmt_duration
 from ...core.events import BatchFinished
 from ...core.sanitize import clean
 from ..messages import ResubmitInDoubtRequested
-from ..text import fmt_duration, methods_text
+from ..text import methods_text
 from .modals import Confirm, ask_then_post
 
 

@@ -10,9 +10,10 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Sparkline, Static
 
+from ...core.durations import fmt_duration
 from ...core.sanitize import clean
 from ..run_view import RunView
-from ..text import finding_text, fmt_duration, outage_text
+from ..text import finding_text, outage_text
 from .bar import TextBar
 
 

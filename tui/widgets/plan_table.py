@@ -12,9 +12,9 @@ from typing import Sequence
 from textual.message import Message
 from textual.widgets import DataTable
 
+from ...core.durations import fmt_clock
 from ...core.plan import PlanRow
 from ...core.sanitize import clean
-from ..text import fmt_clock
 from .table import literal
 
 CHUNK = 200      # rows added at a time
