@@ -24,9 +24,13 @@ videos fall in (the longest video of each band), and every video of a band costs
 Time: videos / min(submit rate, concurrency / mean latency), where the latency of one job is
 assumed to be LATENCY_BASE_S plus LATENCY_PER_AUDIO_SECOND of its audio length; a daily submit
 cap adds the wait for its resets at midnight UTC (`daily_limit_wait`, which the run screen's ETA uses too).
-Under `--plan auto` the limits are not known before deAPI answers,
-so the estimate is at Basic's (where every new account starts), and the basis says what Premium's
-would make of it; `limits_basis` says where the limits come from.
+The plan's own answers from deAPI (its price quotes) go through the run's bookkeeping
+(`limiter.policy.AccountLimits`, fed by the client's `on_limits`), so the estimate uses what their
+X-RateLimit-* headers taught, within the caps of `--plan`/`--rpm`. A price route's own bucket says
+nothing about submits; one account bucket (X-RateLimit-Source naming it) does. Under `--plan auto`
+with no header about submits the estimate is at Basic's (where every new account starts), and the
+basis says what Premium's would make of it; `limits_basis` and `plan_limits` say where each limit
+comes from ("header", "preset", "flag").
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import anyio.to_thread
 from . import paths
 from .durations import span_words
 from .errors import Category, DeapiError
+from .limiter.policy import AccountLimits, HeaderInfo
 from .model import Method, Video
 from .prices import JOB_FEE, PER_HOUR, estimate_price, tiktok_band
 from .run.polling import DEFAULT_EXPECTED
@@ -116,6 +121,16 @@ class PriceGroup:
 
 
 @dataclass(frozen=True)
+class PlanLimit:
+    """One limit a run starts with, as the plan knows it after deAPI's answers to it."""
+
+    name: str                      # "submit", "status", "price", or "account" (one bucket for all)
+    per: str                       # "minute" | "day"
+    value: int | None              # None: no limit
+    origin: str                    # "header" (deAPI's X-RateLimit-*), "preset" (a plan's), "flag"
+
+
+@dataclass(frozen=True)
 class PlanTotals:
     videos: int                    # distinct videos (rows)
     to_run: int                    # rows not done yet (deAPI fetches them, or they are uploaded)
@@ -132,10 +147,15 @@ class PlanTotals:
     price_groups: tuple[PriceGroup, ...] = ()   # how each group was priced, most videos first
     notes: tuple[str, ...] = ()                 # what the faces should say besides the numbers
     limits: str = ""               # where the run's rate limits come from (`limits_basis`), in words
-    limits_source: str = ""        # "auto" (learned from deAPI), "preset", "flags" or "preset+flags"
+    limits_source: str = ""        # "auto", "header", "preset", "flags" or "preset+flags" (`limits_basis`)
+    limit_origins: tuple[PlanLimit, ...] = ()   # each limit a run starts with, and where it came from
     with_captions: int = 0         # videos to run whose own captions a run would take (--captions first|only)
     captions_saving: float = 0.0   # USD those would cost through deAPI (out of estimated_cost unless captions off)
     captions_unknown: int = 0      # videos to run whose captions were not looked up
+
+    def limit(self, name: str, per: str = "minute") -> PlanLimit | None:
+        """The `limit_origins` entry of `name` per `per`, if the plan has one."""
+        return next((lim for lim in self.limit_origins if lim.name == name and lim.per == per), None)
 
     @property
     def hours(self) -> float:
@@ -292,24 +312,63 @@ def _cost_basis(groups: Sequence[PriceGroup], asked: bool) -> str:
 # -- time -----------------------------------------------------------------------------------
 
 
-def limits_basis(settings: Settings) -> tuple[str, str]:
-    """(kind, sentence): where a run's rate limits come from. kind is "auto" (learned from deAPI's
-    answers, starting at Basic's), "preset" (the plan's published limits), "flags", or
-    "preset+flags" (some set by flags, the rest the plan's)."""
+def plan_limits(learned: AccountLimits) -> tuple[PlanLimit, ...]:
+    """Every limit a run would start with after the answers `learned` has seen, with its origin:
+    submit, status and price per minute and per day, and the account's bucket when it is shared.
+    The submits' per minute is `AccountLimits.submit_rate` (what the time estimate uses)."""
+    v = learned.values()
+    rate, origin, _ = learned.submit_rate()
+    out = [PlanLimit("submit", "minute", rate, origin), PlanLimit("submit", "day", *v.daily["submit"])]
+    for e in ("status", "price"):
+        out += [PlanLimit(e, "minute", *v.minute[e]), PlanLimit(e, "day", *v.daily[e])]
+    if learned.shared:
+        value, src = v.account
+        out.append(PlanLimit("account", "minute", value, src))
+        if v.account_daily is not None:
+            out.append(PlanLimit("account", "day", v.account_daily, "header"))
+    return tuple(out)
+
+
+def _limit_words(limits: Sequence[PlanLimit]) -> str:
+    """"submit 300/min (header), none a day (header), ...": every limit with its origin."""
+    parts = []
+    for name in ("submit", "status", "price", "account"):
+        words = [f"{'no limit' if lim.value is None else f'{lim.value}/min'} ({lim.origin})" if lim.per == "minute"
+                 else f"{'none' if lim.value is None else lim.value} a day ({lim.origin})"
+                 for lim in limits if lim.name == name]
+        if words:
+            parts.append(f"{name} {' and '.join(words)}")
+    return ", ".join(parts)
+
+
+def limits_basis(settings: Settings, learned: AccountLimits | None = None) -> tuple[str, str]:
+    """(kind, sentence): where a run's rate limits come from. kind is "auto" (to be learned from
+    deAPI's answers, starting at Basic's), "header" (auto, and deAPI's answers to the plan already
+    gave a figure for submits, which a flag may still cap), "preset" (the plan's published
+    limits), "flags", or "preset+flags" (some set by flags, the rest the plan's). With `learned`
+    (the policy that saw the plan's own answers) and any header heard, the sentence lists every
+    limit with its origin."""
     s = settings
     flags = [f"--rpm {s.rpm}" if s.rpm else "", f"--status-rpm {s.status_rpm}" if s.status_rpm else "",
              f"--submit-per-day {s.submit_per_day}" if s.submit_per_day != -1 else "",
              f"--status-per-day {s.status_per_day}" if s.status_per_day != -1 else ""]
     flags = [f for f in flags if f]
     capped = f" ({', '.join(flags)} as {'caps' if len(flags) > 1 else 'a cap'})" if flags else ""
+    limits = plan_limits(learned) if learned is not None else ()
+    heard = any(lim.origin == "header" for lim in limits)
+    so_far = f"; so far, from deAPI's answers to the plan: {_limit_words(limits)}" if heard else ""
     if s.learns_limits:
-        return "auto", f"auto: starts at Basic's limits and learns the account's from deAPI's answers{capped}"
+        submit = learned.submit_rate() if learned is not None else (None, "", None)
+        if submit[2] is not None:
+            return "header", (f"auto: at the limits deAPI's answers to the plan gave, learning on from the run's"
+                              f"{capped}: {_limit_words(limits)}")
+        return "auto", f"auto: starts at Basic's limits and learns the account's from deAPI's answers{capped}{so_far}"
     preset = f"the {s.plan} plan's published limits, which deAPI's answers may only lower"
     if len(flags) == 4:
-        return "flags", f"{', '.join(flags)}, which deAPI's answers may only lower"
+        return "flags", f"{', '.join(flags)}, which deAPI's answers may only lower{so_far}"
     if flags:
-        return "preset+flags", f"{', '.join(flags)}, otherwise {preset}"
-    return "preset", preset
+        return "preset+flags", f"{', '.join(flags)}, otherwise {preset}{so_far}"
+    return "preset", f"{preset}{so_far}"
 
 
 def daily_limit_wait(to_submit: int, per_day: int | None, used_today: int = 0, *,
@@ -341,15 +400,24 @@ def _estimate(n: int, latency: float, rpm: int, daily: int | None, concurrency: 
 
 
 def estimate_seconds(durations: Sequence[float | None], settings: Settings, *,
-                     now: float | None = None) -> tuple[float, str]:
+                     now: float | None = None, learned: AccountLimits | None = None) -> tuple[float, str]:
     """Seconds to run these videos at the limits a run starts with, and the sentence that says
-    how, in words (under `--plan auto`: at Basic's, with what Premium's would make of it).
-    `now` (wall clock) places the daily limit's resets."""
+    how, in words. `learned` is the policy that saw deAPI's answers to the plan: its submit rate
+    (`AccountLimits.submit_rate`) and daily limit are used, saying so when a header gave them.
+    Without one, or while no header spoke of submits under `--plan auto`: at Basic's, with what
+    Premium's would make of it. `now` (wall clock) places the daily limit's resets."""
     n = len(durations)
     known = [d for d in durations if d is not None]
     mean_audio = sum(known) / len(known) if known else 0.0
     latency = LATENCY_BASE_S + LATENCY_PER_AUDIO_SECOND * mean_audio
-    rpm = settings.submit_rpm
+    rpm, origin, heard = settings.submit_rpm, "", None
+    daily = settings.submit_daily
+    if learned is not None:
+        value, origin, heard = learned.submit_rate()
+        rpm = value or settings.submit_rpm
+        v = learned.values()
+        days = [d for d in (v.daily["submit"][0], v.account_daily) if d]
+        daily = min(days) if days else None
     concurrency = settings.concurrency
     submits = f"at most {rpm} submit{'' if rpm == 1 else 's'} a minute"
     if settings.auto_concurrency:   # Little's law, as the run's auto level starts
@@ -357,15 +425,21 @@ def estimate_seconds(durations: Sequence[float | None], settings: Settings, *,
         basis = f"up to {concurrency} at once (auto: what the rate and the job times allow), {submits}"
     else:
         basis = f"{concurrency} at once, {submits}"
-    if settings.learns_limits:
+    if heard is not None:
+        held = ("" if origin == "header" else
+                f", held at {rpm} by {'--rpm' if origin == 'flag' else f'the {settings.plan} plan'}")
+        basis = f"at the limits deAPI's answers gave ({heard}/min for submits{held}): {basis}"
+    elif settings.learns_limits and daily is None and settings.submit_daily:
+        basis = (f"at Basic's per minute until a submit's answer tells the account's, without Basic's daily "
+                 f"limit (deAPI's answers show more than a Basic account): {basis}")
+    elif settings.learns_limits:
         basis = f"at Basic's limits, where every new account starts: {basis}"
     if n == 0:
         return 0.0, basis
-    daily = settings.submit_daily
-    seconds, resets = _estimate(n, latency, settings.submit_rpm, daily, concurrency, now)
+    seconds, resets = _estimate(n, latency, rpm, daily, concurrency, now)
     if resets:
         basis += f"; {daily} submits a day: {resets} more day{'s' if resets > 1 else ''} (the limit resets at midnight UTC)"
-    if settings.learns_limits:
+    if settings.learns_limits and heard is None:
         premium = PLANS["premium"]
         rpm = min(settings.rpm, premium[0]) if settings.rpm else premium[0]
         day = premium[1] if settings.submit_per_day == -1 else (settings.submit_per_day or None)
@@ -461,12 +535,33 @@ async def build_plan(
     reasons: dict[GroupKey, str] = {key: "no API key: not asked" for key in groups}
     asked = client is not None or bool(api_key)
     balance: float | None = None
+    # The run's own bookkeeping learns from every answer the plan gets (the client's on_limits).
+    learned = AccountLimits(settings)
+    answers: dict[str, int] = {}
+
+    def learn(endpoint: str, info: HeaderInfo) -> None:
+        # Only this endpoint's calls are the plan's own: `lane_used == all_used`, so the
+        # Remaining comparison cannot take a per-endpoint bucket for a shared one.
+        answers[endpoint] = answers.get(endpoint, 0) + 1
+        learned.observe(endpoint, info, lane_used=answers[endpoint], all_used=answers[endpoint],
+                        now=time.monotonic())
+
     if asked:
         own = None
+        hooked, previous = False, None
         if client is None:
             from .deapi.client import DeapiClient  # only when deAPI is really asked
 
-            client = own = DeapiClient(settings.api_base, api_key or "")
+            client = own = DeapiClient(settings.api_base, api_key or "", on_limits=learn)
+        elif hasattr(client, "on_limits"):
+            hooked, previous = True, client.on_limits
+
+            def both(endpoint: str, info: Any) -> None:
+                learn(endpoint, info)
+                if previous is not None:
+                    previous(endpoint, info)
+
+            client.on_limits = both
         try:
             try:
                 balance = await client.balance()
@@ -475,6 +570,8 @@ async def build_plan(
             pricers, reasons, price_problems = await price_groups(client, groups)
             problems += price_problems
         finally:
+            if hooked:
+                client.on_limits = previous
             if own is not None:
                 await own.aclose()
 
@@ -528,8 +625,8 @@ async def build_plan(
     notes.extend(captions_notes(settings, with_captions, saving, captions_unknown))
     free = {r.key for r in rows if settings.captions == "only" or (r.captions and settings.captions == "first")}
     paid = [v for v in runnable if v.key not in free]
-    seconds, time_basis = estimate_seconds([v.duration for v in paid], settings, now=time.time())
-    limits_source, limits = limits_basis(settings)
+    seconds, time_basis = estimate_seconds([v.duration for v in paid], settings, now=time.time(), learned=learned)
+    limits_source, limits = limits_basis(settings, learned)
     totals = PlanTotals(
         videos=len(rows), to_run=len(runnable), done_already=sum(r.done_already for r in rows),
         unsupported=sum(not r.supported for r in rows),
@@ -537,7 +634,8 @@ async def build_plan(
         unknown_durations=sum(v.duration is None for v in runnable), estimated_cost=cost,
         cost_basis=_cost_basis(price_groups_, asked), balance=balance, estimated_seconds=seconds,
         time_basis=time_basis, duplicates=len(resolved.duplicates), price_groups=price_groups_, notes=tuple(notes),
-        limits=limits, limits_source=limits_source, with_captions=with_captions, captions_saving=saving,
+        limits=limits, limits_source=limits_source, limit_origins=plan_limits(learned),
+        with_captions=with_captions, captions_saving=saving,
         captions_unknown=captions_unknown)
     return Plan(rows=rows, totals=totals, problems=problems, duplicates=resolved.duplicates,
                 videos=[v for v in videos if v.key not in done_keys])

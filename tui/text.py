@@ -78,8 +78,9 @@ def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
     price_estimate, price_quoted, model, line, source, captions, path: "deAPI fetches" / "upload" /
     "upload in N chunks", chunks), then one totals dict with `"totals": true`, `estimated_cost` null
     when no video to run has a known length, the price groups (how each was priced), notes, problems,
-    duplicates and where the rate limits come from (`limits`, `limits_source`: "auto", "preset",
-    "flags" or "preset+flags")."""
+    duplicates and where the rate limits come from (`limits`, `limits_source`: "auto", "header",
+    "preset", "flags" or "preset+flags"; `limit_origins`: each limit with its value, null for none,
+    and origin "header", "preset" or "flag")."""
     for r in plan.rows:
         yield {"url": r.url, "id": r.id, "key": r.key, "title": r.title, "duration": r.duration,
                "supported": r.supported, "done": r.done_already, "price_estimate": r.price_estimate,
@@ -98,6 +99,8 @@ def plan_rows_json(plan: Plan) -> Iterator[dict[str, Any]]:
                          for g in t.price_groups],
         "notes": list(t.notes),
         "limits": t.limits, "limits_source": t.limits_source,
+        "limit_origins": [{"limit": lim.name, "per": lim.per, "value": lim.value, "origin": lim.origin}
+                          for lim in t.limit_origins],
         "with_captions": t.with_captions, "captions_saving": round(t.captions_saving, 6),
         "captions_unknown": t.captions_unknown,
         "duplicates": [{"line": ln, "url": u, "key": k} for ln, u, k in plan.duplicates],

@@ -18,6 +18,9 @@ X-RateLimit-Source names an account-wide bucket (it contains one of `SHARED_WORD
 of two endpoints whose Remaining counts calls made on the other one (`lane < consumed <= all`,
 the same limit, within one window), turn on shared pacing at the reported limit.
 
+`submit_rate()` is what a plan counts on for submits before any submit answer: an account bucket
+a header named is the submits' bucket too; another endpoint's own bucket says nothing of them.
+
 Pure bookkeeping: no clock of its own, no waiting; `account.RateLimiter` applies the values.
 """
 
@@ -207,6 +210,25 @@ class AccountLimits:
                 minute[e] = (max(lim.start or 1, submit), "header")
         account = self.account.value() if self.shared else (None, "")
         return Values(minute, daily, account, self.account_daily if self.shared else None)
+
+    def submit_rate(self) -> tuple[int | None, str, int | None]:
+        """(submits a minute a run can count on, where that came from, the figure deAPI's headers
+        gave for submits: None when none yet). The submit lane's value, and in shared pacing at
+        most the account's. Before any submit answer, the account bucket's learned figure stands
+        in for an uncapped start (Basic's 1 under `--plan auto`): submits draw on that bucket, so
+        the first submit's answer says the same. Another endpoint's own bucket (per-endpoint
+        pacing) never says anything about submits."""
+        v = self.values()
+        value, origin = v.minute["submit"]
+        lim = self.minute["submit"]
+        if not self.shared or self.account.learned is None:
+            return value, origin, lim.learned
+        acc, acc_origin = v.account
+        if lim.learned is None and lim.cap is None:
+            return acc, acc_origin, self.account.learned
+        if acc is not None and (value is None or acc < value):
+            return acc, acc_origin, lim.learned or self.account.learned
+        return value, origin, lim.learned or self.account.learned
 
     def messages(self) -> list[str]:
         """What the headers taught, one sentence per endpoint followed (and the shared bucket)."""

@@ -150,6 +150,23 @@ def test_flags_and_explicit_plans_are_caps():
     vrun(main)
 
 
+def test_submit_rate_takes_only_an_account_buckets_figure_for_submits():
+    """What the plan estimates with: a price route's own bucket says nothing about submits; one
+    account bucket named by X-RateLimit-Source does, under the submit's caps."""
+    from bulk_transcribe.core.limiter.policy import AccountLimits
+
+    def after(source, **kw):
+        policy = AccountLimits(Settings(**{"plan": "auto", **kw}))
+        policy.observe("price", said(300, 299, source=source), lane_used=1, all_used=1, now=0.0)
+        return policy.submit_rate()
+
+    assert after("endpoint") == (1, "preset", None)
+    assert after("account") == (300, "header", 300)
+    assert after("account", rpm=20) == (20, "flag", 300)
+    assert after("account", plan="basic") == (1, "preset", 300)
+    assert after("account", plan="premium") == (300, "preset", 300)
+
+
 def test_an_explicit_plan_never_turns_shared_into_per_endpoint():
     async def main(clock, wall):
         lim = make(clock, wall, plan="premium")           # limit mode auto: shared on premium

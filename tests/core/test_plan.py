@@ -17,7 +17,7 @@ from bulk_transcribe.core.plan import (
 )
 from bulk_transcribe.core.prices import JOB_FEE, PER_HOUR, estimate_price
 from bulk_transcribe.core.settings import Settings
-from bulk_transcribe.core.simulator.config import SimConfig
+from bulk_transcribe.core.simulator.config import SimConfig, plan_limits
 from bulk_transcribe.core.simulator.server import SimServer
 from bulk_transcribe.core.sources.expand import write_cached
 from bulk_transcribe.core.sources.urls import normalize
@@ -462,3 +462,79 @@ async def test_the_plan_marks_each_videos_path_and_prices_an_upload_per_chunk(tm
     assert any("2 video(s) on hosts deAPI does not fetch" in n and "1 over the 20 MB cap" in n for n in t.notes)
     smaller = await build_plan(batch, Settings(upload_max_mb=5), cache_dir=cache, timeout=20)
     assert {r.url: r.chunks for r in smaller.rows}[page] == 13, "the cap is a setting: caps change"
+
+
+# -- limits: what deAPI's answers to the plan said ---------------------------------------------
+
+SHARED_PREMIUM = dict(shared_limits=True, account_rpm=300)   # one account bucket, named by X-RateLimit-Source
+
+
+async def plan_against(tmp_path, cfg: SimConfig, **settings):
+    """Six 10-minute videos planned against the simulator (its price answers carry the headers)."""
+    cache = tmp_path / "cache"
+    seed_cache(cache, {v: 600.0 for v in IDS})
+    with SimServer(cfg) as sim:
+        plan = await build_plan(write_batch(tmp_path, [watch(v) for v in IDS]),
+                                Settings(api_base=sim.base_url, concurrency=50, **settings),
+                                api_key="test-key", cache_dir=cache)
+        assert sim.accepted("price") and not sim.arrivals("submit"), "planning asks prices and submits nothing"
+    return plan
+
+
+def origins(plan) -> dict[tuple[str, str], tuple[int | None, str]]:
+    return {(lim.name, lim.per): (lim.value, lim.origin) for lim in plan.totals.limit_origins}
+
+
+async def test_a_shared_premium_account_is_planned_at_its_300_from_the_headers(tmp_path):
+    plan = await plan_against(tmp_path, SimConfig(**SHARED_PREMIUM))
+    t, six = plan.totals, [600.0] * len(IDS)
+    got = origins(plan)
+    assert got[("submit", "minute")] == (300, "header") and got[("account", "minute")] == (300, "header")
+    assert got[("submit", "day")] == (None, "header"), "a Premium account: Basic's 10 a day does not apply"
+    assert t.limits_source == "header"
+    assert t.limits.startswith("auto: at the limits deAPI's answers to the plan gave")
+    assert "submit 300/min (header)" in t.limits and "account 300/min (header)" in t.limits
+    premium = estimate_seconds(six, Settings(plan="premium", concurrency=50))[0]
+    basic = estimate_seconds(six, Settings(plan="basic", concurrency=50))[0]
+    assert t.estimated_seconds == pytest.approx(premium, rel=1e-6) and premium < basic
+    assert t.time_basis.startswith("at the limits deAPI's answers gave (300/min for submits)")
+    assert "Basic" not in t.time_basis
+
+
+@pytest.mark.parametrize("cfg", [SimConfig(**plan_limits("basic")), SimConfig()],
+                         ids=["basic-per-endpoint", "premium-per-endpoint"])
+async def test_a_price_routes_own_bucket_is_not_taken_for_the_submit_limit(tmp_path, cfg):
+    plan = await plan_against(tmp_path, cfg)
+    t = plan.totals
+    got = origins(plan)
+    assert got[("price", "minute")] == (cfg.price_rpm, "header"), "learned from the price answers"
+    assert got[("submit", "minute")] == (1, "preset"), "Basic's start, not the price route's figure"
+    assert t.limits_source == "auto" and f"price {cfg.price_rpm}/min (header)" in t.limits
+    assert "submit 1/min (preset)" in t.limits
+    if cfg.submit_per_day:    # Basic: nothing says otherwise, Basic's day stays
+        assert got[("submit", "day")] == (10, "preset")
+        assert t.estimated_seconds == pytest.approx(
+            estimate_seconds([600.0] * len(IDS), Settings(plan="basic", concurrency=50))[0], rel=1e-6)
+        assert t.time_basis.startswith("at Basic's limits, where every new account starts")
+    else:
+        assert got[("submit", "day")] == (None, "header"), "more than Basic: Basic's day is dropped"
+        assert "at Basic's per minute until a submit's answer" in t.time_basis
+    assert "if deAPI's answers show a Premium account (300/min)" in t.time_basis
+
+
+async def test_rpm_and_an_explicit_plan_stay_caps_over_what_the_headers_allow(tmp_path):
+    plan = await plan_against(tmp_path / "rpm", SimConfig(**SHARED_PREMIUM), rpm=20)
+    got, t = origins(plan), plan.totals
+    assert got[("submit", "minute")] == (20, "flag") and got[("account", "minute")] == (20, "flag")
+    assert t.estimated_seconds == pytest.approx(
+        estimate_seconds([600.0] * len(IDS), Settings(plan="premium", rpm=20, concurrency=50))[0], rel=1e-6)
+    assert "(300/min for submits, held at 20 by --rpm)" in t.time_basis
+    assert "(--rpm 20 as a cap)" in t.limits and "submit 20/min (flag)" in t.limits
+
+    plan = await plan_against(tmp_path / "basic", SimConfig(**SHARED_PREMIUM), plan="basic")
+    got, t = origins(plan), plan.totals
+    assert got[("submit", "minute")] == (1, "preset") and got[("submit", "day")] == (10, "preset")
+    assert t.limits_source == "preset" and "account 300/min (header)" in t.limits   # the bucket, honestly
+    assert "(300/min for submits, held at 1 by the basic plan)" in t.time_basis
+    assert t.estimated_seconds == pytest.approx(
+        estimate_seconds([600.0] * len(IDS), Settings(plan="basic", concurrency=50))[0], rel=1e-6)

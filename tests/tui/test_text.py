@@ -69,6 +69,9 @@ async def test_the_plan_says_where_its_limits_come_from(tmp_path):
             (Settings(metadata=False, rpm=60), "auto", "(--rpm 60 as a cap)")):
         totals = list(plan_rows_json(await build_plan(batch, settings, cache_dir=None)))[-1]
         assert totals["limits_source"] == source and words in totals["limits"], totals["limits"]
+        submit = next(lim for lim in totals["limit_origins"] if lim["limit"] == "submit" and lim["per"] == "minute")
+        assert submit == {"limit": "submit", "per": "minute", "value": settings.submit_rpm,
+                          "origin": "flag" if settings.rpm else "preset"}
 async def test_the_plan_table_and_json_show_hostile_titles_safely(tmp_path, capsys):
     """`bulk-transcribe plan` prints titles: cleaned in the table, escaped in JSON lines."""
     import argparse
@@ -129,3 +132,28 @@ async def test_a_known_length_is_priced_and_the_unknown_ones_are_counted(tmp_pat
     assert max(len(line) for line in table.splitlines()) <= 80
     assert "cost: $0.0089 (from deAPI's published prices; 1 more of unknown length" in table, table
     assert list(plan_rows_json(plan))[-1]["estimated_cost"] == pytest.approx(0.0089, abs=1e-4)
+
+
+async def test_the_plan_shows_the_limits_its_answers_taught_with_their_origin(tmp_path):
+    """A shared Premium-like account that tells its limits only in headers: JSON, table and the
+    app's plan screen all say submits go at its 300/min, from a header."""
+    from bulk_transcribe.core.simulator.config import SimConfig
+    from bulk_transcribe.core.simulator.server import SimServer
+    from bulk_transcribe.tui.screens.plan import totals_text
+
+    cache = tmp_path / "cache"
+    seed_cache(cache, {IDS[0]: 600.0})
+    with SimServer(SimConfig(shared_limits=True, account_rpm=300)) as sim:
+        plan = await build_plan(write_batch(tmp_path, [watch(IDS[0])]), Settings(api_base=sim.base_url),
+                                api_key="test-key", cache_dir=cache)
+    totals = list(plan_rows_json(plan))[-1]
+    json.dumps(totals)
+    assert totals["limits_source"] == "header"
+    by = {(lim["limit"], lim["per"]): (lim["value"], lim["origin"]) for lim in totals["limit_origins"]}
+    assert by[("submit", "minute")] == (300, "header") and by[("account", "minute")] == (300, "header")
+    assert by[("status", "minute")][1] == "preset", "no status answer yet: still the start's"
+    table = format_plan_table(plan, width=200)
+    assert "rate limits: auto: at the limits deAPI's answers to the plan gave" in table
+    assert "submit 300/min (header)" in table
+    screen = totals_text(plan.totals).plain
+    assert "at deAPI's 300 submits/min (header)" in screen and "Basic" not in screen

@@ -43,8 +43,11 @@ def totals_text(t: PlanTotals) -> Text:
             text.append(f" · {n} {what}")
     unknown = f" ({t.unknown_durations} of unknown length)" if t.unknown_durations else ""
     text.append(f"\naudio {t.hours:.2f} h{unknown} · time about {fmt_duration(t.estimated_seconds)}")
+    submit = t.limit("submit")
     if t.limits_source == "auto":
         text.append(" at Basic's limits (learns the account's)")
+    elif t.limits_source == "header" and submit is not None and submit.value:
+        text.append(f" at deAPI's {submit.value} submits/min (header)")
     if plan_cost_known(t):
         text.append(f"\ncost about ${t.estimated_cost:.4f}", style="bold")
         text.append(f" ({t.cost_basis})")
