@@ -77,6 +77,12 @@ def _default(f: Any) -> Any:
 _VIDEO_FIELDS: dict[str, Any] = {f.name: _default(f) for f in fields(Video)}
 _REQUIRED = tuple(name for name, d in _VIDEO_FIELDS.items() if d is MISSING)
 CHANGEABLE = frozenset(_VIDEO_FIELDS) - {"key"}
+# Fields whose stored value is the field's value when its type is exactly this (no conversion):
+# reading 100,000 rows at a resume is mostly these.
+_PLAIN: dict[str, type] = {
+    **{n: type(d) for n, d in _VIDEO_FIELDS.items() if type(d) in (str, int, float, bool)},
+    **{n: str for n in _REQUIRED if n in ("key", "url", "vid")},
+}
 
 
 def journal_path(path: Path) -> Path:
@@ -104,12 +110,16 @@ def encode_value(name: str, value: Any) -> Any:
     return value
 
 
+_STATES = {s.value: s for s in VideoState}
+
+
 def decode_value(name: str, value: Any) -> Any:
     """A stored value back to the Video field's type. Raises ValueError if it cannot be."""
     if name == "state":
         if not isinstance(value, str):
             raise ValueError(f"state must be text, not {_kind(value)}")
-        return VideoState(value)
+        state = _STATES.get(value)
+        return state if state is not None else VideoState(value)   # VideoState raises the ValueError
     default = _VIDEO_FIELDS.get(name, MISSING)
     if default is MISSING or default is None:
         if name == "duration" and value is not None:
@@ -162,7 +172,12 @@ def row_to_video(row: Any) -> Video:
     missing = [n for n in _REQUIRED if not isinstance(row.get(n), str)]
     if missing:
         raise ValueError(f"a [[videos]] entry lacks {', '.join(missing)}")
-    kwargs = {n: decode_value(n, v) for n, v in row.items() if n in _VIDEO_FIELDS}
+    kwargs = {}
+    for n, v in row.items():   # a value already of its field's exact type needs no decoding (most of them)
+        if type(v) is _PLAIN.get(n):
+            kwargs[n] = v
+        elif n in _VIDEO_FIELDS:
+            kwargs[n] = decode_value(n, v)
     return Video(**kwargs)
 
 
