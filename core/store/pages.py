@@ -67,7 +67,9 @@ def encode_rows(rows: Iterable[dict[str, Any]]) -> bytes:
 def write_page(folder: Path, name: str, rows: list[dict[str, Any]]) -> PageRef:
     """Write one page file durably (fsynced, its directory entry too). Raises OSError, TypeError, ValueError."""
     data = encode_rows(rows)
-    ensure_dir(folder)
+    if not folder.is_dir():
+        ensure_dir(folder)
+        os.chmod(folder, 0o700)   # titles and request ids are the user's business, like the head's
     atomic_write_bytes(folder / name, data, mode=PRIVATE)
     return PageRef(name, len(rows), len(data), digest(data))
 

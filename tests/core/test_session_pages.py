@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tomllib
 from pathlib import Path
 
@@ -165,3 +166,10 @@ def test_many_pages_open_in_order(tmp_path):
     assert back.by_key(f"youtube:v{n - 1:09d}") is back.videos[-1]
     back.close()
 
+
+
+def test_pages_are_private_like_the_head(tmp_path):
+    _new(tmp_path, 3).close()
+    folder = pages_dir(tmp_path / "s.toml")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
