@@ -1,0 +1,100 @@
+"""A lookup hands the event loop a few fields, never yt-dlp's info dict, and each worker thread
+reuses one YoutubeDL instead of building one per call (issue 15, point 5).
+
+Real yt-dlp against the loopback media server, except where a playlist's shape is needed.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import yt_dlp
+
+from bulk_transcribe.core.sources import expand as sources
+from bulk_transcribe.core.sources.expand import Extractor, resolve
+
+from .media_server import default_files, html_page, media_server
+from .test_sources import batch_lines
+from .test_sources_cookies import netscape
+
+pytestmark = pytest.mark.anyio
+SLIM_KEYS = {"_type", "title", "duration", "channel", "uploader", "upload_date", "language", "captions", "entries"}
+LINK_KEYS = {"url", "webpage_url", "ie_key", "id"}
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def _files() -> dict:
+    files = default_files()
+    files["/subs/en.vtt"] = ("text/vtt", b"WEBVTT\n\n00:00.000 --> 00:01.000\nhi\n")
+    files["/pages/talk.html"] = ("text/html", html_page("A talk", ["/media/v1.mp4"], {"en": "/subs/en.vtt"}))
+    return files
+
+
+def _extractor(**kw) -> Extractor:
+    return Extractor(cookies="", proxy=None, cache_dir=None, concurrency=2, timeout=20, **kw)
+
+
+async def test_a_lookup_returns_the_few_fields_with_compact_captions():
+    with media_server(_files()) as srv:
+        info = await _extractor().extract(srv.url("/pages/talk.html"), single=True)
+    assert set(info) <= SLIM_KEYS, set(info) - SLIM_KEYS   # no formats, headers, thumbnails, subtitles
+    assert info["title"] and all(isinstance(v, (str, int, float, list)) for v in info.values())
+    [track] = info["captions"]
+    assert track.startswith("sub:en:vtt:http://127.0.0.1:") and track.endswith("/subs/en.vtt")
+
+
+async def test_a_playlist_keeps_only_what_its_walk_follows():
+    bulky = {"formats": [{"url": "http://x/" + "f" * 500}] * 30, "thumbnails": [{"url": "t"}] * 20,
+             "description": "d" * 5000, "http_headers": {"User-Agent": "x"}}
+
+    def fake(url, opts):
+        entries = [{"_type": "url", "url": f"https://www.youtube.com/watch?v=dQw4w9WgXc{i}", "title": f"v{i}",
+                    "duration": 60 + i, "ie_key": "Youtube", "id": f"dQw4w9WgXc{i}", **bulky} for i in range(5)]
+        return {"_type": "playlist", "title": "list", "entries": iter(entries), **bulky}
+
+    info = await _extractor(extract=fake).extract("https://example.com/list", single=False)
+    assert set(info) == {"_type", "title", "entries"}
+    assert len(info["entries"]) == 5
+    for i, e in enumerate(info["entries"]):
+        assert set(e) <= SLIM_KEYS | LINK_KEYS and e["duration"] == 60 + i and e["url"].endswith(str(i))
+    assert sources.slim(info) == info   # idempotent: slimming what a lookup returned changes nothing
+
+
+async def test_each_worker_thread_builds_one_youtubedl(tmp_path, monkeypatch):
+    built: list[int] = []
+    used: set[int] = set()
+    real_init, real_extract = yt_dlp.YoutubeDL.__init__, sources._extract_sync
+
+    def counting_init(self, *args, **kwargs):
+        built.append(threading.get_ident())
+        real_init(self, *args, **kwargs)
+
+    def noting(url, opts):
+        used.add(threading.get_ident())
+        return real_extract(url, opts)
+
+    monkeypatch.setattr(yt_dlp.YoutubeDL, "__init__", counting_init)
+    monkeypatch.setattr(sources, "_extract_sync", noting)
+    with media_server() as srv:
+        got = await resolve(batch_lines(tmp_path, [srv.url(f"/media/a.wav?copy={i}") for i in range(16)]),
+                            cache_dir=None, concurrency=2, timeout=20)
+    assert len(got.videos) == 16 and not got.problems
+    assert len(built) == len(set(built)) <= len(used) < 16   # one per thread that looked up, not one per call
+
+
+async def test_cookies_of_one_call_never_reach_the_next(tmp_path):
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text(netscape(9), encoding="utf-8")
+    with media_server() as srv:
+        batch = [srv.url(f"/media/a.wav?copy={i}") for i in range(4)]
+        await resolve(batch_lines(tmp_path, batch), cookies=str(cookies), cache_dir=None, concurrency=1, timeout=20)
+        with_cookies = len(srv.cookie_headers)
+        await resolve(batch_lines(tmp_path, [u + "&again" for u in batch]), cache_dir=None, concurrency=1,
+                      timeout=20)
+        after = srv.cookie_headers[with_cookies:]
+    assert with_cookies >= 4 and after == []   # the same threads' YoutubeDL, its jar emptied for each call
