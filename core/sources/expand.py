@@ -170,26 +170,35 @@ def _read_cookies(path: str) -> bytes:
         return f.read()
 
 
-_PER_CALL = ("logger", "noplaylist", "cookiefile")   # options a thread's YoutubeDL takes per call
+# Options a thread's YoutubeDL takes per call; every other option is the run's and picks the instance.
+_PER_CALL = ("logger", "noplaylist", "cookiefile", "outtmpl", "progress_hooks")
+_KEPT = 4   # instances a thread keeps (lookups, caption files and downloads each have their options)
 _local = threading.local()
 
 
 def _thread_ydl(opts: dict[str, Any]) -> Any:
     """This thread's `YoutubeDL` for `opts`, set up for one call: built once per thread and set
     of options (a thread runs one call at a time, so nothing is shared between calls in flight),
-    with this call's logger and playlist choice, and a cookie jar emptied and loaded from this
-    call's `cookiefile` (the private copy) if any. `cookiefile` never reaches yt-dlp's params,
-    so yt-dlp has no file to save the jar to."""
+    with this call's logger, playlist choice, output template and progress hooks, and a cookie
+    jar emptied and loaded from this call's `cookiefile` (the private copy) if any.
+    `cookiefile` never reaches yt-dlp's params, so yt-dlp has no file to save the jar to."""
     import yt_dlp  # heavy: imported only by the worker that needs it
 
     base = {k: v for k, v in opts.items() if k not in _PER_CALL}
     key = repr(sorted(base.items()))
-    held = getattr(_local, "ydl", None)
-    if held is None or held[0] != key:
-        held = _local.ydl = (key, yt_dlp.YoutubeDL({**base, "logger": opts.get("logger")}))
-    ydl = held[1]
+    kept: dict[str, Any] = _local.__dict__.setdefault("ydls", {})
+    ydl = kept.pop(key, None)
+    if ydl is None:
+        ydl = yt_dlp.YoutubeDL({**base, "logger": opts.get("logger")})
+    kept[key] = ydl   # the most recent last
+    while len(kept) > _KEPT:
+        del kept[next(iter(kept))]
     ydl.params["logger"] = opts.get("logger")
     ydl.params["noplaylist"] = bool(opts.get("noplaylist"))
+    if "outtmpl" in opts:
+        ydl.params["outtmpl"] = {"default": opts["outtmpl"]}
+        ydl._parse_outtmpl()   # what __init__ does with `outtmpl`: the other templates' defaults
+    ydl._progress_hooks[:] = list(opts.get("progress_hooks") or ())   # what __init__ fills from the option
     jar = ydl.cookiejar
     jar.clear()
     if opts.get("cookiefile"):
