@@ -19,9 +19,11 @@ import sys
 import time
 from pathlib import Path
 
+from bulk_transcribe.core.sources.batch import read_batch
+from bulk_transcribe.core.sources.expand import resolve
 from tests.core.media_server import MediaServer, html_page, wav_bytes
 
-from .common import REPO, SimProcess, env_isolated
+from .common import REPO, SimProcess, env_isolated, run_async
 from .report import Row
 
 LIMIT = 100_000
@@ -57,6 +59,22 @@ def _wait(proc: subprocess.Popen, timeout: float) -> tuple[int, float, float]:
         time.sleep(0.1)
 
 
+def _reads(site: MediaServer) -> int:
+    return sum(c for path, c in site.hits.items() if _PAGE.match(path))
+
+
+def lookup_cpu(tmp: Path, site: MediaServer, first: int, k: int) -> tuple[float, int]:
+    """(CPU seconds per page read, reads) of `resolve` over pages first..first+k-1, in this process."""
+    batch = tmp / "lookups.txt"
+    batch.write_text("".join(site.url(f"/v/{i}.html") + "\n" for i in range(first, first + k)))
+    lines = read_batch(batch).lines
+    before, cpu = _reads(site), time.process_time()
+    got = run_async(resolve, lines, cache_dir=None, concurrency=4, timeout=30)
+    cpu, reads = time.process_time() - cpu, _reads(site) - before
+    assert len(got.videos) == k and not got.problems, got.problems[:3]
+    return cpu / reads, reads
+
+
 def run(tmp: Path, scale, *, smoke: bool, cache: dict) -> list[Row]:
     n = 60 if smoke else 10_000
     tmp.mkdir(parents=True, exist_ok=True)
@@ -76,9 +94,10 @@ def run(tmp: Path, scale, *, smoke: bool, cache: dict) -> list[Row]:
             code, rss, cpu = _wait(child, 7200)
             wall = time.monotonic() - started
             jobs = sim.ledger()["accepted"]["submit"]
+        reads = _reads(site)
+        per_lookup, lookups = lookup_cpu(tmp, site, n, 100 if smoke else 400)
     finally:
         site.stop()
-    reads = sum(c for path, c in site.hits.items() if _PAGE.match(path))
     done = len(list((tmp / "out").rglob("*.txt"))) if (tmp / "out").exists() else 0
     log = (tmp / "run.log").read_text(errors="replace")
     summary = next((line for line in log.splitlines() if line.startswith("Finished:")), "no summary")
@@ -90,4 +109,6 @@ def run(tmp: Path, scale, *, smoke: bool, cache: dict) -> list[Row]:
         Row("11 metadata scale", params + ": CPU per video", cpu / n, "s",
             note=f"{reads:,} page reads by yt-dlp (expansion, lookup, download): {cpu / reads if reads else 0:.3f} s "
                  "each, with the uploads and the rest of the run"),
+        Row("11 metadata scale", "lookups alone (expand + read, real yt-dlp), 4 at a time: CPU per page read",
+            per_lookup, "s", note=f"{lookups} reads in this process (an expansion and a lookup per page)"),
     ]
