@@ -98,3 +98,25 @@ async def test_cookies_of_one_call_never_reach_the_next(tmp_path):
                       timeout=20)
         after = srv.cookie_headers[with_cookies:]
     assert with_cookies >= 4 and after == []   # the same threads' YoutubeDL, its jar emptied for each call
+
+
+async def test_many_sources_are_expanded_by_a_few_tasks_not_one_each():
+    """10,000 pages once meant 10,000 waiting tasks (~120 MB at the start of scenario 11)."""
+    import asyncio
+
+    from bulk_transcribe.core.sources.stream import Feeder, Source
+
+    tasks: list[int] = []
+
+    def fake(url, opts):
+        return {"title": url.rsplit("/", 1)[-1], "duration": 5.0}
+
+    async def on_videos(src, videos):
+        tasks.append(len(asyncio.all_tasks()))
+        return videos
+
+    feeder = Feeder(extract=fake, cache_dir=None, concurrency=3)
+    sources_ = [Source(i + 1, f"https://example.com/show/{i}") for i in range(300)]
+    await feeder.run(sources_, [], known=set(), on_videos=on_videos, on_meta=lambda v, m: None,
+                     on_source_done=lambda s, p: None, say=lambda level, msg: None)
+    assert len(tasks) == 300 and max(tasks) < 20, max(tasks)
