@@ -11,10 +11,10 @@ from typing import Any
 from .expand import (
     Extractor,
     SourceFailure,
+    _borrowed_ydl,
     _clean,
     _options,
     _QuietLogger,
-    _thread_ydl,
     _with_private_cookies,
     meta_from_info,
 )
@@ -45,7 +45,7 @@ def _fetch_sync(url: str, opts: dict[str, Any]) -> bytes:
     from yt_dlp.networking.exceptions import HTTPError, RequestError
 
     try:
-        with _thread_ydl(opts).urlopen(url) as answer:   # the lookups' YoutubeDL of this thread
+        with _borrowed_ydl(opts) as ydl, ydl.urlopen(url) as answer:   # an instance the lookups use too
             data = answer.read(MAX_CAPTION_BYTES + 1)
     except HTTPError as exc:
         status = exc.status

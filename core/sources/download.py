@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .expand import SourceFailure, _clean, _QuietLogger, _thread_ydl, _with_private_cookies, explain
+from .expand import SourceFailure, _borrowed_ydl, _clean, _QuietLogger, _with_private_cookies, explain
 
 
 class _Logger(_QuietLogger):
@@ -79,21 +79,21 @@ def download_audio(url: str, folder: str | Path, *, cap: int, max_bytes: int,
     }
 
     def run(_url: str, options: dict[str, Any]) -> dict[str, Any]:
-        ydl = _thread_ydl(options)   # this thread's, as lookups use (expand.py): not one per download
-        info = ydl.extract_info(_url, download=False)
-        if info is None:
-            raise SourceFailure(logger.messages[-1] if logger.messages else "yt-dlp found nothing to download")
-        size = info.get("filesize") or info.get("filesize_approx")
-        if size and size > max_bytes:
-            raise SourceFailure(f"the audio is {size / 1e6:.0f} MB, over the download limit of "
-                                f"{max_bytes / 1e6:.0f} MB (--max-download-mb)")
-        problem = room(int(size) if size else None)
-        if problem:
-            raise NoRoom(problem)
-        info = ydl.process_ie_result(info, download=True)
-        downloads = info.get("requested_downloads") or [{}]
-        return {"duration": info.get("duration"), "title": info.get("title"),
-                "_filepath": downloads[0].get("filepath") or ydl.prepare_filename(info)}
+        with _borrowed_ydl(options) as ydl:   # an idle one, as lookups take (expand.py): not one per download
+            info = ydl.extract_info(_url, download=False)
+            if info is None:
+                raise SourceFailure(logger.messages[-1] if logger.messages else "yt-dlp found nothing to download")
+            size = info.get("filesize") or info.get("filesize_approx")
+            if size and size > max_bytes:
+                raise SourceFailure(f"the audio is {size / 1e6:.0f} MB, over the download limit of "
+                                    f"{max_bytes / 1e6:.0f} MB (--max-download-mb)")
+            problem = room(int(size) if size else None)
+            if problem:
+                raise NoRoom(problem)
+            info = ydl.process_ie_result(info, download=True)
+            downloads = info.get("requested_downloads") or [{}]
+            return {"duration": info.get("duration"), "title": info.get("title"),
+                    "_filepath": downloads[0].get("filepath") or ydl.prepare_filename(info)}
 
     try:
         info = _with_private_cookies(run, url, opts, cookies)

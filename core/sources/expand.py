@@ -14,8 +14,8 @@ after it (an abandoned call deletes its own when it ends).
 
 A call's cost is mostly yt-dlp's, not the site's: building a `YoutubeDL` (~70 ms of CPU: every
 extractor registered, a TLS context loaded) took more than the extraction itself, and each one
-left the C heap of its thread a little bigger. So each worker thread keeps one `YoutubeDL` for
-the run's options (`_thread_ydl`) and only the per-call ones (logger, single video or not, the
+left the C heap of its thread a little bigger. So calls borrow an idle `YoutubeDL` built for the
+run's options (`_borrowed_ydl`) and only the per-call ones (logger, single video or not, the
 private cookies copy) change between calls. And what a call returns to the event loop is
 `slim(info)`: the dozen fields the engine reads, made in the worker thread, so no info dict
 (formats, thumbnails, HTTP headers, every caption URL in 150 languages) outlives its call.
@@ -28,7 +28,8 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,29 +171,30 @@ def _read_cookies(path: str) -> bytes:
         return f.read()
 
 
-# Options a thread's YoutubeDL takes per call; every other option is the run's and picks the instance.
+# Options a YoutubeDL takes per call; every other option is the run's and picks the instance.
 _PER_CALL = ("logger", "noplaylist", "cookiefile", "outtmpl", "progress_hooks")
-_KEPT = 4   # instances a thread keeps (lookups, caption files and downloads each have their options)
-_local = threading.local()
+_IDLE_KEPT = 8   # idle instances kept per set of options: more than the calls a run makes at once
+_idle: dict[str, list[Any]] = {}
+_idle_lock = threading.Lock()
 
 
-def _thread_ydl(opts: dict[str, Any]) -> Any:
-    """This thread's `YoutubeDL` for `opts`, set up for one call: built once per thread and set
-    of options (a thread runs one call at a time, so nothing is shared between calls in flight),
-    with this call's logger, playlist choice, output template and progress hooks, and a cookie
-    jar emptied and loaded from this call's `cookiefile` (the private copy) if any.
-    `cookiefile` never reaches yt-dlp's params, so yt-dlp has no file to save the jar to."""
+@contextmanager
+def _borrowed_ydl(opts: dict[str, Any]) -> Iterator[Any]:
+    """An idle `YoutubeDL` for `opts`' run options (built when none is idle), set up for one call:
+    this call's logger, playlist choice, output template and progress hooks, and a cookie jar
+    emptied and loaded from this call's `cookiefile` (the private copy) if any. One call at a
+    time uses an instance, so there are never more than the calls in flight (an abandoned call
+    keeps its own until it ends). `cookiefile` never reaches yt-dlp's params, so yt-dlp has no
+    file to save the jar to; the jar is emptied again when the call ends."""
     import yt_dlp  # heavy: imported only by the worker that needs it
 
     base = {k: v for k, v in opts.items() if k not in _PER_CALL}
     key = repr(sorted(base.items()))
-    kept: dict[str, Any] = _local.__dict__.setdefault("ydls", {})
-    ydl = kept.pop(key, None)
+    with _idle_lock:
+        idle = _idle.get(key)
+        ydl = idle.pop() if idle else None
     if ydl is None:
         ydl = yt_dlp.YoutubeDL({**base, "logger": opts.get("logger")})
-    kept[key] = ydl   # the most recent last
-    while len(kept) > _KEPT:
-        del kept[next(iter(kept))]
     ydl.params["logger"] = opts.get("logger")
     ydl.params["noplaylist"] = bool(opts.get("noplaylist"))
     if "outtmpl" in opts:
@@ -201,16 +203,25 @@ def _thread_ydl(opts: dict[str, Any]) -> Any:
     ydl._progress_hooks[:] = list(opts.get("progress_hooks") or ())   # what __init__ fills from the option
     jar = ydl.cookiejar
     jar.clear()
-    if opts.get("cookiefile"):
-        jar.load(opts["cookiefile"])
-    return ydl
+    try:
+        if opts.get("cookiefile"):
+            jar.load(opts["cookiefile"])
+        yield ydl
+    finally:
+        jar.clear()
+        ydl.params["logger"] = None
+        ydl._progress_hooks.clear()
+        with _idle_lock:
+            idle = _idle.setdefault(key, [])
+            if len(idle) < _IDLE_KEPT:
+                idle.append(ydl)
 
 
 def _extract_sync(url: str, opts: dict[str, Any]) -> dict[str, Any]:
     logger: _QuietLogger = opts["logger"]
     try:
-        ydl = _thread_ydl(opts)
-        info = ydl.extract_info(url, download=False)
+        with _borrowed_ydl(opts) as ydl:
+            info = ydl.extract_info(url, download=False)
         if info is None:
             raise SourceFailure(logger.messages[-1] if logger.messages else "yt-dlp returned nothing")
         return info

@@ -1,12 +1,10 @@
-"""A lookup hands the event loop a few fields, never yt-dlp's info dict, and each worker thread
-reuses one YoutubeDL instead of building one per call (issue 15, point 5).
+"""A lookup hands the event loop a few fields, never yt-dlp's info dict, and calls reuse idle
+YoutubeDL instances (no more than run at once) instead of building one per call (issue 15, point 5).
 
 Real yt-dlp against the loopback media server, except where a playlist's shape is needed.
 """
 
 from __future__ import annotations
-
-import threading
 
 import pytest
 import yt_dlp
@@ -65,26 +63,21 @@ async def test_a_playlist_keeps_only_what_its_walk_follows():
     assert sources.slim(info) == info   # idempotent: slimming what a lookup returned changes nothing
 
 
-async def test_each_worker_thread_builds_one_youtubedl(tmp_path, monkeypatch):
+async def test_no_more_youtubedl_instances_than_calls_at_once(tmp_path, monkeypatch):
     built: list[int] = []
-    used: set[int] = set()
-    real_init, real_extract = yt_dlp.YoutubeDL.__init__, sources._extract_sync
+    real_init = yt_dlp.YoutubeDL.__init__
 
     def counting_init(self, *args, **kwargs):
-        built.append(threading.get_ident())
+        built.append(1)
         real_init(self, *args, **kwargs)
 
-    def noting(url, opts):
-        used.add(threading.get_ident())
-        return real_extract(url, opts)
-
     monkeypatch.setattr(yt_dlp.YoutubeDL, "__init__", counting_init)
-    monkeypatch.setattr(sources, "_extract_sync", noting)
+    monkeypatch.setattr(sources, "_idle", {})   # none left idle by earlier tests
     with media_server() as srv:
         got = await resolve(batch_lines(tmp_path, [srv.url(f"/media/a.wav?copy={i}") for i in range(16)]),
                             cache_dir=None, concurrency=2, timeout=20)
     assert len(got.videos) == 16 and not got.problems
-    assert len(built) == len(set(built)) <= len(used) < 16   # one per thread that looked up, not one per call
+    assert len(built) <= 2   # 32 calls (an expansion and a lookup per link), 2 at a time: 2 instances
 
 
 async def test_cookies_of_one_call_never_reach_the_next(tmp_path):
