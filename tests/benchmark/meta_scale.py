@@ -106,7 +106,7 @@ def run(tmp: Path, scale, *, smoke: bool, cache: dict) -> list[Row]:
     return [
         Row("11 metadata scale", params + ": peak RSS headless", rss, "MB", target="<= 150 MB", passed=rss <= 150,
             note=note),
-        Row("11 metadata scale", params + ": CPU per video", cpu / n, "s",
+        Row("11 metadata scale", params + ": CPU per video done", cpu / done if done else float("nan"), "s",
             note=f"{reads:,} page reads by yt-dlp (expansion, lookup, download): {cpu / reads if reads else 0:.3f} s "
                  "each, with the uploads and the rest of the run"),
         Row("11 metadata scale", "lookups alone (expand + read, real yt-dlp), 4 at a time: CPU per page read",
