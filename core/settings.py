@@ -16,7 +16,8 @@ LIMIT_MODES = ("auto", "shared", "per-endpoint")
 ORDERS = ("finish", "shortest", "input")
 # What each order does, in one sentence (the --help text and the README say the same).
 ORDER_HELP = {
-    "finish": "longest first, so the batch ends soonest, with one slot taking the shortest so results come early",
+    "finish": "longest first, so the batch ends soonest, taking the shortest first wherever the batch "
+              "would end no later (the first video always), so results come early",
     "shortest": "shortest first: the most transcripts soonest, the longest left for the end",
     "input": "the batch file's order",
 }
