@@ -206,7 +206,9 @@ def settings_table(table: Any) -> dict[str, Any]:
         if name not in _SETTINGS_DEFAULTS:
             continue
         default = _SETTINGS_DEFAULTS[name]
-        if isinstance(default, bool):
+        if name == "concurrency" and value == "auto":   # Settings.to_dict's word for AUTO
+            ok = True
+        elif isinstance(default, bool):
             ok = isinstance(value, bool)
         elif isinstance(default, int):
             ok = _is_int(value)
