@@ -19,8 +19,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import (budget, latency, meta_scale, rate, scale, scale100k, sched, soak, ssh_bytes, streaming, tui_scale,
-               versus)
+from . import budget, latency, meta_scale, rate, scale, scale100k, sched, soak, ssh_bytes, streaming, tui_scale, versus
 from .common import Scale
 from .report import Row, markdown, write_json
 
