@@ -92,3 +92,44 @@ def test_the_old_journal_is_kept_and_its_request_ids_reattached(tmp_path):
         subs = sim.submissions()
     assert finished.done == 3
     assert subs == {u: 1 for u in urls}, "the two paid jobs were polled, not submitted again"
+
+
+def test_a_damaged_page_costs_nothing_paid_for(tmp_path):
+    """Format 2: the paid jobs' request ids live only in a page (the journal folded and emptied)
+    and a byte of that page is damaged. The session refuses to open; run again after moving the
+    head away, the new session keeps the old pages aside and salvage reads them line by line:
+    the intact lines' jobs are polled, not paid for again."""
+    urls = [yt(i, "page") for i in range(3)]
+    batch = batch_of(tmp_path, urls)
+    path = tmp_path / "s.toml"
+    with SimServer(SimConfig(**FAST)) as sim:
+        settings = settings_for(tmp_path, sim.base_url)
+        session, _ = prepare(batch, settings, path)
+
+        async def submit_two_and_checkpoint():
+            from bulk_transcribe.core.deapi.client import DeapiClient
+
+            async with DeapiClient(sim.base_url, KEY) as api:
+                for v in session.videos[:2]:
+                    rid = await api.submit(v.url, model="WhisperLargeV3", include_ts=False)
+                    await session.record(v, state=VideoState.SUBMITTED, request_id=rid)
+            await session.checkpoint()
+
+        anyio.run(submit_two_and_checkpoint)
+        session.close()
+        assert path.with_name("s.toml.journal").stat().st_size == 0, "the request ids are only in the page"
+        (page,) = (tmp_path / "s.toml.pages").glob("p00000-*.jsonl")
+        lines = page.read_bytes().splitlines(keepends=True)
+        assert len(lines) == 3 and b"request_id" not in lines[2]
+        page.write_bytes(b"".join(lines[:2]) + lines[2].replace(b'"key"', b'"k\x00y"', 1))   # the third row damaged
+        with pytest.raises(SessionError, match="damaged"):
+            Session.open(path)
+        path.rename(path.with_name("moved-away.toml"))
+
+        again, _ = prepare(batch, settings, path)
+        assert list(tmp_path.glob("s.toml.pages.orphan-*")), "the old pages were kept aside"
+        assert [bool(v.request_id) for v in again.videos] == [True, True, False]
+        finished, _ = run_engine(again)
+        subs = sim.submissions()
+    assert finished.done == 3
+    assert subs == {u: 1 for u in urls}, "the two paid jobs were polled, not submitted again"
