@@ -16,7 +16,7 @@ import tomli_w
 
 from .events import Notice
 from .paths import config_path
-from .settings import Settings, SettingsError
+from .settings import Settings, SettingsError, show_concurrency
 from .store.atomic import atomic_write_text
 
 # Environment variables a user may set (documented in --help and the README).
@@ -131,6 +131,8 @@ def _same_host(a: str, b: str) -> bool:
 def describe_changes(changes: list[tuple[str, Any, Any]]) -> str:
     """`concurrency 7 → 3 · formats txt,md → txt`: what a resume changed, in one line."""
     def show(name: str, value: Any) -> str:
+        if name == "concurrency":
+            return str(show_concurrency(value))   # a session of an older version stored auto as 0
         if name == "wait_limit":
             return f"{value / 60:g} min"
         if isinstance(value, (tuple, list)):
@@ -186,6 +188,8 @@ def save_settings(changes: dict[str, Any], api_key: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     data: dict[str, Any] = read_config_file()
     data.update({k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()})   # TOML-safe
+    if "concurrency" in changes:
+        data["concurrency"] = show_concurrency(changes["concurrency"])   # auto as the word, not 0
     if api_key:
         data["api_key"] = api_key
     atomic_write_text(path, tomli_w.dumps(data), mode=0o600)   # 0600 from its first byte

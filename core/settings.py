@@ -16,7 +16,8 @@ LIMIT_MODES = ("auto", "shared", "per-endpoint")
 ORDERS = ("finish", "shortest", "input")
 # What each order does, in one sentence (the --help text and the README say the same).
 ORDER_HELP = {
-    "finish": "longest first, so the batch ends soonest, with one slot taking the shortest so results come early",
+    "finish": "longest first, so the batch ends soonest, taking the shortest first wherever the batch "
+              "would end no later (the first video always), so results come early",
     "shortest": "shortest first: the most transcripts soonest, the longest left for the end",
     "input": "the batch file's order",
 }
@@ -184,8 +185,11 @@ class Settings:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain TOML-safe values (`concurrency` auto is 0 there, as the session format types it)."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        """Plain TOML-safe values; `concurrency` auto is the word "auto" there (as a user writes
+        it in the config file), so a session or the service never reads it as a number."""
+        out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        out["concurrency"] = show_concurrency(self.concurrency)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Settings":
@@ -212,6 +216,11 @@ def parse_concurrency(value: Any) -> Any:
         if text.isdigit():
             return int(text)
     return value
+
+
+def show_concurrency(value: Any) -> Any:
+    """AUTO as "auto" (a session's file, the config file, a settings-change line); a number as is."""
+    return "auto" if value == AUTO and not isinstance(value, bool) else value
 
 
 def redact_key(key: str | None) -> str:

@@ -99,6 +99,7 @@ class Totals:
     elapsed: float
 
 
+MAX_WORKER_ROWS = 100   # worker rows on the run screen at most (the last one folds the rest)
 RATE_AFTER = 60.0   # seconds of a run before its rate is shown: jobs re-attached by a resume land at once
 
 
@@ -211,16 +212,27 @@ class RunView:
         return Totals(total, done, failed, in_flight, max(total - done - failed - in_flight, 0), None, None, 0.0)
 
     def slots(self) -> int:
-        """How many worker rows to show: stable for the whole run, never one per video."""
+        """How many worker slots the run has used or may use now: stable for the whole run (a
+        fixed level's rows from the start, auto's as they are first used), never one per video,
+        nor auto's ceiling (300 idle rows)."""
         n = max(self.workers, default=-1) + 1
         if self.progress is not None:
-            n = max(n, self.progress.max_concurrency)
+            n = max(n, self.progress.concurrency)
         return n
 
     def worker_lines(self, now: float, doing_width: int | None = None) -> list[WorkerLine]:
-        return [describe_worker(self.workers.get(i), i, now, started=self._started.get(i, ("", None))[1],
-                                width=doing_width)
-                for i in range(self.slots())]
+        """One line per slot up to MAX_WORKER_ROWS; past that the rest of the slots fold into one
+        "+ N more" line (hundreds in flight under auto: no screen shows them, and every row is
+        synced at each repaint)."""
+        slots = self.slots()
+        shown = slots if slots <= MAX_WORKER_ROWS else MAX_WORKER_ROWS - 1
+        lines = [describe_worker(self.workers.get(i), i, now, started=self._started.get(i, ("", None))[1],
+                                 width=doing_width)
+                 for i in range(shown)]
+        if shown < slots:
+            busy = sum(1 for i, w in self.workers.items() if i >= shown and w.activity is not Activity.IDLE)
+            lines.append(WorkerLine("+", f"{slots - shown} more slots", f"{busy} of them busy", "", "", busy > 0))
+        return lines
 
     def bucket_text(self) -> str:
         if self.progress is None:

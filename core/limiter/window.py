@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import deque
 from datetime import datetime, timezone
+from itertools import islice
 from typing import Callable, Iterable
 
 OnWait = Callable[[float, str], None]
@@ -101,13 +103,19 @@ class SlidingWindow:
         """Merge grant times (e.g. restored ones) into the log."""
         self._log = deque(sorted([*self._log, *times]))
 
+    # The log is in time order, so counting is two binary searches, not a walk over it: with a
+    # high limit the log holds thousands of grants and `used` runs on every response (issue 15).
+    def _first_inside(self, now: float) -> int:
+        """Index of the first grant with now - t < window (the same float arithmetic as the rule)."""
+        return bisect_right(self._log, -self.window, key=lambda t: -(now - t))
+
     def used(self, now: float) -> int:
         """Grants in (now - window, now], i.e. with 0 <= now - t < window."""
-        return sum(1 for t in self._log if 0 <= now - t < self.window)
+        return max(0, bisect_right(self._log, now) - self._first_inside(now))
 
     def count_since(self, since: float) -> int:
         """Grants after `since` (reliable back to two windows before the latest grant)."""
-        return sum(1 for t in self._log if t > since)
+        return len(self._log) - bisect_right(self._log, since)
 
     def room(self, now: float) -> int | None:
         """Grants that could go at `now` (None without a limit)."""
@@ -115,7 +123,7 @@ class SlidingWindow:
 
     def times(self, now: float) -> list[float]:
         """Grant times still inside the window ending at `now`, oldest first."""
-        return [t for t in self._log if now - t < self.window]
+        return list(islice(self._log, self._first_inside(now), None))
 
 
 def _check_limit(limit: int | None) -> int | None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
+from typing import Callable
 
 from .polling import fit_line
 
@@ -34,12 +35,15 @@ BOOST_MAX = 3.0
 QUEUEING = 1.3           # recent job pace over the best pace that reads as deAPI queueing
 DEFAULT_POLLS = 1.5      # status calls per video assumed in shared mode before any is seen
 BASELINE = 12            # the first jobs, whose times are the run's uncongested reference
+BASELINE_MAX = 40        # ... widened by lengths outside theirs while job times stay flat
 
 
 class AutoConcurrency:
     """The auto level: `current` (1..`ceiling`) and `reason` ("300/min x 24 s")."""
 
-    def __init__(self, ceiling: int, *, expected: float = 30.0) -> None:
+    def __init__(self, ceiling: int, *, expected: float | Callable[[], float] = 30.0) -> None:
+        """`expected`: seconds a job is assumed to take before one is seen, or a callable asked
+        each time (the poll planner's expectation, so a planner swapped in later counts)."""
         self.ceiling = max(1, ceiling)
         self.current = 1
         self.reason = "auto: no job seen yet"
@@ -72,12 +76,22 @@ class AutoConcurrency:
         reference = self._reference(duration)
         if reference:
             self._ratios.append(seconds / reference)
+        elif duration and len(self._first) < BASELINE_MAX and self.queueing() <= 1.1:
+            self._first.append((duration, seconds))   # a length the young run did not see: widen it
 
     def _reference(self, duration: float | None) -> float | None:
-        """What a job of `duration` took while the run was young (None when unknown)."""
+        """What a job of `duration` took while the run was young (None when unknown). With
+        durations known, only within the lengths the young run saw: the finish order starts
+        with the shortest and the longest, so its first jobs done are the short ones, and a
+        line (or a median) stretched from them to a long video read as deAPI queueing."""
         known = [(d, t) for d, t in self._first if d]
-        line = fit_line(known) if duration else None
-        if line is not None:
+        if duration:
+            lengths = [d for d, _ in known]
+            if not lengths or not min(lengths) * 0.8 <= duration <= max(lengths) * 1.25:
+                return None
+            line = fit_line(known)
+            if line is None:   # lengths all alike (or no line): what they took
+                return statistics.median(t for _, t in known)
             return max(line[0] + line[1] * duration, 1e-6)
         return statistics.median(t for _, t in self._first) if self._first else None
 
@@ -97,7 +111,7 @@ class AutoConcurrency:
     def job_time(self) -> float:
         """Seconds a job takes (mean of the recent ones), without deAPI's queueing."""
         if not self._times:
-            return self._expected
+            return self._expected() if callable(self._expected) else self._expected
         mean = sum(self._times) / len(self._times)
         return mean / max(1.0, self.queueing())
 

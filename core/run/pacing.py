@@ -50,7 +50,8 @@ class AdaptiveLevel:
         await self._changed.wait()
 
     @classmethod
-    def automatic(cls, ceiling: int, *, clock: Callable[[], float], expected: float) -> "AdaptiveLevel":
+    def automatic(cls, ceiling: int, *, clock: Callable[[], float],
+                  expected: float | Callable[[], float]) -> "AdaptiveLevel":
         """The `--concurrency auto` level: `auto` decides, starting at one until the first update."""
         level = cls(ceiling, clock=clock)
         level.auto = AutoConcurrency(ceiling, expected=expected)
@@ -154,9 +155,9 @@ class Pacing:
     """The adaptive level and the in-doubt submit gate of one run; level changes are reported."""
 
     def __init__(self, maximum: int, *, adaptive: bool, clock: Callable[[], float], reporter: Reporter,
-                 auto: bool = False, expected: float = 30.0) -> None:
+                 auto: bool = False, expected: float | Callable[[], float] = 30.0) -> None:
         """`maximum`: the fixed level, or with `auto` the ceiling; `expected`: seconds a job is
-        assumed to take before one is seen (auto's first Little's-law estimate)."""
+        assumed to take before one is seen (auto's first Little's-law estimate), or a callable."""
         if auto:
             self.level = AdaptiveLevel.automatic(maximum, clock=clock, expected=expected)
             self.level.enabled = adaptive

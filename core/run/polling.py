@@ -185,10 +185,18 @@ class PollPlanner:
                 upper = max(upper, aim)   # a long job's one look is not cut into several
             elif duration is None and not self.economy:
                 aim = min(aim, self.low_expected())
+                if self.predictable():
+                    # One look that finds the job past its lead gives its end: as late as a short
+                    # job's lead allows, so a long one is rarely still pending there.
+                    aim = max(aim, 0.6 * self.low_expected())
             delay = aim - elapsed
         else:
             predicted = self._predict_remaining(job, now)
-            if predicted is not None:
+            if predicted is not None and self.predictable() and not self.economy:
+                # Progress has been seen to rise evenly after a steady lead: its end is the look.
+                delay = predicted * 1.02 + 0.1 * self._k
+                upper = max(upper, delay)
+            elif predicted is not None:
                 delay = predicted * 1.05 + 0.1 * self._k
                 upper = min(upper, expected * (1.0 if self.economy else 0.5))
             elif elapsed < expected and duration is not None and self.tight():
@@ -202,6 +210,17 @@ class PollPlanner:
         delay = max(floor, min(delay, max(upper, floor)))
         job.last_gap = delay
         return delay
+
+    def predictable(self) -> bool:
+        """Whether one progress sample tells a job's end: the share of a job spent before its
+        progress starts (learned from jobs seen twice while rising) is steady, the middle half
+        of the recent ones within 0.05 of each other. Then a look is aimed at the predicted end
+        itself, not cut at half the expected job time (durations unknown: 2 looks a job, not 3+)."""
+        if len(self._lead) < 5:
+            return False
+        ordered = sorted(self._lead)
+        n = len(ordered)
+        return ordered[(3 * n) // 4] - ordered[n // 4] <= 0.05
 
     def lead(self) -> float:
         """The learned share of a job before progress starts (0 until learned)."""

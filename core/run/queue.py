@@ -20,6 +20,7 @@ from ..events import Activity
 from ..model import Method, Video, VideoState
 from ..output.intact import outputs_intact
 from .controls import Brakes
+from .finish import FinishPlan
 from .reporter import Reporter
 
 CRASHED_SUBMIT = ("possibly paid: the last run ended while this video's submit was on the wire, so deAPI may "
@@ -40,8 +41,8 @@ OUTPUTS_LOST_UNKNOWN_JOB = (
     "(a new job is paid): run again with --retry-failed if you want it transcribed again")
 
 LOOKAHEAD = 32   # new videos considered at each end of the queue when a slot takes one
-EARLY_SLOT = 0   # under the "finish" order, the slot that takes the shortest (results come early)
-BALANCE_SCAN = 2048   # queues longer than this hold enough work for the early slot to take the shortest
+EARLY_SLOT = 0   # in a queue too long to plan, the slot that takes the shortest under "finish"
+BALANCE_SCAN = 2048   # queues longer than this are not planned (enough work: the early slot takes the shortest)
 
 
 def is_permanent(v: Video) -> bool:
@@ -57,6 +58,7 @@ class WorkQueue:
         self.order = order
         self.feeding = False          # the feeder may still add videos: an empty queue is not the end
         self.width = 1                # videos in flight at once (the level), for the finish order
+        self.finish = FinishPlan()    # the finish order's plan of the slots
         self.pending: deque[Video] = deque()
         self.active: set[str] = set()
         self._attempt_base: dict[str, int] = {}
@@ -202,19 +204,35 @@ class WorkQueue:
         """The next video for `slot`. Videos to re-attach (known request id) always come first.
         Then, by order: "input" the head; "shortest" the shortest known among the next few;
         "finish" the longest known among them (longest-processing-time first: the batch ends
-        soonest), except for the EARLY_SLOT, which takes the shortest known (so results come
-        early) from either end of the queue (a planned queue is already longest first).
-        Durations arrive while the batch runs (metadata lookups), so the order is a best effort
-        over what is known, and never waits for a lookup."""
+        soonest), or the shortest known, from either end of the queue (a planned queue is
+        already longest first), when that makes the planned end no later (`finish.py`), and
+        always for the run's first video (so results come early). Queues over BALANCE_SCAN
+        are not planned: there the EARLY_SLOT takes the shortest. Durations arrive while the
+        batch runs (metadata lookups), so the order is a best effort over what is known, and
+        never waits for a lookup."""
         head = self.pending[0]
         if self.order == "input" or head.request_id:
-            return self.pending.popleft()
-        shortest = self.order == "shortest" or (slot == EARLY_SLOT and self._work_to_spare())
+            taken = self.pending.popleft()
+        elif self.order == "shortest":
+            taken = self._pop(self._scan(shortest=True))
+        else:
+            long_i = self._scan(shortest=False)
+            short_i = self._scan(shortest=True, both_ends=True)
+            take_short = short_i != long_i and self._short_is_free(slot, long_i, short_i)
+            taken = self._pop(short_i if take_short else long_i)
+            if not taken.request_id:
+                self.finish.started = True
+        self.finish.start(taken.key, taken.duration)
+        return taken
+
+    def _scan(self, *, shortest: bool, both_ends: bool = False) -> int:
+        """The index of the shortest (or longest) known among the next LOOKAHEAD new videos
+        (and, with `both_ends`, the last LOOKAHEAD); the head when none is known."""
         n = len(self.pending)
         near = range(min(LOOKAHEAD, n))
-        far = range(max(LOOKAHEAD, n - LOOKAHEAD), n) if shortest and self.order == "finish" else range(0)
+        far = range(max(LOOKAHEAD, n - LOOKAHEAD), n) if both_ends else range(0)
         best_i = 0
-        best = head.duration
+        best = self.pending[0].duration
         for i in (*near, *far):
             v = self.pending[i]
             if v.request_id:
@@ -226,19 +244,26 @@ class WorkQueue:
                 continue
             if best is None or (d < best if shortest else d > best):
                 best, best_i = d, i
-        taken = self.pending[best_i]
-        del self.pending[best_i]
+        return best_i
+
+    def _pop(self, i: int) -> Video:
+        taken = self.pending[i]
+        del self.pending[i]
         return taken
 
-    def _work_to_spare(self) -> bool:
-        """Whether the early slot may take the shortest without making the batch end later:
-        the longest known video is no more than an even share of the known work per slot
-        (otherwise it must start now, LPT's rule, or it would run alone at the end)."""
+    def _short_is_free(self, slot: int, long_i: int, short_i: int) -> bool:
+        """Whether the finish order's slot may take the shortest (index `short_i`) instead of
+        the longest (`long_i`) without the batch's planned end moving later."""
+        longest, shortest = self.pending[long_i].duration, self.pending[short_i].duration
+        if longest is None or shortest is None:
+            return False
         if len(self.pending) > BALANCE_SCAN:
-            return True
-        known = [v.duration for v in self.pending if v.duration is not None and not v.request_id]
-        return not known or max(known) <= sum(known) / max(1, self.width)
+            return slot == EARLY_SLOT
+        others = [v.duration for i, v in enumerate(self.pending)
+                  if i not in (long_i, short_i) and v.duration is not None and not v.request_id]
+        return self.finish.shortest_costs_nothing(longest, shortest, others, self.width)
 
     def release(self, v: Video) -> None:
         self.active.discard(v.key)
+        self.finish.end(v.key)
         self.poke()

@@ -419,6 +419,10 @@ async def follow(ctx: "RunContext", slot: int, v: Video, request_id: str = "",
             await ctx.polls.turn(now + delay, lambda: status_budget(ctx, submit_demand=0.0 if ctx.limiter.shared
                                                                       else None))
             await acquire(ctx, slot, v, "status")
+            # Our own wait past the planned look (the gate, the limiter, a late wake-up): not
+            # deAPI's time. Left in, it would read as slower jobs, aim the next looks later and
+            # raise auto's level (Little's law) or lower it (queueing): more lag either way.
+            held = max(0.0, ctx.clock() - (now + delay))
             ctx.reporter.worker_changed(slot, Activity.TRANSCRIBING, v, progress=progress, detail="checking")
             try:
                 job = await ctx.client.job(rid)
@@ -450,8 +454,9 @@ async def follow(ctx: "RunContext", slot: int, v: Video, request_id: str = "",
             ctx.session.record_nowait(v, polls=v.polls + 1)
             if job.terminal:
                 if job.status == "done":
-                    ctx.planner.learn(ctx.clock() - clock.submitted, v.duration, clock)
-                    ctx.pacing.job_done(ctx.clock() - clock.submitted, v.duration, clock.polls)
+                    took = max(ctx.clock() - clock.submitted - held, 1e-3)
+                    ctx.planner.learn(took, v.duration, clock)
+                    ctx.pacing.job_done(took, v.duration, clock.polls)
                 return job
             if v.state is not VideoState.TRANSCRIBING:
                 await ctx.record(v, state=VideoState.TRANSCRIBING, durable=False)

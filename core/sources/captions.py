@@ -11,8 +11,17 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from .expand import Extractor, QuietLogger, SourceFailure, with_private_cookies, ytdlp_message, ytdlp_options
-from .tracks import Track, caption_tracks
+from .expand import (
+    Extractor,
+    QuietLogger,
+    SourceFailure,
+    borrowed_ydl,
+    meta_from_info,
+    with_private_cookies,
+    ytdlp_message,
+    ytdlp_options,
+)
+from .tracks import Track
 
 
 class CaptionFetchFailed(Exception):
@@ -36,13 +45,11 @@ MAX_CAPTION_BYTES = 20 * 1024 * 1024   # a caption file is text: anything bigger
 
 
 def _fetch_sync(url: str, opts: dict[str, Any]) -> bytes:
-    import yt_dlp  # heavy: imported only by the worker that needs it
     from yt_dlp.networking.exceptions import HTTPError, RequestError
 
     try:
-        with yt_dlp.YoutubeDL(opts) as ydl:
-            with ydl.urlopen(url) as answer:
-                data = answer.read(MAX_CAPTION_BYTES + 1)
+        with borrowed_ydl(opts) as ydl, ydl.urlopen(url) as answer:   # an instance the lookups use too
+            data = answer.read(MAX_CAPTION_BYTES + 1)
     except HTTPError as exc:
         status = exc.status
         raise CaptionFetchFailed(f"the caption file answered {status} {exc.reason or ''}".strip(), status,
@@ -75,4 +82,5 @@ async def lookup_tracks(ex: Extractor, url: str) -> tuple[list[str], str]:
     info = await ex.extract(url, single=True)
     if info.get("entries") is not None:
         raise SourceFailure("the link is a list of videos, not one video")
-    return caption_tracks(info), str(info.get("language") or "")
+    meta = meta_from_info(info)
+    return meta.get("captions", []), str(info.get("language") or "")

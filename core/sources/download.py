@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .expand import QuietLogger, SourceFailure, explain, with_private_cookies, ytdlp_message
+from .expand import QuietLogger, SourceFailure, borrowed_ydl, explain, with_private_cookies, ytdlp_message
 
 
 class _Logger(QuietLogger):
@@ -59,8 +59,6 @@ def download_audio(url: str, folder: str | Path, *, cap: int, max_bytes: int,
     """Download `url`'s audio into `folder` (as media.<ext>). `room(expected size or None)` returns
     a reason not to start (no disk space) or None. Raises SourceFailure with a sentence for the
     user, DownloadStopped when `abort` was set."""
-    import yt_dlp  # heavy: imported only by the thread that needs it
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     logger = _Logger()
@@ -81,7 +79,7 @@ def download_audio(url: str, folder: str | Path, *, cap: int, max_bytes: int,
     }
 
     def run(_url: str, options: dict[str, Any]) -> dict[str, Any]:
-        with yt_dlp.YoutubeDL(options) as ydl:
+        with borrowed_ydl(options) as ydl:   # an idle one, as lookups take (expand.py): not one per download
             info = ydl.extract_info(_url, download=False)
             if info is None:
                 raise SourceFailure(logger.messages[-1] if logger.messages else "yt-dlp found nothing to download")
@@ -94,7 +92,8 @@ def download_audio(url: str, folder: str | Path, *, cap: int, max_bytes: int,
                 raise NoRoom(problem)
             info = ydl.process_ie_result(info, download=True)
             downloads = info.get("requested_downloads") or [{}]
-            return {**info, "_filepath": downloads[0].get("filepath") or ydl.prepare_filename(info)}
+            return {"duration": info.get("duration"), "title": info.get("title"),
+                    "_filepath": downloads[0].get("filepath") or ydl.prepare_filename(info)}
 
     try:
         info = with_private_cookies(run, url, opts, cookies)

@@ -11,6 +11,14 @@ to `cookiefile` when it closes (not atomically, so concurrent calls truncate and
 even one call rewrites it), so every call gets a private copy instead: a file of mode 0600 in a
 fresh 0700 temporary folder, made in the worker thread just before the call and deleted just
 after it (an abandoned call deletes its own when it ends).
+
+A call's cost is mostly yt-dlp's, not the site's: building a `YoutubeDL` (~70 ms of CPU: every
+extractor registered, a TLS context loaded) took more than the extraction itself, and each one
+left the C heap of its thread a little bigger. So calls borrow an idle `YoutubeDL` built for the
+run's options (`borrowed_ydl`) and only the per-call ones (logger, single video or not, the
+private cookies copy) change between calls. And what a call returns to the event loop is
+`slim(info)`: the dozen fields the engine reads, made in the worker thread, so no info dict
+(formats, thumbnails, HTTP headers, every caption URL in 150 languages) outlives its call.
 """
 
 from __future__ import annotations
@@ -19,7 +27,9 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,20 +173,90 @@ def _read_cookies(path: str) -> bytes:
         return f.read()
 
 
-def _extract_sync(url: str, opts: dict[str, Any]) -> dict[str, Any]:
+# Options a YoutubeDL takes per call; every other option is the run's and picks the instance.
+_PER_CALL = ("logger", "noplaylist", "cookiefile", "outtmpl", "progress_hooks")
+_IDLE_KEPT = 8   # idle instances kept per set of options: more than the calls a run makes at once
+_idle: dict[str, list[Any]] = {}
+_idle_lock = threading.Lock()
+
+
+@contextmanager
+def borrowed_ydl(opts: dict[str, Any]) -> Iterator[Any]:
+    """An idle `YoutubeDL` for `opts`' run options (built when none is idle), set up for one call:
+    this call's logger, playlist choice, output template and progress hooks, and a cookie jar
+    emptied and loaded from this call's `cookiefile` (the private copy) if any. One call at a
+    time uses an instance, so there are never more than the calls in flight (an abandoned call
+    keeps its own until it ends). `cookiefile` never reaches yt-dlp's params, so yt-dlp has no
+    file to save the jar to; the jar is emptied again when the call ends."""
     import yt_dlp  # heavy: imported only by the worker that needs it
 
+    base = {k: v for k, v in opts.items() if k not in _PER_CALL}
+    key = repr(sorted(base.items()))
+    with _idle_lock:
+        idle = _idle.get(key)
+        ydl = idle.pop() if idle else None
+    if ydl is None:
+        ydl = yt_dlp.YoutubeDL({**base, "logger": opts.get("logger")})
+    ydl.params["logger"] = opts.get("logger")
+    ydl.params["noplaylist"] = bool(opts.get("noplaylist"))
+    if "outtmpl" in opts:
+        ydl.params["outtmpl"] = {"default": opts["outtmpl"]}
+        ydl._parse_outtmpl()   # what __init__ does with `outtmpl`: the other templates' defaults
+    ydl._progress_hooks[:] = list(opts.get("progress_hooks") or ())   # what __init__ fills from the option
+    jar = ydl.cookiejar
+    jar.clear()
+    try:
+        if opts.get("cookiefile"):
+            jar.load(opts["cookiefile"])
+        yield ydl
+    finally:
+        jar.clear()
+        ydl.params["logger"] = None
+        ydl._progress_hooks.clear()
+        with _idle_lock:
+            idle = _idle.setdefault(key, [])
+            if len(idle) < _IDLE_KEPT:
+                idle.append(ydl)
+
+
+def _extract_sync(url: str, opts: dict[str, Any]) -> dict[str, Any]:
     logger: QuietLogger = opts["logger"]
     try:
-        with yt_dlp.YoutubeDL(opts) as ydl:
+        with borrowed_ydl(opts) as ydl:
             info = ydl.extract_info(url, download=False)
-            if info is None:
-                raise SourceFailure(logger.messages[-1] if logger.messages else "yt-dlp returned nothing")
-            return ydl.sanitize_info(info)
+        if info is None:
+            raise SourceFailure(logger.messages[-1] if logger.messages else "yt-dlp returned nothing")
+        return info
     except SourceFailure:
         raise
     except Exception as exc:  # yt-dlp raises DownloadError and, on odd pages, anything else
         raise SourceFailure(ytdlp_message(str(exc)) or type(exc).__name__) from exc
+
+
+_META = ("title", "duration", "channel", "uploader", "upload_date", "language")
+_LINK = ("_type", "url", "webpage_url", "ie_key", "id")   # what `_walk` reads of a playlist's entries
+
+
+def slim(info: dict[str, Any], *, entry: bool = False) -> dict[str, Any]:
+    """The few fields of a yt-dlp info dict the engine reads: `_META`, a video's caption tracks
+    in compact form (`captions`, see tracks.py; only when yt-dlp listed subtitles), and a
+    playlist's `entries`, each slimmed with the `_LINK` fields `_walk` follows. Scalars only;
+    everything else (formats, thumbnails, headers, descriptions) is left behind. Idempotent."""
+    keep = _META + _LINK if entry else (*_META, "_type")
+    out: dict[str, Any] = {k: v for k in keep if isinstance(v := info.get(k), (str, int, float))}
+    if isinstance(info.get("captions"), list):
+        out["captions"] = [str(t) for t in info["captions"]]
+    elif info.get("_type", "video") == "video" and "subtitles" in info:
+        # Only a video's own info lists captions; a playlist's flat entries never do.
+        out["captions"] = caption_tracks(info)
+    entries = info.get("entries")
+    if entries is not None and not isinstance(entries, (str, bytes, dict)):
+        out["entries"] = [slim(e, entry=True) for e in entries if isinstance(e, dict)]
+    return out
+
+
+def _slim_call(extract: Extract, url: str, opts: dict[str, Any], cookies: bytes | None) -> dict[str, Any]:
+    return slim(with_private_cookies(extract, url, opts, cookies))
 
 
 class Extractor:
@@ -185,7 +265,8 @@ class Extractor:
     A call that runs out of time is abandoned (a thread cannot be killed); it ends on its own
     within yt-dlp's socket timeout, so abandoned threads never pile up for long. `cookies` names
     the user's file (for messages); `cookie_bytes` is its content, given to each call as a
-    private copy (None: no cookies). `extract` replaces yt-dlp (`_extract_sync`) for tests."""
+    private copy (None: no cookies). `extract` replaces yt-dlp (`_extract_sync`) for tests.
+    What a call returns is `slim`med in its thread: the event loop never holds an info dict."""
 
     def __init__(self, *, cookies: str, proxy: str | None, cache_dir: Path | None,
                  concurrency: int, timeout: float, cookie_bytes: bytes | None = None,
@@ -204,7 +285,7 @@ class Extractor:
             with anyio.move_on_after(limit):
                 try:
                     return await anyio.to_thread.run_sync(
-                        with_private_cookies, self.extract_fn or _extract_sync, url, opts, self.cookie_bytes,
+                        _slim_call, self.extract_fn or _extract_sync, url, opts, self.cookie_bytes,
                         abandon_on_cancel=True)
                 except SourceFailure as exc:
                     raise SourceFailure(explain(str(exc), cookies=self.cookies)) from None
@@ -215,15 +296,16 @@ class Extractor:
 
 
 def meta_from_info(info: dict[str, Any]) -> dict[str, Any]:
+    """A video's metadata from its info (yt-dlp's, or `slim`'s form of it)."""
+    info = slim(info)
     duration = info.get("duration")
     return {
         "title": str(info.get("title") or ""),
         "duration": float(duration) if isinstance(duration, (int, float)) and duration >= 0 else None,
         "channel": str(info.get("channel") or info.get("uploader") or ""),
         "upload_date": str(info.get("upload_date") or ""),
-        # Only a video's own info lists captions; a playlist's flat entries never do.
-        **({"captions": caption_tracks(info), "language": str(info.get("language") or "")}
-           if info.get("_type", "video") == "video" and "subtitles" in info else {}),
+        **({"captions": info["captions"], "language": str(info.get("language") or "")}
+           if "captions" in info else {}),
     }
 
 

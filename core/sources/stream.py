@@ -114,17 +114,23 @@ class Feeder:
                 for _ in range(self.concurrency if self.metadata else 0):
                     tg.start_soon(self._lookup_worker, receive.clone(), on_meta, say)
             async with send:
+                # `concurrency` expanders take the sources in order: a task each would hold
+                # 10,000 waiting coroutines (~10 KB apiece) for a batch of 10,000 pages.
+                todo = iter(sources)
+
+                async def expander() -> None:
+                    for src in todo:
+                        await self._expand_one(src, send, known, on_videos, on_meta, on_source_done, say)
+
                 async with anyio.create_task_group() as expanding:
-                    limiter = anyio.CapacityLimiter(self.concurrency)
-                    for src in sources:
-                        expanding.start_soon(self._expand_one, src, limiter, send, known, on_videos,
-                                             on_meta, on_source_done, say)
+                    for _ in range(min(self.concurrency, len(sources))):
+                        expanding.start_soon(expander)
         if self.failed > 1:
             say("info", f"metadata was not read for {self.failed} videos in all (submitted by URL)")
 
     # -- expansion ------------------------------------------------------------------------
-    async def _expand_one(self, src: Source, limiter: anyio.CapacityLimiter, send: Any, known: set[str],
-                          on_videos: OnVideos, on_meta: OnMeta, on_source_done: OnSourceDone, say: Say) -> None:
+    async def _expand_one(self, src: Source, send: Any, known: set[str], on_videos: OnVideos, on_meta: OnMeta,
+                          on_source_done: OnSourceDone, say: Say) -> None:
         problem: SourceProblem | None = None
         try:
             norm = normalize(src.url)
@@ -132,14 +138,12 @@ class Feeder:
             self.sources_pending -= 1
             on_source_done(src, SourceProblem(src.line, src.url, Category.INPUT.value, str(exc)))
             return
-        async with limiter:
-            try:
-                items, problems = await expand_source(self.ex, norm, src.line, self.expand_timeout,
-                                                      cap=self.max_per_source)
-            except SourceFailure as exc:
-                keep = norm.kind == "page" and norm.supported
-                items, problems = ([(norm, {})] if keep else []), []
-                problem = SourceProblem(src.line, src.url, Category.SOURCE.value, str(exc), key=norm.key if keep else "")
+        try:
+            items, problems = await expand_source(self.ex, norm, src.line, self.expand_timeout, cap=self.max_per_source)
+        except SourceFailure as exc:
+            keep = norm.kind == "page" and norm.supported
+            items, problems = ([(norm, {})] if keep else []), []
+            problem = SourceProblem(src.line, src.url, Category.SOURCE.value, str(exc), key=norm.key if keep else "")
         for p in problems:
             say("warning", f"line {p.line}: {p.message}")
         videos: list[Video] = []

@@ -12,6 +12,7 @@ from ..errors import SessionError, SessionLocked
 from .atomic import sweep_temp_files
 from .format import corrupt_copy_name, journal_path, limiter_path, lock_path, parse_cache_path
 from .lockfile import FileLock, LockBusy
+from .pages import pages_dir
 
 
 def disk_error(action: str, path: Path, exc: BaseException) -> SessionError:
@@ -54,11 +55,14 @@ def take_lock(path: Path) -> FileLock:
 
 
 def sweep_debris(path: Path) -> list[Path]:
-    """Remove the temp files a crash left beside the session `path` (its TOML, parse cache and
-    limiter sidecar). Call it holding the session's lock: every writer of those files holds it,
+    """Remove the temp files a crash left beside the session `path` (its head, parse cache and
+    limiter sidecar) and in its pages folder. Call it holding the session's lock: every writer of those files holds it,
     so no such temp file belongs to a live process. Never raises."""
     targets = {path.name, parse_cache_path(path).name, limiter_path(path).name}
-    return sweep_temp_files(path.parent, targets, locked=True)
+    removed = sweep_temp_files(path.parent, targets, locked=True)
+    if pages_dir(path).is_dir():   # the folder is the session's own: every temp file of ours in it is debris
+        removed += sweep_temp_files(pages_dir(path), locked=True)
+    return removed
 
 
 def keep_copy(path: Path) -> str:
@@ -71,7 +75,7 @@ def keep_copy(path: Path) -> str:
 
 
 def discard_session(path: Path | str) -> None:
-    """Delete a session's file and its journal, holding its lock while doing so.
+    """Delete a session's head, pages folder and journal, holding its lock while doing so.
 
     The ``.lock`` sidecar stays (see lockfile.py: deleting it would let two processes lock two
     different inodes); transcripts and reports are not touched. A missing session is not an error.
@@ -86,5 +90,10 @@ def discard_session(path: Path | str) -> None:
                 doomed.unlink(missing_ok=True)
             except OSError as exc:
                 raise disk_error("delete", doomed, exc) from exc
+        try:
+            if pages_dir(path).is_dir():
+                shutil.rmtree(pages_dir(path))
+        except OSError as exc:
+            raise disk_error("delete", pages_dir(path), exc) from exc
     finally:
         lock.release()

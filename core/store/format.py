@@ -1,19 +1,27 @@
-"""The on-disk format of a session (TOML, ``version = 1``) and reading it without the lock.
+"""The on-disk format of a session and reading it without the lock.
 
-Layout of ``<name>.toml``::
+Version 2 (written since issue 15): ``<name>.toml`` is a small head, the videos live in pages
+(see pages.py), so a checkpoint rewrites only what changed and reading the settings reads a few
+hundred bytes::
 
-    version = 1
+    version = 2
     batch = "links.txt"           # batch file path or name
     created = 1764340000.0        # wall clock
     seq = 42                      # every journal record with seq <= this is folded in
+    gen = 7                       # generation of the newest page files
     saved = 1764340100.0          # wall clock of this checkpoint
     [settings]                    # Settings.to_dict(); never an API key
     [limiter]                     # opaque limiter state
     [meta]                        # opaque extra state
-    [[videos]]                    # Video fields; empty/default values omitted; state as text
-    [[rejected]]                  # line, raw, reason, category
+    [counts]                      # videos per state at this checkpoint (for people; never read back)
+    [rejected]                    # the page file of rejected lines: file, count, size, digest
+    [[pages]]                     # one per page of videos, in order: file, count, size, digest
 
-Beside it: ``<name>.toml.journal`` (JSON lines, see journal.py) and ``<name>.toml.lock``.
+Version 1 (one file: the same header, then every ``[[videos]]`` and ``[[rejected]]`` entry, with a
+JSON parse cache ``<name>.toml.parsed.json``) is still read, and `Session.open` migrates it.
+
+Beside it: ``<name>.toml.pages/``, ``<name>.toml.journal`` (JSON lines, see journal.py) and
+``<name>.toml.lock``.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import math
 import os
 import time
 import tomllib
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -36,8 +44,10 @@ from ..paths import SESSION_SUFFIX
 from ..settings import Settings
 from .atomic import temp_path
 from .journal import read_journal
+from .pages import PAGE_SIZE, PageRef, generation, pages_dir, read_page
 
-VERSION = 1
+VERSION = 2
+VERSIONS = (1, 2)   # what this version reads
 # Never written even if someone adds such a field to Settings by mistake.
 _SECRET_NAMES = frozenset({"api_key", "apikey", "key", "token", "secret", "password", "authorization"})
 
@@ -67,6 +77,12 @@ def _default(f: Any) -> Any:
 _VIDEO_FIELDS: dict[str, Any] = {f.name: _default(f) for f in fields(Video)}
 _REQUIRED = tuple(name for name, d in _VIDEO_FIELDS.items() if d is MISSING)
 CHANGEABLE = frozenset(_VIDEO_FIELDS) - {"key"}
+# Fields whose stored value is the field's value when its type is exactly this (no conversion):
+# reading 100,000 rows at a resume is mostly these.
+_PLAIN: dict[str, type] = {
+    **{n: type(d) for n, d in _VIDEO_FIELDS.items() if type(d) in (str, int, float, bool)},
+    **{n: str for n in _REQUIRED if n in ("key", "url", "vid")},
+}
 
 
 def journal_path(path: Path) -> Path:
@@ -94,12 +110,16 @@ def encode_value(name: str, value: Any) -> Any:
     return value
 
 
+_STATES = {s.value: s for s in VideoState}
+
+
 def decode_value(name: str, value: Any) -> Any:
     """A stored value back to the Video field's type. Raises ValueError if it cannot be."""
     if name == "state":
         if not isinstance(value, str):
             raise ValueError(f"state must be text, not {_kind(value)}")
-        return VideoState(value)
+        state = _STATES.get(value)
+        return state if state is not None else VideoState(value)   # VideoState raises the ValueError
     default = _VIDEO_FIELDS.get(name, MISSING)
     if default is MISSING or default is None:
         if name == "duration" and value is not None:
@@ -152,7 +172,12 @@ def row_to_video(row: Any) -> Video:
     missing = [n for n in _REQUIRED if not isinstance(row.get(n), str)]
     if missing:
         raise ValueError(f"a [[videos]] entry lacks {', '.join(missing)}")
-    kwargs = {n: decode_value(n, v) for n, v in row.items() if n in _VIDEO_FIELDS}
+    kwargs = {}
+    for n, v in row.items():   # a value already of its field's exact type needs no decoding (most of them)
+        if type(v) is _PLAIN.get(n):
+            kwargs[n] = v
+        elif n in _VIDEO_FIELDS:
+            kwargs[n] = decode_value(n, v)
     return Video(**kwargs)
 
 
@@ -181,7 +206,9 @@ def settings_table(table: Any) -> dict[str, Any]:
         if name not in _SETTINGS_DEFAULTS:
             continue
         default = _SETTINGS_DEFAULTS[name]
-        if isinstance(default, bool):
+        if name == "concurrency" and value == "auto":   # Settings.to_dict's word for AUTO
+            ok = True
+        elif isinstance(default, bool):
             ok = isinstance(value, bool)
         elif isinstance(default, int):
             ok = _is_int(value)
@@ -283,13 +310,15 @@ def toml_doc(data: bytes) -> dict[str, Any]:
         raise ValueError("it is not valid TOML (nested too deeply)") from None
 
 
-def check_version(doc: dict[str, Any]) -> None:
-    """Raises NewerVersion for a newer format, ValueError for no known version."""
+def check_version(doc: dict[str, Any]) -> int:
+    """The document's format version (one of VERSIONS). Raises NewerVersion for a newer format,
+    ValueError for no known version."""
     version = doc.get("version")
-    if not _is_int(version) or version != VERSION:
+    if not _is_int(version) or version not in VERSIONS:
         if _is_int(version) and version > VERSION:
             raise NewerVersion(f"it was written by a newer bulk-transcribe (format version {version}); upgrade to resume it")
         raise ValueError(f"it has no known format version (version = {version!r})")
+    return version
 
 
 def read_settings(data: bytes) -> dict[str, Any]:
@@ -313,14 +342,18 @@ class Parsed:
     meta: dict[str, Any]
     videos: list[Video]
     rejected: list[RejectedLine]
+    version: int = 1
+    gen: int = 0
+    pages: list[PageRef] = field(default_factory=list)
+    rejected_page: PageRef | None = None
 
 
 def parse(data: bytes, cache: Path | None = None) -> Parsed:
-    """Parse and validate a session file (through its parse cache when that was made from these
-    exact bytes and holds a valid session; a damaged cache is ignored). Raises NewerVersion, or
-    ValueError saying what is wrong; never anything else."""
+    """Parse and validate a version 1 session file (through its parse cache when that was made
+    from these exact bytes and holds a valid session; a damaged cache is ignored). Raises
+    NewerVersion, or ValueError saying what is wrong (a version 2 head included: use `load`)."""
     cached = _cached_doc(data, cache)
-    if cached is not None:
+    if cached is not None and cached.get("version") == 1:
         try:
             return _checked(cached)
         except ValueError:
@@ -328,8 +361,91 @@ def parse(data: bytes, cache: Path | None = None) -> Parsed:
     return _checked(toml_doc(data))
 
 
+def load(path: Path) -> Parsed:
+    """Read and validate the session at `path`, either version (a version 2 head and the pages it
+    names). Raises FileNotFoundError when there is none, OSError when a file cannot be read,
+    NewerVersion, or ValueError saying what is damaged."""
+    data = path.read_bytes()
+    cached = _cached_doc(data, parse_cache_path(path))
+    if cached is not None and cached.get("version") == 1:
+        return parse(data, parse_cache_path(path))
+    doc = toml_doc(data)
+    if check_version(doc) == 1:
+        return _checked(doc)
+    head = parse_head(doc)
+    folder = pages_dir(path)
+    videos: list[Video] = []
+    try:
+        for ref in head.pages:
+            videos += [row_to_video(r) for r in read_page(folder, ref)]
+        if head.rejected_page is not None:
+            head.rejected = rejected_from_rows(read_page(folder, head.rejected_page))
+        _unique(videos)
+    except (KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
+        raise ValueError(f"its content is not a valid session ({exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"its content is not a valid session ({exc})") from None
+    head.videos = videos
+    return head
+
+
+def _page_ref(table: Any) -> PageRef:
+    if not isinstance(table, dict):
+        raise ValueError("a page entry is not a table")
+    name, count, size, dig = (table.get(k) for k in ("file", "count", "size", "digest"))
+    if not isinstance(name, str) or generation(name) < 0 or "/" in name or "\\" in name:
+        raise ValueError(f"a page entry names no page file ({name!r})")
+    if not (_is_int(count) and _is_int(size) and 0 <= count <= PAGE_SIZE and size >= 0) or not isinstance(dig, str):
+        raise ValueError(f"the page entry {name} needs whole-number count and size and a text digest")
+    return PageRef(name, count, size, dig)
+
+
+def parse_head(doc: dict[str, Any]) -> Parsed:
+    """A version 2 head's fields, checked (videos and rejected lines still to be read from its
+    pages). Raises ValueError saying what is wrong."""
+    try:
+        seq, created, batch, gen = doc.get("seq", 0), doc.get("created", 0.0), doc.get("batch", ""), doc.get("gen", 0)
+        if not _is_int(seq) or seq < 0 or not _is_int(gen) or gen < 0:
+            raise ValueError(f"seq and gen must be whole numbers (got {seq!r}, {gen!r})")
+        if not _is_number(created) or not isinstance(batch, str):
+            raise ValueError("created must be a number and batch text")
+        settings = settings_table(doc.get("settings", {}))
+        tables = [doc.get(n, {}) for n in ("limiter", "meta")]
+        if not all(isinstance(t, dict) for t in tables):
+            raise ValueError("limiter and meta must be tables")
+        pages = [_page_ref(t) for t in _list_of_tables(doc, "pages")]
+        rejected = _page_ref(doc["rejected"]) if "rejected" in doc else None
+        if any(p.count != PAGE_SIZE for p in pages[:-1]):
+            raise ValueError(f"every page but the last must hold {PAGE_SIZE} videos")
+    except (KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
+        raise ValueError(f"its content is not a valid session ({exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"its content is not a valid session ({exc})") from None
+    return Parsed(batch, float(created), seq, settings, *tables, [], [], version=2, gen=gen, pages=pages,
+                  rejected_page=rejected)
+
+
+def dump_head(header: dict[str, Any], counts: dict[str, int], rejected: PageRef | None, pages: list[PageRef]) -> bytes:
+    """Serialise a version 2 head. Raises TypeError if limiter/meta hold values TOML cannot store."""
+    doc = dict(header)
+    doc["counts"] = counts
+    if rejected is not None:
+        doc["rejected"] = rejected.as_table()
+    doc["pages"] = [p.as_table() for p in pages]
+    return tomli_w.dumps(doc).encode("utf-8")
+
+
+def _unique(videos: list[Video]) -> None:
+    seen: set[str] = set()
+    for v in videos:
+        if v.key in seen:
+            raise ValueError(f"the video {v.key} appears twice")
+        seen.add(v.key)
+
+
 def _checked(doc: dict[str, Any]) -> Parsed:
-    check_version(doc)
+    if check_version(doc) != 1:
+        raise ValueError("it is a version 2 head, not a whole session")
     try:
         return _content(doc)
     except NewerVersion:
@@ -367,11 +483,7 @@ def _content(doc: dict[str, Any]) -> Parsed:
     tables = [doc.get(n, {}) for n in ("limiter", "meta")]
     if not all(isinstance(t, dict) for t in tables):
         raise ValueError("limiter and meta must be tables")
-    seen: set[str] = set()
-    for v in videos:
-        if v.key in seen:
-            raise ValueError(f"the video {v.key} appears twice")
-        seen.add(v.key)
+    _unique(videos)
     return Parsed(batch, float(created), seq, settings, *tables, videos, rejected)
 
 
@@ -399,7 +511,7 @@ class SessionInfo:
 def peek(path: Path) -> SessionInfo:
     """Counts of one session, journal included, without taking its lock. Never raises."""
     try:
-        parsed = parse(path.read_bytes(), parse_cache_path(path))
+        parsed = load(path)
         journal = read_journal(journal_path(path))
         by_key = {v.key: v for v in parsed.videos}
         for rec in journal.records:

@@ -2,7 +2,9 @@
 
 A session moved away because it was damaged leaves things beside its path: the copy kept when
 it was found damaged (``.corrupt-*``), the journal of its last minutes (renamed, never emptied,
-by `Session.create`: ``.journal.orphan-*``) and the JSON parse cache of its last good TOML. Each
+by `Session.create`: ``.journal.orphan-*``), its pages folder (renamed too: ``.pages.orphan-*``;
+read line by line, damaged or not) and, for a version 1 file, the JSON parse cache of its last
+good TOML. Each
 may hold the request ids of jobs that were paid for. `salvage` reads them all, tolerantly (a
 damaged TOML is scanned line by line), and returns what each video key is known to have:
 its request id, and whether it was done with which outputs. Never raises.
@@ -19,6 +21,7 @@ from typing import Any
 
 from .format import journal_path, parse_cache_path, read_parse_cache
 from .journal import read_journal
+from .pages import generation, pages_dir, scan_rows
 
 _KEY = re.compile(r'^\s*key\s*=\s*"((?:[^"\\]|\\.)*)"\s*$')
 _FIELD = re.compile(r'^\s*(request_id|state|submitted_at)\s*=\s*(.+?)\s*$')
@@ -86,6 +89,20 @@ def _from_damaged_toml(found: dict[str, Salvaged], text: str) -> None:
             _merge(found, key, {m.group(1): value})
 
 
+def _from_pages(found: dict[str, Salvaged], folder: Path) -> None:
+    """Every page file in `folder`, oldest generation first (a crash may have left superseded ones)."""
+    try:
+        files = sorted((p for p in folder.iterdir() if generation(p.name) >= 0 or ".corrupt-" in p.name),
+                       key=lambda p: (generation(p.name.split(".corrupt-")[0]), p.name))
+    except OSError:
+        return
+    for page in files:
+        try:
+            _from_rows(found, scan_rows(page.read_bytes()))
+        except OSError:
+            continue
+
+
 def salvage(path: Path | str) -> dict[str, Salvaged]:
     """Everything the files beside `path` know of each video key (see the module docstring)."""
     path = Path(path)
@@ -93,6 +110,12 @@ def salvage(path: Path | str) -> dict[str, Salvaged]:
     cached = read_parse_cache(parse_cache_path(path))
     if cached is not None:
         _from_rows(found, cached[1].get("videos"))
+    try:
+        old_pages = sorted(path.parent.glob(f"{pages_dir(path).name}.orphan-*"), key=lambda p: p.stat().st_mtime)
+    except OSError:
+        old_pages = []
+    for folder in [*old_pages, pages_dir(path)]:
+        _from_pages(found, folder)
     try:
         aside = sorted(path.parent.glob(f"{path.name}.corrupt-*"), key=lambda p: p.stat().st_mtime)
         orphans = sorted(path.parent.glob(f"{journal_path(path).name}.orphan-*"), key=lambda p: p.stat().st_mtime)

@@ -1,15 +1,15 @@
 """A batch's progress on disk: crash-safe, single-writer, cheap at 10,000 videos.
 
-Durability comes from two files: the TOML snapshot (see session_file.py), rewritten only at
-checkpoints, and a JSON-lines journal beside it that every `record` appends to and fsyncs
-before returning. Concurrent `record` calls share one append + fsync (group commit). On
-`open` the journal's records newer than the snapshot's ``seq`` are replayed; records are
+Durability comes from the snapshot (a small TOML head and pages of videos, see format.py and
+pages.py), written only at checkpoints and then only the pages that changed, and a JSON-lines
+journal beside it that every `record` appends to and fsyncs before returning. Concurrent
+`record` calls share one append + fsync (group commit). On `open` the journal's records newer
+than the snapshot's ``seq`` are replayed; records are
 absolute values, so a crash at any point of a checkpoint leaves a state that replays to the
 same result. A sidecar ``.lock`` (flock) keeps a second process out.
 
-Only changes made through `record` / `record_nowait` are persisted: the snapshot keeps a
-cached row per video and rebuilds only the rows those calls touched. Never assign to a
-Video's fields directly.
+Only changes made through `record` / `record_nowait` are persisted: a checkpoint rewrites only
+the pages of the videos those calls touched. Never assign to a Video's fields directly.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Iterable
 
 import anyio
-import tomli_w
 
 from ..errors import SessionError
 from ..model import Video, VideoState
@@ -40,22 +39,22 @@ from .format import (
     apply_set,
     clean_settings,
     decode_value,
-    dump_doc,
+    dump_head,
     encode_value,
     journal_path,
     limiter_path,
     list_sessions,
-    parse,
+    load,
     parse_cache_path,
     read_settings,
     row_to_video,
     video_to_row,
-    write_parse_cache,
 )
 from .groupcommit import GroupCommit
 from .journal import Journal, JournalRead, read_journal
 from .limiter_state import limiter_state_problem
 from .lockfile import FileLock
+from .pages import PAGE_SIZE, PageRef, orphan_pages_name, page_name, pages_dir, rejected_name, remove_unlisted, write_page
 from .salvage import orphan_journal_name
 
 # The store's public face: what callers outside store/ use. Errors live in core/errors.py.
@@ -64,10 +63,15 @@ __all__ = ["RejectedLine", "Session", "SessionInfo", "discard_session", "list_se
 
 @dataclasses.dataclass
 class _Snapshot:
+    """What a checkpoint writes, taken on the event loop: only the pages that changed."""
+
     seq: int
+    gen: int
     header: dict[str, Any]
-    rows: list[dict[str, Any]]
-    rejected: list[RejectedLine]
+    counts: dict[str, int]
+    pages: dict[int, list[dict[str, Any]]]      # page index -> its rows
+    rejected: list[dict[str, Any]] | None       # None: unchanged since the last checkpoint
+    rejected_count: int
 
 
 class Session:
@@ -82,7 +86,8 @@ class Session:
     close_timeout = 30.0
 
     def __init__(self, path: Path, *, batch: str, created: float, settings: Settings, videos: list[Video],
-                 rejected: list[RejectedLine], limiter: dict, meta: dict, seq: int, lock: FileLock) -> None:
+                 rejected: list[RejectedLine], limiter: dict, meta: dict, seq: int, lock: FileLock,
+                 gen: int = 0, pages: list[PageRef] | None = None, rejected_page: PageRef | None = None) -> None:
         self.path = path
         self.batch = batch
         self.created = created
@@ -92,11 +97,14 @@ class Session:
         self.limiter = limiter
         self.meta = meta
         self.warnings: list[str] = []
-        self._by_key = {v.key: v for v in videos}
-        if len(self._by_key) != len(videos):
+        self._index = {v.key: i for i, v in enumerate(videos)}   # key -> position (its page is position // PAGE_SIZE)
+        if len(self._index) != len(videos):
             raise ValueError("two videos share a key; dedupe before creating the session")
-        self._rows = {v.key: video_to_row(v) for v in videos}
-        self._dirty: set[str] = set()
+        self._pages: list[PageRef] = list(pages or [])
+        self._rejected_page = rejected_page
+        self._rejected_count = len(rejected) if rejected_page is not None else -1   # -1: never written
+        self._gen = gen
+        self._dirty: set[int] = set(range(len(self._pages), self._page_count()))   # pages to rewrite
         self._seq = self._folded = seq
         self._lock = lock
         self._journal = Journal(journal_path(path))
@@ -132,6 +140,8 @@ class Session:
                 old = journal_path(path)
                 if old.exists() and old.stat().st_size:
                     os.replace(old, orphan_journal_name(path))
+                if pages_dir(path).exists():   # the pages of a session moved away: salvage reads them
+                    os.replace(pages_dir(path), orphan_pages_name(path))
                 session._journal.open(keep_bytes=0)
                 session._write_snapshot(session._snapshot())
             except OSError as exc:
@@ -155,13 +165,11 @@ class Session:
         try:
             sweep_debris(path)
             try:
-                data = path.read_bytes()
+                parsed = load(path)
             except FileNotFoundError:
                 raise SessionError(f"There is no session at {path}.") from None
             except OSError as exc:
                 raise disk_error("read", path, exc) from exc
-            try:
-                parsed = parse(data, parse_cache_path(path))
             except NewerVersion as exc:
                 raise SessionError(f"The session {path} cannot be resumed: {exc}.") from None
             except ValueError as exc:
@@ -173,17 +181,48 @@ class Session:
             session = cls(path, batch=parsed.batch, created=parsed.created,
                           settings=Settings.from_dict(parsed.settings), videos=parsed.videos,
                           rejected=parsed.rejected, limiter=parsed.limiter, meta=parsed.meta,
-                          seq=parsed.seq, lock=lock)
+                          seq=parsed.seq, lock=lock, gen=parsed.gen, pages=parsed.pages,
+                          rejected_page=parsed.rejected_page)
             session._replay(journal)
             session._check_limiter_sidecar()
             try:
                 session._journal.open(keep_bytes=journal.good_size)
             except OSError as exc:
                 raise disk_error("open", journal_path(path), exc) from exc
+            if parsed.version < VERSION:
+                session._migrate()
+            else:
+                remove_unlisted(pages_dir(path), session._listed())   # a crashed checkpoint's pages
         except BaseException:
             lock.release()
             raise
         return session
+
+    def _migrate(self) -> None:
+        """Rewrite a version 1 session (one TOML holding every video) as a head and pages, then drop
+        its parse cache. Until the new head's rename the old file is the session, so a crash here
+        only means migrating again. Raises SessionError."""
+        self._dirty = set(range(self._page_count()))
+        self._rejected_count = -1
+        try:
+            self._write_snapshot(self._snapshot())
+        except OSError as exc:
+            self._journal.close()
+            raise disk_error("rewrite (format version 2)", self.path, exc) from exc
+        except SessionError as exc:   # state TOML cannot hold (a forged parse cache): the old file and journal stay
+            self.warnings.append(f"the session could not be rewritten in the new format ({exc}); "
+                                 "its old file and journal stay as they are")
+            return
+        try:
+            parse_cache_path(self.path).unlink(missing_ok=True)
+        except OSError:
+            pass
+
+    def _page_count(self) -> int:
+        return -(-len(self.videos) // PAGE_SIZE)
+
+    def _listed(self) -> list[str]:
+        return [p.file for p in self._pages] + ([self._rejected_page.file] if self._rejected_page else [])
 
     def _replay(self, journal: JournalRead) -> None:
         problems = journal.problems()
@@ -194,17 +233,16 @@ class Session:
             self._seq = max(self._seq, rec["seq"])
             if rec["seq"] <= self._folded:
                 continue  # already in the TOML: a crash hit between the rename and the truncation
-            video = self._by_key.get(rec["key"])
-            if video is None and rec.get("add"):
+            at = self._index.get(rec["key"])
+            if at is None and rec.get("add"):
                 try:
                     video = row_to_video({**rec["set"], "key": rec["key"]})
                 except (ValueError, TypeError) as exc:
                     self.warnings.append(f"journal record {rec['seq']} adds a bad video ({exc}) (skipped)")
                     continue
-                self.videos.append(video)
-                self._by_key[video.key] = video
-                self._dirty.add(video.key)
+                self._append(video)
                 continue
+            video = self.videos[at] if at is not None else None
             if video is None:
                 self.warnings.append(f"journal record {rec['seq']} names an unknown video {rec['key']!r} (skipped)")
                 continue
@@ -213,7 +251,12 @@ class Session:
             except ValueError as exc:
                 self.warnings.append(f"journal record {rec['seq']} has a bad value ({exc}) (skipped)")
                 continue
-            self._dirty.add(video.key)
+            self._dirty.add(at // PAGE_SIZE)
+
+    def _append(self, video: Video) -> None:
+        self._index[video.key] = len(self.videos)
+        self._dirty.add(len(self.videos) // PAGE_SIZE)
+        self.videos.append(video)
 
     def _check_limiter_sidecar(self) -> None:
         """A damaged rate-limit sidecar is kept aside and said once; the engine then starts from
@@ -251,15 +294,12 @@ class Session:
         it. Returns the videos added. Raises SessionError if the session is closed."""
         added: list[Video] = []
         for v in videos:
-            if v.key in self._by_key:
+            if v.key in self._index:
                 continue
             if self._closed:
                 raise SessionError(f"The session {self.path} is closed.")
-            self.videos.append(v)
-            self._by_key[v.key] = v
+            self._append(v)
             row = video_to_row(v)
-            self._rows[v.key] = row
-            self._dirty.add(v.key)
             self._seq += 1
             self.commits.add({"seq": self._seq, "key": v.key, "set": {k: x for k, x in row.items() if k != "key"},
                               "add": True})
@@ -269,7 +309,7 @@ class Session:
     # -- reading ------------------------------------------------------------------------
     def by_key(self, key: str) -> Video:
         """The session's Video with this key. Raises KeyError."""
-        return self._by_key[key]
+        return self.videos[self._index[key]]
 
     def summary(self) -> dict[str, Any]:
         """Counts for the resume prompt: ``total``, ``rejected``, one count per state value,
@@ -285,7 +325,8 @@ class Session:
     def _enqueue(self, video: Video, changes: dict[str, Any]) -> Any:
         if self._closed:
             raise SessionError(f"The session {self.path} is closed.")
-        if self._by_key.get(video.key) is not video:
+        at = self._index.get(video.key)
+        if at is None or self.videos[at] is not video:
             raise ValueError(f"{video.key!r} is not one of this session's videos")
         unknown = set(changes) - CHANGEABLE
         if unknown:
@@ -297,7 +338,7 @@ class Session:
         if not stored:
             return self.commits.current
         self._seq += 1
-        self._dirty.add(video.key)
+        self._dirty.add(at // PAGE_SIZE)
         return self.commits.add({"seq": self._seq, "key": video.key, "set": stored})
 
     async def record(self, video: Video, **changes: Any) -> None:
@@ -334,29 +375,55 @@ class Session:
 
     # -- checkpoints ----------------------------------------------------------------------
     def _snapshot(self) -> _Snapshot:
-        for key in self._dirty:
-            self._rows[key] = video_to_row(self._by_key[key])
-        self._dirty.clear()
+        """On the event loop (the videos do not change under it): the rows of the changed pages only."""
+        dirty, self._dirty = self._dirty, set()
+        pages = {i: [video_to_row(v) for v in self.videos[i * PAGE_SIZE : (i + 1) * PAGE_SIZE]] for i in sorted(dirty)}
+        rejected = None
+        if len(self.rejected) != self._rejected_count:
+            rejected = [{"line": r.line, "raw": r.raw, "reason": r.reason, "category": r.category} for r in self.rejected]
+        gen = self._gen + 1 if pages or rejected is not None else self._gen
         header = {
-            "version": VERSION, "batch": self.batch, "created": self.created, "seq": self._seq,
+            "version": VERSION, "batch": self.batch, "created": self.created, "seq": self._seq, "gen": gen,
             "saved": time.time(), "settings": clean_settings(self.settings.to_dict()),
             "limiter": copy.deepcopy(self.limiter), "meta": copy.deepcopy(self.meta),
         }
-        rejected = [dataclasses.replace(r) for r in self.rejected]
-        return _Snapshot(self._seq, header, list(self._rows.values()), rejected)
+        counts = Counter(v.state.value for v in self.videos)
+        return _Snapshot(self._seq, gen, header, {"total": len(self.videos), **counts}, pages, rejected,
+                         len(self.rejected))
 
     def _write_snapshot(self, snap: _Snapshot) -> None:
-        """Sync: atomic TOML write, then empty the journal. Raises OSError, or SessionError for unstorable state."""
+        """Sync: write the changed pages (new files), then the head atomically, then empty the
+        journal and remove the superseded pages. Raises OSError, or SessionError for unstorable
+        state; the pages it did not write stay marked for the next checkpoint."""
         try:
-            doc = dump_doc(snap.header, snap.rows, snap.rejected)
-            data = tomli_w.dumps(doc).encode("utf-8")
-        except (TypeError, ValueError) as exc:
-            raise SessionError(f"The session state cannot be stored as TOML ({exc}); this is a bug.", "internal") from exc
-        atomic_write_bytes(self.path, data, mode=PRIVATE)
-        write_parse_cache(self.path, data, doc)
+            self._write_pages_and_head(snap)
+        except BaseException:
+            self._dirty.update(snap.pages)
+            raise
         self._journal.truncate()
         self._folded = snap.seq
         self._need_fold = False
+        remove_unlisted(pages_dir(self.path), self._listed())
+
+    def _write_pages_and_head(self, snap: _Snapshot) -> None:
+        folder = pages_dir(self.path)
+        pages = list(self._pages)
+        rejected_page = self._rejected_page
+        try:
+            for i, rows in snap.pages.items():
+                ref = write_page(folder, page_name(i, snap.gen), rows)
+                if i < len(pages):
+                    pages[i] = ref
+                else:
+                    pages.append(ref)
+            if snap.rejected is not None:
+                rejected_page = write_page(folder, rejected_name(snap.gen), snap.rejected)
+            data = dump_head(snap.header, snap.counts, rejected_page, pages)
+        except (TypeError, ValueError) as exc:
+            raise SessionError(f"The session state cannot be stored ({exc}); this is a bug.", "internal") from exc
+        atomic_write_bytes(self.path, data, mode=PRIVATE)
+        self._pages, self._rejected_page, self._gen = pages, rejected_page, snap.gen
+        self._rejected_count = snap.rejected_count
 
     async def _fold(self) -> None:
         snap = self._snapshot()

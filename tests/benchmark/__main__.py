@@ -19,12 +19,13 @@ import time
 import traceback
 from pathlib import Path
 
-from . import budget, latency, rate, scale, sched, soak, ssh_bytes, streaming, tui_scale, versus
+from . import budget, latency, meta_scale, rate, scale, scale100k, sched, soak, ssh_bytes, streaming, tui_scale, versus
 from .common import Scale
 from .report import Row, markdown, write_json
 
 SCENARIOS = {"latency": latency, "rate": rate, "budget": budget, "versus": versus, "scale": scale,
-             "tui": tui_scale, "streaming": streaming, "ssh": ssh_bytes, "sched": sched, "soak": soak}
+             "scale100k": scale100k, "tui": tui_scale, "streaming": streaming, "ssh": ssh_bytes, "sched": sched, "soak": soak,
+             "meta": meta_scale}
 SCALED = {"latency", "rate", "budget", "versus", "sched"}
 
 

@@ -17,8 +17,9 @@ import pytest
 from .common import REPO
 
 pytestmark = pytest.mark.slow
-SCENARIOS = ("1 latency-bound", "2 rate-bound", "3 status budget", "4 vs naive", "5 scale", "6 TUI", "7 streaming",
-             "8 SSH", "9a premium auto", "9b order", "9c latency-bound, durations known", "10 soak")
+SCENARIOS = ("1 latency-bound", "2 rate-bound", "3 status budget", "4 vs naive", "5 scale", "5b scale 100k", "6 TUI",
+             "7 streaming", "8 SSH", "9a premium auto", "9b order", "9c latency-bound, durations known", "10 soak",
+             "11 metadata scale")
 KEYS = {"scenario", "parameters", "measured", "unit", "bound", "ratio", "target", "passed", "note", "runs"}
 
 

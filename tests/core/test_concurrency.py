@@ -103,3 +103,17 @@ def test_not_raised_when_the_rate_binds():
             auto.job_done(10.0)
         level = settle(auto, step * 10.0 + 0.1, submit_per_minute=60, in_flight=10_000, rate_binds=True)
     assert level == start
+
+
+def test_short_first_jobs_do_not_make_long_ones_read_as_queueing():
+    """The finish order's first jobs done are the short ones; a long video's time is not compared
+    with a line stretched from them, and the reference widens to the lengths seen later."""
+    auto = AutoConcurrency(1000)
+    for i in range(12):
+        auto.job_done(20.0 + (0.5 if i % 2 else -0.5), 120.0 + 10 * i)   # 2-4 minute videos, ~20 s jobs
+    for i in range(10):
+        auto.job_done(80.0 + 0.5 * i, 3600.0 - 10 * i)   # hour-long ones: 80 s, deAPI as fast as ever
+    assert auto.queueing() <= 1.1
+    for _ in range(10):
+        auto.job_done(160.0, 3550.0)                  # the same lengths, twice as slow: queueing
+    assert auto.queueing() > 1.5

@@ -9,7 +9,9 @@ import tomllib
 import pytest
 
 from bulk_transcribe.core import config, paths
-from bulk_transcribe.core.settings import Settings, SettingsError
+from bulk_transcribe.core.model import Video
+from bulk_transcribe.core.settings import AUTO, Settings, SettingsError
+from bulk_transcribe.core.store.session import Session
 
 
 def write_config(text: str):
@@ -108,3 +110,28 @@ def test_folders_are_absolute_so_a_resume_from_elsewhere_writes_where_it_wrote(t
     again, changes = config.resume_settings(first, {})
     assert again.output_dir == str(tmp_path / "a" / "out") and changes == []
     assert config.anchor_paths(Settings(output_dir="~/t")).output_dir == os.path.expanduser("~/t")
+
+
+def test_auto_concurrency_is_stored_and_shown_as_auto(tmp_path):
+    """A session keeps `auto` as the word (its file, the parse cache, a peek) and a resume that
+    fixes a number says "concurrency auto → 5", not "0 → 5"."""
+    path = tmp_path / "s.toml"
+    video = Video(key="youtube:v000000001", url="https://youtu.be/v000000001", vid="v000000001", line=1)
+    Session.create(path, batch="links.txt", settings=Settings(output_dir="/t"), videos=[video]).close()
+    assert tomllib.loads(path.read_text())["settings"]["concurrency"] == "auto"
+    assert Session.peek_settings(path).concurrency == AUTO
+    session = Session.open(path)
+    saved = session.settings
+    session.close()
+    assert saved.concurrency == AUTO and saved.auto_concurrency
+    s, changes = config.resume_settings(saved, {"concurrency": 5})
+    assert s.concurrency == 5 and config.describe_changes(changes) == "concurrency auto → 5"
+    _, back = config.resume_settings(Settings(concurrency=5, output_dir="/t"), {"concurrency": "auto"})
+    assert config.describe_changes(back) == "concurrency 5 → auto"
+    assert config.describe_changes([("concurrency", 0, 7)]) == "concurrency auto → 7", "an older session's 0"
+
+
+def test_remembering_auto_writes_the_word():
+    path = config.save_settings({"concurrency": AUTO})
+    assert tomllib.loads(path.read_text()) == {"concurrency": "auto"}
+    assert config.load_settings({}).concurrency == AUTO

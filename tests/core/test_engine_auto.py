@@ -70,3 +70,34 @@ def test_auto_follows_a_rate_learned_from_headers(tmp_path):
     assert sorted(set(per_url.values())) == [1]
     raised = [e for e in events if isinstance(e, ConcurrencyChanged) and e.level > 1]
     assert raised, "the level rose once the headers told the account's rate"
+
+
+def test_auto_takes_its_first_job_time_from_the_planner_in_use(tmp_path):
+    """Before any job is seen, auto's job time is the poll planner's expectation, asked when
+    needed: a planner set after the engine is built (a faster clock, as here) is the one used.
+    It was read once at construction, so a scaled run started its first wave at the ceiling."""
+    session = make_session(tmp_path, [yt(0, "first")], "http://127.0.0.1:9")
+    engine = Engine(session, api_key=KEY, sink=lambda e: None, limiter=ScaledLimiter.build(session.settings, SCALE))
+    engine.planner = PollPlanner(time_scale=SCALE.factor)
+    auto = engine.pacing.level.auto
+    assert auto is not None and auto.job_time() == pytest.approx(engine.planner.expected(None))
+    session.close()
+
+
+@pytest.mark.slow
+def test_job_times_learned_leave_out_our_own_wait_for_the_status_budget(tmp_path):
+    """Ten jobs of 1 s in flight with 12 status calls a (scaled) minute: looks wait their turn
+    at the gate for seconds. The times learned (poll planner, auto) are deAPI's, not that wait:
+    left in, slower "jobs" aimed later looks and moved auto's level (more lag either way)."""
+    cfg = SimConfig(latency=(1.0, 1.0), pending_share=0.2, window=SCALE.window, submit_rpm=300, status_rpm=12)
+    with SimServer(cfg) as sim:
+        session = make_session(tmp_path, [yt(i, "held") for i in range(20)], sim.base_url, limit_margin=MARGIN,
+                               concurrency=10, plan="premium", limit_mode="per-endpoint", rpm=300, status_rpm=12)
+        engine = Engine(session, api_key=KEY, sink=lambda e: None,
+                        limiter=ScaledLimiter.build(session.settings, SCALE))
+        engine.planner = PollPlanner(time_scale=SCALE.factor)
+        finished = anyio.run(engine.run)
+    session.close()
+    assert finished.done == 20
+    learned = sorted(engine.planner._latency)
+    assert learned[len(learned) // 2] < 1.5, learned

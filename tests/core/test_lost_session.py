@@ -94,43 +94,42 @@ def test_the_old_journal_is_kept_and_its_request_ids_reattached(tmp_path):
     assert subs == {u: 1 for u in urls}, "the two paid jobs were polled, not submitted again"
 
 
-@pytest.mark.parametrize("keep_parse_cache", [True, False])
-def test_request_ids_in_a_truncated_session_file_are_reattached(tmp_path, keep_parse_cache):
-    """Jobs checkpointed into the session file (the journal empty) and the file then cut short: the
-    new session finds their ids in what is left (the kept .corrupt copy, scanned line by line, or
-    the parse cache of the last good file) and polls them instead of paying again."""
-    from bulk_transcribe.core.store.format import parse_cache_path
-
-    urls = [yt(i, "trnc") for i in range(3)]
+def test_a_damaged_page_costs_nothing_paid_for(tmp_path):
+    """Format 2: the paid jobs' request ids live only in a page (the journal folded and emptied)
+    and a byte of that page is damaged. The session refuses to open; run again after moving the
+    head away, the new session keeps the old pages aside and salvage reads them line by line:
+    the intact lines' jobs are polled, not paid for again."""
+    urls = [yt(i, "page") for i in range(3)]
     batch = batch_of(tmp_path, urls)
     path = tmp_path / "s.toml"
     with SimServer(SimConfig(**FAST)) as sim:
         settings = settings_for(tmp_path, sim.base_url)
         session, _ = prepare(batch, settings, path)
 
-        async def submit_two():
+        async def submit_two_and_checkpoint():
             from bulk_transcribe.core.deapi.client import DeapiClient
 
             async with DeapiClient(sim.base_url, KEY) as api:
                 for v in session.videos[:2]:
                     rid = await api.submit(v.url, model="WhisperLargeV3", include_ts=False)
                     await session.record(v, state=VideoState.SUBMITTED, request_id=rid)
+            await session.checkpoint()
 
-        anyio.run(submit_two)
-        session.close()                                   # checkpointed: the ids are in the TOML
-        text = path.read_text(encoding="utf-8")
-        second_id = session.videos[1].request_id
-        cut = text.index("\n", text.index(second_id)) + 1  # cut right after the second id's line
-        path.write_text(text[:cut] + "[[videos]\nkey = \"youtube:", encoding="utf-8")
-        if not keep_parse_cache:
-            parse_cache_path(path).unlink(missing_ok=True)
-        damage_message = pytest.raises(SessionError, Session.open, path)
-        assert "re-attaches" in str(damage_message.value)
+        anyio.run(submit_two_and_checkpoint)
+        session.close()
+        assert path.with_name("s.toml.journal").stat().st_size == 0, "the request ids are only in the page"
+        (page,) = (tmp_path / "s.toml.pages").glob("p00000-*.jsonl")
+        lines = page.read_bytes().splitlines(keepends=True)
+        assert len(lines) == 3 and b"request_id" not in lines[2]
+        page.write_bytes(b"".join(lines[:2]) + lines[2].replace(b'"key"', b'"k\x00y"', 1))   # the third row damaged
+        with pytest.raises(SessionError, match="damaged"):
+            Session.open(path)
         path.rename(path.with_name("moved-away.toml"))
 
         again, _ = prepare(batch, settings, path)
-        assert [v.request_id for v in again.videos[:2]] == [v.request_id for v in session.videos[:2]]
+        assert list(tmp_path.glob("s.toml.pages.orphan-*")), "the old pages were kept aside"
+        assert [bool(v.request_id) for v in again.videos] == [True, True, False]
         finished, _ = run_engine(again)
         subs = sim.submissions()
     assert finished.done == 3
-    assert subs == {u: 1 for u in urls}, "the two checkpointed jobs were polled, not submitted again"
+    assert subs == {u: 1 for u in urls}, "the two paid jobs were polled, not submitted again"

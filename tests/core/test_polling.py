@@ -81,3 +81,23 @@ def test_jobs_that_follow_their_length_get_one_look_at_the_predicted_end():
         loose.learn(took, seconds)
     assert not loose.tight()
     assert loose.next_delay(JobClock(submitted=0.0), 0.0, duration=400.0) < 0.5 * loose.expected(400.0)
+
+
+def test_a_steady_lead_makes_one_sample_tell_the_end():
+    """Durations unknown, jobs of 20-80 s whose progress rises evenly after 20 % of the job: once
+    that lead is learned, a job seen once while rising gets its next look at its predicted end
+    (not cut at half the expected time), and the first look comes after a short job's lead."""
+    p = PollPlanner()
+    for i in range(10):
+        latency = 20.0 + 6.0 * i
+        job = JobClock(submitted=0.0)
+        job.observe(0.4 * latency, 25.0)      # 0.2 L lead, then 100 % over 0.8 L
+        job.observe(0.6 * latency, 50.0)
+        p.learn(latency, None, job)
+    assert p.predictable() and p.lead() == pytest.approx(0.2)
+    first = p.next_delay(JobClock(submitted=0.0), 0.0, duration=None)
+    assert first >= 0.6 * p.low_expected() > 0.2 * 20.0
+    job = JobClock(submitted=0.0)
+    job.observe(first, 100.0 * (first - 16.0) / 64.0)   # an 80 s job: lead 16 s
+    d = p.next_delay(job, first, duration=None)
+    assert first + d == pytest.approx(80.0, rel=0.03), "one look at the end, not several"

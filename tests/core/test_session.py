@@ -67,11 +67,19 @@ def test_create_then_open_round_trips_everything(tmp_path):
     back.close()
 
 
+def stored(path) -> dict:
+    """The head as written, with ``videos`` added: the rows of the pages it names, in order."""
+    doc = tomllib.loads(path.read_text())
+    folder = path.with_name(path.name + ".pages")
+    doc["videos"] = [json.loads(line) for p in doc["pages"] for line in (folder / p["file"]).read_text().splitlines()]
+    return doc
+
+
 def test_toml_is_versioned_small_and_keyless(tmp_path):
     s = new(tmp_path, 2)
     s.close()
-    doc = tomllib.loads((tmp_path / "s.toml").read_text())
-    assert doc["version"] == 1 and doc["seq"] == 0 and doc["batch"] == "links.txt"
+    doc = stored(tmp_path / "s.toml")
+    assert doc["version"] == 2 and doc["seq"] == 0 and doc["batch"] == "links.txt"
     assert "api_key" not in doc["settings"] and doc["settings"]["formats"] == ["txt"]
     # defaults (state "queued", zero counts, empty text) are omitted to keep 10k sessions small
     assert doc["videos"][0] == {"key": "youtube:v000000000", "url": "https://youtu.be/v000000000",
@@ -176,7 +184,7 @@ async def test_checkpoint_folds_and_empties_the_journal(tmp_path):
     assert (tmp_path / "s.toml.journal").stat().st_size > 0
     await s.checkpoint()
     assert (tmp_path / "s.toml.journal").stat().st_size == 0
-    doc = tomllib.loads((tmp_path / "s.toml").read_text())
+    doc = stored(tmp_path / "s.toml")
     assert doc["seq"] == 1 and doc["videos"][0]["state"] == "done"
     s.close()
 
@@ -256,7 +264,7 @@ def test_corrupt_toml_is_reported_and_kept(tmp_path):
 
 
 def test_newer_version_and_missing_and_existing(tmp_path):
-    (tmp_path / "n.toml").write_text("version = 2\n")
+    (tmp_path / "n.toml").write_text("version = 3\n")
     with pytest.raises(SessionError, match="newer"):
         Session.open(tmp_path / "n.toml")
     assert not list(tmp_path.glob("*.corrupt-*"))
@@ -316,7 +324,7 @@ async def test_running_saves_on_cancellation_and_releases_the_lock(tmp_path):
             await s.record(s.videos[0], state=VideoState.DONE)
             s.record_nowait(s.videos[1], polls=2)
             await anyio.sleep_forever()
-    doc = tomllib.loads((tmp_path / "s.toml").read_text())
+    doc = stored(tmp_path / "s.toml")
     assert doc["videos"][0]["state"] == "done" and doc["videos"][1]["polls"] == 2
     assert (tmp_path / "s.toml.journal").stat().st_size == 0
     Session.open(tmp_path / "s.toml").close()

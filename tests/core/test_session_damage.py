@@ -14,6 +14,7 @@ import copy
 import datetime
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from bulk_transcribe.core.store.journal import read_journal
 from bulk_transcribe.core.store.limiter_state import load_limiter_state
 from bulk_transcribe.core.store.salvage import salvage
 from bulk_transcribe.core.store.session import RejectedLine, Session
+
+from .v1_session import write_v1
 
 # DAMAGE_EXAMPLES=2000 for a long hunt; the default keeps the fast suite fast.
 PROPERTY = settings(max_examples=int(os.environ.get("DAMAGE_EXAMPLES", "80")), deadline=None,
@@ -64,20 +67,38 @@ def _build(folder: Path) -> Path:
     return path
 
 
-_TEMPLATE: dict[str, bytes] = {}
+_TEMPLATES: dict[int, dict[str, bytes]] = {}
 
 
-def _fresh() -> tuple[Path, tempfile.TemporaryDirectory]:
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and not p.name.endswith(".lock")}
+
+
+def _template(version: int) -> dict[str, bytes]:
+    """The template session's files by relative path: version 2 as written now, version 1 the
+    same state as the old single TOML (and its parse cache), the journal and sidecar the same."""
+    if version not in _TEMPLATES:
+        with tempfile.TemporaryDirectory() as build:
+            path = _build(Path(build))
+            _TEMPLATES[2] = _files(Path(build))
+            s = Session.open(path)
+            write_v1(path, s)
+            s._journal.close()
+            s._lock.release()
+            s._closed = True
+            (Path(build) / "s.toml.journal").write_bytes(_TEMPLATES[2]["s.toml.journal"])
+            shutil.rmtree(Path(build) / "s.toml.pages")
+            _TEMPLATES[1] = _files(Path(build))
+    return _TEMPLATES[version]
+
+
+def _fresh(version: int = 2) -> tuple[Path, tempfile.TemporaryDirectory]:
     """A new folder holding a copy of the template session (built once: examples stay fast)."""
     tmp = tempfile.TemporaryDirectory()
     folder = Path(tmp.name)
-    if not _TEMPLATE:
-        with tempfile.TemporaryDirectory() as build:
-            _build(Path(build))
-            for p in Path(build).iterdir():
-                if p.is_file() and not p.name.endswith(".lock"):
-                    _TEMPLATE[p.name] = p.read_bytes()
-    for name, data in _TEMPLATE.items():
+    for name, data in _template(version).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
     return folder / "s.toml", tmp
 
@@ -152,7 +173,7 @@ def _check_every_reader(path: Path) -> None:
 @PROPERTY
 @given(data=st.data())
 def test_valid_toml_with_a_wrong_type_anywhere(data):
-    path, tmp = _fresh()
+    path, tmp = _fresh(data.draw(st.sampled_from([1, 2]), label="version"))
     with tmp:
         doc = _doc(path)
         where = data.draw(st.sampled_from(_paths(doc)), label="where")
@@ -185,7 +206,7 @@ def test_settings_that_is_not_a_table_is_a_damaged_session_not_a_traceback(tmp_p
 @PROPERTY
 @given(data=st.data())
 def test_truncated_or_overwritten_session_file(data):
-    path, tmp = _fresh()
+    path, tmp = _fresh(data.draw(st.sampled_from([1, 2]), label="version"))
     with tmp:
         original = path.read_bytes()
         how = data.draw(st.sampled_from(["truncate", "random", "flip"]), label="how")
@@ -202,6 +223,35 @@ def test_truncated_or_overwritten_session_file(data):
         _check_every_reader(path)
 
 
+@PROPERTY
+@given(data=st.data())
+def test_damaged_or_missing_page(data):
+    """A page (or the rejected lines' file) that is not exactly what the head names is a damaged
+    session like any other; reading the settings does not read pages, so it still works."""
+    path, tmp = _fresh(2)
+    with tmp:
+        page = data.draw(st.sampled_from(sorted((path.parent / "s.toml.pages").iterdir())), label="page")
+        original = page.read_bytes()
+        how = data.draw(st.sampled_from(["truncate", "random", "flip", "delete", "append"]), label="how")
+        if how == "delete":
+            page.unlink()
+        elif how == "truncate":
+            page.write_bytes(original[: data.draw(st.integers(0, len(original) - 1), label="at")])
+        elif how == "random":
+            page.write_bytes(data.draw(st.binary(max_size=400), label="bytes"))
+        elif how == "append":
+            page.write_bytes(original + b'{"key":"youtube:extra","url":"u","vid":"x"}\n')
+        else:
+            damaged = bytearray(original)
+            at = data.draw(st.integers(0, len(original) - 1))
+            damaged[at] = (damaged[at] + data.draw(st.integers(1, 255))) % 256
+            page.write_bytes(bytes(damaged))
+        assert Session.peek_settings(path).concurrency == 7
+        with pytest.raises(SessionError, match="is damaged"):
+            Session.open(path)
+        _check_every_reader(path)
+
+
 def _cache_parts(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     head, _, body = parse_cache_path(path).read_bytes().partition(b"\n")
     return json.loads(head), json.loads(body)
@@ -211,7 +261,7 @@ def _reference(tmp: tempfile.TemporaryDirectory) -> Session:
     """The same session without its parse cache: what the TOML alone says."""
     folder = Path(tmp.name) / "ref"
     folder.mkdir()
-    for name, content in _TEMPLATE.items():
+    for name, content in _template(1).items():
         if not name.endswith(".parsed.json"):
             (folder / name).write_bytes(content)
     return Session.open(folder / "s.toml")
@@ -220,9 +270,9 @@ def _reference(tmp: tempfile.TemporaryDirectory) -> Session:
 @PROPERTY
 @given(data=st.data())
 def test_a_damaged_parse_cache_never_changes_the_outcome(data):
-    """The cache is never fsynced, so it may be damaged after it was written: it checks itself,
-    and a cache that fails its check is ignored (the TOML decides)."""
-    path, tmp = _fresh()
+    """The cache (of a version 1 file) is never fsynced, so it may be damaged after it was
+    written: it checks itself, and a cache that fails its check is ignored (the TOML decides)."""
+    path, tmp = _fresh(1)
     with tmp:
         head, doc = _cache_parts(path)
         how = data.draw(st.sampled_from(["value", "cut", "bytes"]), label="how")
@@ -249,7 +299,7 @@ def test_a_forged_parse_cache_with_wrong_types_is_ignored(data):
     """Even a cache that passes its check (as if written so by a bug) is validated like the TOML."""
     from bulk_transcribe.core.store import format as fmt
 
-    path, tmp = _fresh()
+    path, tmp = _fresh(1)
     with tmp:
         head, doc = _cache_parts(path)
         where = data.draw(st.sampled_from(_paths(doc)), label="where")

@@ -7,7 +7,7 @@ from bulk_transcribe.core.events import Activity, ErrorLogged, Progress, VideoCh
 from bulk_transcribe.core.model import VideoState
 from bulk_transcribe.core.sanitize import clean
 from bulk_transcribe.core.settings import Settings
-from bulk_transcribe.tui.run_view import RunView, describe_worker
+from bulk_transcribe.tui.run_view import MAX_WORKER_ROWS, RunView, describe_worker
 from bulk_transcribe.tui.screens.config_form import parse_form, rate_text
 from bulk_transcribe.tui.text import fmt_bucket
 
@@ -200,3 +200,18 @@ def test_summary_says_what_took_counts_and_how_to_start_afresh():
     again = summary_text(finished(), "b.txt", 0.0, idle=True).plain
     assert again.startswith("Nothing to do: b.txt") and "took" not in again
     assert "delete the session file" in again and "--session FILE" in again
+
+
+def test_auto_shows_the_slots_used_not_its_ceiling_and_folds_hundreds():
+    """Under auto the level starts low below a ceiling of 300: rows follow the slots used; with
+    hundreds in flight the panel stops at MAX_WORKER_ROWS, the last line counting the rest."""
+    view = RunView()
+    view.apply(Progress(500, 0, 0, 3, 497, 5.0, 0.0, None, buckets(), concurrency=3, max_concurrency=300))
+    assert view.slots() == 3 and len(view.worker_lines(NOW)) == 3
+    for slot in range(250):
+        view.apply(WorkerChanged(slot, Activity.TRANSCRIBING, f"k{slot}", f"v{slot}", since=NOW))
+    view.apply(WorkerChanged(249, Activity.IDLE))
+    lines = view.worker_lines(NOW)
+    assert len(lines) == MAX_WORKER_ROWS
+    assert [w.slot for w in lines[-2:]] == [str(MAX_WORKER_ROWS - 1), "+"]
+    assert (lines[-1].video, lines[-1].doing) == (f"{250 - MAX_WORKER_ROWS + 1} more slots", "150 of them busy")
