@@ -157,3 +157,67 @@ def test_kill_9_while_a_playlist_is_being_looked_up_then_resume(tmp_path):
     assert done | doubtful == set(urls), "every video of the playlist is in the session after the kill"
     assert len(list(out.glob("*.txt"))) == len(done) >= 12 - len(doubtful)
     assert all(n == 1 for n in subs.values()), f"nothing paid twice: {subs}"
+
+
+def _hls_site(n: int):
+    from .media_server import hls_playlist, media_server
+
+    files = {f"/media/talk{i}.m3u8": ("application/vnd.apple.mpegurl", hls_playlist([10.0, 5.0 + i]))
+             for i in range(n)}
+    return media_server(files)
+
+
+def _lookups(srv, n: int):
+    from bulk_transcribe.core.model import Video
+
+    return [Video(key=f"generic:talk{i}", url=srv.url(f"/media/talk{i}.m3u8"), vid=f"talk{i}") for i in range(n)]
+
+
+def _feed(feeder: Feeder, videos) -> tuple[dict, list]:
+    found: dict = {}
+    said: list = []
+
+    async def on_videos(src, vs):
+        return vs
+
+    async def main():
+        await feeder.run([], videos, known=set(), on_videos=on_videos,
+                         on_meta=lambda v, meta: found.__setitem__(v.key, meta),
+                         on_source_done=lambda src, problem: None, say=lambda level, m: said.append(m))
+
+    anyio.run(main)
+    return found, said
+
+
+def test_lookups_refused_at_once_back_off_once_and_are_tried_again_after_the_pause(tmp_path):
+    """Four lookups in flight are all refused (429, real yt-dlp against a loopback site): that is
+    one push-back, said once, with one pause; each video is asked again after it and read, and
+    asked only once more (the refused request, then what one reading costs)."""
+    with _hls_site(1) as srv:
+        _feed(Feeder(cache_dir=None), _lookups(srv, 1))
+        one_reading = srv.hits["/media/talk0.m3u8"]
+    with _hls_site(4) as srv:
+        for i in range(4):
+            srv.refuse[f"/media/talk{i}.m3u8"] = [429]
+        videos = _lookups(srv, 4)
+        found, said = _feed(Feeder(cache_dir=None, concurrency=4, pushback_pause=(0.3, 1.0)), videos)
+        hits = {p: n for p, n in srv.hits.items() if p.endswith(".m3u8")}
+    assert sum("pushes back" in m for m in said) == 1, said
+    assert not any("stopped" in m for m in said), said
+    assert set(found) == {v.key for v in videos} and all(m["duration"] for m in found.values()), \
+        "every refused lookup was asked again after the pause and read"
+    assert set(hits.values()) == {1 + one_reading}, (one_reading, hits)
+
+
+def test_a_site_that_keeps_refusing_stops_the_lookups_for_the_run_and_says_so_once(tmp_path):
+    with _hls_site(12) as srv:
+        for i in range(12):
+            srv.refuse[f"/media/talk{i}.m3u8"] = [429] * 50
+        found, said = _feed(Feeder(cache_dir=None, concurrency=4, pushback_pause=(0.05, 0.2)), _lookups(srv, 12))
+        asked = sum(n for p, n in srv.hits.items() if p.endswith(".m3u8"))
+    from bulk_transcribe.core.sources.stream import GIVE_UP_AFTER
+
+    assert found == {}
+    assert sum("lookups stopped for this run" in m for m in said) == 1, said
+    assert sum("pushes back" in m for m in said) <= GIVE_UP_AFTER - 1, said
+    assert asked <= 4 * GIVE_UP_AFTER, f"{asked} lookups sent to a site that kept refusing"
