@@ -21,9 +21,10 @@ from bulk_transcribe.core.simulator import SimConfig, SimServer
 from bulk_transcribe.tui.app import build_app
 from bulk_transcribe.tui.screens.run import RunScreen
 from bulk_transcribe.tui.screens.summary import SummaryScreen
+from tests.core.media_server import media_server
 from tests.core.slow_site import proxy_env, slow_site
 
-from .fakes import shown, until
+from .fakes import shown, text, until
 
 pytestmark = pytest.mark.slow
 
@@ -62,15 +63,30 @@ def test_headless_run_submits_before_any_lookup_answers(tmp_path):
 
 @pytest.mark.anyio
 async def test_the_app_with_start_submits_before_any_lookup_answers(tmp_path, monkeypatch):
+    """Beside the 300 videos, a page that stays unlisted until the header has said so (a loopback
+    page held open): the header shows the source still being listed and the lookups pending,
+    and submitting does not wait for either."""
+    seen: list[str] = []
+
+    def header_says() -> str:
+        if shown(app, RunScreen, "#run-buckets"):
+            seen.append(text(app.screen, "#run-buckets"))
+        return seen[-1] if seen else ""
+
     with SimServer(SimConfig(latency=(0.05, 0.15), pending_share=0.0)) as sim, \
-            slow_site(lambda: sim.jobs_created() > 0) as site:
+            slow_site(lambda: sim.jobs_created() > 0) as site, media_server() as pages:
         for name, value in proxy_env(site).items():
             monkeypatch.setenv(name, value)
+        batch = batch_of(tmp_path, "A")
+        batch.write_text(batch.read_text(encoding="utf-8") + pages.url("/slow/listing.html") + "\n", encoding="utf-8")
         settings = Settings(api_base=sim.base_url, output_dir=str(tmp_path / "out"), concurrency=20)
-        app = build_app(settings=settings, api_key=KEY, key_source="test", batch_path=str(batch_of(tmp_path, "A")),
+        app = build_app(settings=settings, api_key=KEY, key_source="test", batch_path=str(batch),
                         start=True, testing=True)
-        async with app.run_test(size=(100, 30)) as pilot:
-            await until(pilot, lambda: shown(app, RunScreen, "#workers"), what="the run screen")
+        async with app.run_test(size=(160, 30)) as pilot:
+            await until(pilot, lambda: "1 playlist/channel still being listed" in header_says()
+                        and "lookups pending" in header_says(), what="the header to say what is still to find")
+            await until(pilot, lambda: sim.jobs_created() > 0, what="a submit while the page is still unlisted")
+            pages.release()
             await until(pilot, lambda: shown(app, SummaryScreen, "#summary-text"), timeout=300, what="the summary")
             finished = app.view.finished
             notices = [n.message for n in app.view.notices]
