@@ -221,3 +221,75 @@ def test_a_site_that_keeps_refusing_stops_the_lookups_for_the_run_and_says_so_on
     assert sum("lookups stopped for this run" in m for m in said) == 1, said
     assert sum("pushes back" in m for m in said) <= GIVE_UP_AFTER - 1, said
     assert asked <= 4 * GIVE_UP_AFTER, f"{asked} lookups sent to a site that kept refusing"
+
+
+LISTING_CHILD = r'''
+import sys, anyio
+from bulk_transcribe.core.prepare import prepare_session
+from bulk_transcribe.core.run.engine import Engine
+from bulk_transcribe.core.settings import Settings
+
+base, out, batch, session_path = sys.argv[1:5]
+
+async def main():
+    settings = Settings(api_base=base, output_dir=out, metadata=False, concurrency=4).validate()
+    session, _ = await prepare_session(batch, settings, session_path=session_path)
+    await Engine(session, api_key="test-key-0123456789", sink=lambda e: None).run()
+
+anyio.run(main)
+'''
+
+
+@pytest.mark.slow
+def test_kill_9_while_a_page_is_still_being_listed_then_resume(tmp_path):
+    """Real yt-dlp lists a loopback page that answers only when let go; meanwhile the batch's two
+    video lines are submitted and transcribed. Killed then (the page still unlisted), the session
+    on disk still holds the page as a source to expand; run again, the page is listed and its
+    three clips transcribed: every transcript present, nothing paid twice (ledger)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from bulk_transcribe.core.store.session import Session
+
+    from .media_server import html_page, media_server, wav_bytes
+
+    files = {f"/media/c{i}.wav": ("audio/wav", wav_bytes(0.2 + 0.1 * i)) for i in range(3)}
+    files["/pages/list.html"] = ("text/html", html_page("List", [f"/media/c{i}.wav" for i in range(3)]))
+    out, session_path = tmp_path / "out", tmp_path / "s.toml"
+    script = tmp_path / "child.py"
+    script.write_text(LISTING_CHILD, encoding="utf-8")
+    env = {**os.environ, "BULK_TRANSCRIBE_DATA_DIR": str(tmp_path / "data")}
+    with media_server(files) as srv, SimServer(SimConfig(latency=(0.2, 0.5), pending_share=0.0)) as sim:
+        srv.hold.add("/pages/list.html")
+        batch = write_batch(tmp_path, [srv.url("/pages/list.html"), yt(0, "lst"), yt(1, "lst")])
+        args = [sys.executable, str(script), sim.base_url, str(out), str(batch), str(session_path)]
+        child = subprocess.Popen(args, env=env, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list(out.glob("*.txt"))) < 2:
+            assert child.poll() is None, child.stderr.read().decode()
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        child.stderr.close()
+        assert len(list(out.glob("*.txt"))) == 2 and srv.hits["/pages/list.html"] >= 1, \
+            "the two videos were transcribed while the page was being listed"
+        s = Session.open(session_path)
+        try:
+            assert [d["url"] for d in s.meta["sources"]] == [srv.url("/pages/list.html")], \
+                "the session on disk still has the page to expand"
+        finally:
+            s.close()
+        srv.unhold()
+        again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+        subs = sim.submissions()
+    s = Session.open(session_path)
+    try:
+        assert len(s.videos) == 5 and all(v.state.value == "done" for v in s.videos)
+        assert s.meta["sources"] == []
+    finally:
+        s.close()
+    assert len(list(out.glob("*.txt"))) == 5, "every transcript present"
+    assert len(subs) == 5 and set(subs.values()) == {1}, f"nothing paid twice: {subs}"
