@@ -113,16 +113,21 @@ class Feeder:
         self.lookups_pending = len(lookups)
         for v in lookups:
             send.send_nowait(v)
-        async with anyio.create_task_group() as tg:
-            async with receive:
-                for _ in range(self.concurrency if self.metadata else 0):
-                    tg.start_soon(self._lookup_worker, receive.clone(), on_meta, say)
-            async with send:
-                async with anyio.create_task_group() as expanding:
-                    limiter = anyio.CapacityLimiter(self.concurrency)
-                    for src in sources:
-                        expanding.start_soon(self._expand_one, src, limiter, send, known, on_videos,
-                                             on_meta, on_source_done, say)
+        try:
+            async with anyio.create_task_group() as tg:
+                async with receive:
+                    for _ in range(self.concurrency if self.metadata else 0):
+                        tg.start_soon(self._lookup_worker, receive.clone(), on_meta, say)
+                async with send:
+                    async with anyio.create_task_group() as expanding:
+                        limiter = anyio.CapacityLimiter(self.concurrency)
+                        for src in sources:
+                            expanding.start_soon(self._expand_one, src, limiter, send, known, on_videos,
+                                                 on_meta, on_source_done, say)
+        finally:
+            # Cancelled with the run (its last transcript came first): what is left is dropped, not
+            # pending; sources still to expand stay in the session for the next run.
+            self.sources_pending = self.lookups_pending = 0
         if self.failed > 1:
             say("info", f"metadata was not read for {self.failed} videos in all (submitted by URL)")
 

@@ -293,3 +293,27 @@ def test_kill_9_while_a_page_is_still_being_listed_then_resume(tmp_path):
         s.close()
     assert len(list(out.glob("*.txt"))) == 5, "every transcript present"
     assert len(subs) == 5 and set(subs.values()) == {1}, f"nothing paid twice: {subs}"
+
+
+def test_a_batch_ends_with_its_last_transcript_even_if_no_lookup_ever_answers(tmp_path, monkeypatch):
+    """Real yt-dlp lookups to a site that never answers (a loopback proxy holding every
+    connection): the batch is done without them, and its last progress says nothing is pending
+    any more (the lookups left were dropped with the run, not still 'pending' on a finished batch)."""
+    from .slow_site import proxy_env, slow_site
+
+    monkeypatch.setenv("BULK_TRANSCRIBE_DATA_DIR", str(tmp_path / "data"))
+    events: list = []
+    with slow_site(lambda: False, hold_max=60) as site, SimServer(SimConfig(**FAST)) as sim:
+        for name, value in proxy_env(site).items():
+            monkeypatch.setenv(name, value)
+        urls = [yt(i, "never") for i in range(6)]
+        session, _ = anyio.run(lambda: prepare_session(write_batch(tmp_path, urls), settings_for(sim, tmp_path),
+                                                       session_path=tmp_path / "s.toml"))
+        finished = anyio.run(Engine(session, api_key=KEY, sink=events.append).run)
+        jobs = sim.jobs_created()
+        asked = len(site.held)   # lookups answered so far: none, the proxy holds them all
+    assert finished.done == 6 and jobs == 6
+    assert asked == 0, "no lookup had an answer while the batch ran"
+    last = [e for e in events if isinstance(e, Progress)][-1]
+    assert (last.sources_pending, last.lookups_pending) == (0, 0), last
+    assert "pending" not in progress_line(last)
