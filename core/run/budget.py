@@ -31,6 +31,8 @@ class Budget:
         videos = list(videos)
         self.max_cost = max_cost
         self.balance = balance
+        self.quotes: dict[str, float] = {}   # deAPI's price for videos of unknown length (by key)
+        self._asked: set[str] = set()
         known = [v.duration for v in videos if v.duration is not None]
         self._typical = statistics.median(known) if known else DEFAULT_SECONDS
         self.spent = sum(v.cost for v in videos)           # what the session has spent, all runs
@@ -39,8 +41,6 @@ class Budget:
         self._owed = sum(self.estimate(v) for v in videos
                          if v.request_id and not v.cost and v.state is not VideoState.DONE)
         self._reserved: dict[str, float] = {}
-        self.quotes: dict[str, float] = {}   # deAPI's price for videos of unknown length (by key)
-        self._asked: set[str] = set()
 
     def estimate(self, v: Video) -> float:
         if v.duration is None and v.key in self.quotes:
