@@ -4,9 +4,11 @@ account's balance or than the user's `--max-cost`.
 What is counted: what the session's videos cost so far (deAPI's prices, else estimates), the
 estimate of every paid job not yet finished (re-attached ones included), and a reservation
 for each submit this run sends, held until that video's walk ends. A submit goes only if its
-own estimate still fits. Estimates come from core/prices.py; a video of unknown length is
-assumed as long as the median known one (ten minutes when none is known), so the guard errs
-on the side of stopping early.
+own estimate still fits. Estimates come from core/prices.py. Under `--max-cost` a video of
+unknown length (no lookup yet, or `--no-metadata`) is priced by deAPI's own quote for its URL
+before it is submitted (`wants_quote`), so one long video cannot take the batch past the limit;
+without a limit, or when the quote cannot be had, it is assumed as long as the median known one
+(ten minutes when none is known).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class Budget:
         videos = list(videos)
         self.max_cost = max_cost
         self.balance = balance
+        self.quotes: dict[str, float] = {}   # deAPI's price for videos of unknown length (by key)
+        self._asked: set[str] = set()
         known = [v.duration for v in videos if v.duration is not None]
         self._typical = statistics.median(known) if known else DEFAULT_SECONDS
         self.spent = sum(v.cost for v in videos)           # what the session has spent, all runs
@@ -39,7 +43,23 @@ class Budget:
         self._reserved: dict[str, float] = {}
 
     def estimate(self, v: Video) -> float:
+        if v.duration is None and v.key in self.quotes:
+            return self.quotes[v.key]
         return estimate_price(v.duration if v.duration is not None else self._typical) or 0.0
+
+    @property
+    def typical_minutes(self) -> float:
+        return self._typical / 60.0
+
+    def wants_quote(self, v: Video) -> bool:
+        """Whether to ask deAPI what `v` will cost before submitting it (once per video per run)."""
+        return bool(self.max_cost) and v.duration is None and v.key not in self._asked
+
+    def quoted(self, v: Video, price: float | None) -> None:
+        """deAPI's quote for `v` (None: it could not be had; the typical length stands in)."""
+        self._asked.add(v.key)
+        if price is not None:
+            self.quotes[v.key] = price
 
     def refusal(self, v: Video) -> str:
         """Why `v` may not be submitted now ("" when it may)."""

@@ -198,6 +198,8 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
             if not await hold_submits(ctx, slot, v):
                 continue   # deAPI still down (or a stop came): nothing was sent
             probe = True
+        if ctx.budget.wants_quote(v):
+            await quote(ctx, v)
         refusal = ctx.budget.refusal(v)
         if refusal:
             # Over the balance or --max-cost: no more submits, saying why; jobs in flight go on.
@@ -253,6 +255,23 @@ async def submit(ctx: "RunContext", slot: int, v: Video) -> bool:
         await _submit_failed(ctx, slot, v, err)
         if v.state is VideoState.FAILED or ctx.brakes.halted is not None:
             return False
+
+
+async def quote(ctx: "RunContext", v: Video) -> None:
+    """deAPI's price for `v`, whose length is not known, so --max-cost is checked against what
+    this job will cost rather than a typical length. A quote that cannot be had is said once;
+    the typical length then stands in. Costs one price call, never a job."""
+    o = job_options(host_of(v.url), ctx.settings)
+    try:
+        price = await ctx.client.price(model=o.model, include_ts=o.include_ts, source_url=v.url, lang=o.lang,
+                                       ts_level=o.ts_level)
+    except DeapiError as err:
+        ctx.budget.quoted(v, None)
+        ctx.reporter.notice_once(
+            f"deAPI's price for a video of unknown length could not be read ({err.message}): --max-cost reckons "
+            f"such videos at {ctx.budget.typical_minutes:.0f} min each", "warning")
+        return
+    ctx.budget.quoted(v, price)
 
 
 async def _send(ctx: "RunContext", v: Video) -> tuple[str, DeapiError | None]:

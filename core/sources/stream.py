@@ -7,9 +7,11 @@ yt-dlp (flat extraction, which carries most durations: no per-video call where i
 looks up the title and duration of the videos that lack them, in threads, bounded, each call
 under its own time limit. It never blocks a worker and never holds a slot.
 
-When the site pushes back (YouTube's bot check, 429s), lookups back off for a while, and stop
-for the run after several refusals in a row; a lookup that fails leaves its video submitted by
-URL, and the reason is said once, not once per video. Expansion failures are reported per
+When the site pushes back (YouTube's bot check, 429s), lookups back off for a while (the
+lookups refused together count as one refusal: one pause, one message), the refused videos are
+asked again after the pause, and lookups stop for the run after several refusals in a row; a
+lookup that fails leaves its video submitted by URL, and the reason is said once, not once per
+video. Expansion failures are reported per
 source (the line that produced nothing).
 
 The feeder knows nothing of sessions or queues: the engine gives it callbacks.
@@ -45,6 +47,7 @@ from .urls import UrlError, normalize
 PUSHBACK = ("not a bot", "sign in to confirm", "429", "too many requests", "rate-limit", "rate limit")
 PUSHBACK_PAUSE = (30.0, 600.0)   # first and longest back-off after the site pushes back
 GIVE_UP_AFTER = 5                # refusals in a row before lookups stop for this run
+PUSHBACK_TRIES = 3               # times one video is asked while the site pushes back
 
 
 @dataclass
@@ -94,6 +97,7 @@ class Feeder:
         self.failed = 0
         self._refusals = 0
         self._resume_at = 0.0
+        self._backoff_began = float("-inf")   # when the current back-off began
         self._stopped = False
 
     def wanted(self, v: Video) -> bool:
@@ -109,22 +113,27 @@ class Feeder:
         self.lookups_pending = len(lookups)
         for v in lookups:
             send.send_nowait(v)
-        async with anyio.create_task_group() as tg:
-            async with receive:
-                for _ in range(self.concurrency if self.metadata else 0):
-                    tg.start_soon(self._lookup_worker, receive.clone(), on_meta, say)
-            async with send:
-                # `concurrency` expanders take the sources in order: a task each would hold
-                # 10,000 waiting coroutines (~10 KB apiece) for a batch of 10,000 pages.
-                todo = iter(sources)
+        try:
+            async with anyio.create_task_group() as tg:
+                async with receive:
+                    for _ in range(self.concurrency if self.metadata else 0):
+                        tg.start_soon(self._lookup_worker, receive.clone(), on_meta, say)
+                async with send:
+                    # `concurrency` expanders take the sources in order: a task each would hold
+                    # 10,000 waiting coroutines (~10 KB apiece) for a batch of 10,000 pages.
+                    todo = iter(sources)
 
-                async def expander() -> None:
-                    for src in todo:
-                        await self._expand_one(src, send, known, on_videos, on_meta, on_source_done, say)
+                    async def expander() -> None:
+                        for src in todo:
+                            await self._expand_one(src, send, known, on_videos, on_meta, on_source_done, say)
 
-                async with anyio.create_task_group() as expanding:
-                    for _ in range(min(self.concurrency, len(sources))):
-                        expanding.start_soon(expander)
+                    async with anyio.create_task_group() as expanding:
+                        for _ in range(min(self.concurrency, len(sources))):
+                            expanding.start_soon(expander)
+        finally:
+            # Cancelled with the run (its last transcript came first): what is left is dropped, not
+            # pending; sources still to expand stay in the session for the next run.
+            self.sources_pending = self.lookups_pending = 0
         if self.failed > 1:
             say("info", f"metadata was not read for {self.failed} videos in all (submitted by URL)")
 
@@ -193,35 +202,53 @@ class Feeder:
                     self.lookups_pending -= 1
 
     async def _lookup(self, v: Video, on_meta: OnMeta, say: Say) -> None:
-        wait = self._resume_at - anyio.current_time()
-        if wait > 0:
-            await anyio.sleep(wait)
-        try:
-            info = await self.ex.extract(v.url, single=True)
-        except SourceFailure as exc:
-            message = str(exc)
-            if any(word in message.lower() for word in PUSHBACK):
-                self._refusals += 1
-                if self._refusals >= GIVE_UP_AFTER:
-                    self._stopped = True
-                    say("warning", f"metadata lookups stopped for this run: the site keeps refusing ({message}); "
-                                   "videos are submitted by URL without titles or durations")
-                else:
-                    first, longest = self.pushback_pause
-                    pause = min(longest, first * 2 ** (self._refusals - 1))
-                    self._resume_at = max(self._resume_at, anyio.current_time() + pause)
-                    say("warning", f"the site pushes back on metadata lookups ({message}); pausing them "
-                                   f"{pause:.0f} s (submitting goes on)")
-            else:
-                self.failed += 1
-                if self.failed == 1:   # said once, with the first reason; the count comes at the end
-                    say("warning", f"metadata not read for some videos (they are submitted by URL): {message}")
+        for _ in range(PUSHBACK_TRIES):
+            wait = self._resume_at - anyio.current_time()
+            if wait > 0:
+                await anyio.sleep(wait)
+            if self._stopped:
+                return
+            began = anyio.current_time()
+            try:
+                info = await self.ex.extract(v.url, single=True)
+            except SourceFailure as exc:
+                message = str(exc)
+                if any(word in message.lower() for word in PUSHBACK):
+                    self._pushed_back(message, began, say)
+                    continue   # asked again after the pause (unless lookups stopped meanwhile)
+                self._failed_once(message, say)
+                return
+            self._refusals = 0
+            meta = meta_from_info(info)
+            on_meta(v, meta)
+            if self.cache_dir is not None:
+                await anyio.to_thread.run_sync(write_cached, self.cache_dir, {v.key: meta})
             return
-        self._refusals = 0
-        meta = meta_from_info(info)
-        on_meta(v, meta)
-        if self.cache_dir is not None:
-            await anyio.to_thread.run_sync(write_cached, self.cache_dir, {v.key: meta})
+        if not self._stopped:
+            self._failed_once("the site kept refusing its lookup", say)
+
+    def _pushed_back(self, message: str, began: float, say: Say) -> None:
+        """One refusal by the site. Lookups already in flight when a back-off began are the same
+        push-back (four refused at once are one refusal, one pause, one message), not four."""
+        if began < self._backoff_began or self._stopped:
+            return
+        self._refusals += 1
+        self._backoff_began = anyio.current_time()
+        if self._refusals >= GIVE_UP_AFTER:
+            self._stopped = True
+            say("warning", f"metadata lookups stopped for this run: the site keeps refusing ({message}); "
+                           "videos are submitted by URL without titles or durations")
+            return
+        first, longest = self.pushback_pause
+        pause = min(longest, first * 2 ** (self._refusals - 1))
+        self._resume_at = max(self._resume_at, self._backoff_began + pause)
+        say("warning", f"the site pushes back on metadata lookups ({message}); pausing them "
+                       f"{pause:.0f} s (submitting goes on)")
+
+    def _failed_once(self, message: str, say: Say) -> None:
+        self.failed += 1
+        if self.failed == 1:   # said once, with the first reason; the count comes at the end
+            say("warning", f"metadata not read for some videos (they are submitted by URL): {message}")
 
     async def _read_cookies(self, say: Say) -> None:
         if not self.cookies:

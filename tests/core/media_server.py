@@ -65,13 +65,16 @@ class MediaServer:
     `refuse[path]` lists statuses to answer first, one per request (e.g. ``[429]``: one 429
     with ``Retry-After: 0``, then the file), as a site that pushes back does.
 
-    `/slow/...` paths block until `release()` (or the server stops): a source that never answers."""
+    `/slow/...` paths block until `release()` (or the server stops): a source that never answers.
+    Paths in `hold` are answered as usual, but only once `unhold()` is called: a slow listing."""
 
     def __init__(self, files: dict[str, tuple[str, bytes]] | None = None) -> None:
         self.files = default_files() if files is None else files
         self.hits: Counter[str] = Counter()
         self.cookie_headers: list[str] = []     # every Cookie header received
         self.refuse: dict[str, list[int]] = {}
+        self.hold: set[str] = set()
+        self._unhold = threading.Event()
         self.active = self.peak = 0                 # requests being answered now, and the most at once
         self._count = threading.Lock()
         self._release = threading.Event()
@@ -102,6 +105,8 @@ class MediaServer:
                 if path.startswith("/slow/"):
                     server._release.wait(30)
                     return
+                if path in server.hold:
+                    server._unhold.wait(60)
                 if server.refuse.get(path):
                     status = server.refuse[path].pop(0)
                     self.send_response(status)
@@ -138,12 +143,17 @@ class MediaServer:
     def release(self) -> None:
         self._release.set()
 
+    def unhold(self) -> None:
+        self.hold.clear()
+        self._unhold.set()
+
     def start(self) -> "MediaServer":
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self.release()
+        self._unhold.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 

@@ -53,3 +53,29 @@ def test_a_mixed_batch_runs_shortest_first_and_metadata_never_fails_a_video(tmp_
     said = [e.message for e in events if hasattr(e, "level") and e.level == "warning"]
     assert sum("metadata not read" in m for m in said) == 1, "said once, not once per video"
     assert finished.done == 6
+
+
+def test_lines_added_to_a_batch_are_picked_up_by_the_next_run_and_expanded_while_it_runs(tmp_path, monkeypatch):
+    """Lines appended after a run: the next run opens the session at once with the new video line
+    as a video and the new page as a source still to expand (nothing fetched yet), then expands
+    the page while it submits. What was done is never paid again; each new video is paid once."""
+    monkeypatch.setenv("BULK_TRANSCRIBE_DATA_DIR", str(tmp_path / "data"))
+    with media_server() as srv, SimServer(SimConfig(latency=(0.1, 0.3))) as sim:
+        batch = write_batch(tmp_path, [watch(IDS[0])])
+        settings = Settings(api_base=sim.base_url, output_dir=str(tmp_path / "out"), metadata=False).validate()
+        session, _ = anyio.run(lambda: prepare_session(batch, settings, session_path=tmp_path / "s.toml"))
+        assert anyio.run(Engine(session, api_key=KEY, sink=lambda e: None).run).done == 1
+
+        batch.write_text(batch.read_text(encoding="utf-8") + srv.url("/pages/two.html") + "\n" + watch(IDS[1]) + "\n",
+                         encoding="utf-8")
+        session, resumed = anyio.run(lambda: prepare_session(batch, settings, session_path=tmp_path / "s.toml"))
+        assert resumed
+        assert [v.url for v in session.videos] == [watch(IDS[0]), watch(IDS[1])]
+        assert [s["url"] for s in session.meta["sources"]] == [srv.url("/pages/two.html")]
+        assert srv.hits["/pages/two.html"] == 0, "the new page is expanded by the run, not before it"
+        finished = anyio.run(Engine(session, api_key=KEY, sink=lambda e: None).run)
+        subs = sim.submissions()
+    assert finished.done == 4 and finished.remaining == 0, "the old video, the new one and the page's two clips"
+    assert session.meta["sources"] == []
+    assert subs[watch(IDS[0])] == 1 and subs[watch(IDS[1])] == 1, subs
+    assert sum(u.startswith("upload://") for u in subs) == 2 and set(subs.values()) == {1}, subs

@@ -509,3 +509,31 @@ def test_headless_names_the_videos_in_doubt_with_their_cost_and_resubmits_only_w
     assert plain.returncode == 1 and after_plain == {fine: 1, lost: 1}, "a plain resume pays for nothing in doubt"
     assert asked.returncode == 0, asked.stderr
     assert paid == {fine: 1, lost: 2}, "asked: that video once more, nothing else"
+
+
+def test_max_cost_stops_the_run_before_the_limit_and_says_so(tmp_path):
+    """Headless, lengths not known (no lookups): each video is priced by deAPI's quote before it
+    goes, so a limit with room for two and half of the third lets exactly two go, however long
+    they are, and says why the rest did not. Reckoned at a typical length (ten minutes) instead,
+    as the guard did before, a third video went and the batch ended past the limit."""
+    from bulk_transcribe.core.prices import estimate_price
+    from bulk_transcribe.core.simulator import SimConfig, SimServer
+    from bulk_transcribe.core.simulator.content import duration_for
+
+    def price(vid: str) -> float:   # what the simulator charges: its length for the URL submitted
+        return estimate_price(duration_for(f"https://www.youtube.com/watch?v={vid}"))
+
+    candidates = [f"mcost{i:06d}" for i in range(200)]
+    long_one = next(v for v in candidates if price(v) > 3 * estimate_price(600.0))
+    ids = [long_one] + [v for v in candidates if v != long_one][:4]
+    prices = [price(v) for v in ids]
+    limit = prices[0] + prices[1] + prices[2] / 2
+    with SimServer(SimConfig(latency=(0.1, 0.3), pending_share=0.0)) as sim:
+        r = run_cli(tmp_path, "run", str(_batch(tmp_path, ids)), "--api-base", sim.base_url, "--no-metadata",
+                    "--concurrency", "1", "--order", "input", "--max-cost", f"{limit:.6f}", key="k-123456789")
+        jobs, charged = sim.jobs_created(), sim.charged()
+    assert jobs == 2 and charged <= limit, (jobs, charged, limit, r.stderr)
+    assert r.returncode == 1, r.stderr
+    said = r.stdout + r.stderr
+    assert "submitting stopped before the batch would go over --max-cost" in said, said
+    assert "raise --max-cost, then resume" in said, said
