@@ -198,16 +198,22 @@ class BulkTranscribeApp(App[int]):
     def _wire_demo(self, session: Session | None = None) -> None:
         """Point the app (or a reopened demo `session`) at the demo simulator, started here
         if the caller did not pass one."""
-        started = self.sim is None
-        self.sim, settings, key = wire_demo(session.settings if session else self.settings, self.sim)
-        if started:
-            self._own_sim = self.sim
+        settings = self._at_demo_sim(session.settings if session else self.settings)
         if session is not None:
             session.settings = settings
         else:
             self.settings = settings
+
+    def _at_demo_sim(self, settings: Settings) -> Settings:
+        """`settings` pointed at the demo simulator (started here when none runs yet); the demo's
+        key when the app has none."""
+        started = self.sim is None
+        self.sim, settings, key = wire_demo(settings, self.sim)
+        if started:
+            self._own_sim = self.sim
         if not self.api_key:
             self.api_key, self.key_source = key, "demo"
+        return settings
 
     def unfinished_sessions(self) -> list[Any]:
         """Sessions in the data folder with videos not yet done or failed (unreadable ones too,
@@ -363,8 +369,10 @@ class BulkTranscribeApp(App[int]):
             settings, notices = request.settings, []
             if self._session_file(request.batch_path).exists():
                 saved = await asyncio.to_thread(Session.peek_settings, self._session_file(request.batch_path))
-                settings, notices = self._resumed_settings(
-                    saved, request.overrides, demo=is_demo_session(self._session_file(request.batch_path)))
+                demo = is_demo_session(self._session_file(request.batch_path))
+                settings, notices = self._resumed_settings(saved, request.overrides, demo=demo)
+                if demo:   # `demo` again: its saved address died with the old simulator
+                    settings = self._at_demo_sim(settings)
             session, resumed = await prepare_session(
                 request.batch_path, settings, session_path=self.session_path or None, on_progress=say)
         except (BatchError, SessionError, SettingsError) as exc:   # SessionLocked too: a message for the user

@@ -104,3 +104,25 @@ def test_demo_quit_reopen_resume_finish(tmux, tmp_path):
     assert "failed" in screen and "report" in screen
     tmux.keys("q")
     tmux.wait_for("EXIT=", timeout=30)
+
+
+def test_demo_again_runs_at_its_new_simulator(tmux, tmp_path):
+    """The README's demo command run a second time resumes the saved demo session at the simulator
+    that command started, not at the address saved with it (that simulator died with the first run):
+    the batch finishes instead of failing to connect."""
+    run = f"cd {tmp_path} && {command()} demo"
+    tmux.start(run)
+    tmux.wait_for("transcribing")
+    tmux.keys("q")
+    tmux.wait_for("Quit while work is running?")
+    tmux.keys("y")
+    tmux.wait_for("EXIT=1", timeout=30)
+    tmux.kill()
+
+    tmux.start(run)
+    tmux.wait_for("resuming")
+    screen = tmux.wait_for("Finished", timeout=240)
+    assert "failed" in screen and "report" in screen
+    assert "connection attempts failed" not in screen.lower(), screen
+    tmux.keys("q")
+    tmux.wait_for("EXIT=", timeout=30)
