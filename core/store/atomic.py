@@ -103,6 +103,17 @@ def temp_path(path: Path | str) -> Path:
     return path.parent / f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
 
 
+def orphan_name(path: Path) -> Path:
+    """A fresh ``<path>.orphan-<timestamp>`` beside `path` (never an existing one): where a file
+    or folder a new session must not reuse is kept aside, never deleted."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate, n = path.with_name(f"{path.name}.orphan-{stamp}"), 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}.orphan-{stamp}-{n}")
+    return candidate
+
+
 def _pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True

@@ -404,15 +404,10 @@ def parse_head(doc: dict[str, Any]) -> Parsed:
     """A version 2 head's fields, checked (videos and rejected lines still to be read from its
     pages). Raises ValueError saying what is wrong."""
     try:
-        seq, created, batch, gen = doc.get("seq", 0), doc.get("created", 0.0), doc.get("batch", ""), doc.get("gen", 0)
-        if not _is_int(seq) or seq < 0 or not _is_int(gen) or gen < 0:
-            raise ValueError(f"seq and gen must be whole numbers (got {seq!r}, {gen!r})")
-        if not _is_number(created) or not isinstance(batch, str):
-            raise ValueError("created must be a number and batch text")
-        settings = settings_table(doc.get("settings", {}))
-        tables = [doc.get(n, {}) for n in ("limiter", "meta")]
-        if not all(isinstance(t, dict) for t in tables):
-            raise ValueError("limiter and meta must be tables")
+        gen = doc.get("gen", 0)
+        if not _is_int(gen) or gen < 0:
+            raise ValueError(f"gen must be a whole number (got {gen!r})")
+        batch, created, seq, settings, tables = _common_fields(doc)
         pages = [_page_ref(t) for t in _list_of_tables(doc, "pages")]
         rejected = _page_ref(doc["rejected"]) if "rejected" in doc else None
         if any(p.count != PAGE_SIZE for p in pages[:-1]):
@@ -421,7 +416,7 @@ def parse_head(doc: dict[str, Any]) -> Parsed:
         raise ValueError(f"its content is not a valid session ({exc})") from None
     except ValueError as exc:
         raise ValueError(f"its content is not a valid session ({exc})") from None
-    return Parsed(batch, float(created), seq, settings, *tables, [], [], version=2, gen=gen, pages=pages,
+    return Parsed(batch, created, seq, settings, *tables, [], [], version=2, gen=gen, pages=pages,
                   rejected_page=rejected)
 
 
@@ -471,9 +466,9 @@ def rejected_from_rows(rows: list[dict[str, Any]]) -> list[RejectedLine]:
     return out
 
 
-def _content(doc: dict[str, Any]) -> Parsed:
-    videos = [row_to_video(r) for r in _list_of_tables(doc, "videos")]
-    rejected = rejected_from_rows(_list_of_tables(doc, "rejected"))
+def _common_fields(doc: dict[str, Any]) -> tuple[str, float, int, Settings, list[dict[str, Any]]]:
+    """The fields both versions keep in the TOML, checked: (batch, created, seq, settings,
+    [limiter, meta]). Raises ValueError saying what is wrong."""
     seq, created, batch = doc.get("seq", 0), doc.get("created", 0.0), doc.get("batch", "")
     if not _is_int(seq) or seq < 0:
         raise ValueError(f"seq must be a whole number (got {seq!r})")
@@ -483,8 +478,15 @@ def _content(doc: dict[str, Any]) -> Parsed:
     tables = [doc.get(n, {}) for n in ("limiter", "meta")]
     if not all(isinstance(t, dict) for t in tables):
         raise ValueError("limiter and meta must be tables")
+    return batch, float(created), seq, settings, tables
+
+
+def _content(doc: dict[str, Any]) -> Parsed:
+    videos = [row_to_video(r) for r in _list_of_tables(doc, "videos")]
+    rejected = rejected_from_rows(_list_of_tables(doc, "rejected"))
+    batch, created, seq, settings, tables = _common_fields(doc)
     _unique(videos)
-    return Parsed(batch, float(created), seq, settings, *tables, videos, rejected)
+    return Parsed(batch, created, seq, settings, *tables, videos, rejected)
 
 
 # -- listing ---------------------------------------------------------------------------

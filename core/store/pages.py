@@ -18,12 +18,11 @@ import hashlib
 import json
 import os
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from .atomic import PRIVATE, atomic_write_bytes, ensure_dir
+from .atomic import PRIVATE, atomic_write_bytes, ensure_dir, orphan_name
 
 PAGE_SIZE = 1000
 _OURS = re.compile(r"^(p\d{5}|rejected)-\d+\.jsonl$")
@@ -131,10 +130,4 @@ def remove_unlisted(folder: Path, keep: Iterable[str]) -> None:
 
 def orphan_pages_name(path: Path | str) -> Path:
     """A fresh ``<name>.toml.pages.orphan-<timestamp>`` beside the session (never an existing one)."""
-    base = pages_dir(path)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    candidate, n = base.with_name(f"{base.name}.orphan-{stamp}"), 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}.orphan-{stamp}-{n}")
-    return candidate
+    return orphan_name(pages_dir(path))

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import orphan_name
 from .format import journal_path, parse_cache_path, read_parse_cache
 from .journal import read_journal
 from .pages import generation, pages_dir, scan_rows
@@ -39,13 +39,7 @@ class Salvaged:
 
 def orphan_journal_name(path: Path) -> Path:
     """A fresh ``<name>.journal.orphan-<timestamp>`` beside the session (never an existing file)."""
-    base = journal_path(path)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    candidate, n = base.with_name(f"{base.name}.orphan-{stamp}"), 1
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}.orphan-{stamp}-{n}")
-    return candidate
+    return orphan_name(journal_path(path))
 
 
 def _merge(found: dict[str, Salvaged], key: str, values: dict[str, Any]) -> None:
