@@ -62,6 +62,16 @@ def test_running_again_after_a_damaged_session_pays_for_nothing_already_transcri
     assert len(list((tmp_path / "out").glob("*.md"))) == 4, "the missing md was rebuilt from the text"
 
 
+async def submit_first(session, sim, n):
+    """Pay for the session's first `n` videos as a run would (real submits, each id journalled)."""
+    from bulk_transcribe.core.deapi.client import DeapiClient
+
+    async with DeapiClient(sim.base_url, KEY) as api:
+        for v in session.videos[:n]:
+            rid = await api.submit(v.url, model="WhisperLargeV3", include_ts=False)
+            await session.record(v, state=VideoState.SUBMITTED, request_id=rid)
+
+
 def test_the_old_journal_is_kept_and_its_request_ids_reattached(tmp_path):
     """Jobs submitted since the last checkpoint are only in the journal: a new session must not
     empty it, and must poll those jobs instead of paying for them again."""
@@ -72,15 +82,7 @@ def test_the_old_journal_is_kept_and_its_request_ids_reattached(tmp_path):
         settings = settings_for(tmp_path, sim.base_url)
         session, _ = prepare(batch, settings, path)
 
-        async def submit_two_then_die():
-            from bulk_transcribe.core.deapi.client import DeapiClient
-
-            async with DeapiClient(sim.base_url, KEY) as api:
-                for v in session.videos[:2]:
-                    rid = await api.submit(v.url, model="WhisperLargeV3", include_ts=False)
-                    await session.record(v, state=VideoState.SUBMITTED, request_id=rid)
-
-        anyio.run(submit_two_then_die)
+        anyio.run(submit_first, session, sim, 2)
         session._journal.close()   # as a kill -9 would leave it: journalled, never checkpointed
         session._lock.release()
         damage_and_move_away(path)
@@ -107,12 +109,7 @@ def test_a_damaged_page_costs_nothing_paid_for(tmp_path):
         session, _ = prepare(batch, settings, path)
 
         async def submit_two_and_checkpoint():
-            from bulk_transcribe.core.deapi.client import DeapiClient
-
-            async with DeapiClient(sim.base_url, KEY) as api:
-                for v in session.videos[:2]:
-                    rid = await api.submit(v.url, model="WhisperLargeV3", include_ts=False)
-                    await session.record(v, state=VideoState.SUBMITTED, request_id=rid)
+            await submit_first(session, sim, 2)
             await session.checkpoint()
 
         anyio.run(submit_two_and_checkpoint)
