@@ -6,6 +6,9 @@ seam (the feeder's own injection point) so a lookup can be held back at will.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import threading
 import time
 
@@ -35,6 +38,17 @@ def run(session, feeder: Feeder, sink) -> object:
     engine = Engine(session, api_key=KEY, sink=sink, feeder=feeder)
     return anyio.run(engine.run)
 
+
+
+def kill_9_after_two_transcripts(child: subprocess.Popen, out) -> None:
+    """kill -9 the child run once two transcripts are on disk (or a minute has passed)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(out.glob("*.txt"))) < 2:
+        assert child.poll() is None, child.stderr.read().decode()
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    child.stderr.close()
 
 def test_the_first_submit_goes_before_any_lookup_answers(tmp_path, monkeypatch):
     """Every lookup is held until the simulator has seen a submit: the batch finishes only if
@@ -121,9 +135,6 @@ def test_kill_9_while_a_playlist_is_being_looked_up_then_resume(tmp_path):
     """The child lists a playlist of 12 videos and looks each up slowly (2 s, two at a time)
     while it submits; it is killed with lookups still pending, then run again: every transcript
     is there and nothing was paid twice but what was on the wire at the kill."""
-    import os
-    import signal
-    import subprocess
     import sys
 
     urls = [yt(i, "exp") for i in range(12)]
@@ -135,13 +146,7 @@ def test_kill_9_while_a_playlist_is_being_looked_up_then_resume(tmp_path):
     with SimServer(SimConfig(latency=(0.3, 0.8), pending_share=0.0)) as sim:
         args = [sys.executable, str(script), sim.base_url, str(out), str(batch), str(session)]
         child = subprocess.Popen([*args, "2.0", ",".join(urls)], env=env, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(list(out.glob("*.txt"))) < 2:
-            assert child.poll() is None, child.stderr.read().decode()
-            time.sleep(0.05)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-        child.stderr.close()
+        kill_9_after_two_transcripts(child, out)
         at_kill = len(list(out.glob("*.txt")))
         assert 2 <= at_kill < 12, "the kill landed while lookups were pending"
         again = subprocess.run([*args, "0.0", ",".join(urls)], env=env, capture_output=True, text=True, timeout=120)
@@ -246,9 +251,6 @@ def test_kill_9_while_a_page_is_still_being_listed_then_resume(tmp_path):
     video lines are submitted and transcribed. Killed then (the page still unlisted), the session
     on disk still holds the page as a source to expand; run again, the page is listed and its
     three clips transcribed: every transcript present, nothing paid twice (ledger)."""
-    import os
-    import signal
-    import subprocess
     import sys
 
     from bulk_transcribe.core.store.session import Session
@@ -266,13 +268,7 @@ def test_kill_9_while_a_page_is_still_being_listed_then_resume(tmp_path):
         batch = write_batch(tmp_path, [srv.url("/pages/list.html"), yt(0, "lst"), yt(1, "lst")])
         args = [sys.executable, str(script), sim.base_url, str(out), str(batch), str(session_path)]
         child = subprocess.Popen(args, env=env, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(list(out.glob("*.txt"))) < 2:
-            assert child.poll() is None, child.stderr.read().decode()
-            time.sleep(0.05)
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-        child.stderr.close()
+        kill_9_after_two_transcripts(child, out)
         assert len(list(out.glob("*.txt"))) == 2 and srv.hits["/pages/list.html"] >= 1, \
             "the two videos were transcribed while the page was being listed"
         s = Session.open(session_path)
