@@ -120,9 +120,11 @@ def test_demo_again_runs_at_its_new_simulator(tmux, tmp_path):
     tmux.kill()
 
     tmux.start(run)
-    tmux.wait_for("resuming")
     screen = tmux.wait_for("Finished", timeout=240)
-    assert "failed" in screen and "report" in screen
+    # "session begun" is said of a resumed session only (the notice "resuming ..." is passing:
+    # the next notice replaces it, sometimes before a capture sees it); 80 columns may wrap it.
+    assert "session begun" in " ".join(screen.split()), screen
+    assert "done 28 · failed 2" in screen, screen   # only the two demo videos that fail on purpose
     assert "connection attempts failed" not in screen.lower(), screen
     tmux.keys("q")
     tmux.wait_for("EXIT=", timeout=30)

@@ -76,7 +76,10 @@ class RunScreen(Screen):
 
     def repaint(self, view: RunView, now: float) -> None:
         """Show `view` as of `now`. Cheap: ≤ one row per worker slot plus the new errors."""
-        if not self.is_mounted:
+        # Not yet composed, or being torn down (the app quitting removes the children while the
+        # repaint timer may still tick once): nothing to paint. The rest runs without awaiting,
+        # so the widgets found here stay for the whole repaint.
+        if not self.is_mounted or not self.query(RunHeader):
             return
         self.query_one(RunHeader).show(view, self.run_title, self.state_word(view), now)
         table = self.query_one(WorkerTable)
