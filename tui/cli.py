@@ -17,6 +17,7 @@ import sys
 from typing import Sequence
 
 from .. import __version__
+from ..core.arenas import cap_malloc_arenas
 from ..core.config import CONFIG_KEYS, ENV_BASE, ENV_KEY, resolve_api_key
 from ..core.paths import config_path, data_dir
 from ..core.settings import (
@@ -326,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "completion":
         sys.stdout.write(SCRIPTS[args.shell](parser))
         return 0
+    cap_malloc_arenas()   # before any thread: a long batch's memory stays flat (core/arenas.py)
     if args.command is None:
         args = parser.parse_args(["tui", *(argv if argv is not None else sys.argv[1:])])
     log = None

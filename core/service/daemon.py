@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 
+from ..arenas import cap_malloc_arenas
 from .accounts import Accounts
 from .batches import BatchService, EngineHook
 from .listen import ServiceRunning
@@ -91,6 +92,7 @@ async def serve(paths: ServicePaths | None = None, *, idle_exit: float | None = 
 def main() -> int:
     """`bulk-transcribe service`: run this user's service in the foreground (the faces start it
     detached on their own; running it by hand is for debugging)."""
+    cap_malloc_arenas()   # before any thread: the batches run in this process (core/arenas.py)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)   # a line per request would fill the log
     try:

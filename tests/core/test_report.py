@@ -77,3 +77,19 @@ def test_excel_asks_for_the_byte_order_mark(tmp_path):
     path = write_report(tmp_path / "report.csv", s)
     s.close()
     assert path.read_bytes().startswith(b"\xef\xbb\xbfline,url,")
+
+
+def test_ties_keep_the_order_they_always_had(tmp_path):
+    """Rows by line; on one line (or among the numberless ones, last) by place in the session's list
+    of videos or of rejected lines, a video before a rejected line at the same place."""
+    vids = [Video(key="youtube:s", url="https://youtu.be/s", vid="s", line=5)]
+    vids += [Video(key=f"youtube:e{i}", url=f"https://youtu.be/e{i}", vid=f"e{i}", line=0) for i in (3, 1, 2)]
+    rejected = [RejectedLine(5, "https://site.example/page", "the page listed a bad entry", "source"),
+                RejectedLine(0, "?", "no line", "input")]
+    s = Session.create(tmp_path / "s.toml", batch="b.txt", settings=Settings(), videos=vids, rejected=rejected)
+    path = write_report(tmp_path / "report.csv", s)
+    s.close()
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["line"], r["video_id"] or r["url"]) for r in rows] == [
+        ("5", "s"), ("5", "https://site.example/page"), ("", "e3"), ("", "?"), ("", "e1"), ("", "e2")]
