@@ -8,8 +8,10 @@ Three ideas:
   finish: each job plans its own next look here, and `pollgate.PollGate` lets the planned
   looks out at the budget's pace, the earliest due first.
 - When job times follow the audio length closely (durations known, the time per audio second
-  seen varies little), the first look is aimed at the predicted end itself: most jobs then
-  take one status call.
+  seen varies little), the first look is aimed just past the predicted end: most jobs then
+  take one status call. Without durations it is aimed where a few jobs are done. Both aims are
+  moved by what first looks find (`known_margin`, `first_aim`), never by the time of a look
+  that found its job done (that job took at most so long).
 In economy mode (a daily status allowance, e.g. the Basic plan's 200 a day) polls are
 aimed later and spaced wider, trading a little latency for calls. How long that allowance
 must last is `status_horizon`'s question: until midnight, unless a daily submit allowance
