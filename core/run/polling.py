@@ -8,8 +8,10 @@ Three ideas:
   finish: each job plans its own next look here, and `pollgate.PollGate` lets the planned
   looks out at the budget's pace, the earliest due first.
 - When job times follow the audio length closely (durations known, the time per audio second
-  seen varies little), the first look is aimed at the predicted end itself: most jobs then
-  take one status call.
+  seen varies little), the first look is aimed just past the predicted end: most jobs then
+  take one status call. Without durations it is aimed where a few jobs are done. Both aims are
+  moved by what first looks find (`known_margin`, `first_aim`), never by the time of a look
+  that found its job done (that job took at most so long).
 In economy mode (a daily status allowance, e.g. the Basic plan's 200 a day) polls are
 aimed later and spaced wider, trading a little latency for calls. How long that allowance
 must last is `status_horizon`'s question: until midnight, unless a daily submit allowance
@@ -18,6 +20,7 @@ bounds today's jobs, in which case only until they can all be submitted and foll
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
@@ -25,6 +28,8 @@ from typing import Callable
 
 DEFAULT_EXPECTED = 30.0   # seconds, before any job has been seen to finish
 MIN_GAP = 0.25            # never poll one job more often than this
+FIRST_DONE_SHARE = 0.15   # durations unknown: the share of jobs a first look is aimed to find done
+KNOWN_DONE_SHARE = 0.82   # durations known, job times following them: the same share
 
 
 @dataclass
@@ -36,8 +41,14 @@ class JobClock:
     last_poll: float = 0.0
     last_gap: float = 0.0
     samples: list[tuple[float, float]] = field(default_factory=list)  # (time, progress>0)
+    first_look: float | None = None     # seconds from submit to the first answered look
+    aimed: float | None = None          # seconds from submit the planner aimed that look at
+    aimed_by: str | None = None         # which of its first-look aims: "unknown" or "known" durations
+    counted: bool = False               # that look's outcome went to the aim
 
     def observe(self, now: float, progress: float | None) -> None:
+        if self.polls == 0:
+            self.first_look = now - self.submitted
         self.polls += 1
         self.last_poll = now
         if progress is not None and 0.0 < progress < 100.0:
@@ -77,6 +88,10 @@ class PollPlanner:
         self._lead: deque[float] = deque(maxlen=50)           # share of a job before progress starts
         self._per_audio_second: deque[float] = deque(maxlen=50)
         self._pairs: deque[tuple[float, float]] = deque(maxlen=50)   # (audio seconds, job seconds)
+        self._aim: float | None = None    # durations unknown: the first look's aim (`first_aim`)
+        self._aims = 0                    # first looks that moved it
+        self._margin: float | None = None  # durations known: the first look's margin (`known_margin`)
+        self._margins = 0
 
     @property
     def economy(self) -> bool:
@@ -94,13 +109,19 @@ class PollPlanner:
         if latency <= 0:
             return
         self._latency.append(latency)
+        censored = job is not None and job.polls == 1
+        if job is not None:
+            self._first_outcome(job, done=censored)
         if job is not None and len(job.samples) >= 2:
             (t1, p1), (t2, p2) = job.samples[-2], job.samples[-1]
             rate = (p2 - p1) / max(t2 - t1, 1e-6)
             if rate > 0:
                 lead = (t2 - p2 / rate - job.submitted) / latency
                 self._lead.append(min(0.9, max(0.0, lead)))
-        if duration and duration > 0:
+        if duration and duration > 0 and not censored:
+            # A job done at its first look took at most `latency`: fitted as its time, it would
+            # move the line to where that look was aimed, and the next aims later each time
+            # (short jobs were seen 20-40 % late so). The jobs found running tell their end.
             self._per_audio_second.append(latency / duration)
             self._pairs.append((duration, latency))
 
@@ -159,9 +180,11 @@ class PollPlanner:
         if not self._latency:
             # Nothing learned yet: explore like the official SDK (start early, grow x1.5),
             # starting later and growing further in economy mode.
-            # Not at once: deAPI's jobs take tens of seconds, and a URL job sits at 0 % while its
-            # source downloads, so early looks teach nothing.
-            start, grow_to = (10.0 * self._k, 60.0 * self._k) if self.economy else (10.0 * self._k, 10.0 * self._k)
+            # Not at once: deAPI's jobs take tens of seconds (20-80 s measured), and a URL job
+            # sits at 0 % while its source downloads, so early looks teach nothing. At 15 s a
+            # job of up to 75 s is past its pending fifth, so two looks give its rate (at 10 s
+            # those over 50 s were still pending: a fourth call for half of them).
+            start, grow_to = (10.0 * self._k, 60.0 * self._k) if self.economy else (15.0 * self._k, 10.0 * self._k)
             predicted = self._predict_remaining(job, now) if job.polls else None
             if job.polls == 0:
                 delay = start - elapsed
@@ -179,9 +202,10 @@ class PollPlanner:
             # First look: not before a short job of this kind could be done.
             aim = expected * (0.85 if self.economy else 0.3)
             if duration is not None and self.tight():
-                # Jobs follow their length: look once, just past the predicted end (by the
-                # typical error, so most jobs are done at that look and the rest nearly).
-                aim = expected * (1.0 + (self.spread() or 0.0))
+                # Jobs follow their length: look once, just past the predicted end (by as much
+                # as finds KNOWN_DONE_SHARE of the jobs done there; the rest are found nearly done).
+                aim = job.aimed = expected * self.known_margin()
+                job.aimed_by = "known"
                 upper = max(upper, aim)   # a long job's one look is not cut into several
             elif duration is None and not self.economy:
                 aim = min(aim, self.low_expected())
@@ -189,18 +213,26 @@ class PollPlanner:
                     # One look that finds the job past its lead gives its end: as late as a short
                     # job's lead allows, so a long one is rarely still pending there.
                     aim = max(aim, 0.6 * self.low_expected())
+                tracked = self.first_aim()
+                if tracked is not None:
+                    aim = job.aimed = tracked
+                    job.aimed_by = "unknown"
             delay = aim - elapsed
         else:
+            self._first_outcome(job, done=False)
             predicted = self._predict_remaining(job, now)
             if predicted is not None and self.predictable() and not self.economy:
                 # Progress has been seen to rise evenly after a steady lead: its end is the look.
                 delay = predicted * 1.02 + 0.1 * self._k
                 upper = max(upper, delay)
             elif predicted is not None:
+                # Trusted only so far (progress may crawl): re-check within half the expected job
+                # time, or within the job's own age once it has outlived that (early in a run the
+                # expected time is the short jobs', the only ones done yet).
                 delay = predicted * 1.05 + 0.1 * self._k
-                upper = min(upper, expected * (1.0 if self.economy else 0.5))
+                upper = min(upper, expected if self.economy else max(0.5 * expected, elapsed))
             elif elapsed < expected and duration is not None and self.tight():
-                delay = expected * (1.0 + (self.spread() or 0.0)) - elapsed   # its predicted end
+                delay = expected * self.known_margin() - elapsed   # its predicted end
                 upper = max(upper, delay)
             elif elapsed < expected:
                 delay = (expected - elapsed) if self.economy else min(expected - elapsed, cap)
@@ -210,6 +242,51 @@ class PollPlanner:
         delay = max(floor, min(delay, max(upper, floor)))
         job.last_gap = delay
         return delay
+
+    def first_aim(self) -> float | None:
+        """Durations unknown: seconds from submit to a job's first look, aimed so that about
+        FIRST_DONE_SHARE of the jobs are done at it (one status call each) while the rest are
+        found running (their progress then gives the end: two calls). None until 5 job times
+        are known. Started at that quantile of the job times seen, then moved by each first
+        look's outcome (a stochastic-approximation quantile tracker): a job found done at its
+        first look tells only that it took less, so its time cannot feed a quantile of job
+        times without pulling the aim later and later; the outcome itself is unbiased.
+        The share is kept small because a job done before its first look waits there: at 15 %
+        of uniform 20-80 s jobs the wait costs about 1.3 % of the throughput."""
+        if self._aim is None:
+            if len(self._latency) < 5:
+                return None
+            ordered = sorted(self._latency)
+            self._aim = ordered[int(FIRST_DONE_SHARE * len(ordered))]
+        return max(MIN_GAP * self._k, min(self._aim, self.expected(None)))
+
+    def known_margin(self) -> float:
+        """Durations known, job times following them (`tight`): the first look goes at the
+        predicted end times this. Started at 1 + the typical error, then moved by each first
+        look's outcome so that about KNOWN_DONE_SHARE of the jobs are done at it (the same
+        tracker as `first_aim`'s; the rest are found running, which keeps the line learning)."""
+        if self._margin is None:
+            self._margin = 1.0 + (self.spread() or 0.0)
+        return self._margin
+
+    def _first_outcome(self, job: JobClock, *, done: bool) -> None:
+        """A job's first look, aimed by `first_aim` or `known_margin`, found it `done` or not:
+        move that aim."""
+        if job.counted or job.aimed is None or job.first_look is None:
+            job.counted = True
+            return
+        job.counted = True
+        if job.first_look > 1.05 * job.aimed + MIN_GAP * self._k:
+            return   # held past its aim (the budget, the limiter, a resume): it says little of the aim
+        hit = 1.0 if done else 0.0
+        if job.aimed_by == "unknown" and self._aim is not None:
+            self._aims += 1
+            step = max(0.03, 1.0 / (self._aims + 10))
+            self._aim *= math.exp(step * (FIRST_DONE_SHARE - hit))
+        elif job.aimed_by == "known" and self._margin is not None:
+            self._margins += 1
+            step = max(0.004, 0.04 / (1.0 + self._margins / 5.0))
+            self._margin = min(1.5, max(0.8, self._margin + step * (KNOWN_DONE_SHARE - hit)))
 
     def predictable(self) -> bool:
         """Whether one progress sample tells a job's end: the share of a job spent before its
