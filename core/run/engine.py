@@ -82,7 +82,7 @@ class Engine:
         self._api_key = api_key
         self._client = client
         self.clock = clock
-        self.reporter = Reporter(sink, clock=clock, index={v.key: i for i, v in enumerate(session.videos)})
+        self.reporter = Reporter(sink, clock=clock, index=session.positions)   # the session's own map, not a copy
         self.limiter = limiter or RateLimiter.from_settings(self.settings)
         self.limiter.on_notice = self.reporter.notice   # what deAPI's headers taught the limiter
         self._restore_limiter()

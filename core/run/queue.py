@@ -119,20 +119,28 @@ class WorkQueue:
             else:
                 self.pending.append(v)
         for v in (*self.pending, *reattach):   # every video this run takes gets its full attempts
-            self._attempt_base[v.key] = v.attempts
+            self._set_base(v)
         self.pending.extendleft(reversed(reattach))
 
     def add(self, videos: Iterable[Video]) -> None:
         """Videos that just became known (a playlist expanded while the batch runs)."""
         for v in videos:
-            self._attempt_base[v.key] = v.attempts
+            self._set_base(v)
             self.pending.append(v)
         self.poke()
 
     def requeue(self, v: Video, *, front: bool = False) -> None:
         """Queue `v` again with a fresh count of attempts."""
-        self._attempt_base[v.key] = v.attempts
+        self._set_base(v)
         (self.pending.appendleft if front else self.pending.append)(v)
+
+    def _set_base(self, v: Video) -> None:
+        """`v`'s attempts so far are the base this run counts from. Kept only when not 0 (the
+        default): a fresh 100,000-video batch needs no 100,000-key map for it."""
+        if v.attempts:
+            self._attempt_base[v.key] = v.attempts
+        else:
+            self._attempt_base.pop(v.key, None)
 
     def retryable_failures(self, videos: Iterable[Video], *, permanent: bool = False) -> list[Video]:
         """The failed videos "retry failed" would take: those that may succeed (a retryable

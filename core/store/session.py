@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, AsyncIterator, Iterable, Mapping
 
 import anyio
 
@@ -307,6 +307,12 @@ class Session:
         return added
 
     # -- reading ------------------------------------------------------------------------
+    @property
+    def positions(self) -> Mapping[str, int]:
+        """Each video's position in `videos`, by key: the session's own map (kept up to date as
+        videos are added), shared rather than copied; read it, never change it."""
+        return self._index
+
     def by_key(self, key: str) -> Video:
         """The session's Video with this key. Raises KeyError."""
         return self.videos[self._index[key]]
