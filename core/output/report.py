@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..sanitize import csv_cell as _cell
-from ..store.atomic import PRIVATE, atomic_write_text, ensure_dir
+from ..store.atomic import PRIVATE, atomic_write_bytes, ensure_dir
 
 if TYPE_CHECKING:
     from ..store.session import Session
@@ -27,29 +28,47 @@ def write_report(path: Path, session: "Session") -> Path:
     (no escape sequences, control or bidi characters, so ``cat`` replays nothing; one line;
     a leading ``= + - @`` prefixed with ``'`` so no formula runs). Raises OSError on write failure.
     """
-    rows: list[tuple[int, int, list[str]]] = []
-    for order, v in enumerate(session.videos):
-        rows.append((v.line or 1 << 62, order, [
-            str(v.line or ""), _cell(v.url), _cell(v.vid), _cell(v.title), _cell(v.state.value), _cell(v.method),
-            _cell(v.category),
-            _cell(v.message), _cell(_request_ids(v)), str(v.attempts), "yes" if v.possibly_paid else "no",
-            _cell("; ".join(v.outputs)),
-        ]))
-    for order, r in enumerate(session.rejected):
-        status = "duplicate" if r.category == "duplicate" else "rejected"
-        rows.append((r.line or 1 << 62, order, [
-            str(r.line or ""), _cell(r.raw), "", "", status, "", _cell(r.category), _cell(r.reason), "", "0", "no",
-            "",
-        ]))
-    rows.sort(key=lambda row: (row[0], row[1]))
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(COLUMNS)
-    writer.writerows(cells for _, _, cells in rows)
+    videos, rejected = session.videos, session.rejected
+    # The order as one int per row, (line, position, kind) packed (not 100,000 rows of cells at
+    # once: those are made and written 1,000 at a time). Kind 0 is a video, 1 a rejected line; the
+    # videos come first among rows of one line and position, as they always have.
+    order = [((v.line or _LAST) << 42) | (i << 1) for i, v in enumerate(videos)]
+    order += [((r.line or _LAST) << 42) | (j << 1) | 1 for j, r in enumerate(rejected)]
+    order.sort()
+
+    def cells(entry: int) -> list[str]:
+        at = (entry >> 1) & _POSITION
+        if entry & 1:
+            r = rejected[at]
+            status = "duplicate" if r.category == "duplicate" else "rejected"
+            return [str(r.line or ""), _cell(r.raw), "", "", status, "", _cell(r.category), _cell(r.reason), "", "0",
+                    "no", ""]
+        v = videos[at]
+        return [str(v.line or ""), _cell(v.url), _cell(v.vid), _cell(v.title), _cell(v.state.value), _cell(v.method),
+                _cell(v.category), _cell(v.message), _cell(_request_ids(v)), str(v.attempts),
+                "yes" if v.possibly_paid else "no", _cell("; ".join(v.outputs))]
+
+    def text(rows) -> bytes:
+        buf = io.StringIO()
+        csv.writer(buf).writerows(rows)
+        return buf.getvalue().encode("utf-8")
+
+    def chunks():
+        if session.settings.excel:
+            yield codecs.BOM_UTF8   # so Excel reads the titles right
+        yield text([COLUMNS])
+        for start in range(0, len(order), _ROWS_PER_WRITE):
+            yield text(cells(e) for e in order[start:start + _ROWS_PER_WRITE])
+
     path = Path(path)
     ensure_dir(path.parent)
-    atomic_write_text(path, buf.getvalue(), encoding="utf-8-sig" if session.settings.excel else "utf-8", mode=PRIVATE)
+    atomic_write_bytes(path, chunks(), mode=PRIVATE)
     return path
+
+
+_LAST = 1 << 62                # rows of expanded videos (line 0) come last
+_POSITION = (1 << 41) - 1
+_ROWS_PER_WRITE = 1000
 
 
 def _request_ids(v) -> str:
