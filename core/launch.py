@@ -100,8 +100,10 @@ async def check_key(settings: Any, api_key: str) -> float | None:
 def over_balance_notice(session: Any, balance: float) -> Notice | None:
     """A warning when the known durations alone would cost more than the balance (deAPI then
     refuses jobs, the engine stops submitting cleanly, and a resume after a top-up carries on)."""
-    todo = [v for v in session.videos if v.state.value not in ("done", "failed")]
-    estimate = sum(estimate_video(v.url, v.duration) or 0.0 for v in todo)
+    todo = [v for v in session.videos if not v.state.terminal]
+    # Only a known duration has an estimate; skipping the others first keeps a resume of 100,000
+    # videos of unknown length (--no-metadata) from parsing 100,000 URLs before its first request.
+    estimate = sum(estimate_video(v.url, v.duration) or 0.0 for v in todo if v.duration is not None)
     if estimate <= balance:
         return None
     return Notice(0, "warning", f"estimated ${estimate:.2f} for {len(todo)} videos exceeds the balance "

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
+from typing import Sequence
 
 
 class VideoState(str, Enum):
@@ -62,17 +63,20 @@ class Video:
     retryable: bool = False          # whether the last failure may be retried on resume
     possibly_paid: bool = False      # a submit was sent whose answer was never recorded
     cost: float = 0.0                # USD known spent on this video's jobs (deAPI's price, else the estimate)
-    outputs: list[str] = field(default_factory=list)
+    # The three list fields default to the one shared empty tuple, not a new empty list each (a
+    # 100,000-video session would hold 300,000 of them); a value set is a list, always replaced
+    # whole (never appended to in place).
+    outputs: Sequence[str] = ()
     method: str = ""                 # a `Method` value: how its transcript came ("" = not started)
     language: str = ""               # the video's original language, when the site says (yt-dlp's `language`)
-    captions: list[str] = field(default_factory=list)   # its caption tracks (sources/captions.py's compact form)
+    captions: Sequence[str] = ()   # its caption tracks (sources/captions.py's compact form)
     captions_known: bool = False     # whether `captions` comes from a lookup (an empty list then means none)
     submitted_at: float = 0.0        # wall clock (time.time()) of the accepted submit
     finished_at: float = 0.0
     download_failures: int = 0       # deAPI jobs that ended SOURCE_DOWNLOAD_FAILED (--upload-fallback)
     # An upload's pieces (one when it fits the cap), each a table: i, offset, seconds, size,
     # request_id, state (queued|submitting|submitted|done|failed), attempts, cost. See run/upload.py.
-    chunks: list[dict] = field(default_factory=list)
+    chunks: Sequence[dict] = ()
 
     @property
     def label(self) -> str:

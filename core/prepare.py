@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Container, Iterable
 
 import anyio
 
@@ -20,7 +20,7 @@ from .output.adopt import adopt_outputs
 from .paths import cache_dir, session_path_for
 from .run.queue import CRASHED_SUBMIT
 from .settings import Settings
-from .sources.batch import BatchInput, read_batch
+from .sources.batch import BatchLine, batch_lines
 from .sources.expand import apply_meta, order_videos
 from .sources.metadata_cache import read_cached
 from .sources.stream import Source, is_source
@@ -34,14 +34,13 @@ if TYPE_CHECKING:
 _SOURCE_CATEGORIES = frozenset({"input", "source"})
 
 
-def rejected_lines(batch: BatchInput) -> list[RejectedLine]:
-    out = []
-    for line in batch.lines:
-        if line.error:
-            out.append(RejectedLine(line.line, line.raw, line.error, "input"))
-        elif line.duplicate_of:
-            out.append(RejectedLine(line.line, line.raw, f"duplicate of line {line.duplicate_of}", "duplicate"))
-    return out
+def rejected_line(line: BatchLine) -> RejectedLine | None:
+    """The rejected line a bad or duplicate batch line is recorded as (None for a usable one)."""
+    if line.error:
+        return RejectedLine(line.line, line.raw, line.error, "input")
+    if line.duplicate_of:
+        return RejectedLine(line.line, line.raw, f"duplicate of line {line.duplicate_of}", "duplicate")
+    return None
 
 
 async def prepare_session(
@@ -61,44 +60,52 @@ async def prepare_session(
 
     Raises BatchError for an unreadable batch file, SessionError/SessionLocked for a bad or
     busy session file."""
-    batch = await anyio.to_thread.run_sync(read_batch, batch_path)
+    # The batch's lines are read one at a time into videos (never all held as lines beside them);
+    # an unreadable batch raises here, before the session is touched.
+    lines = await anyio.to_thread.run_sync(batch_lines, batch_path)
     path = Path(session_path) if session_path else session_path_for(batch_path)
     say = on_progress or (lambda _message: None)
     if path.exists():
         session = await anyio.to_thread.run_sync(Session.open, path)
         session.settings = settings
-        videos, sources = split_lines(batch, known={v.key for v in session.videos},
-                                      expanded={v.source for v in session.videos if v.source} | pending_urls(session))
+        videos, sources, _ = await anyio.to_thread.run_sync(lambda: split_lines(
+            lines, known=session.positions,
+            expanded={v.source for v in session.videos if v.source} | pending_urls(session)))
         await _from_cache(videos)
         added = session.add_videos(order_videos(videos, settings.order))
         session.meta["sources"] = session.meta.get("sources", []) + [src.to_dict() for src in sources]
         if added or sources:
             say(f"{len(added)} new video(s) and {len(sources)} new source(s) in the batch file")
         return session, True
-    videos, sources = split_lines(batch)
+    videos, sources, rejected = await anyio.to_thread.run_sync(split_lines, lines)
     await _from_cache(videos)
     videos = order_videos(videos, settings.order)
     session = await anyio.to_thread.run_sync(
-        lambda: new_session(path, batch_path, settings, videos, rejected_lines(batch),
+        lambda: new_session(path, batch_path, settings, videos, rejected,
                             meta={"sources": [src.to_dict() for src in sources]}))
     return session, False
 
 
-def split_lines(batch: BatchInput, *, known: frozenset[str] | set[str] = frozenset(),
-                expanded: set[str] = frozenset()) -> tuple[list[Video], list[Source]]:
+def split_lines(lines: Iterable[BatchLine], *, known: Container[str] = frozenset(),
+                expanded: set[str] = frozenset()) -> tuple[list[Video], list[Source], list[RejectedLine]]:
     """The batch's usable lines as videos (single video URLs) and sources still to expand
-    (playlists, channels, pages), leaving out keys already `known` and sources already expanded."""
+    (playlists, channels, pages), leaving out keys already `known` and sources already expanded;
+    and its bad and duplicate lines as rejected lines. Raises what iterating `lines` raises."""
     videos: list[Video] = []
     sources: list[Source] = []
-    for ln in batch.lines:
-        if ln.url is None or ln.error or ln.duplicate_of or ln.url.key in known:
+    rejected: list[RejectedLine] = []
+    for ln in lines:
+        if (bad := rejected_line(ln)) is not None:
+            rejected.append(bad)
+            continue
+        if ln.url is None or ln.url.key in known:
             continue
         if is_source(ln.url.kind):
             if ln.url.url not in expanded:
                 sources.append(Source(ln.line, ln.url.url, ln.title))
         else:
             videos.append(Video(key=ln.url.key, url=ln.url.url, vid=ln.url.vid, line=ln.line, title=ln.title))
-    return videos, sources
+    return videos, sources, rejected
 
 
 def pending_urls(session: Session) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from pathlib import Path
@@ -27,33 +28,47 @@ def write_report(path: Path, session: "Session") -> Path:
     (no escape sequences, control or bidi characters, so ``cat`` replays nothing; one line;
     a leading ``= + - @`` prefixed with ``'`` so no formula runs). Raises OSError on write failure.
     """
-    # One row at a time, in order: the cells of 10,000 videos held at once cost a run's end ~9 MB.
-    last = 1 << 62   # expanded videos (line 0) and lines without a number come last
-    order = sorted([(v.line or last, i, 0) for i, v in enumerate(session.videos)]
-                   + [(r.line or last, i, 1) for i, r in enumerate(session.rejected)])
-    rows = (_video_cells(session.videos[i]) if kind == 0 else _rejected_cells(session.rejected[i])
-            for _, i, kind in order)
-    buf = io.BytesIO()
-    text = io.TextIOWrapper(buf, encoding="utf-8-sig" if session.settings.excel else "utf-8", newline="")
-    writer = csv.writer(text)
-    writer.writerow(COLUMNS)
-    writer.writerows(rows)
-    text.flush()
+    videos, rejected = session.videos, session.rejected
+    # The order as one int per row, (line, position, kind) packed (not 100,000 rows of cells at
+    # once: those are made and written 1,000 at a time). Kind 0 is a video, 1 a rejected line; the
+    # videos come first among rows of one line and position, as they always have.
+    order = [((v.line or _LAST) << 42) | (i << 1) for i, v in enumerate(videos)]
+    order += [((r.line or _LAST) << 42) | (j << 1) | 1 for j, r in enumerate(rejected)]
+    order.sort()
+
+    def cells(entry: int) -> list[str]:
+        at = (entry >> 1) & _POSITION
+        if entry & 1:
+            r = rejected[at]
+            status = "duplicate" if r.category == "duplicate" else "rejected"
+            return [str(r.line or ""), _cell(r.raw), "", "", status, "", _cell(r.category), _cell(r.reason), "", "0",
+                    "no", ""]
+        v = videos[at]
+        return [str(v.line or ""), _cell(v.url), _cell(v.vid), _cell(v.title), _cell(v.state.value), _cell(v.method),
+                _cell(v.category), _cell(v.message), _cell(_request_ids(v)), str(v.attempts),
+                "yes" if v.possibly_paid else "no", _cell("; ".join(v.outputs))]
+
+    def text(rows) -> bytes:
+        buf = io.StringIO()
+        csv.writer(buf).writerows(rows)
+        return buf.getvalue().encode("utf-8")
+
+    def chunks():
+        if session.settings.excel:
+            yield codecs.BOM_UTF8   # so Excel reads the titles right
+        yield text([COLUMNS])
+        for start in range(0, len(order), _ROWS_PER_WRITE):
+            yield text(cells(e) for e in order[start:start + _ROWS_PER_WRITE])
+
     path = Path(path)
     ensure_dir(path.parent)
-    atomic_write_bytes(path, buf.getvalue(), mode=PRIVATE)
+    atomic_write_bytes(path, chunks(), mode=PRIVATE)
     return path
 
 
-def _video_cells(v) -> list[str]:
-    return [str(v.line or ""), _cell(v.url), _cell(v.vid), _cell(v.title), _cell(v.state.value), _cell(v.method),
-            _cell(v.category), _cell(v.message), _cell(_request_ids(v)), str(v.attempts),
-            "yes" if v.possibly_paid else "no", _cell("; ".join(v.outputs))]
-
-
-def _rejected_cells(r) -> list[str]:
-    status = "duplicate" if r.category == "duplicate" else "rejected"
-    return [str(r.line or ""), _cell(r.raw), "", "", status, "", _cell(r.category), _cell(r.reason), "", "0", "no", ""]
+_LAST = 1 << 62                # rows of expanded videos (line 0) come last
+_POSITION = (1 << 41) - 1
+_ROWS_PER_WRITE = 1000
 
 
 def _request_ids(v) -> str:

@@ -82,7 +82,7 @@ class Engine:
         self._api_key = api_key
         self._client = client
         self.clock = clock
-        self.reporter = Reporter(sink, clock=clock, index={v.key: i for i, v in enumerate(session.videos)})
+        self.reporter = Reporter(sink, clock=clock, index=session.positions)   # the session's own map, not a copy
         self.limiter = limiter or RateLimiter.from_settings(self.settings)
         self.limiter.on_notice = self.reporter.notice   # what deAPI's headers taught the limiter
         self._restore_limiter()
@@ -150,8 +150,8 @@ class Engine:
         On cancellation (quit) the session is checkpointed and the report written before
         the cancellation propagates."""
         s = self.settings
-        self.queue.plan(self.session.videos, retry_failed=s.retry_failed, output_dir=s.output_dir,
-                        record_nowait=self.session.record_nowait, resubmit_in_doubt=self.resubmit_in_doubt_at_start)
+        self.queue.plan(self.session.videos, retry_failed=s.retry_failed, record_nowait=self.session.record_nowait,
+                        resubmit_in_doubt=self.resubmit_in_doubt_at_start)
         self._started = self.clock()
         self.throughput.start(self._started)
         client = self._client or DeapiClient(s.api_base, self._api_key, on_limits=self.limiter.observe)
@@ -172,6 +172,7 @@ class Engine:
                     async with anyio.create_task_group() as outer:
                         outer.start_soon(self._ticker)
                         outer.start_soon(self._answers_after_quit, self.context)
+                        outer.start_soon(self.queue.check_outputs, s.output_dir, self.session.record_nowait)
                         outer.start_soon(feed, self.context, self._feeder or Feeder(
                             metadata=s.metadata, cookies=s.cookies, cache_dir=cache_dir(),
                             max_per_source=s.max_per_source))

@@ -50,9 +50,7 @@ async def feed(ctx: "RunContext", feeder: Feeder) -> None:
     ctx.feeder = feeder
 
     async def on_videos(src: Source, videos: list[Video]) -> list[Video]:
-        added = session.add_videos(videos)
-        for v in added:
-            ctx.reporter.index[v.key] = len(ctx.reporter.index)
+        added = session.add_videos(videos)   # their positions too (the reporter reads the session's map)
         await session.flush()          # durable before anyone can submit them
         ctx.queue.add(added)
         for v in added:

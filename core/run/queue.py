@@ -10,7 +10,6 @@ The money rules of the queue:
 from __future__ import annotations
 
 from collections import deque
-from pathlib import Path
 from typing import Iterable
 
 import anyio
@@ -57,6 +56,8 @@ class WorkQueue:
         self.max_attempts = max_attempts
         self.order = order
         self.feeding = False          # the feeder may still add videos: an empty queue is not the end
+        self.unchecked: list[Video] = []   # done videos whose files `check_outputs` has yet to look at
+        self.checking = False              # it has not finished: an empty queue is not the end
         self.width = 1                # videos in flight at once (the level), for the finish order
         self.finish = FinishPlan()    # the finish order's plan of the slots
         self.pending: deque[Video] = deque()
@@ -70,27 +71,19 @@ class WorkQueue:
         return len(self.pending)
 
     # -- deciding ---------------------------------------------------------------------
-    def plan(self, videos: Iterable[Video], *, retry_failed: bool, output_dir: str, record_nowait,
+    def plan(self, videos: Iterable[Video], *, retry_failed: bool, record_nowait,
              resubmit_in_doubt: bool = False) -> None:
         """Decide what this run does with each video (fresh or resumed). `record_nowait(v, **changes)`
         applies the changes the decision implies (e.g. a crashed submit's video put in doubt).
-        A video in doubt (its submit may have been paid) is taken only with `resubmit_in_doubt`."""
+        A video in doubt (its submit may have been paid) is taken only with `resubmit_in_doubt`.
+        Done videos are set aside for `check_outputs`, which the run starts beside the dispatcher."""
         reattach: list[Video] = []
-        out_dir = Path(output_dir)
         for v in videos:
             if v.state is VideoState.DONE:
-                if outputs_intact(v, out_dir):
-                    continue
-                if v.request_id or (v.chunks and all(c.get("request_id") for c in v.chunks)):
-                    # files missing or empty: fetch the paid result again (an upload's: every chunk's), never resubmit
-                    self.refetch.add(v.key)
-                    record_nowait(v, state=VideoState.SUBMITTED, outputs=[])
-                    reattach.append(v)
-                elif v.method in (Method.CAPTIONS.value, Method.CAPTIONS_AUTO.value):
-                    self.pending.append(v)   # done from its own captions: fetched again, free (run/captions.py)
-                else:   # no job to fetch again: a new one is paid, so only when the user asks
-                    record_nowait(v, state=VideoState.FAILED, outputs=[], category=Category.DISK.value,
-                                  retryable=False, message=OUTPUTS_LOST_UNKNOWN_JOB)
+                # Their files are looked at by `check_outputs`, after the run has started: one stat
+                # each, 50,000 of them in a half-done 100,000-video batch, is not work for the first request.
+                self.unchecked.append(v)
+                self.checking = True
             elif v.state is VideoState.FAILED and v.category == Category.IN_DOUBT.value:
                 if resubmit_in_doubt:   # the user accepts paying twice
                     record_nowait(v, category="", message="")
@@ -119,20 +112,60 @@ class WorkQueue:
             else:
                 self.pending.append(v)
         for v in (*self.pending, *reattach):   # every video this run takes gets its full attempts
-            self._attempt_base[v.key] = v.attempts
+            self._set_base(v)
         self.pending.extendleft(reversed(reattach))
+
+    def outputs_lost(self, v: Video, record_nowait) -> None:
+        """A done video's files are missing or empty (`check_outputs`): fetch its paid result again
+        (an upload's: every chunk's), never resubmit; captions are fetched again (free); with no
+        job to fetch it fails (a new one is paid, so only when the user asks)."""
+        if v.request_id or (v.chunks and all(c.get("request_id") for c in v.chunks)):
+            self.refetch.add(v.key)
+            record_nowait(v, state=VideoState.SUBMITTED, outputs=[])
+            self.requeue(v, front=True)   # paid for: it goes first, like every video re-attached
+        elif v.method in (Method.CAPTIONS.value, Method.CAPTIONS_AUTO.value):
+            self.requeue(v)   # done from its own captions: fetched again, free (run/captions.py)
+        else:
+            record_nowait(v, state=VideoState.FAILED, outputs=[], category=Category.DISK.value,
+                          retryable=False, message=OUTPUTS_LOST_UNKNOWN_JOB)
+        self.poke()
+
+    async def check_outputs(self, output_dir: str, record_nowait, batch: int = 2000) -> None:
+        """Look at the files of the done videos `plan` set aside, `batch` at a time in a thread,
+        and take each whose files are lost (`outputs_lost`). Until it ends, an empty queue is not
+        the end of the run."""
+        def lost_among(part: list[Video]) -> list[Video]:
+            return [v for v in part if not outputs_intact(v, output_dir)]
+
+        try:
+            done, self.unchecked = self.unchecked, []
+            for start in range(0, len(done), batch):
+                for v in await anyio.to_thread.run_sync(lost_among, done[start:start + batch]):
+                    if v.state is VideoState.DONE:   # unchanged meanwhile (nothing else takes a done video)
+                        self.outputs_lost(v, record_nowait)
+        finally:
+            self.checking = False
+            self.poke()
 
     def add(self, videos: Iterable[Video]) -> None:
         """Videos that just became known (a playlist expanded while the batch runs)."""
         for v in videos:
-            self._attempt_base[v.key] = v.attempts
+            self._set_base(v)
             self.pending.append(v)
         self.poke()
 
     def requeue(self, v: Video, *, front: bool = False) -> None:
         """Queue `v` again with a fresh count of attempts."""
-        self._attempt_base[v.key] = v.attempts
+        self._set_base(v)
         (self.pending.appendleft if front else self.pending.append)(v)
+
+    def _set_base(self, v: Video) -> None:
+        """`v`'s attempts so far are the base this run counts from. Kept only when not 0 (the
+        default): a fresh 100,000-video batch needs no 100,000-key map for it."""
+        if v.attempts:
+            self._attempt_base[v.key] = v.attempts
+        else:
+            self._attempt_base.pop(v.key, None)
 
     def retryable_failures(self, videos: Iterable[Video], *, permanent: bool = False) -> list[Video]:
         """The failed videos "retry failed" would take: those that may succeed (a retryable
@@ -195,7 +228,7 @@ class WorkQueue:
                 reporter.worker_changed(slot, Activity.PAUSED, detail="submitting paused (press p to resume)")
                 await brakes.wait_unpaused()
                 continue
-            if not self.active and (not self.feeding or brakes.stopping):
+            if not self.active and (not (self.feeding or self.checking) or brakes.stopping):
                 return None   # nothing queued that this run may take, and nobody can add to it
             reporter.worker_changed(slot, Activity.IDLE)
             await self._wake.wait()

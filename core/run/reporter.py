@@ -8,7 +8,7 @@ exception from the sink is swallowed here, once, for every event.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, Mapping
 
 from ..errors import DeapiError
 from ..events import Activity, ErrorLogged, Event, EventSink, Notice, VideoChanged, WorkerChanged
@@ -18,7 +18,7 @@ from ..model import Video
 class Reporter:
     """Emits events to `sink`. `index` maps a video key to its row in the session."""
 
-    def __init__(self, sink: EventSink, *, clock: Callable[[], float], index: dict[str, int]) -> None:
+    def __init__(self, sink: EventSink, *, clock: Callable[[], float], index: Mapping[str, int]) -> None:
         self._sink = sink
         self._clock = clock
         self.index = index

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from .urls import NormalizedUrl, UrlError, normalize
 
@@ -101,32 +103,54 @@ def read_batch_text(path: str | Path) -> str:
 
 def read_batch(path: str | Path) -> BatchInput:
     """Read a batch file. Raises BatchError for a missing or unreadable file (`read_batch_text`)."""
+    return BatchInput(Path(path).name, tuple(batch_lines(path)))
+
+
+def batch_lines(path: str | Path) -> Iterator[BatchLine]:
+    """`read_batch`'s lines one at a time, for a reader that keeps only what it makes of them (a
+    100,000-line batch is then never held as 100,000 BatchLines beside the videos). Raises
+    BatchError as `read_batch` does, at once (before the first line is asked for)."""
     p = Path(path)
     text = read_batch_text(p)
     first = text.lstrip().split("\n", 1)[0].lower()
     fmt = "csv" if p.suffix.lower() in (".csv", ".tsv") or any(
         h in [c.strip().strip('"') for c in first.replace("\t", ",").split(",")] for h in URL_HEADERS) else "txt"
-    return parse_batch_text(text, name=p.name, fmt=fmt)
+    lines = _lines(_csv_rows(text, p.name) if fmt == "csv" else _txt_rows(text))
+    first = next(lines, None)   # a CSV's header is checked here, not when the caller is half done
+    return iter(()) if first is None else itertools.chain((first,), lines)
 
 
 def parse_batch_text(text: str, name: str = "<input>", fmt: str = "txt") -> BatchInput:
     """Parse batch text: "txt" (one URL per line) or "csv". Raises BatchError for a CSV without a url column."""
-    rows = _csv_rows(text, name) if fmt == "csv" else _txt_rows(text)
-    lines: list[BatchLine] = []
+    return BatchInput(name, tuple(_lines(_csv_rows(text, name) if fmt == "csv" else _txt_rows(text))))
+
+
+def _lines(rows: Iterable[tuple[int, str, str, str]]) -> Iterator[BatchLine]:
     first_line: dict[str, int] = {}
     for number, raw, url_text, title in rows:
         try:
             url = normalize(url_text)
         except UrlError as exc:
-            lines.append(BatchLine(number, raw, None, title, error=str(exc)))
+            yield BatchLine(number, raw, None, title, error=str(exc))
             continue
         first = first_line.setdefault(url.key, number)
-        lines.append(BatchLine(number, raw, url, title, duplicate_of=first if first != number else 0))
-    return BatchInput(name, tuple(lines))
+        yield BatchLine(number, raw, url, title, duplicate_of=first if first != number else 0)
+
+
+def _split_lines(text: str) -> Iterator[str]:
+    """`text.splitlines()` one line at a time (not a list of every line at once)."""
+    start = 0
+    while start < len(text):
+        cut = text.find("\n", start)
+        if cut < 0:   # the last line, without its break
+            yield from text[start:].splitlines()
+            return
+        yield from text[start:cut + 1].splitlines()   # "\r" and the rarer breaks inside a piece too
+        start = cut + 1
 
 
 def _txt_rows(text: str):
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(_split_lines(text), 1):
         stripped = raw.strip()
         if not stripped or stripped.startswith("#"):
             continue

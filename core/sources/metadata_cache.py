@@ -29,6 +29,8 @@ def cache_path(cache_dir: Path, key: str) -> Path:
 def read_cached(cache_dir: Path, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Cached metadata by key; unreadable or foreign files are ignored (they will be refetched)."""
     found: dict[str, dict[str, Any]] = {}
+    if not cache_dir.is_dir():   # no cache yet: not one failed open per video of a 100,000-video batch
+        return found
     for key in keys:
         try:
             data = json.loads(cache_path(cache_dir, key).read_text(encoding="utf-8"))

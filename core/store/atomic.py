@@ -159,8 +159,9 @@ def sweep_temp_files(directory: Path | str, targets: Iterable[str] | None = None
     return removed
 
 
-def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int | None = None) -> None:
-    """Replace `path` with `data` atomically and durably.
+def atomic_write_bytes(path: Path | str, data: bytes | Iterable[bytes], *, mode: int | None = None) -> None:
+    """Replace `path` with `data` atomically and durably. `data` may be an iterable of chunks,
+    written as they come (a 100,000-row report need not exist whole in memory).
 
     The new file keeps the old file's permission bits, or gets ``0o666 & ~umask`` (or
     `mode`) when it is new. Raises OSError (ENOSPC, EACCES, EIO...) from any step; when
@@ -182,7 +183,8 @@ def atomic_write_bytes(path: Path | str, data: bytes, *, mode: int | None = None
         try:
             if not _WINDOWS:
                 os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask; keep the old bits exactly
-            _write_all(fd, data)
+            for chunk in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
+                _write_all(fd, chunk)
             os.fsync(fd)
         finally:
             os.close(fd)

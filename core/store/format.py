@@ -30,6 +30,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields
@@ -84,6 +85,10 @@ _PLAIN: dict[str, type] = {
     **{n: str for n in _REQUIRED if n in ("key", "url", "vid")},
 }
 
+# Text fields whose values repeat across videos (a method, an error category or message, the
+# playlist a video came from): one string per value, not one per video (json makes one each).
+_SHARED_TEXT = frozenset({"method", "category", "message", "language", "channel", "upload_date", "source"})
+
 
 def journal_path(path: Path) -> Path:
     return path.with_name(path.name + ".journal")
@@ -131,13 +136,13 @@ def decode_value(name: str, value: Any) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if name == "chunks":
-        if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+        if not isinstance(value, (list, tuple)) or not all(isinstance(x, dict) for x in value):
             raise ValueError(f"{name} must be a list of tables")
-        return [dict(x) for x in value]
-    if kind is list:
-        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        return [dict(x) for x in value] if value else ()   # empty: the field's shared default
+    if kind is tuple:   # outputs, captions: a list of text
+        if not isinstance(value, (list, tuple)) or not all(isinstance(x, str) for x in value):
             raise ValueError(f"{name} must be a list of text")
-        return list(value)
+        return list(value) if value else ()
     if type(value) is not kind:
         raise ValueError(f"{name} must be {kind.__name__}, not {_kind(value)}")
     return value
@@ -160,7 +165,7 @@ def video_to_row(video: Video) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for name, default in _VIDEO_FIELDS.items():
         value = getattr(video, name)
-        if default is MISSING or (value != default and value is not None):
+        if default is MISSING or (value != default and value is not None and (value or default != ())):
             row[name] = encode_value(name, value)
     return row
 
@@ -175,7 +180,7 @@ def row_to_video(row: Any) -> Video:
     kwargs = {}
     for n, v in row.items():   # a value already of its field's exact type needs no decoding (most of them)
         if type(v) is _PLAIN.get(n):
-            kwargs[n] = v
+            kwargs[n] = sys.intern(v) if n in _SHARED_TEXT else v
         elif n in _VIDEO_FIELDS:
             kwargs[n] = decode_value(n, v)
     return Video(**kwargs)

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, AsyncIterator, Iterable, Mapping
 
 import anyio
 
@@ -69,7 +69,9 @@ class _Snapshot:
     gen: int
     header: dict[str, Any]
     counts: dict[str, int]
-    pages: dict[int, list[dict[str, Any]]]      # page index -> its rows
+    # page index -> its rows; None: the writer makes them (only where nothing can change the videos
+    # meanwhile: a session being created or migrated, not yet anyone's), one page at a time
+    pages: dict[int, list[dict[str, Any]] | None]
     rejected: list[dict[str, Any]] | None       # None: unchanged since the last checkpoint
     rejected_count: int
 
@@ -143,7 +145,7 @@ class Session:
                 if pages_dir(path).exists():   # the pages of a session moved away: salvage reads them
                     os.replace(pages_dir(path), orphan_pages_name(path))
                 session._journal.open(keep_bytes=0)
-                session._write_snapshot(session._snapshot())
+                session._write_snapshot(session._snapshot(rows_now=False))
             except OSError as exc:
                 session._journal.close()
                 raise disk_error("write the session", path, exc) from exc
@@ -205,7 +207,7 @@ class Session:
         self._dirty = set(range(self._page_count()))
         self._rejected_count = -1
         try:
-            self._write_snapshot(self._snapshot())
+            self._write_snapshot(self._snapshot(rows_now=False))
         except OSError as exc:
             self._journal.close()
             raise disk_error("rewrite (format version 2)", self.path, exc) from exc
@@ -307,6 +309,12 @@ class Session:
         return added
 
     # -- reading ------------------------------------------------------------------------
+    @property
+    def positions(self) -> Mapping[str, int]:
+        """Each video's position in `videos`, by key: the session's own map (kept up to date as
+        videos are added), shared rather than copied; read it, never change it."""
+        return self._index
+
     def by_key(self, key: str) -> Video:
         """The session's Video with this key. Raises KeyError."""
         return self.videos[self._index[key]]
@@ -374,10 +382,15 @@ class Session:
             raise disk_error("write", self._journal.path, exc) from exc
 
     # -- checkpoints ----------------------------------------------------------------------
-    def _snapshot(self) -> _Snapshot:
-        """On the event loop (the videos do not change under it): the rows of the changed pages only."""
+    def _page_rows(self, i: int) -> list[dict[str, Any]]:
+        return [video_to_row(v) for v in self.videos[i * PAGE_SIZE : (i + 1) * PAGE_SIZE]]
+
+    def _snapshot(self, *, rows_now: bool = True) -> _Snapshot:
+        """On the event loop (the videos do not change under it): the rows of the changed pages only.
+        `rows_now=False` leaves them to the writer, page by page (a new session's 100 pages of rows
+        at once would be its peak of memory); only for a session no one else can change yet."""
         dirty, self._dirty = self._dirty, set()
-        pages = {i: [video_to_row(v) for v in self.videos[i * PAGE_SIZE : (i + 1) * PAGE_SIZE]] for i in sorted(dirty)}
+        pages = {i: self._page_rows(i) if rows_now else None for i in sorted(dirty)}
         rejected = None
         if len(self.rejected) != self._rejected_count:
             rejected = [{"line": r.line, "raw": r.raw, "reason": r.reason, "category": r.category} for r in self.rejected]
@@ -411,7 +424,7 @@ class Session:
         rejected_page = self._rejected_page
         try:
             for i, rows in snap.pages.items():
-                ref = write_page(folder, page_name(i, snap.gen), rows)
+                ref = write_page(folder, page_name(i, snap.gen), self._page_rows(i) if rows is None else rows)
                 if i < len(pages):
                     pages[i] = ref
                 else:

@@ -17,14 +17,10 @@ ENGINE = [
 HEADLESS = ["bulk_transcribe.tui.cli", "bulk_transcribe.tui.commands", "bulk_transcribe.tui.headless"]
 
 
-# httpx imports its command-line tool (click, rich, pygments) whenever click is installed, as
-# the test extra's import-linter makes it; that is httpx's business, not an import of ours.
-_NO_HTTPX_CLI = "import sys\nsys.modules['httpx._main'] = None\n"
-
-
 def _loaded_after(modules: list[str]) -> set[str]:
+    # click is installed here (the test extra's import-linter needs it), so httpx would load its
+    # command-line tool (click, rich, pygments) if core/deapi did not stop it: that is checked too.
     code = (
-        _NO_HTTPX_CLI +
         "import importlib, sys\n"
         f"for m in {modules!r}: importlib.import_module(m)\n"
         "print(' '.join(sorted(m.split('.')[0] for m in sys.modules)))\n"
