@@ -181,10 +181,10 @@ class PollPlanner:
             # Nothing learned yet: explore like the official SDK (start early, grow x1.5),
             # starting later and growing further in economy mode.
             # Not at once: deAPI's jobs take tens of seconds (20-80 s measured), and a URL job
-            # sits at 0 % while its source downloads, so early looks teach nothing. At 15 s a
-            # job of up to 75 s is past its pending fifth, so two looks give its rate (at 10 s
-            # those over 50 s were still pending: a fourth call for half of them).
-            start, grow_to = (10.0 * self._k, 60.0 * self._k) if self.economy else (15.0 * self._k, 10.0 * self._k)
+            # sits at 0 % while its source downloads, so early looks teach nothing. Not later
+            # than 10 s either: this covers only the first jobs of a run (until one is seen
+            # done), and a later start makes a batch of short jobs wait for its first result.
+            start, grow_to = (10.0 * self._k, 60.0 * self._k) if self.economy else (10.0 * self._k, 10.0 * self._k)
             predicted = self._predict_remaining(job, now) if job.polls else None
             if job.polls == 0:
                 delay = start - elapsed

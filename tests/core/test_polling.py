@@ -26,7 +26,7 @@ def test_before_learning_it_explores_and_grows():
         gaps.append(d)
         now += d
         job.observe(now, None)
-    assert gaps[0] == pytest.approx(15.0), "not at once: a URL job sits at 0 % while its source downloads"
+    assert gaps[0] == pytest.approx(10.0), "not at once: a URL job sits at 0 % while its source downloads"
     assert all(b >= a for a, b in zip(gaps[1:], gaps[2:])) and max(gaps[1:]) <= 10.0
 
 
