@@ -77,6 +77,7 @@ def _default(f: Any) -> Any:
 
 _VIDEO_FIELDS: dict[str, Any] = {f.name: _default(f) for f in fields(Video)}
 _REQUIRED = tuple(name for name, d in _VIDEO_FIELDS.items() if d is MISSING)
+assert _REQUIRED == ("key", "url", "vid"), "row_to_video checks these three by name"
 CHANGEABLE = frozenset(_VIDEO_FIELDS) - {"key"}
 # Fields whose stored value is the field's value when its type is exactly this (no conversion):
 # reading 100,000 rows at a resume is mostly these.
@@ -174,13 +175,16 @@ def row_to_video(row: Any) -> Video:
     """Raises ValueError naming the missing or bad field. Unknown fields are ignored (newer versions)."""
     if not isinstance(row, dict):
         raise ValueError("a [[videos]] entry is not a table")
-    missing = [n for n in _REQUIRED if not isinstance(row.get(n), str)]
-    if missing:
-        raise ValueError(f"a [[videos]] entry lacks {', '.join(missing)}")
+    if type(row.get("key")) is not str or type(row.get("url")) is not str or type(row.get("vid")) is not str:
+        missing = [n for n in _REQUIRED if not isinstance(row.get(n), str)]
+        if missing:
+            raise ValueError(f"a [[videos]] entry lacks {', '.join(missing)}")
     kwargs = {}
     for n, v in row.items():   # a value already of its field's exact type needs no decoding (most of them)
         if type(v) is _PLAIN.get(n):
             kwargs[n] = sys.intern(v) if n in _SHARED_TEXT else v
+        elif n == "state" and type(v) is str and v in _STATES:   # the other field every started video has
+            kwargs[n] = _STATES[v]
         elif n in _VIDEO_FIELDS:
             kwargs[n] = decode_value(n, v)
     return Video(**kwargs)
