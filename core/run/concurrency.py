@@ -41,15 +41,19 @@ BASELINE_MAX = 40        # ... widened by lengths outside theirs while job times
 class AutoConcurrency:
     """The auto level: `current` (1..`ceiling`) and `reason` ("300/min x 24 s")."""
 
-    def __init__(self, ceiling: int, *, expected: float | Callable[[], float] = 30.0) -> None:
+    def __init__(self, ceiling: int, *, expected: float | Callable[[], float] = 30.0,
+                 expected_for: Callable[[float], float] | None = None) -> None:
         """`expected`: seconds a job is assumed to take before one is seen, or a callable asked
-        each time (the poll planner's expectation, so a planner swapped in later counts)."""
+        each time (the poll planner's expectation, so a planner swapped in later counts);
+        `expected_for(duration)`: seconds a job of that audio length takes (the planner's line)."""
         self.ceiling = max(1, ceiling)
         self.current = 1
         self.reason = "auto: no job seen yet"
         self.boost = HEADROOM
         self._expected = expected        # seconds a job takes before any was seen
         self._times: deque[float] = deque(maxlen=50)    # seconds per job, submit to done
+        self._expected_for = expected_for
+        self._started = [0, 0, 0.0]      # jobs started, of them with a known length, their audio seconds
         self._first: list[tuple[float | None, float]] = []   # (audio s, job s) of the first jobs
         self._ratios: deque[float] = deque(maxlen=10)        # recent job time / the reference's
         self._cut_to: int | None = None  # after trouble: the level may not exceed this yet
@@ -64,6 +68,13 @@ class AutoConcurrency:
         self.polls_per_video = DEFAULT_POLLS
 
     # -- what happened ------------------------------------------------------------------
+    def job_started(self, duration: float | None) -> None:
+        """A job went in (its audio `duration` s, when known)."""
+        self._started[0] += 1
+        if duration and duration > 0:
+            self._started[1] += 1
+            self._started[2] += duration
+
     def job_done(self, seconds: float, duration: float | None = None) -> None:
         """A job ended done `seconds` after its submit (its audio `duration` s, when known)."""
         if seconds <= 0:
@@ -109,10 +120,18 @@ class AutoConcurrency:
 
     # -- the level ------------------------------------------------------------------------
     def job_time(self) -> float:
-        """Seconds a job takes (mean of the recent ones), without deAPI's queueing."""
+        """Seconds a job takes, without deAPI's queueing. With durations known (most of the jobs
+        started last) and a few jobs seen done: the planner's line at the mean length of the jobs
+        going in now. Otherwise the mean of the recent jobs done, which errs with the order: the
+        first done are the short ones, and in a wave the long ones end together (the level then
+        swung between half and twice what the rate allows)."""
         if not self._times:
             return self._expected() if callable(self._expected) else self._expected
-        mean = sum(self._times) / len(self._times)
+        started, known, audio = self._started
+        if self._expected_for is not None and len(self._times) >= 3 and 2 * known >= started > 0:
+            mean = self._expected_for(audio / known)
+        else:
+            mean = sum(self._times) / len(self._times)
         return mean / max(1.0, self.queueing())
 
     def queueing(self) -> float:

@@ -91,7 +91,8 @@ class Engine:
         self.planner = PollPlanner(economy=lambda: self.limiter.daily_limited("status"))
         self.pacing = Pacing(self.settings.most_in_flight, adaptive=self.settings.adaptive, clock=clock,
                              reporter=self.reporter, auto=self.settings.auto_concurrency,
-                             expected=lambda: self.planner.expected(None))   # the planner in use, when asked
+                             expected=lambda: self.planner.expected(None),   # the planner in use, when asked
+                             expected_for=lambda d: self.planner.expected(d))
         self.throughput = Throughput()
         self.context: RunContext | None = None
         self.report_written = True

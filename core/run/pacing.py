@@ -50,11 +50,11 @@ class AdaptiveLevel:
         await self._changed.wait()
 
     @classmethod
-    def automatic(cls, ceiling: int, *, clock: Callable[[], float],
-                  expected: float | Callable[[], float]) -> "AdaptiveLevel":
+    def automatic(cls, ceiling: int, *, clock: Callable[[], float], expected: float | Callable[[], float],
+                  expected_for: Callable[[float], float] | None = None) -> "AdaptiveLevel":
         """The `--concurrency auto` level: `auto` decides, starting at one until the first update."""
         level = cls(ceiling, clock=clock)
-        level.auto = AutoConcurrency(ceiling, expected=expected)
+        level.auto = AutoConcurrency(ceiling, expected=expected, expected_for=expected_for)
         level.current = level.auto.current
         level.reason = level.auto.reason
         return level
@@ -155,11 +155,13 @@ class Pacing:
     """The adaptive level and the in-doubt submit gate of one run; level changes are reported."""
 
     def __init__(self, maximum: int, *, adaptive: bool, clock: Callable[[], float], reporter: Reporter,
-                 auto: bool = False, expected: float | Callable[[], float] = 30.0) -> None:
+                 auto: bool = False, expected: float | Callable[[], float] = 30.0,
+                 expected_for: Callable[[float], float] | None = None) -> None:
         """`maximum`: the fixed level, or with `auto` the ceiling; `expected`: seconds a job is
-        assumed to take before one is seen (auto's first Little's-law estimate), or a callable."""
+        assumed to take before one is seen (auto's first Little's-law estimate), or a callable;
+        `expected_for(duration)`: seconds a job of that length is expected to take (the planner's line)."""
         if auto:
-            self.level = AdaptiveLevel.automatic(maximum, clock=clock, expected=expected)
+            self.level = AdaptiveLevel.automatic(maximum, clock=clock, expected=expected, expected_for=expected_for)
             self.level.enabled = adaptive
         else:
             self.level = AdaptiveLevel(maximum, enabled=adaptive, clock=clock)
@@ -179,12 +181,21 @@ class Pacing:
         if msg:
             self._reporter.emit(ConcurrencyChanged(self.level.current, msg))
 
-    def job_done(self, seconds: float, duration: float | None, polls: int) -> None:
-        """A job ended done: auto learns its time (and how many status calls a video takes)."""
+    def job_started(self, duration: float | None) -> None:
+        """A job is being followed (submitted, or re-attached at a resume): auto's Little's law
+        sizes the level by the lengths going in now."""
+        if self.level.auto is not None:
+            self.level.auto.job_started(duration)
+
+    def job_done(self, seconds: float, duration: float | None, polls: int | None) -> None:
+        """A job ended done: auto learns its time and how many status calls a video takes
+        (`polls` None: its looks were planned before any job was seen done, as only the first
+        wave's are; they say nothing of the calls a video takes from then on)."""
         auto = self.level.auto
         if auto is not None:
             auto.job_done(seconds, duration)
-            auto.polls_per_video = 0.9 * auto.polls_per_video + 0.1 * max(1, polls)
+            if polls is not None:
+                auto.polls_per_video = 0.9 * auto.polls_per_video + 0.1 * max(1, polls)
 
     def on_success(self) -> None:
         msg = self.level.raise_after_success()

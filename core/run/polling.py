@@ -45,6 +45,7 @@ class JobClock:
     aimed: float | None = None          # seconds from submit the planner aimed that look at
     aimed_by: str | None = None         # which of its first-look aims: "unknown" or "known" durations
     counted: bool = False               # that look's outcome went to the aim
+    blind: bool = False                 # its first look was planned before any job was seen done
 
     def observe(self, now: float, progress: float | None) -> None:
         if self.polls == 0:
@@ -188,6 +189,7 @@ class PollPlanner:
             predicted = self._predict_remaining(job, now) if job.polls else None
             if job.polls == 0:
                 delay = start - elapsed
+                job.blind = True
             elif predicted is not None:
                 # Two samples give the rate: trust it (to the usual cap). One sample errs late
                 # (nothing learned of the lead): only until the next look.

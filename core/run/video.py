@@ -412,6 +412,7 @@ async def follow(ctx: "RunContext", slot: int, v: Video, request_id: str = "",
     submitted_at = v.submitted_at if submitted_at is None else submitted_at
     since_submit = max(0.0, time.time() - submitted_at) if submitted_at else 0.0
     clock = JobClock(submitted=ctx.clock() - since_submit)
+    ctx.pacing.job_started(v.duration)
     # Measured from when this run starts following: a job re-attached a day later gets a full wait.
     deadline = ctx.clock() + ctx.settings.wait_limit
     transient = 0
@@ -475,7 +476,7 @@ async def follow(ctx: "RunContext", slot: int, v: Video, request_id: str = "",
                 if job.status == "done":
                     took = max(ctx.clock() - clock.submitted - held, 1e-3)
                     ctx.planner.learn(took, v.duration, clock)
-                    ctx.pacing.job_done(took, v.duration, clock.polls)
+                    ctx.pacing.job_done(took, v.duration, None if clock.blind else clock.polls)
                 return job
             if v.state is not VideoState.TRANSCRIBING:
                 await ctx.record(v, state=VideoState.TRANSCRIBING, durable=False)

@@ -117,3 +117,42 @@ def test_short_first_jobs_do_not_make_long_ones_read_as_queueing():
     for _ in range(10):
         auto.job_done(160.0, 3550.0)                  # the same lengths, twice as slow: queueing
     assert auto.queueing() > 1.5
+
+
+def test_with_durations_known_the_job_time_is_the_line_at_the_lengths_going_in():
+    """The first jobs done are the short ones (and in a wave the long ones end together): their
+    mean would size the level for jobs shorter than those being submitted."""
+    line = lambda d: 20.0 + d / 60.0          # noqa: E731  (20 s + 1 s per audio minute)
+    auto = AutoConcurrency(1000, expected_for=line)
+    for d in (600.0, 3000.0, 1800.0, 3600.0):  # mean 2,250 s of audio: 57.5 s a job
+        auto.job_started(d)
+    for _ in range(5):
+        auto.job_done(21.0, 60.0)             # only short ones done yet
+    assert auto.job_time() == 57.5
+    assert settle(auto, 0.0, submit_per_minute=300) == 360   # 5/s x 57.5 s x 1.25, not 5/s x 21 s
+    plain = AutoConcurrency(1000)             # lengths unknown: the jobs done are all it has
+    for _ in range(5):
+        plain.job_started(None)
+        plain.job_done(21.0)
+    assert plain.job_time() == 21.0
+
+
+def test_the_first_waves_status_calls_do_not_count_as_a_videos():
+    """Looks planned before any job was seen done (the first wave's, 3-4 a job) say nothing of
+    the calls a video takes from then on; counted, they held a shared-bucket run at half its rate."""
+    from bulk_transcribe.core.run.pacing import Pacing
+    from bulk_transcribe.core.run.polling import JobClock, PollPlanner
+
+    pacing = Pacing(500, adaptive=True, clock=lambda: 0.0, reporter=None, auto=True)
+    before = pacing.level.auto.polls_per_video
+    pacing.job_done(40.0, None, None)
+    assert pacing.level.auto.polls_per_video == before
+    pacing.job_done(40.0, None, 1)
+    assert pacing.level.auto.polls_per_video < before
+    planner, job = PollPlanner(), JobClock(submitted=0.0)
+    planner.next_delay(job, 0.0, duration=None)
+    assert job.blind, "nothing learned yet: the first look is blind"
+    planner.learn(30.0, None)
+    later = JobClock(submitted=0.0)
+    planner.next_delay(later, 0.0, duration=None)
+    assert not later.blind
