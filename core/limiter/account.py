@@ -154,6 +154,13 @@ class RateLimiter:
         if kind == "daily" or (not kind and seconds is not None and seconds > 600):
             return self.bucket(endpoint).note_daily_exhausted(seconds)
         scope = self._scope(endpoint)
+        lane = self.routes.get(endpoint)
+        if lane is not None and lane.per_day is not None:
+            # Turned away by the minute limit: the day's count gets that grant back (deAPI's
+            # documents do not say a refused request counts; kept, the last of Basic's 10 daily
+            # submits waited for midnight after one 429). The daily headers of the same answer,
+            # already read, set the floor when the server does count it.
+            lane._give_back_one()
         if seconds is not None:
             pause = min(max(seconds, MIN_429_PAUSE), MAX_PAUSE)
             reason = f"paused by a 429 (Retry-After {pause:.0f} s)"

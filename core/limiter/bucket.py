@@ -60,6 +60,7 @@ class _Scope:
         self.source = ""
         self._day = -1
         self._count = 0
+        self._stated = (-1, 0)              # (day, count): the server's own count of the day, last said
         self._held_until_wall = -math.inf   # after an exhausted day: midnight + DAILY_PAD
         self._pause_until = -math.inf
         self._pause_reason = ""
@@ -129,10 +130,19 @@ class _Scope:
     def _set_day_count_at_least(self, count: int) -> bool:
         wall = self._wall()
         self._today(wall)
+        self._stated = (self._day, count)
         if count > self._count:
             self._count = count
             return True
         return False
+
+    def _give_back_one(self) -> None:
+        """A grant's request was turned away by a minute limit: not one of the day's, as far as
+        we know, but never fewer than the server itself last said it counted today."""
+        wall = self._wall()
+        self._today(wall)
+        floor = self._stated[1] if self._stated[0] == self._day else 0
+        self._count = max(floor, self._count - 1)
 
     def _snapshot(self, now: float, to_wall: Callable[[float], float]) -> dict[str, Any]:
         wall = self._wall()

@@ -414,6 +414,24 @@ def test_daily_remaining_is_taken_up():
     vrun(main)
 
 
+def test_a_submit_turned_away_by_the_minute_limit_gives_its_days_grant_back():
+    """Basic allows 10 submits a day: one minute 429 must not leave the 10th for tomorrow. When
+    the same answer's daily headers say the server did count it, the count stays."""
+    async def main(clock, wall):
+        lim = make(clock, wall, plan="basic")
+        await burst(lim, "submit", 10, clock)
+        assert lim.daily_remaining("submit") == 0
+        lim.on_429("submit", 60.0, "minute")        # the 10th was refused: not one of the day's
+        assert lim.daily_remaining("submit") == 1
+        await lim.acquire("submit")                 # sent again a minute later, today
+        assert lim.daily_remaining("submit") == 0
+        lim.observe("submit", said(1, 0, daily_limit=10, daily_remaining=0))   # this server counts refusals
+        lim.on_429("submit", 60.0, "minute")
+        assert lim.daily_remaining("submit") == 0, "not below what the server says it counted"
+
+    vrun(main)
+
+
 # -- persistence ------------------------------------------------------------------------------
 def test_learned_limits_survive_a_resume():
     snap = {}
