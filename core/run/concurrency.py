@@ -53,7 +53,9 @@ class AutoConcurrency:
         self._expected = expected        # seconds a job takes before any was seen
         self._times: deque[float] = deque(maxlen=50)    # seconds per job, submit to done
         self._expected_for = expected_for
-        self._started = [0, 0, 0.0]      # jobs started, of them with a known length, their audio seconds
+        self._started = 0                # jobs started
+        self._started_known = 0          # ... of them with a known length
+        self._started_audio = 0.0        # ... and those lengths' sum, seconds of audio
         self._first: list[tuple[float | None, float]] = []   # (audio s, job s) of the first jobs
         self._ratios: deque[float] = deque(maxlen=10)        # recent job time / the reference's
         self._cut_to: int | None = None  # after trouble: the level may not exceed this yet
@@ -70,10 +72,10 @@ class AutoConcurrency:
     # -- what happened ------------------------------------------------------------------
     def job_started(self, duration: float | None) -> None:
         """A job went in (its audio `duration` s, when known)."""
-        self._started[0] += 1
+        self._started += 1
         if duration and duration > 0:
-            self._started[1] += 1
-            self._started[2] += duration
+            self._started_known += 1
+            self._started_audio += duration
 
     def job_done(self, seconds: float, duration: float | None = None) -> None:
         """A job ended done `seconds` after its submit (its audio `duration` s, when known)."""
@@ -127,9 +129,9 @@ class AutoConcurrency:
         swung between half and twice what the rate allows)."""
         if not self._times:
             return self._expected() if callable(self._expected) else self._expected
-        started, known, audio = self._started
-        if self._expected_for is not None and len(self._times) >= 3 and 2 * known >= started > 0:
-            mean = self._expected_for(audio / known)
+        known = self._started_known
+        if self._expected_for is not None and len(self._times) >= 3 and 2 * known >= self._started > 0:
+            mean = self._expected_for(self._started_audio / known)
         else:
             mean = sum(self._times) / len(self._times)
         return mean / max(1.0, self.queueing())
