@@ -123,17 +123,18 @@ class AutoConcurrency:
     # -- the level ------------------------------------------------------------------------
     def job_time(self) -> float:
         """Seconds a job takes, without deAPI's queueing. With durations known (most of the jobs
-        started last) and a few jobs seen done: the planner's line at the mean length of the jobs
-        going in now. Otherwise the mean of the recent jobs done, which errs with the order: the
+        started last): the planner's expectation at the mean length of the jobs going in now (its
+        line, or before it has one what the first jobs' progress forecasts). Otherwise the mean
+        of the recent jobs done, which errs with the order: the
         first done are the short ones, and in a wave the long ones end together (the level then
         swung between half and twice what the rate allows)."""
-        if not self._times:
-            return self._expected() if callable(self._expected) else self._expected
         known = self._started_known
-        if self._expected_for is not None and len(self._times) >= 3 and 2 * known >= self._started > 0:
+        if self._expected_for is not None and 2 * known >= self._started > 0:
             mean = self._expected_for(self._started_audio / known)
-        else:
+        elif self._times:
             mean = sum(self._times) / len(self._times)
+        else:
+            return self._expected() if callable(self._expected) else self._expected
         return mean / max(1.0, self.queueing())
 
     def queueing(self) -> float:

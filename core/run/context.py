@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+import anyio
+
 from ..model import Video
 from ..settings import Settings
 from .budget import Budget
@@ -50,12 +52,20 @@ class RunContext:
     downloads: Any = None       # anyio.CapacityLimiter bounding audio downloads (made by upload.py)
     captions: Any = None        # the run's CaptionFetcher under --captions first|only (captions.py)
     outage: Outage | None = None   # deAPI's run of server errors (made from `clock` when not given)
+    planner_news: Any = None    # anyio.Event set (and replaced) when the planner learns: held first looks re-plan
 
     def __post_init__(self) -> None:
         if self.outage is None:
             self.outage = Outage(self.clock)
         if self.polls is None:
             self.polls = PollGate(clock=self.clock)
+        if self.planner_news is None:
+            self.planner_news = anyio.Event()
+
+    def planner_learned(self) -> None:
+        """The planner learned a job's time or a forecast: wake the first looks held for it."""
+        self.planner_news.set()
+        self.planner_news = anyio.Event()
 
     async def record(self, v: Video, *, durable: bool = True, **changes: Any) -> None:
         """Change a video, durably unless told otherwise (see `Session.record`), and tell the faces

@@ -88,7 +88,7 @@ class Engine:
         self._restore_limiter()
         self.queue = WorkQueue(self.settings.max_attempts, order=self.settings.order)
         self.brakes = Brakes(self.reporter, self.queue.poke)
-        self.planner = PollPlanner(economy=lambda: self.limiter.daily_limited("status"))
+        self.planner = self.make_planner()
         self.pacing = Pacing(self.settings.most_in_flight, adaptive=self.settings.adaptive, clock=clock,
                              reporter=self.reporter, auto=self.settings.auto_concurrency,
                              expected=lambda: self.planner.expected(None),   # the planner in use, when asked
@@ -97,6 +97,12 @@ class Engine:
         self.context: RunContext | None = None
         self.report_written = True
         self._started = clock()
+
+    def make_planner(self, time_scale: float = 1.0) -> PollPlanner:
+        """A poll planner on this run's limiter (economy under a daily status allowance, scouts
+        under shared limits); `time_scale` > 1 only for runs whose time goes faster."""
+        return PollPlanner(economy=lambda: self.limiter.daily_limited("status"),
+                           thrifty=lambda: self.limiter.shared, time_scale=time_scale)
 
     # -- controls (RunControls) ---------------------------------------------------------
     @property

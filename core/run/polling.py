@@ -12,6 +12,11 @@ Three ideas:
   take one status call. Without durations it is aimed where a few jobs are done. Both aims are
   moved by what first looks find (`known_margin`, `first_aim`), never by the time of a look
   that found its job done (that job took at most so long).
+When status calls come out of the submits' bucket (deAPI's shared limits: every look is a
+submit not made) and fewer than LEARNED jobs are done, only the first SCOUTS jobs explore; the
+others are held until the scouts' progress, risen twice, forecasts how long a job takes, and
+then get one look just past their forecast end (the follow loop re-plans a held job when the
+planner learns). Exploring every job of the first wave cost 3-4 looks each.
 In economy mode (a daily status allowance, e.g. the Basic plan's 200 a day) polls are
 aimed later and spaced wider, trading a little latency for calls. How long that allowance
 must last is `status_horizon`'s question: until midnight, unless a daily submit allowance
@@ -30,6 +35,10 @@ DEFAULT_EXPECTED = 30.0   # seconds, before any job has been seen to finish
 MIN_GAP = 0.25            # never poll one job more often than this
 FIRST_DONE_SHARE = 0.15   # durations unknown: the share of jobs a first look is aimed to find done
 KNOWN_DONE_SHARE = 0.82   # durations known, job times following them: the same share
+SCOUTS = 5                # shared limits, nothing learned: the jobs that explore while the rest are held
+HOLD = 60.0               # ... the longest the rest are held before they explore too (seconds)
+FORECAST_MARGIN = 1.05    # a held job's first look: this far past the end the scouts forecast
+LEARNED = 3               # job times seen before the planner's own estimates are trusted over forecasts
 
 
 @dataclass
@@ -46,6 +55,8 @@ class JobClock:
     aimed_by: str | None = None         # which of its first-look aims: "unknown" or "known" durations
     counted: bool = False               # that look's outcome went to the aim
     blind: bool = False                 # its first look was planned before any job was seen done
+    held: bool = False                  # its first look waits for the scouts (re-plan when the planner learns)
+    forecast: float | None = None       # seconds from submit to its end, by its progress (while learning)
 
     def observe(self, now: float, progress: float | None) -> None:
         if self.polls == 0:
@@ -58,11 +69,11 @@ class JobClock:
                 del self.samples[:-2]
 
 
-def fit_line(pairs) -> tuple[float, float] | None:
+def fit_line(pairs, least: int = 5) -> tuple[float, float] | None:
     """(fixed seconds, seconds per audio second) by least squares over (audio s, job s) pairs, or
-    None when they cannot tell a line (fewer than 5, lengths all alike, or a slope below 0)."""
+    None when they cannot tell a line (fewer than `least`, lengths all alike, or a slope below 0)."""
     pairs = list(pairs)
-    if len(pairs) < 5:
+    if len(pairs) < least:
         return None
     xs, ys = [d for d, _ in pairs], [t for _, t in pairs]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
@@ -78,12 +89,15 @@ def fit_line(pairs) -> tuple[float, float] | None:
 class PollPlanner:
     """Plans the delay before each status call. Pure: callers pass `now`."""
 
-    def __init__(self, *, economy: bool | Callable[[], bool] = False, time_scale: float = 1.0) -> None:
+    def __init__(self, *, economy: bool | Callable[[], bool] = False, thrifty: bool | Callable[[], bool] = False,
+                 time_scale: float = 1.0) -> None:
         """`economy` may be a callable, asked at every plan (a daily status allowance that may
-        come or go while the run learns the account's limits). `time_scale` > 1 divides every
-        fixed time of the plan (first looks, caps, the default expectation, the minimum gap):
-        only for benchmarks that run time faster."""
+        come or go while the run learns the account's limits). `thrifty` (or a callable): status
+        calls share the submits' bucket, so the first wave sends scouts (see the module's notes).
+        `time_scale` > 1 divides every fixed time of the plan (first looks, caps, the default
+        expectation, the minimum gap, the hold): only for benchmarks that run time faster."""
         self._economy = economy
+        self._thrifty = thrifty
         self._k = 1.0 / time_scale
         self._latency: deque[float] = deque(maxlen=50)        # seconds per job
         self._lead: deque[float] = deque(maxlen=50)           # share of a job before progress starts
@@ -93,6 +107,8 @@ class PollPlanner:
         self._aims = 0                    # first looks that moved it
         self._margin: float | None = None  # durations known: the first look's margin (`known_margin`)
         self._margins = 0
+        self._forecasts: deque[tuple[float | None, float]] = deque(maxlen=50)  # (audio s, job s) foreseen
+        self._scouts = 0                  # jobs sent to explore while learning (thrifty)
 
     @property
     def economy(self) -> bool:
@@ -101,6 +117,10 @@ class PollPlanner:
     @economy.setter
     def economy(self, value: bool | Callable[[], bool]) -> None:
         self._economy = value
+
+    @property
+    def thrifty(self) -> bool:
+        return bool(self._thrifty()) if callable(self._thrifty) else bool(self._thrifty)
 
     # -- learning -----------------------------------------------------------------
     def learn(self, latency: float, duration: float | None, job: JobClock | None = None) -> None:
@@ -126,6 +146,44 @@ class PollPlanner:
             self._per_audio_second.append(latency / duration)
             self._pairs.append((duration, latency))
 
+    def learning(self) -> bool:
+        """Fewer than LEARNED job times seen: too few to predict a job by (the finish order's
+        short slot makes the first one done a short video's, which says little of the long)."""
+        return len(self._latency) < LEARNED
+
+    def forecast(self, job: JobClock, duration: float | None) -> bool:
+        """While `learning`: a running `job` whose progress has risen twice tells its
+        whole time (its end from the rate, less its submit). Kept for the jobs not looked at yet
+        (`expected`, the held jobs' first looks). True when one was added: re-plan the held."""
+        if not self.learning() or job.forecast is not None or len(job.samples) < 2:
+            return False
+        (t1, p1), (t2, p2) = job.samples[-2], job.samples[-1]
+        rate = (p2 - p1) / max(t2 - t1, 1e-6)
+        if rate <= 0:
+            return False
+        job.forecast = t2 + (100.0 - p2) / rate - job.submitted
+        self._forecasts.append((duration if duration and duration > 0 else None, job.forecast))
+        return True
+
+    def _foreseen(self, duration: float | None, *, low: bool = False) -> float | None:
+        """Seconds a job of `duration` should take by the forecasts and the few job times seen
+        (3 or more together, one a forecast): on the line through them, or in proportion to its
+        length when theirs are alike; without a duration their median (`low`: the shortest,
+        for a first look that should not be late)."""
+        if not self._forecasts or len(self._forecasts) + len(self._latency) < 3:
+            return None
+        known = [(d, t) for d, t in self._forecasts if d] + list(self._pairs)
+        if duration and len(known) >= 3:
+            lengths = [d for d, _ in known]
+            # A line only through lengths that differ (the finish order's scouts are the longest
+            # videos, all alike): a slope fitted to their noise would throw the shorter ones' aims.
+            line = fit_line(known, least=3) if max(lengths) >= 1.5 * min(lengths) else None
+            if line is not None:
+                return max(line[0] + line[1] * duration, 0.5 * min(t for _, t in known))
+            return statistics.median(t / d for d, t in known) * duration
+        times = [t for _, t in self._forecasts] + list(self._latency)
+        return min(times) if low else statistics.median(times)
+
     def expected(self, duration: float | None) -> float:
         """Expected seconds from submit to done for a video of `duration` seconds: with durations
         seen, the line job time = fixed part + per audio second fitted to the recent jobs (a
@@ -135,6 +193,9 @@ class PollPlanner:
             fit = self._fit()
             est = fit[0] + fit[1] * duration if fit else statistics.median(self._per_audio_second) * duration
             return max(est, 0.5 * lo)
+        foreseen = self._foreseen(duration) if self.learning() else None
+        if foreseen is not None:
+            return foreseen
         if self._latency:
             return statistics.median(self._latency)
         return DEFAULT_EXPECTED * self._k
@@ -176,8 +237,14 @@ class PollPlanner:
         floor = MIN_GAP * self._k
         expected = self.expected(duration)
         elapsed = now - job.submitted
+        held, job.held = job.held, False    # held again below only while still learning
         cap = expected * (0.5 if self.economy else 0.1)
         upper = (300.0 if self.economy else 60.0) * self._k
+        if job.polls == 0 and self.thrifty and not self.economy and self.learning():
+            wait = self._hold(job, elapsed, duration, held=held)
+            if wait is not None:
+                job.last_gap = max(floor, wait)
+                return job.last_gap
         if not self._latency:
             # Nothing learned yet: explore like the official SDK (start early, grow x1.5),
             # starting later and growing further in economy mode.
@@ -244,6 +311,24 @@ class PollPlanner:
         delay = max(floor, min(delay, max(upper, floor)))
         job.last_gap = delay
         return delay
+
+    def _hold(self, job: JobClock, elapsed: float, duration: float | None, *, held: bool) -> float | None:
+        """Shared limits, still `learning`: the delay of a first look that is not a scout's (or
+        None: explore). Aimed just past the forecast end once the scouts tell one; held until
+        then (the caller re-plans it when the planner learns), but not past HOLD. `held`: it
+        was held when last planned (so it is not a scout)."""
+        foreseen = self._foreseen(duration, low=duration is None)
+        if foreseen is not None:
+            return foreseen * FORECAST_MARGIN - elapsed
+        if job.blind:
+            return None   # a scout planned again before its first look (a 429's retry)
+        if not held and self._scouts < SCOUTS:
+            self._scouts += 1
+            return None
+        if elapsed < HOLD * self._k:
+            job.held = True
+            return HOLD * self._k - elapsed
+        return None   # held long enough: it explores too
 
     def first_aim(self) -> float | None:
         """Durations unknown: seconds from submit to a job's first look, aimed so that about

@@ -430,6 +430,15 @@ async def follow(ctx: "RunContext", slot: int, v: Video, request_id: str = "",
                 await fail(ctx, v, err)
                 return None
             delay = min(delay, max(0.0, deadline - now))
+            if clock.held:
+                # Its first look waits for the scouts' progress (shared limits, fewer than three
+                # jobs done): planned again as soon as the planner learns something.
+                ctx.reporter.worker_changed(slot, Activity.TRANSCRIBING, v, progress=progress,
+                                            detail="waiting for the first jobs' progress", until=now + delay)
+                news = ctx.planner_news
+                with anyio.move_on_after(delay):
+                    await news.wait()
+                continue
             ctx.reporter.worker_changed(slot, Activity.TRANSCRIBING, v, progress=progress,
                        detail=f"next check in {delay:.0f} s", until=now + delay)
             await anyio.sleep(delay)
@@ -470,12 +479,15 @@ async def follow(ctx: "RunContext", slot: int, v: Video, request_id: str = "",
             transient = 0
             answered(ctx)
             clock.observe(ctx.clock(), job.progress)
+            if not job.terminal and ctx.planner.forecast(clock, v.duration):
+                ctx.planner_learned()
             progress = job.progress
             ctx.session.record_nowait(v, polls=v.polls + 1)
             if job.terminal:
                 if job.status == "done":
                     took = max(ctx.clock() - clock.submitted - held, 1e-3)
                     ctx.planner.learn(took, v.duration, clock)
+                    ctx.planner_learned()
                     ctx.pacing.job_done(took, v.duration, None if clock.blind else clock.polls)
                 return job
             if v.state is not VideoState.TRANSCRIBING:

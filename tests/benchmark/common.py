@@ -4,7 +4,7 @@ Scaling time: with factor F, the simulator's rate windows and job latencies and 
 limiter's window and margin are all divided by F. Rates are then reported per *scaled minute*
 (one window, 60/F real seconds), so a limit of "30 per minute" reads as 30 in the table.
 The poll planner's fixed times (first looks, caps, minimum gap) are scaled too
-(`PollPlanner(time_scale=F)`). Not scaled: the engine's 0.5 s progress tick, the loopback
+(`Engine.make_planner(time_scale=F)`). Not scaled: the engine's 0.5 s progress tick, the loopback
 round trip (~1-3 ms) and the simulator's 1 s minimum Retry-After; at F > 1 these cost
 relatively more than in real use, so scaled figures err on the pessimistic side.
 """
@@ -26,7 +26,6 @@ from bulk_transcribe.core.events import VideoChanged, WorkerChanged
 from bulk_transcribe.core.limiter import RateLimiter
 from bulk_transcribe.core.model import VideoState
 from bulk_transcribe.core.run.engine import Engine
-from bulk_transcribe.core.run.polling import PollPlanner
 from bulk_transcribe.core.settings import Settings
 from bulk_transcribe.core.simulator import content
 from bulk_transcribe.core.sources.expand import order_videos
@@ -194,7 +193,7 @@ async def run_ours(tmp: Path, base_url: str, batch: list[str], scale: Scale, *,
                 stats.failed += 1
 
     engine = Engine(session, api_key=KEY, sink=sink, limiter=ScaledLimiter.build(s, scale, wall0=wall0))
-    engine.planner = PollPlanner(economy=lambda: engine.limiter.daily_limited("status"), time_scale=scale.factor)
+    engine.planner = engine.make_planner(time_scale=scale.factor)
     await engine.run()
     stats.ended = time.monotonic()
     stats.polls = sum(v.polls for v in session.videos)

@@ -29,7 +29,7 @@ def run_auto(tmp_path, sim, n: int, **settings):
     assert session.settings.auto_concurrency, "auto is the default"
     events: list = []
     engine = Engine(session, api_key=KEY, sink=events.append, limiter=ScaledLimiter.build(session.settings, SCALE))
-    engine.planner = PollPlanner(economy=lambda: engine.limiter.daily_limited("status"), time_scale=SCALE.factor)
+    engine.planner = engine.make_planner(time_scale=SCALE.factor)
     finished = anyio.run(engine.run)
     session.close()
     return finished, events

@@ -16,7 +16,6 @@ import pytest
 
 from bulk_transcribe.core.events import Notice, Progress
 from bulk_transcribe.core.run.engine import Engine
-from bulk_transcribe.core.run.polling import PollPlanner
 from bulk_transcribe.core.simulator import SimConfig, SimServer
 from tests.benchmark.common import Scale, ScaledLimiter
 
@@ -38,7 +37,7 @@ def run_scaled(tmp_path: Path, sim: SimServer, n: int, **settings):
     events: list = []
     engine = Engine(session, api_key=KEY, sink=events.append,
                     limiter=ScaledLimiter.build(session.settings, SCALE))
-    engine.planner = PollPlanner(economy=lambda: engine.limiter.daily_limited("status"), time_scale=SCALE.factor)
+    engine.planner = engine.make_planner(time_scale=SCALE.factor)
     finished = anyio.run(engine.run)
     session.close()
     return finished, events, engine

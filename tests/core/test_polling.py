@@ -101,3 +101,74 @@ def test_a_steady_lead_makes_one_sample_tell_the_end():
     job.observe(first, 100.0 * (first - 16.0) / 64.0)   # an 80 s job: lead 16 s
     d = p.next_delay(job, first, duration=None)
     assert first + d == pytest.approx(80.0, rel=0.03), "one look at the end, not several"
+
+
+def test_under_shared_limits_the_first_wave_sends_scouts_and_holds_the_rest():
+    """Every look of the first wave is a submit not made when the bucket is shared: five jobs
+    explore, the rest wait until the scouts' progress tells how long a job takes, then get one
+    look just past that. Without shared limits every job explores (its own budget pays)."""
+    p = PollPlanner(thrifty=True)
+    jobs = [JobClock(submitted=0.1 * i) for i in range(8)]
+    first = [p.next_delay(j, 1.0, duration=3600.0) for j in jobs]
+    assert first[:5] == [pytest.approx(10.0 - (1.0 - 0.1 * i)) for i in range(5)], "the scouts explore"
+    assert [j.held for j in jobs] == [False] * 5 + [True] * 3
+    assert all(d > 50.0 for d in first[5:]), "held, at most until HOLD"
+    for scout in jobs[:3]:
+        for at in (40.0, 56.0):                 # an 80 s job: pending for 16 s, then 100 % over 64 s
+            scout.observe(scout.submitted + at, 100.0 * (at - 16.0) / 64.0)
+        assert p.forecast(scout, 3600.0)
+        assert scout.forecast == pytest.approx(80.0)
+        assert not p.forecast(scout, 3600.0), "one forecast a job"
+    held, longer = jobs[6], jobs[7]
+    d = p.next_delay(held, 57.0, duration=3600.0)
+    assert not held.held
+    assert 57.0 + d == pytest.approx(held.submitted + 80.0 * 1.05), "one look, just past the forecast end"
+    d = p.next_delay(longer, 57.0, duration=7200.0)
+    assert 57.0 + d == pytest.approx(longer.submitted + 160.0 * 1.05), "twice the scouts' audio: twice their time"
+    assert p.expected(None) == pytest.approx(80.0), "the forecast feeds auto's job time too"
+
+    free = PollPlanner()
+    assert all(free.next_delay(JobClock(submitted=0.0), 0.0, duration=3600.0) == pytest.approx(10.0)
+               for _ in range(8))
+
+
+def test_a_held_first_look_explores_after_the_hold_and_learning_ends_the_scouting():
+    """Held at most HOLD, and only while fewer than three job times are known."""
+    p = PollPlanner(thrifty=True)
+    for _ in range(5):
+        p.next_delay(JobClock(submitted=0.0), 0.0, duration=None)
+    held = JobClock(submitted=0.0)
+    assert p.next_delay(held, 0.0, duration=None) == pytest.approx(60.0) and held.held
+    assert p.next_delay(held, 60.0, duration=None) == pytest.approx(0.25), "no scout told anything: it looks"
+    assert not held.held
+    again = JobClock(submitted=1.0)
+    p.next_delay(again, 1.0, duration=None)
+    assert again.held
+    p.learn(30.0, None)                       # one job done: too few to plan by, still held
+    assert p.next_delay(again, 2.0, duration=None) > 50.0 and again.held
+    p.learn(31.0, None)
+    p.learn(29.0, None)                       # three: the usual first looks from now on
+    assert p.next_delay(again, 2.0, duration=None) < 30.0 and not again.held, "a held job is let go"
+    late = JobClock(submitted=61.0)
+    p.next_delay(late, 61.0, duration=None)
+    assert not late.held
+
+
+def test_a_short_job_done_first_does_not_set_the_long_ones_expectation():
+    """The finish order's short slot makes the first job done a short video's (20 s for 2 min of
+    audio). Planned by it alone, the first wave's hour-long videos got a look every few seconds
+    and auto's level fell to a third; until three jobs are done, the scouts' forecasts count too,
+    on one line with the job done."""
+    p = PollPlanner(thrifty=True)
+    for _ in range(5):
+        p.next_delay(JobClock(submitted=0.0), 0.0, duration=3600.0)
+    p.learn(20.0, 120.0)
+    for _ in range(2):
+        scout = JobClock(submitted=0.0)
+        for at in (40.0, 56.0):
+            scout.observe(at, 100.0 * (at - 16.0) / 64.0)
+        assert p.forecast(scout, 3600.0)
+    assert p.expected(3600.0) == pytest.approx(80.0, rel=0.01)
+    assert p.expected(1860.0) == pytest.approx(50.0, rel=0.01), "the line through the short one and the forecasts"
+    held = JobClock(submitted=1.0)
+    assert 57.0 + p.next_delay(held, 57.0, duration=3600.0) == pytest.approx(1.0 + 80.0 * 1.05, rel=0.01)
