@@ -35,7 +35,7 @@ DEFAULT_EXPECTED = 30.0   # seconds, before any job has been seen to finish
 MIN_GAP = 0.25            # never poll one job more often than this
 FIRST_DONE_SHARE = 0.15   # durations unknown: the share of jobs a first look is aimed to find done
 KNOWN_DONE_SHARE = 0.82   # durations known, job times following them: the same share
-SCOUTS = 5                # shared limits, nothing learned: the jobs that explore while the rest are held
+SCOUTS = 5                # shared limits, still learning: the jobs that explore while the rest are held
 HOLD = 60.0               # ... the longest the rest are held before they explore too (seconds)
 FORECAST_MARGIN = 1.05    # a held job's first look: this far past the end the scouts forecast
 LEARNED = 3               # job times seen before the planner's own estimates are trusted over forecasts
@@ -86,6 +86,11 @@ def fit_line(pairs, least: int = 5) -> tuple[float, float] | None:
     return my - slope * mx, slope
 
 
+def _asked(flag: bool | Callable[[], bool]) -> bool:
+    """A flag given as a value or as a callable asked each time."""
+    return bool(flag()) if callable(flag) else bool(flag)
+
+
 class PollPlanner:
     """Plans the delay before each status call. Pure: callers pass `now`."""
 
@@ -112,7 +117,7 @@ class PollPlanner:
 
     @property
     def economy(self) -> bool:
-        return bool(self._economy()) if callable(self._economy) else bool(self._economy)
+        return _asked(self._economy)
 
     @economy.setter
     def economy(self, value: bool | Callable[[], bool]) -> None:
@@ -120,7 +125,7 @@ class PollPlanner:
 
     @property
     def thrifty(self) -> bool:
-        return bool(self._thrifty()) if callable(self._thrifty) else bool(self._thrifty)
+        return _asked(self._thrifty)
 
     # -- learning -----------------------------------------------------------------
     def learn(self, latency: float, duration: float | None, job: JobClock | None = None) -> None:
@@ -157,11 +162,11 @@ class PollPlanner:
         (`expected`, the held jobs' first looks). True when one was added: re-plan the held."""
         if not self.learning() or job.forecast is not None or len(job.samples) < 2:
             return False
-        (t1, p1), (t2, p2) = job.samples[-2], job.samples[-1]
-        rate = (p2 - p1) / max(t2 - t1, 1e-6)
-        if rate <= 0:
+        seen = job.samples[-1][0]
+        remaining = self._predict_remaining(job, seen)   # from the two samples' rate (None: not rising)
+        if remaining is None:
             return False
-        job.forecast = t2 + (100.0 - p2) / rate - job.submitted
+        job.forecast = seen + remaining - job.submitted
         self._forecasts.append((duration if duration and duration > 0 else None, job.forecast))
         return True
 
